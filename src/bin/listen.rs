@@ -1,0 +1,34 @@
+//! `listen`: the course's `listener.ts`. Subscribes to `ticket:created` in the
+//! queue group `orders-microservice-queue-group` with manual ack, prints every
+//! event, and closes cleanly on Ctrl-C (SIGINT) or SIGTERM.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use nats_course_toolkit::{ListenArgs, listen, shutdown};
+
+fn main() -> ExitCode {
+    let config = ListenArgs::parse()
+        .into_config()
+        .unwrap_or_else(|err| err.exit());
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: listen::ListenConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let signal = shutdown::signal()?;
+    runtime.block_on(listen::run(
+        config,
+        signal,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr(),
+    ))
+}

@@ -1,0 +1,28 @@
+//! `publish`: the course's `publisher.ts`. Connects and sends a
+//! `ticket:created` event at once; `--count`, `--data` and `--channel` vary it.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use nats_course_toolkit::{PublishArgs, publish, shutdown};
+
+fn main() -> ExitCode {
+    let config = PublishArgs::parse()
+        .into_config()
+        .unwrap_or_else(|err| err.exit());
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: publish::PublishConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let signal = shutdown::signal()?;
+    runtime.block_on(publish::run(config, signal, &mut std::io::stdout().lock()))
+}

@@ -1,0 +1,156 @@
+//! Channels and their event history.
+//!
+//! NATS Streaming had *channels*: a named log that kept every event published
+//! on it. JetStream splits that idea in two: the *subject* an event is
+//! published on, and a *stream* that captures the subject and stores its
+//! events. Here each channel is a subject of the same name, captured by a
+//! stream of its own, so event sequences count from 1 per channel as they did
+//! in NATS Streaming.
+//!
+//! **Stream name rule:** the channel in upper case, every character other than
+//! `A-Z`, `0-9`, `_` and `-` replaced by `_`. `ticket:created` is stored in the
+//! stream `TICKET_CREATED`. A stream that already captures the subject (one you
+//! made yourself, say) is used as it is.
+
+use std::fmt;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, context::GetStreamByNameErrorKind, stream};
+
+/// A NATS Streaming channel name, checked to be a plain JetStream subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel(String);
+
+impl Channel {
+    /// Checks a channel name: not empty, no whitespace, no wildcard (`*`, `>`),
+    /// and no empty token (a leading, trailing or doubled `.`).
+    pub fn new(name: &str) -> Result<Channel, String> {
+        if name.is_empty() {
+            return Err("the channel name is empty; the course uses ticket:created".into());
+        }
+        if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "'{name}' contains whitespace; channel names are one word, like ticket:created"
+            ));
+        }
+        if name.contains(['*', '>']) {
+            return Err(format!(
+                "'{name}' contains a wildcard (* or >); events are published to, and listened on, one exact channel"
+            ));
+        }
+        if name.split('.').any(str::is_empty) {
+            return Err(format!(
+                "'{name}' has an empty part: a channel may not start or end with '.', or contain '..'"
+            ));
+        }
+        Ok(Channel(name.to_owned()))
+    }
+
+    /// The channel as a subject.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name of the stream this toolkit creates for the channel.
+    pub fn stream_name(&self) -> String {
+        self.0
+            .chars()
+            .map(|c| match c.to_ascii_uppercase() {
+                c @ ('A'..='Z' | '0'..='9' | '_' | '-') => c,
+                _ => '_',
+            })
+            .collect()
+    }
+
+    /// The stream this toolkit creates when no stream captures the channel yet:
+    /// the event history kept on disk, with no limit on its size or age.
+    pub fn stream_config(&self) -> stream::Config {
+        stream::Config {
+            name: self.stream_name(),
+            subjects: vec![self.0.clone()],
+            storage: stream::StorageType::File,
+            ..Default::default()
+        }
+    }
+
+    /// Finds the stream that keeps this channel's history, creating it on first
+    /// use, and returns its name.
+    pub async fn ensure_stream(&self, js: &jetstream::Context) -> anyhow::Result<String> {
+        match js.stream_by_subject(self.as_str()).await {
+            Ok(name) => return Ok(name),
+            Err(err) if err.kind() == GetStreamByNameErrorKind::NotFound => {}
+            Err(err) => return Err(jetstream_error(js, err)),
+        }
+        match js.create_stream(self.stream_config()).await {
+            Ok(stream) => Ok(stream.cached_info().config.name.clone()),
+            Err(create_err) => {
+                // Another publisher or listener may have created it a moment ago.
+                if let Ok(name) = js.stream_by_subject(self.as_str()).await {
+                    return Ok(name);
+                }
+                Err(anyhow::Error::new(create_err)).with_context(|| {
+                    format!(
+                        "could not create the stream {} for channel {self}",
+                        self.stream_name()
+                    )
+                })
+            }
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Explains a failed JetStream request: most often the server runs without
+/// JetStream (a plain `nats-server`, or the course's `nats-streaming` image).
+pub fn jetstream_error(
+    js: &jetstream::Context,
+    err: impl std::error::Error + Send + Sync + 'static,
+) -> anyhow::Error {
+    let info = js.client().server_info();
+    if !info.jetstream {
+        return anyhow::anyhow!(
+            "the NATS server at {}:{} does not have JetStream enabled, and this toolkit needs it to store events. \
+             Start nats-server with -js (make server does this), or in Kubernetes run the nats image with --jetstream \
+             (see the README); the course's nats-streaming image is NATS Streaming, which is end-of-life",
+            info.host,
+            info.port
+        );
+    }
+    anyhow::Error::new(err).context("a JetStream request failed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_name_follows_the_documented_rule() {
+        let channel = Channel::new("ticket:created").unwrap();
+        assert_eq!(channel.stream_name(), "TICKET_CREATED");
+        assert_eq!(
+            Channel::new("orders.v1-x").unwrap().stream_name(),
+            "ORDERS_V1-X"
+        );
+    }
+
+    #[test]
+    fn rejects_empty_whitespace_wildcards_and_empty_tokens() {
+        for bad in [
+            "",
+            " ",
+            "ticket created",
+            "ticket:*",
+            "ticket.>",
+            ".ticket",
+            "ticket.",
+            "a..b",
+        ] {
+            assert!(Channel::new(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The command line of `publish` and `listen`, and the one step that turns
+//! parsed flags into a typed config ([`PublishArgs::into_config`],
+//! [`ListenArgs::into_config`]). Every check of a single flag is its value
+//! parser; checks across flags live in `into_config`. Both end in a clap
+//! error, so bad input always exits with status 2 and one clear line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::ServerAddr;
+use bytes::Bytes;
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser};
+
+use crate::channel::Channel;
+use crate::connection::{self, ConnectConfig};
+use crate::duration;
+use crate::events::{TICKET_CREATED, TicketCreated};
+use crate::listen::{DEFAULT_QUEUE_GROUP, ListenConfig, StartPosition};
+use crate::publish::PublishConfig;
+
+/// The most events one `--count` may ask for.
+pub const MAX_COUNT: u64 = 1_000_000_000;
+
+/// Flags both binaries share: where the server is and who we are.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// NATS server URL. The course's http://localhost:4222 works too, as does a
+    /// comma-separated list. Forward a cluster's server with
+    /// `kubectl port-forward <nats pod> 4222:4222`.
+    #[arg(
+        short = 's',
+        long = "server",
+        visible_alias = "url",
+        env = "NATS_URL",
+        hide_env_values = true,
+        default_value = "nats://localhost:4222",
+        value_name = "URL",
+        value_parser = parse_servers
+    )]
+    pub server: Servers,
+
+    /// Client id, shown as the connection's name on the server's monitoring
+    /// page. Defaults to `abc` for publish and 8 random hex characters for listen.
+    #[arg(long, env = "NATS_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// Channel (a JetStream subject) to publish on or listen to.
+    #[arg(
+        short = 'c',
+        long,
+        visible_alias = "subject",
+        default_value = TICKET_CREATED,
+        value_name = "NAME",
+        value_parser = Channel::new
+    )]
+    pub channel: Channel,
+
+    /// How long to wait for the server before giving up, e.g. 5s or 500ms.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = positive_duration)]
+    pub connect_timeout: Duration,
+}
+
+/// One or more server addresses, as `--server` gives them.
+#[derive(Debug, Clone)]
+pub struct Servers(pub Vec<ServerAddr>);
+
+fn parse_servers(text: &str) -> Result<Servers, String> {
+    connection::parse_servers(text).map(Servers)
+}
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match duration::parse(text)? {
+        Duration::ZERO => Err("must be more than zero".into()),
+        d => Ok(d),
+    }
+}
+
+impl ConnectArgs {
+    fn into_config(self, default_client_id: impl FnOnce() -> String) -> ConnectConfig {
+        ConnectConfig {
+            servers: self.server.0,
+            client_id: self.client_id.unwrap_or_else(default_client_id),
+            connect_timeout: self.connect_timeout,
+        }
+    }
+}
+
+/// Publish a `ticket:created` event to NATS JetStream, as the course's publisher does.
+#[derive(Debug, Parser)]
+#[command(name = "publish", version, about, long_about = None)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// The event's data as a JSON object. Default: {"id":"123","title":"concert","price":20}
+    #[arg(long, value_name = "JSON", value_parser = parse_event_data, conflicts_with = "data_file")]
+    pub data: Option<EventData>,
+
+    /// Read the event's data from a JSON file.
+    #[arg(long, value_name = "PATH", value_parser = read_event_file)]
+    pub data_file: Option<EventData>,
+
+    /// How many events to publish. They are pipelined and each is confirmed by the server.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
+    pub count: u64,
+}
+
+/// An event's data: a JSON object, compacted, and the file it came from.
+#[derive(Debug, Clone)]
+pub struct EventData {
+    /// The compact JSON text.
+    pub json: String,
+    /// The file it was read from, if any.
+    pub path: Option<PathBuf>,
+}
+
+fn parse_event_data(text: &str) -> Result<EventData, String> {
+    let json = check_event_json(text)?;
+    Ok(EventData { json, path: None })
+}
+
+fn read_event_file(path: &str) -> Result<EventData, String> {
+    let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read {path}: {err}"))?;
+    let json = check_event_json(&text).map_err(|err| format!("{path}: {err}"))?;
+    Ok(EventData {
+        json,
+        path: Some(PathBuf::from(path)),
+    })
+}
+
+/// Checks that `text` is one JSON object and returns it compacted, keys in
+/// their original order, as `JSON.stringify` would send it.
+pub fn check_event_json(text: &str) -> Result<String, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|err| format!("not valid JSON: {err}"))?;
+    if !value.is_object() {
+        return Err(format!(
+            "an event's data must be a JSON object like {{\"id\":\"123\"}}, not {}",
+            kind_of(&value)
+        ));
+    }
+    Ok(compact_json(text))
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Drops the whitespace between JSON tokens of already valid JSON.
+fn compact_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if !c.is_ascii_whitespace() {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl PublishArgs {
+    /// Turns the flags into a [`PublishConfig`].
+    pub fn into_config(self) -> Result<PublishConfig, clap::Error> {
+        let json = match self.data.or(self.data_file) {
+            Some(data) => data.json,
+            None => TicketCreated::seed().to_json(),
+        };
+        Ok(PublishConfig {
+            channel: self.connect.channel.clone(),
+            connect: self.connect.into_config(|| "abc".into()),
+            payload: Bytes::from(json),
+            count: self.count,
+        })
+    }
+}
+
+/// Listen to a channel on NATS JetStream and print every event, as the course's listener does.
+#[derive(Debug, Parser)]
+#[command(name = "listen", version, about, long_about = None)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Queue group: listeners in the same group share the events, each event
+    /// going to one of them.
+    #[arg(short = 'q', long, default_value = DEFAULT_QUEUE_GROUP, value_name = "NAME", value_parser = parse_name)]
+    pub queue_group: String,
+
+    /// Listen on your own: get every event, whatever other listeners do.
+    /// Needed to see --deliver-all replay the history.
+    #[arg(long, conflicts_with = "queue_group")]
+    pub no_queue_group: bool,
+
+    /// Start with the channel's whole event history (setDeliverAllAvailable()).
+    #[arg(long, group = "start")]
+    pub deliver_all: bool,
+
+    /// Start with the last event of the channel (setStartWithLastReceived()).
+    #[arg(long, group = "start")]
+    pub deliver_last: bool,
+
+    /// Start at this event number (setStartAtSequence()).
+    #[arg(long, group = "start", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub start_seq: Option<u64>,
+
+    /// Start with the events of this recent span, e.g. 10m (setStartAtTimeDelta()).
+    #[arg(long, group = "start", value_name = "DURATION", value_parser = positive_duration)]
+    pub since: Option<Duration>,
+
+    /// Durable name: the server remembers what this subscription acked, so a
+    /// restarted listener gets only what it missed (setDurableName()).
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    pub durable: Option<String>,
+
+    /// How long the server waits for an ack before delivering an event again (setAckWait()).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = positive_duration)]
+    pub ack_wait: Duration,
+
+    /// Receive events but never ack them, to watch the server deliver them again.
+    #[arg(long)]
+    pub skip_ack: bool,
+
+    /// Exit after this many events.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
+    pub count: Option<u64>,
+
+    /// Print one JSON object per event: seq, channel, delivery, data.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Delete the durable or queue group's subscription first and start over,
+    /// forgetting what it acked.
+    #[arg(long)]
+    pub reset: bool,
+}
+
+/// Checks a queue group or durable name: JetStream uses it as a consumer name.
+fn parse_name(name: &str) -> Result<String, String> {
+    if name.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
+    {
+        return Err(format!(
+            "'{name}' contains {c:?}; use letters, digits, '-', '_' or ':'"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+impl ListenArgs {
+    /// Turns the flags into a [`ListenConfig`].
+    pub fn into_config(self) -> Result<ListenConfig, clap::Error> {
+        let start = if self.deliver_all {
+            Some(StartPosition::All)
+        } else if self.deliver_last {
+            Some(StartPosition::Last)
+        } else if let Some(n) = self.start_seq {
+            Some(StartPosition::Sequence(n))
+        } else {
+            self.since.map(StartPosition::Since)
+        };
+        let queue_group = (!self.no_queue_group).then_some(self.queue_group);
+        if self.reset && queue_group.is_none() && self.durable.is_none() {
+            return Err(ListenArgs::command().error(
+                ErrorKind::ArgumentConflict,
+                "--reset starts a durable or a queue group over; give --durable NAME or a --queue-group",
+            ));
+        }
+        Ok(ListenConfig {
+            channel: self.connect.channel.clone(),
+            connect: self.connect.into_config(random_client_id),
+            queue_group,
+            start,
+            durable: self.durable,
+            ack_wait: self.ack_wait,
+            skip_ack: self.skip_ack,
+            count: self.count,
+            json: self.json,
+            reset: self.reset,
+        })
+    }
+}
+
+/// 8 random hex characters, like the seed's `randomBytes(4).toString('hex')`.
+pub fn random_client_id() -> String {
+    hex::encode(rand::random::<[u8; 4]>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        PublishArgs::command().debug_assert();
+        ListenArgs::command().debug_assert();
+    }
+
+    #[test]
+    fn compacts_json_keeping_key_order_and_strings() {
+        assert_eq!(
+            check_event_json("{ \"title\" : \"a b\\\" c\",\n \"id\": 1 }").unwrap(),
+            r#"{"title":"a b\" c","id":1}"#
+        );
+    }
+
+    #[test]
+    fn rejects_json_that_is_not_an_object_with_line_and_column() {
+        assert!(check_event_json("[1]").unwrap_err().contains("an array"));
+        let err = check_event_json("{\"id\":\n}").unwrap_err();
+        assert!(err.contains("line 2 column 1"), "{err}");
+    }
+
+    #[test]
+    fn random_client_ids_are_8_hex_characters() {
+        let id = random_client_id();
+        assert_eq!(id.len(), 8);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}

@@ -1,0 +1,149 @@
+//! Connecting to NATS.
+//!
+//! The course's `nats.connect('ticketing', 'abc', { url: 'http://localhost:4222' })`
+//! named a cluster id, a client id and a URL. JetStream has no cluster id to
+//! match; the client id becomes the connection's name, which the server shows
+//! on its monitoring port (`/connz`).
+
+use std::time::Duration;
+
+use anyhow::anyhow;
+use async_nats::{Client, ConnectOptions, ServerAddr};
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectConfig {
+    /// One or more servers; the client fails over between them.
+    pub servers: Vec<ServerAddr>,
+    /// The connection's name, NATS Streaming's client id.
+    pub client_id: String,
+    /// How long to wait for each server before giving up.
+    pub connect_timeout: Duration,
+}
+
+/// Parses `--server`: `nats://host:port`, the seed's `http://localhost:4222`,
+/// `host:port`, or a comma-separated list of those.
+pub fn parse_servers(text: &str) -> Result<Vec<ServerAddr>, String> {
+    let mut servers = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        if part.is_empty() {
+            return Err(format!(
+                "'{}' has an empty server in its list",
+                mask_password(text)
+            ));
+        }
+        // The course connected with http://localhost:4222. NATS speaks its own
+        // protocol, not HTTP, so the scheme is only a spelling of nats://.
+        let url = if let Some(rest) = part.strip_prefix("http://") {
+            format!("nats://{rest}")
+        } else if let Some(rest) = part.strip_prefix("https://") {
+            format!("tls://{rest}")
+        } else {
+            part.to_owned()
+        };
+        let addr: ServerAddr = url
+            .parse()
+            .map_err(|err| format!("'{}' is not a NATS server URL: {err}", mask_password(part)))?;
+        if addr.port() == 0 {
+            return Err(format!("'{}' has port 0", mask_password(part)));
+        }
+        servers.push(addr);
+    }
+    Ok(servers)
+}
+
+/// Hides the password of `nats://user:password@host` so a URL can be printed.
+pub fn mask_password(url: &str) -> String {
+    url.split(',')
+        .map(|part| {
+            let Some(at) = part.rfind('@') else {
+                return part.to_owned();
+            };
+            let start = part.find("://").map_or(0, |i| i + 3);
+            match part[start..at].find(':') {
+                Some(colon) => format!("{}:***{}", &part[..start + colon], &part[at..]),
+                None if start < at => format!("{}***{}", &part[..start], &part[at..]),
+                None => part.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl ConnectConfig {
+    /// The servers as the user can read them, passwords masked.
+    pub fn display_servers(&self) -> String {
+        let urls: Vec<String> = self
+            .servers
+            .iter()
+            .map(|addr| mask_password(addr.as_url_str()))
+            .collect();
+        urls.join(",")
+    }
+
+    /// Connects, or explains how to get a server when none answers.
+    pub async fn connect(&self) -> anyhow::Result<Client> {
+        let options = ConnectOptions::new()
+            .name(&self.client_id)
+            .connection_timeout(self.connect_timeout);
+        options
+            .connect(self.servers.as_slice())
+            .await
+            .map_err(|err| self.connect_error(err))
+    }
+
+    fn connect_error(&self, err: async_nats::ConnectError) -> anyhow::Error {
+        use async_nats::ConnectErrorKind as Kind;
+        let url = self.display_servers();
+        match err.kind() {
+            Kind::AuthorizationViolation | Kind::Authentication => {
+                anyhow!(
+                    "could not connect to NATS at {url}: authorization failed; check your credentials"
+                )
+            }
+            Kind::TimedOut | Kind::Io | Kind::MaxReconnects => anyhow!(
+                "could not connect to NATS at {url}: no server answered within {}. \
+                 Start a local server with `make server`, or forward your cluster's with \
+                 `kubectl port-forward <nats pod> 4222:4222`",
+                crate::duration::format(self.connect_timeout)
+            ),
+            _ => anyhow!("could not connect to NATS at {url}: {err}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_seeds_http_url_and_lists() {
+        let servers = parse_servers("http://localhost:4222, nats://127.0.0.1:4223").unwrap();
+        assert_eq!(servers.len(), 2);
+        assert_eq!(servers[0].host(), "localhost");
+        assert_eq!(servers[0].port(), 4222);
+        assert_eq!(servers[1].port(), 4223);
+    }
+
+    #[test]
+    fn rejects_bad_urls_and_ports() {
+        for bad in [
+            "nats://localhost:99999",
+            "nats://:4222:x",
+            "localhost:4222,",
+            "nats://host:0",
+        ] {
+            assert!(parse_servers(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn masks_passwords() {
+        assert_eq!(
+            mask_password("nats://ana:s3cret@localhost:4222"),
+            "nats://ana:***@localhost:4222"
+        );
+        assert_eq!(mask_password("nats://tok3n@host:1"), "nats://***@host:1");
+        assert_eq!(mask_password("localhost:4222"), "localhost:4222");
+    }
+}

@@ -1,0 +1,110 @@
+//! Durations as learners type them: `500ms`, `30s`, `10m`, `1h`, `1m30s`.
+//!
+//! NATS Streaming's `setAckWait(30 * 1000)` took milliseconds; the flags here
+//! take a number with a unit, so `--ack-wait 30s` reads the way it is meant.
+
+use std::time::Duration;
+
+/// Parses `500ms`, `30s`, `10m`, `1h` or a sum such as `1m30s`.
+/// A unit is required: a bare `30` is ambiguous and rejected.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration: use a number and a unit, e.g. 30s".into());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!(
+                "'{text}' is not a duration: use a number and a unit (ms, s, m, h), e.g. 30s"
+            ));
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("'{text}' is too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            "" => {
+                return Err(format!(
+                    "'{text}' has no unit: add one of ms, s, m, h, e.g. {number}s"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "'{text}' has an unknown unit '{other}': use ms, s, m or h"
+                ));
+            }
+        };
+        rest = &rest[unit_len..];
+        let part = u32::try_from(number)
+            .ok()
+            .and_then(|n| unit.checked_mul(n))
+            .ok_or_else(|| format!("'{text}' is too large"))?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| format!("'{text}' is too large"))?;
+    }
+    Ok(total)
+}
+
+/// Formats a duration the way [`parse`] reads it: `30s`, `1m30s`, `500ms`.
+pub fn format(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis == 0 {
+        return "0s".into();
+    }
+    if millis % 1000 != 0 {
+        return format!("{millis}ms");
+    }
+    let mut secs = duration.as_secs();
+    let mut out = String::new();
+    for (unit, size) in [("h", 3600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_unit_and_sums() {
+        assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn rejects_a_number_without_unit() {
+        let err = parse("30").unwrap_err();
+        assert!(err.contains("no unit"), "{err}");
+    }
+
+    #[test]
+    fn rejects_unknown_units_negative_and_huge_values() {
+        assert!(parse("3d").is_err());
+        assert!(parse("-5s").is_err());
+        assert!(parse("99999999999999999999s").is_err());
+        assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn format_round_trips() {
+        for text in ["500ms", "30s", "1m30s", "1h", "2h5m"] {
+            assert_eq!(format(parse(text).unwrap()), text);
+        }
+    }
+}

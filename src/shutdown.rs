@@ -1,0 +1,28 @@
+//! Graceful shutdown.
+//!
+//! The course's listener did
+//! `process.on('SIGINT', () => stan.close())` and the same for SIGTERM, so
+//! that the server forgot a stopped listener at once instead of waiting for
+//! its heartbeats to fail. Here SIGINT and SIGTERM resolve a future; the
+//! library's `run` functions take it as a parameter (tests pass their own)
+//! and close the connection cleanly when it resolves.
+
+use std::future::Future;
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM. A second one ends the
+/// process at once, for when a clean close hangs.
+///
+/// Installs a process-wide handler, so call it once per process.
+pub fn signal() -> anyhow::Result<impl Future<Output = ()>> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut tx = Some(tx);
+    ctrlc::set_handler(move || match tx.take() {
+        Some(tx) => {
+            let _ = tx.send(());
+        }
+        None => std::process::exit(130),
+    })?;
+    Ok(async move {
+        let _ = rx.await;
+    })
+}
