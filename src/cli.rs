@@ -61,6 +61,32 @@ pub struct ConnectArgs {
     pub connect_timeout: Duration,
 }
 
+/// Parses the command line, or exits: 0 for `--help` and `--version`, 2 with
+/// one line on stderr for bad input (clap's tips folded into that line).
+pub fn parse_or_exit<T: Parser>() -> T {
+    T::try_parse().unwrap_or_else(|err| exit_usage(err))
+}
+
+/// Exits for a clap error: help and version as clap prints them, usage
+/// errors as one line and status 2.
+pub fn exit_usage(err: clap::Error) -> ! {
+    if !err.use_stderr() {
+        err.exit();
+    }
+    // clap writes the error, tips, usage and a pointer to --help in blocks
+    // separated by blank lines; keep the error and its tips, on one line.
+    let rendered = err.render().to_string();
+    let line = rendered
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|block| block.starts_with("error:") || block.starts_with("tip:"))
+        .map(|block| block.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("; ");
+    eprintln!("{line} (see --help)");
+    std::process::exit(2);
+}
+
 /// One or more server addresses, as `--server` gives them.
 #[derive(Debug, Clone)]
 pub struct Servers(pub Vec<ServerAddr>);
@@ -102,7 +128,7 @@ pub struct PublishArgs {
     pub data_file: Option<EventData>,
 
     /// How many events to publish. They are pipelined and each is confirmed by the server.
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
+    #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
     pub count: u64,
 }
 
@@ -217,7 +243,7 @@ pub struct ListenArgs {
     pub deliver_last: bool,
 
     /// Start at this event number (setStartAtSequence()).
-    #[arg(long, group = "start", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, group = "start", value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub start_seq: Option<u64>,
 
     /// Start with the events of this recent span, e.g. 10m (setStartAtTimeDelta()).
@@ -238,7 +264,7 @@ pub struct ListenArgs {
     pub skip_ack: bool,
 
     /// Exit after this many events.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
     pub count: Option<u64>,
 
     /// Print one JSON object per event: seq, channel, delivery, data.

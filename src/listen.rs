@@ -202,8 +202,7 @@ pub async fn run(
         .subscribe(inbox.clone())
         .await
         .context("could not subscribe to the listener's inbox")?;
-    writeln!(out, "Listener connected to NATS")?;
-    out.flush()?;
+    status(&config, out, notes, "Listener connected to NATS")?;
 
     let result = receive(
         &client,
@@ -223,9 +222,21 @@ pub async fn run(
         stream.delete_consumer(&consumer_name).await.ok();
     }
     client.drain().await.ok();
-    writeln!(out, "NATS connection closed!")?;
-    out.flush()?;
+    status(&config, out, notes, "NATS connection closed!")?;
     result
+}
+
+/// Prints a status line: on stdout with the events, or on stderr with
+/// `--json`, so that stdout stays one JSON object per line.
+fn status(
+    config: &ListenConfig,
+    out: &mut impl Write,
+    notes: &mut impl Write,
+    line: &str,
+) -> std::io::Result<()> {
+    let to: &mut dyn Write = if config.json { notes } else { out };
+    writeln!(to, "{line}")?;
+    to.flush()
 }
 
 /// Finds or creates the consumer. A queue group or durable that already exists

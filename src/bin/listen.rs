@@ -4,13 +4,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use nats_course_toolkit::{ListenArgs, listen, shutdown};
+use nats_course_toolkit::{ListenArgs, cli, listen, shutdown};
 
 fn main() -> ExitCode {
-    let config = ListenArgs::parse()
+    let args: ListenArgs = cli::parse_or_exit();
+    let config = args
         .into_config()
-        .unwrap_or_else(|err| err.exit());
+        .unwrap_or_else(|err| cli::exit_usage(err));
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -3,13 +3,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use nats_course_toolkit::{PublishArgs, publish, shutdown};
+use nats_course_toolkit::{PublishArgs, cli, publish, shutdown};
 
 fn main() -> ExitCode {
-    let config = PublishArgs::parse()
+    let args: PublishArgs = cli::parse_or_exit();
+    let config = args
         .into_config()
-        .unwrap_or_else(|err| err.exit());
+        .unwrap_or_else(|err| cli::exit_usage(err));
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -1,0 +1,217 @@
+//! `listen` against a real nats-server: the NATS Streaming semantics the
+//! course teaches, each in one test.
+
+mod common;
+
+use common::{Listener, NatsServer, listen, publish_ok, received};
+
+const OWN: &str = "--no-queue-group";
+
+/// Without a start flag a listener gets only events published after it
+/// started, as in NATS Streaming.
+#[test]
+fn without_start_flag_gets_only_new_events() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3"]);
+    let listener = Listener::start(&url, &[OWN]);
+    publish_ok(&url, &[]);
+    assert_eq!(listener.wait_for_events(1), [4]);
+    let stdout = listener.stop();
+    assert_eq!(received(&stdout), [4]);
+}
+
+/// `--deliver-all --no-queue-group`: every new listener replays the whole
+/// history from #1, in order, then gets new events.
+#[test]
+fn replays_history_with_deliver_all() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3"]);
+    let first = Listener::start(&url, &["--deliver-all", OWN]);
+    assert_eq!(first.wait_for_events(3), [1, 2, 3]);
+    let second = Listener::start(&url, &["--deliver-all", OWN]);
+    assert_eq!(second.wait_for_events(3), [1, 2, 3]);
+    publish_ok(&url, &[]);
+    assert_eq!(first.wait_for_events(4), [1, 2, 3, 4]);
+    assert_eq!(second.wait_for_events(4), [1, 2, 3, 4]);
+    assert!(first.stdout().contains(
+        "Received event #1, with data: {\"id\":\"123\",\"title\":\"concert\",\"price\":20}\n"
+    ));
+}
+
+/// Listeners in the same queue group share the events: each event reaches
+/// exactly one of them.
+#[test]
+fn queue_group_members_each_get_a_share() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let a = Listener::start(&url, &[]);
+    let b = Listener::start(&url, &[]);
+    publish_ok(&url, &["--count", "40"]);
+    a.wait_until("all 40 events to arrive", |a| {
+        a.received().len() + b.received().len() >= 40
+    });
+    let mut all = [a.stop(), b.stop()]
+        .iter()
+        .flat_map(|out| received(out))
+        .collect::<Vec<_>>();
+    all.sort();
+    assert_eq!(all, (1..=40).collect::<Vec<_>>(), "each event exactly once");
+}
+
+/// Listeners without a queue group each get every event.
+#[test]
+fn listeners_without_group_each_get_every_event() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let a = Listener::start(&url, &[OWN]);
+    let b = Listener::start(&url, &[OWN]);
+    publish_ok(&url, &["--count", "5"]);
+    assert_eq!(a.wait_for_events(5), [1, 2, 3, 4, 5]);
+    assert_eq!(b.wait_for_events(5), [1, 2, 3, 4, 5]);
+}
+
+/// A queue group's start position applies when the group is first formed: a
+/// member joining later gets no history, and the listener says so.
+#[test]
+fn joining_an_existing_group_gets_no_history_and_says_so() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3"]);
+    let founder = Listener::start(&url, &["--deliver-all"]);
+    assert_eq!(founder.wait_for_events(3), [1, 2, 3]);
+    let late = Listener::start(&url, &["--deliver-all"]);
+    assert!(
+        late.stderr().contains("already exists") && late.stderr().contains("--no-queue-group"),
+        "{}",
+        late.stderr()
+    );
+    founder.stop();
+    publish_ok(&url, &[]);
+    assert_eq!(
+        late.wait_for_events(1),
+        [4],
+        "no history, only the new event"
+    );
+}
+
+/// An event that is not acked within the ack wait is delivered again, and
+/// shown as a redelivery.
+#[test]
+fn unacked_event_is_redelivered_after_ack_wait() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let listener = Listener::start(&url, &[OWN, "--skip-ack", "--ack-wait", "1s"]);
+    publish_ok(&url, &[]);
+    listener.wait_for_stdout("(redelivered, delivery #2)");
+    let events = listener.received();
+    assert_eq!(&events[..2], [1, 1]);
+}
+
+/// A durable subscription remembers what was acked: restarted with another
+/// client id, it gets only what it missed.
+#[test]
+fn durable_resumes_after_restart_with_only_missed_events() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3"]);
+    let args = ["--durable", "accounting", "--deliver-all", OWN];
+    let first = listen(
+        &url,
+        &[&args[..], &["--client-id", "one", "--count", "3"]].concat(),
+    );
+    assert!(first.status.success());
+    assert_eq!(received(&String::from_utf8_lossy(&first.stdout)), [1, 2, 3]);
+
+    publish_ok(&url, &["--count", "2"]);
+    let second = listen(
+        &url,
+        &[&args[..], &["--client-id", "two", "--count", "2"]].concat(),
+    );
+    assert!(second.status.success());
+    assert_eq!(received(&String::from_utf8_lossy(&second.stdout)), [4, 5]);
+}
+
+/// A durable queue group outlives all its members: it is kept on the server
+/// with no expiry, and a new member resumes where the last one stopped.
+#[test]
+fn durable_queue_group_outlives_its_members() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let args = ["--durable", "orders-durable", "--deliver-all"];
+    publish_ok(&url, &["--count", "2"]);
+    let member = Listener::start(&url, &args);
+    assert_eq!(member.wait_for_events(2), [1, 2]);
+    member.stop();
+
+    assert_eq!(server.consumer_names("TICKET_CREATED"), ["orders-durable"]);
+    let threshold = server.with_js(|js| async move {
+        let stream = js.get_stream("TICKET_CREATED").await.unwrap();
+        stream
+            .consumer_info("orders-durable")
+            .await
+            .unwrap()
+            .config
+            .inactive_threshold
+    });
+    assert!(
+        threshold.is_zero(),
+        "a durable never expires, got {threshold:?}"
+    );
+
+    publish_ok(&url, &[]);
+    let next = listen(&url, &[&args[..], &["--count", "1"]].concat());
+    assert_eq!(received(&String::from_utf8_lossy(&next.stdout)), [3]);
+}
+
+/// A listener of its own deletes its consumer when it exits cleanly.
+#[test]
+fn own_listener_deletes_its_consumer_on_clean_exit() {
+    let server = NatsServer::start();
+    let listener = Listener::start(&server.url(), &[OWN]);
+    assert_eq!(server.consumer_names("TICKET_CREATED").len(), 1);
+    listener.stop();
+    assert!(server.consumer_names("TICKET_CREATED").is_empty());
+}
+
+/// A crashed listener's consumer expires shortly after, on its own.
+#[test]
+fn crashed_listeners_consumer_expires() {
+    let server = NatsServer::start();
+    let mut listener = Listener::start(&server.url(), &[OWN]);
+    listener.signal("KILL");
+    listener.wait_exit();
+    assert_eq!(
+        server.consumer_names("TICKET_CREATED").len(),
+        1,
+        "lingers at first"
+    );
+    listener.wait_until("the consumer to expire", |_| {
+        server.consumer_names("TICKET_CREATED").is_empty()
+    });
+}
+
+/// SIGTERM, like Ctrl-C, closes the connection cleanly and exits 0.
+#[test]
+fn sigterm_closes_cleanly() {
+    let server = NatsServer::start();
+    let mut listener = Listener::start(&server.url(), &[OWN]);
+    listener.signal("TERM");
+    assert!(listener.wait_exit().success());
+    listener.wait_for_stdout("NATS connection closed!");
+}
+
+/// `--json` prints one JSON object per event on stdout, and nothing else there.
+#[test]
+fn json_prints_one_object_per_event() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &[]);
+    let output = listen(&url, &[OWN, "--deliver-all", "--count", "1", "--json"]);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "{\"seq\":1,\"channel\":\"ticket:created\",\"delivery\":1,\"data\":{\"id\":\"123\",\"title\":\"concert\",\"price\":20}}\n"
+    );
+}
