@@ -52,10 +52,12 @@ fn queue_group_members_each_get_a_share() {
     a.wait_until("all 40 events to arrive", |a| {
         a.received().len() + b.received().len() >= 40
     });
-    let mut all = [a.stop(), b.stop()]
-        .iter()
-        .flat_map(|out| received(out))
-        .collect::<Vec<_>>();
+    let (from_a, from_b) = (received(&a.stop()), received(&b.stop()));
+    assert!(
+        !from_a.is_empty() && !from_b.is_empty(),
+        "both members got a share"
+    );
+    let mut all = [from_a, from_b].concat();
     all.sort();
     assert_eq!(all, (1..=40).collect::<Vec<_>>(), "each event exactly once");
 }
@@ -214,4 +216,21 @@ fn json_prints_one_object_per_event() {
         String::from_utf8_lossy(&output.stdout),
         "{\"seq\":1,\"channel\":\"ticket:created\",\"delivery\":1,\"data\":{\"id\":\"123\",\"title\":\"concert\",\"price\":20}}\n"
     );
+}
+
+/// `--deliver-last`, `--start-seq` and `--since` pick where in the history a
+/// new listener starts.
+#[test]
+fn start_flags_pick_where_the_history_starts() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "5"]);
+    let from = |args: &[&str], count: &str| {
+        let output = listen(&url, &[&[OWN, "--count", count][..], args].concat());
+        assert!(output.status.success());
+        received(&String::from_utf8_lossy(&output.stdout))
+    };
+    assert_eq!(from(&["--deliver-last"], "1"), [5]);
+    assert_eq!(from(&["--start-seq", "3"], "3"), [3, 4, 5]);
+    assert_eq!(from(&["--since", "1h"], "5"), [1, 2, 3, 4, 5]);
 }

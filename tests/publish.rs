@@ -87,3 +87,28 @@ fn data_and_data_file_replace_the_event() {
         r#"{"id":"8","price":5}"#
     );
 }
+
+/// The seed's `http://localhost:4222` form and a comma-separated list both
+/// reach the server; the client fails over past a dead entry.
+#[test]
+fn accepts_the_seeds_http_url_and_server_lists() {
+    let server = NatsServer::start();
+    let http = server.url().replace("nats://", "http://");
+    assert!(publish_ok(&http, &[]).contains("as event #1"));
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let list = format!("nats://{dead},{}", server.url());
+    assert!(publish_ok(&list, &[]).contains("as event #2"));
+}
+
+/// `--client-id` names the connection, as the server's monitoring shows it.
+#[test]
+fn client_id_names_the_connection() {
+    let server = NatsServer::start_with_monitoring();
+    let listener = common::Listener::start(&server.url(), &["--client-id", "learner-42"]);
+    let connz = server.monitoring("/connz");
+    assert!(connz.contains("\"name\": \"learner-42\""), "{connz}");
+    listener.stop();
+}

@@ -41,6 +41,7 @@ fn nats_server_bin() -> PathBuf {
 pub struct NatsServer {
     child: Child,
     port: u16,
+    monitor_port: Option<u16>,
     store: tempfile::TempDir,
 }
 
@@ -53,6 +54,11 @@ impl NatsServer {
     /// A plain server, without JetStream (like the course's nats-streaming image).
     pub fn start_without_jetstream() -> NatsServer {
         NatsServer::start_with(&[])
+    }
+
+    /// A JetStream server with its monitoring port open.
+    pub fn start_with_monitoring() -> NatsServer {
+        NatsServer::start_with(&["-js", "-m", "-1"])
     }
 
     fn start_with(extra: &[&str]) -> NatsServer {
@@ -69,30 +75,47 @@ impl NatsServer {
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut port = None;
+            let (mut port, mut monitor_port) = (None, None);
+            let port_of = |rest: &str| rest.trim().rsplit(':').next()?.parse::<u16>().ok();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
-                    port = rest
-                        .rsplit(':')
-                        .next()
-                        .and_then(|p| p.trim().parse::<u16>().ok());
+                    port = port_of(rest);
+                }
+                if let Some(rest) = line.split("Starting http monitor on ").nth(1) {
+                    monitor_port = port_of(rest);
                 }
                 if line.contains("Server is ready")
                     && let Some(port) = port
                 {
-                    let _ = tx.send(port);
+                    let _ = tx.send((port, monitor_port));
                 }
             }
         });
-        let port = rx
+        let (port, monitor_port) = rx
             .recv_timeout(DEADLINE)
             .expect("nats-server did not become ready");
-        NatsServer { child, port, store }
+        NatsServer {
+            child,
+            port,
+            monitor_port,
+            store,
+        }
     }
 
     /// The URL to give `--server`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// GETs a page of the monitoring port, e.g. `/connz` or `/jsz?consumers=true`.
+    pub fn monitoring(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let port = self.monitor_port.expect("start_with_monitoring");
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("monitor port");
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
     }
 
     /// Runs `f` with a JetStream context on a fresh connection, to look at
