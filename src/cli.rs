@@ -16,8 +16,9 @@ use crate::channel::Channel;
 use crate::connection::{self, ConnectConfig};
 use crate::duration;
 use crate::events::{TICKET_CREATED, TicketCreated};
-use crate::listen::{DEFAULT_QUEUE_GROUP, ListenConfig, StartPosition};
+use crate::listen::ListenConfig;
 use crate::publish::PublishConfig;
+use crate::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOptions};
 
 /// The most events one `--count` may ask for.
 pub const MAX_COUNT: u64 = 1_000_000_000;
@@ -313,16 +314,18 @@ impl ListenArgs {
             ));
         }
         Ok(ListenConfig {
-            channel: self.connect.channel.clone(),
+            subscription: SubscriptionOptions {
+                channel: self.connect.channel.clone(),
+                queue_group,
+                start,
+                durable: self.durable,
+                ack_wait: self.ack_wait,
+                count: self.count,
+                reset: self.reset,
+            },
             connect: self.connect.into_config(random_client_id),
-            queue_group,
-            start,
-            durable: self.durable,
-            ack_wait: self.ack_wait,
             skip_ack: self.skip_ack,
-            count: self.count,
             json: self.json,
-            reset: self.reset,
         })
     }
 }

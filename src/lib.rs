@@ -22,8 +22,10 @@
 //!   a stream; the stream name rule and the creation of the stream on first use.
 //! - [`events`]: the course's event types, such as [`TicketCreated`].
 //! - [`publish`]: pipelined publishing, each event confirmed by the server.
-//! - [`listen`]: subscription options (queue group, deliver-all, durable name,
-//!   manual ack, ack wait) become a JetStream pull consumer; the receive loop.
+//! - [`subscription`]: subscription options (queue group, deliver-all,
+//!   durable name, manual ack, ack wait) become a JetStream pull consumer;
+//!   pulling events, acking them, closing.
+//! - [`listen`]: the `listen` command: print each event, ack it, close cleanly.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, so a clean close is one call.
 //! - [`duration`]: `500ms`, `30s`, `10m`, `1h` as flag values.
 
@@ -35,9 +37,11 @@ pub mod events;
 pub mod listen;
 pub mod publish;
 pub mod shutdown;
+pub mod subscription;
 
 pub use channel::Channel;
 pub use cli::{ListenArgs, PublishArgs};
 pub use events::TicketCreated;
-pub use listen::{ListenConfig, StartPosition};
+pub use listen::ListenConfig;
 pub use publish::PublishConfig;
+pub use subscription::{Event, StartPosition, Subscription, SubscriptionOptions};

@@ -1,0 +1,537 @@
+//! Subscriptions: NATS Streaming subscription options as a JetStream consumer.
+//!
+//! The course's listener subscribed like this:
+//!
+//! ```text
+//! const options = stan.subscriptionOptions()
+//!   .setManualAckMode(true)          // manual ack: always, see --skip-ack
+//!   .setDeliverAllAvailable()        // --deliver-all
+//!   .setDurableName('accounting');   // --durable accounting
+//! stan.subscribe('ticket:created', 'orders-microservice-queue-group', options);
+//! ```
+//!
+//! In JetStream the server keeps the subscription's state in a *consumer*:
+//! where in the history it starts, what was delivered, what was acked. This
+//! module is the one place where each option becomes a consumer setting (see
+//! [`SubscriptionOptions::consumer_config`]):
+//!
+//! | NATS Streaming               | JetStream consumer                                  |
+//! |------------------------------|-----------------------------------------------------|
+//! | queue group `Q`              | one pull consumer named `Q`, shared by all members |
+//! | `setDurableName(D)`          | a durable consumer named `D`                        |
+//! | neither                      | an ephemeral consumer, deleted when the listener exits |
+//! | `setDeliverAllAvailable()`   | `deliver_policy: all`                               |
+//! | (no start option)            | `deliver_policy: new`                               |
+//! | `setManualAckMode(true)`     | `ack_policy: explicit`                              |
+//! | `setAckWait(ms)`             | `ack_wait`                                          |
+//! | `msg.ack()`                  | `+ACK` sent to the message's reply subject          |
+//! | `msg.getSequence()`          | the stream sequence in the reply subject            |
+//!
+//! A consumer that is not durable expires [`INACTIVE_THRESHOLD`] after its
+//! last member stops asking for events, which is how a non-durable queue group
+//! disappears with its last member, as in NATS Streaming.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use async_nats::jetstream::consumer::{
+    AckPolicy, DeliverPolicy, IntoConsumerConfig, PullConsumer, pull,
+};
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
+use async_nats::jetstream::stream::ConsumerErrorKind;
+use async_nats::jetstream::{self, ErrorCode};
+use async_nats::{Client, StatusCode, Subject, Subscriber};
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use crate::channel::{Channel, jetstream_error};
+use crate::duration;
+
+/// The queue group of the course's listener.
+pub const DEFAULT_QUEUE_GROUP: &str = "orders-microservice-queue-group";
+
+/// NATS Streaming's default ack wait.
+pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// How long a non-durable consumer outlives its last listener (after a crash,
+/// say); a listener that exits cleanly deletes its own consumer at once.
+pub const INACTIVE_THRESHOLD: Duration = Duration::from_secs(5);
+
+/// How many events one pull request asks for.
+const PULL_BATCH: u64 = 256;
+
+/// How long the server holds a pull request open while no event arrives.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
+
+/// How long past its expiry a pull request may stay unanswered before it is
+/// taken as lost (the server restarted, say) and sent again.
+const PULL_GRACE: Duration = Duration::from_secs(2);
+
+/// Consumer metadata key recording the queue group a consumer serves.
+const QUEUE_GROUP_KEY: &str = "queue_group";
+
+/// Where in the channel's history a new subscription starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartPosition {
+    /// Only events published from now on: NATS Streaming's default.
+    New,
+    /// The whole history: `setDeliverAllAvailable()`.
+    All,
+    /// The last event, then new ones: `setStartWithLastReceived()`.
+    Last,
+    /// From this sequence on: `setStartAtSequence(n)`.
+    Sequence(u64),
+    /// Events of this recent span: `setStartAtTimeDelta(ms)`.
+    Since(Duration),
+}
+
+impl StartPosition {
+    fn deliver_policy(self) -> DeliverPolicy {
+        match self {
+            StartPosition::New => DeliverPolicy::New,
+            StartPosition::All => DeliverPolicy::All,
+            StartPosition::Last => DeliverPolicy::Last,
+            StartPosition::Sequence(start_sequence) => {
+                DeliverPolicy::ByStartSequence { start_sequence }
+            }
+            StartPosition::Since(span) => DeliverPolicy::ByStartTime {
+                start_time: time::OffsetDateTime::now_utc() - span,
+            },
+        }
+    }
+
+    fn flag(self) -> String {
+        match self {
+            StartPosition::New => "(no start flag)".into(),
+            StartPosition::All => "--deliver-all".into(),
+            StartPosition::Last => "--deliver-last".into(),
+            StartPosition::Sequence(n) => format!("--start-seq {n}"),
+            StartPosition::Since(span) => format!("--since {}", duration::format(span)),
+        }
+    }
+}
+
+/// A subscription's options: `stan.subscriptionOptions()` and the
+/// arguments of `stan.subscribe(channel, queueGroup, options)`.
+#[derive(Debug, Clone)]
+pub struct SubscriptionOptions {
+    /// The channel to listen on.
+    pub channel: Channel,
+    /// The queue group, or `None` for a listener of its own.
+    pub queue_group: Option<String>,
+    /// Where a new subscription starts; `None` means [`StartPosition::New`]
+    /// without the user having asked for anything.
+    pub start: Option<StartPosition>,
+    /// The durable name, remembered by the server across restarts.
+    pub durable: Option<String>,
+    /// How long the server waits for an ack before delivering the event again.
+    pub ack_wait: Duration,
+    /// Stop after this many events.
+    pub count: Option<u64>,
+    /// Delete the durable or queue group's consumer first, to start over.
+    pub reset: bool,
+}
+
+impl SubscriptionOptions {
+    /// Options for a listener of its own on `channel`, starting with new
+    /// events, with NATS Streaming's 30 s ack wait.
+    pub fn new(channel: Channel) -> SubscriptionOptions {
+        SubscriptionOptions {
+            channel,
+            queue_group: None,
+            start: None,
+            durable: None,
+            ack_wait: DEFAULT_ACK_WAIT,
+            count: None,
+            reset: false,
+        }
+    }
+
+    /// The consumer's name: the durable name, else the queue group, else none
+    /// (the server names an ephemeral consumer itself).
+    pub fn consumer_name(&self) -> Option<&str> {
+        self.durable.as_deref().or(self.queue_group.as_deref())
+    }
+
+    /// The JetStream consumer this listener's options describe.
+    pub fn consumer_config(&self) -> pull::Config {
+        let mut metadata = HashMap::new();
+        if let Some(group) = &self.queue_group {
+            metadata.insert(QUEUE_GROUP_KEY.to_owned(), group.clone());
+        }
+        pull::Config {
+            name: self.consumer_name().map(str::to_owned),
+            // setDurableName(): the server keeps the consumer, and what it acked, forever.
+            durable_name: self.durable.clone(),
+            // setDeliverAllAvailable() and friends.
+            deliver_policy: self.start.unwrap_or(StartPosition::New).deliver_policy(),
+            // setManualAckMode(true): every event must be acked, or it comes back.
+            ack_policy: AckPolicy::Explicit,
+            // setAckWait().
+            ack_wait: self.ack_wait,
+            // Only this channel, even if the stream captures more subjects.
+            filter_subject: self.channel.as_str().to_owned(),
+            inactive_threshold: if self.durable.is_some() {
+                Duration::ZERO
+            } else {
+                INACTIVE_THRESHOLD
+            },
+            metadata,
+            ..Default::default()
+        }
+    }
+
+    fn describe(&self) -> String {
+        match (&self.durable, &self.queue_group) {
+            (Some(d), Some(q)) => format!("durable '{d}' (queue group '{q}')"),
+            (Some(d), None) => format!("durable '{d}'"),
+            (None, Some(q)) => format!("queue group '{q}'"),
+            (None, None) => "listener".into(),
+        }
+    }
+}
+
+/// One event as delivered: `msg` in the course's `onMessage(data, msg)`.
+#[derive(Debug)]
+pub struct Event {
+    /// The event's number in its channel (`msg.getSequence()`).
+    pub sequence: u64,
+    /// 1 on the first delivery, 2 on the first redelivery, and so on.
+    pub delivered: u64,
+    /// The event's data (`msg.getData()`).
+    pub data: Bytes,
+    reply: Subject,
+}
+
+/// A live subscription: a consumer on the server, and the inbox its events
+/// arrive on.
+pub struct Subscription {
+    client: Client,
+    stream: jetstream::stream::Stream,
+    consumer: PullConsumer,
+    inbox: Subject,
+    events: Subscriber,
+    /// Events still wanted (`--count`), `u64::MAX` for no limit.
+    remaining: u64,
+    /// Events the pull request in flight may still bring.
+    outstanding: u64,
+    /// The consumer is this listener's alone, and goes when it closes.
+    own_consumer: bool,
+}
+
+impl Subscription {
+    /// Finds the channel's stream (creating it on first use), finds or
+    /// creates the consumer the options describe, and subscribes to its inbox.
+    /// Notes for the user, such as a start flag that cannot apply, go to `notes`.
+    pub async fn open(
+        client: &Client,
+        options: &SubscriptionOptions,
+        notes: &mut impl Write,
+    ) -> anyhow::Result<Subscription> {
+        let js = jetstream::new(client.clone());
+        let stream_name = options.channel.ensure_stream(&js).await?;
+        let stream = js
+            .get_stream(&stream_name)
+            .await
+            .map_err(|err| jetstream_error(&js, err))?;
+        let consumer = open_consumer(&stream, options, notes).await?;
+        // Every reply to our pull requests, events among them, arrives on one inbox.
+        let inbox = Subject::from(client.new_inbox());
+        let events = client
+            .subscribe(inbox.clone())
+            .await
+            .context("could not subscribe to the listener's inbox")?;
+        Ok(Subscription {
+            client: client.clone(),
+            stream,
+            consumer,
+            inbox,
+            events,
+            remaining: options.count.unwrap_or(u64::MAX),
+            outstanding: 0,
+            own_consumer: options.consumer_name().is_none(),
+        })
+    }
+
+    /// The next event, or `None` once `count` events have arrived. Waits as
+    /// long as it takes; cancel-safe, so it can race a shutdown signal.
+    pub async fn next(&mut self) -> anyhow::Result<Option<Event>> {
+        loop {
+            if self.remaining == 0 {
+                return Ok(None);
+            }
+            if self.outstanding == 0 {
+                // Ask for no more than we still want, so `--count N` leaves the
+                // events after the Nth to the next listener instead of holding
+                // them until their ack wait runs out.
+                let batch = self.remaining.min(PULL_BATCH);
+                let request = pull::BatchConfig {
+                    batch: batch as usize,
+                    expires: Some(PULL_EXPIRES),
+                    ..Default::default()
+                };
+                self.consumer
+                    .request_batch(request, self.inbox.clone())
+                    .await
+                    .context("could not ask the server for events")?;
+                self.outstanding = batch;
+            }
+            let message =
+                match tokio::time::timeout(PULL_EXPIRES + PULL_GRACE, self.events.next()).await {
+                    Ok(Some(message)) => message,
+                    Ok(None) => bail!("the connection to NATS was closed"),
+                    // No answer at all (a server restart lost the request): ask again.
+                    Err(_elapsed) => {
+                        self.outstanding = 0;
+                        continue;
+                    }
+                };
+            match message.status {
+                None | Some(StatusCode::OK) => {}
+                Some(StatusCode::IDLE_HEARTBEAT) => continue,
+                // 408: the request expired with nothing (more) to deliver; 409:
+                // the server ended it (a leadership change, say). Ask again,
+                // unless the consumer itself is gone.
+                Some(_) => {
+                    let description = message.description.as_deref().unwrap_or_default();
+                    if description.eq_ignore_ascii_case("consumer deleted") {
+                        bail!(
+                            "the server deleted this listener's consumer; start the listener again"
+                        );
+                    }
+                    self.outstanding = 0;
+                    continue;
+                }
+            }
+            self.outstanding -= 1;
+            let Some(reply) = message.reply else {
+                continue;
+            };
+            let meta = AckSubject::parse(&reply)
+                .with_context(|| format!("unexpected reply subject on an event: {reply}"))?;
+            self.remaining -= 1;
+            return Ok(Some(Event {
+                sequence: meta.sequence,
+                delivered: meta.delivered,
+                data: message.payload,
+                reply,
+            }));
+        }
+    }
+
+    /// Acks an event (`msg.ack()`): the server will not deliver it again.
+    /// The ack is sent without waiting for an answer; [`Subscription::close`]
+    /// makes sure it has reached the server.
+    pub async fn ack(&self, event: &Event) -> anyhow::Result<()> {
+        self.client
+            .publish(event.reply.clone(), Bytes::from_static(b"+ACK"))
+            .await
+            .context("could not send the ack")
+    }
+
+    /// Stops receiving and deletes the consumer if it was this listener's
+    /// alone. The caller then drains the connection, which flushes the acks.
+    pub async fn close(mut self) {
+        self.events.unsubscribe().await.ok();
+        if self.own_consumer {
+            let name = self.consumer.cached_info().name.clone();
+            self.stream.delete_consumer(&name).await.ok();
+        }
+    }
+}
+
+/// Finds or creates the consumer. A queue group or durable that already exists
+/// is joined as it is: its position in the history was fixed when it was
+/// first formed.
+async fn open_consumer(
+    stream: &jetstream::stream::Stream,
+    options: &SubscriptionOptions,
+    notes: &mut impl Write,
+) -> anyhow::Result<PullConsumer> {
+    let wanted = options.consumer_config();
+    if let Some(name) = options.consumer_name() {
+        if options.reset {
+            match stream.delete_consumer(name).await {
+                Ok(_) => writeln!(notes, "Deleted the {} to start over", options.describe())?,
+                Err(err) if is_not_found(&err) => {}
+                Err(err) => return Err(err).context("could not delete the consumer for --reset"),
+            }
+        }
+        if let Some(existing) = get_consumer(stream, name).await? {
+            return join_existing(existing, options, notes);
+        }
+    }
+    match stream.create_consumer_strict(wanted).await {
+        Ok(consumer) => Ok(consumer),
+        Err(create_err) => {
+            // Another member may have formed the group a moment ago.
+            if let Some(name) = options.consumer_name()
+                && let Some(existing) = get_consumer(stream, name).await?
+            {
+                return join_existing(existing, options, notes);
+            }
+            Err(create_err)
+                .with_context(|| format!("could not subscribe the {}", options.describe()))
+        }
+    }
+}
+
+async fn get_consumer(
+    stream: &jetstream::stream::Stream,
+    name: &str,
+) -> anyhow::Result<Option<PullConsumer>> {
+    match stream.consumer_info(name).await {
+        Ok(_) => {}
+        Err(err) if err.kind() == ConsumerInfoErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(err).with_context(|| format!("could not look up consumer '{name}'"));
+        }
+    }
+    let consumer = stream
+        .get_consumer::<pull::Config>(name)
+        .await
+        .map_err(|err| anyhow::anyhow!("could not open consumer '{name}': {err}"))?;
+    Ok(Some(consumer))
+}
+
+fn is_not_found(err: &async_nats::jetstream::stream::ConsumerError) -> bool {
+    matches!(err.kind(), ConsumerErrorKind::JetStream(e) if e.error_code() == ErrorCode::CONSUMER_NOT_FOUND)
+}
+
+/// Checks that an existing consumer is the one this listener asks for, and
+/// says when a start flag cannot apply to it.
+fn join_existing(
+    existing: PullConsumer,
+    options: &SubscriptionOptions,
+    notes: &mut impl Write,
+) -> anyhow::Result<PullConsumer> {
+    let have = &existing.cached_info().config;
+    let wanted: async_nats::jetstream::consumer::Config =
+        options.consumer_config().into_consumer_config();
+    let mut differences = Vec::new();
+    if have.durable_name.is_some() != wanted.durable_name.is_some() {
+        let kind = |durable: bool| if durable { "durable" } else { "not durable" };
+        differences.push(format!(
+            "it is {}, you asked for {}",
+            kind(have.durable_name.is_some()),
+            kind(wanted.durable_name.is_some())
+        ));
+    }
+    let group =
+        |c: &async_nats::jetstream::consumer::Config| c.metadata.get(QUEUE_GROUP_KEY).cloned();
+    if group(have) != group(&wanted) {
+        let show = |g: Option<String>| {
+            g.map_or("no queue group".to_owned(), |g| {
+                format!("queue group '{g}'")
+            })
+        };
+        differences.push(format!(
+            "it has {}, you asked for {}",
+            show(group(have)),
+            show(group(&wanted))
+        ));
+    }
+    if have.ack_wait != wanted.ack_wait {
+        differences.push(format!(
+            "its ack wait is {}, you asked for {}",
+            duration::format(have.ack_wait),
+            duration::format(wanted.ack_wait)
+        ));
+    }
+    if have.filter_subject != wanted.filter_subject {
+        differences.push(format!(
+            "it listens on '{}', you asked for '{}'",
+            have.filter_subject, wanted.filter_subject
+        ));
+    }
+    let name = options.consumer_name().unwrap_or_default();
+    if !differences.is_empty() {
+        bail!(
+            "consumer '{name}' already exists on channel {} with a different configuration: {}. \
+             To start over, run again with --reset (this forgets what it acked), or choose another {}",
+            options.channel,
+            differences.join("; "),
+            if options.durable.is_some() {
+                "--durable name"
+            } else {
+                "--queue-group name"
+            }
+        );
+    }
+    if let Some(start) = options.start.filter(|s| *s != StartPosition::New) {
+        let advice = if options.queue_group.is_some() {
+            "; to replay the whole history, listen with --no-queue-group"
+        } else {
+            ""
+        };
+        writeln!(
+            notes,
+            "Note: the {} already exists, so it resumes where it left off and {} does not apply \
+             (a start position applies only when a group or durable is first formed){advice}",
+            options.describe(),
+            start.flag()
+        )?;
+    }
+    Ok(existing)
+}
+
+/// What a JetStream event's reply subject tells: its sequence in the channel
+/// (`msg.getSequence()`) and how many times it has been delivered.
+///
+/// The subject is `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`,
+/// or the longer form with a domain and an account hash after `$JS.ACK.`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckSubject {
+    /// The event's sequence in the channel, from 1.
+    pub sequence: u64,
+    /// 1 for the first delivery, 2 for the first redelivery, and so on.
+    pub delivered: u64,
+}
+
+impl AckSubject {
+    /// Reads the sequence and delivery count out of a `$JS.ACK.` subject.
+    pub fn parse(reply: &str) -> Option<AckSubject> {
+        let rest = reply.strip_prefix("$JS.ACK.")?;
+        // Counted, then walked again: no allocation on the per-event path.
+        let delivered_at = match rest.split('.').count() {
+            7 => 2,
+            n if n >= 9 => 4,
+            _ => return None,
+        };
+        let mut tokens = rest.split('.').skip(delivered_at);
+        let delivered = tokens.next()?;
+        let sequence = tokens.next()?;
+        Some(AckSubject {
+            sequence: sequence.parse().ok()?,
+            delivered: delivered.parse().ok()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_sequence_and_delivery_from_both_ack_subject_forms() {
+        let v1 = "$JS.ACK.TICKET_CREATED.orders.2.17.5.1700000000000000000.0";
+        assert_eq!(
+            AckSubject::parse(v1),
+            Some(AckSubject {
+                sequence: 17,
+                delivered: 2
+            })
+        );
+        let v2 = "$JS.ACK.hub.ACCHASH.TICKET_CREATED.orders.1.42.9.1700000000000000000.3.token";
+        assert_eq!(
+            AckSubject::parse(v2),
+            Some(AckSubject {
+                sequence: 42,
+                delivered: 1
+            })
+        );
+        assert_eq!(AckSubject::parse("_INBOX.x"), None);
+    }
+}
