@@ -14,6 +14,7 @@ SHELL := /bin/bash
 ARGS ?=
 
 .PHONY: help install-server server server-stop server-status build publish listen demo test clean distclean
+.PHONY: status
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=\"...\"]"
@@ -45,6 +46,9 @@ listen: build ## Listen to course events (starts a local server if needed); ARGS
 
 demo: ## Publish 3 events, then replay the history with a new listener
 	@scripts/demo.sh
+
+status: ## Show channels, events and subscriptions from the monitoring port; ARGS=CHANNEL for one
+	@scripts/status.sh $(ARGS)
 
 test: ## Check formatting, run clippy and the tests (what CI runs)
 	@scripts/test.sh
