@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# manual-ack.sh — lesson 3: an event that is not acked is delivered again.
+#
+# In the course the listener sets setManualAckMode(true) and calls msg.ack()
+# after handling an event. If it never acks (say it crashed half-way), the
+# server waits the ack wait (setAckWait(), 30 s by default) and then delivers
+# the event again. `listen` always acks after printing; --skip-ack makes it
+# "forget", and --ack-wait 2s makes the wait short enough to watch.
+#
+# Run it with `make demo-manual-ack`. It checks that the event comes back,
+# marked "(redelivered, delivery #2)", and exits 1 if it does not.
+
+# shellcheck source=scripts/demo/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+CHANNEL=lesson.manual-ack
+
+demo_start
+
+step "1. Start a listener that never acks, with a 2 s ack wait"
+notice "--skip-ack is a listener that forgets msg.ack(); --ack-wait 2s is setAckWait(2 * 1000)"
+start_listener forgetful --channel "$CHANNEL" --no-queue-group --skip-ack --ack-wait 2s
+
+step "2. Publish one event"
+notice "the listener receives it once, right away"
+publish --channel "$CHANNEL"
+event="${PUBLISHED[0]}"
+wait_for_events forgetful 1
+show_output forgetful
+
+step "3. Wait for the ack wait to run out"
+notice "about 2 s later the server delivers event #$event again, because nobody acked it"
+wait_for_line forgetful "(redelivered, delivery #2)"
+show_output forgetful
+grep -qF "Received event #$event, with data: {\"id\":\"123\",\"title\":\"concert\",\"price\":20} (redelivered, delivery #2)" \
+    "$(log_of forgetful)" || fail "the redelivered event should be event #$event"
+ok "event #$event was delivered a second time"
+notice "it keeps coming back every 2 s until someone acks it; without --skip-ack, listen acks each event after printing it"
+stop_listener forgetful
+
+lesson_shown "an event that is not acked within the ack wait is delivered again"
