@@ -1,11 +1,48 @@
 //! The course's events: data shapes tied to the channel they travel on.
 //!
-//! In the course, `publisher.ts` sends
+//! Two generations of the course's events live here.
+//!
+//! **The test project's seed event.** In the course, `publisher.ts` sends
 //! `JSON.stringify({ id: '123', title: 'concert', price: 20 })` on the
 //! `ticket:created` channel. [`TicketCreated`] is that event, serialised to the
-//! same bytes.
+//! same bytes; the `publish` and `listen` binaries use it, with the channel
+//! name [`TICKET_CREATED`].
+//!
+//! **The shared package's typed events.** Later the course moves its event
+//! definitions into a package every microservice imports: an enum of channel
+//! names (`Subjects`), and one interface per event that ties a subject to the
+//! shape of its data. Here they are:
+//!
+//! | Course (TypeScript)              | Here (Rust)                                              |
+//! |----------------------------------|----------------------------------------------------------|
+//! | `enum Subjects { TicketCreated = 'ticket:created', ... }` | [`Subject`]                     |
+//! | `interface Event { subject: Subjects; data: any }` | the [`Event`] trait                   |
+//! | `interface TicketCreatedEvent { subject; data }` | [`TicketCreatedEvent`] (the subject) and [`TicketCreatedData`] (the data) |
+//! | `TicketCreatedEvent['data']`     | [`Data<TicketCreatedEvent>`](Data), i.e. [`TicketCreatedData`] |
+//! | `enum OrderStatus { Created = 'created', ... }` | [`OrderStatus`]                           |
+//!
+//! Each course interface becomes two Rust types: a marker type such as
+//! [`TicketCreatedEvent`], which holds no data and only names the subject
+//! (through [`Event::SUBJECT`]), and a struct such as [`TicketCreatedData`]
+//! with the event's fields. The course-shaped `ticket:created` data is called
+//! [`TicketCreatedData`] so that the seed's [`TicketCreated`] (which has no
+//! `version` or `userId`) keeps working unchanged.
+//!
+//! **Wire format.** The data structs serialise to the JSON the course's
+//! TypeScript services write with `JSON.stringify`: camelCase keys (`userId`),
+//! the fields in the order of the course's interfaces, an absent `orderId`
+//! left out, whole-number prices written without a decimal point (`20`, not
+//! `20.0`). So a Node service reads what a Rust service publishes, byte for
+//! byte, and the other way round. Reading is lenient the way JavaScript is:
+//! unknown fields are ignored, `"orderId": null` reads as no order.
 
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::channel::Channel;
 
 /// The channel the course's publisher and listener use.
 pub const TICKET_CREATED: &str = "ticket:created";
@@ -37,6 +74,387 @@ impl TicketCreated {
     }
 }
 
+/// The course's channel names: `export enum Subjects`.
+///
+/// [`Subject::as_str`], [`Display`](fmt::Display) and [`FromStr`] use the
+/// course's spelling, and round-trip:
+///
+/// ```
+/// use nats_course_toolkit::events::Subject;
+///
+/// let subject: Subject = "order:cancelled".parse().unwrap();
+/// assert_eq!(subject, Subject::OrderCancelled);
+/// assert_eq!(subject.to_string(), "order:cancelled");
+/// assert_eq!(subject.channel().stream_name(), "ORDER_CANCELLED");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Subject {
+    /// `ticket:created`
+    #[serde(rename = "ticket:created")]
+    TicketCreated,
+    /// `ticket:updated`
+    #[serde(rename = "ticket:updated")]
+    TicketUpdated,
+    /// `order:created`
+    #[serde(rename = "order:created")]
+    OrderCreated,
+    /// `order:cancelled`
+    #[serde(rename = "order:cancelled")]
+    OrderCancelled,
+    /// `expiration:complete`
+    #[serde(rename = "expiration:complete")]
+    ExpirationComplete,
+    /// `payment:created`
+    #[serde(rename = "payment:created")]
+    PaymentCreated,
+}
+
+impl Subject {
+    /// Every subject, in the course's order.
+    pub const ALL: [Subject; 6] = [
+        Subject::TicketCreated,
+        Subject::TicketUpdated,
+        Subject::OrderCreated,
+        Subject::OrderCancelled,
+        Subject::ExpirationComplete,
+        Subject::PaymentCreated,
+    ];
+
+    /// The channel name, as the course spells it (`ticket:created`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Subject::TicketCreated => "ticket:created",
+            Subject::TicketUpdated => "ticket:updated",
+            Subject::OrderCreated => "order:created",
+            Subject::OrderCancelled => "order:cancelled",
+            Subject::ExpirationComplete => "expiration:complete",
+            Subject::PaymentCreated => "payment:created",
+        }
+    }
+
+    /// The [`Channel`] of this subject, which knows the stream that keeps its
+    /// history (`ticket:created` is kept in `TICKET_CREATED`).
+    pub fn channel(self) -> Channel {
+        Channel::new(self.as_str()).expect("the course's subjects are valid channel names")
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Subject {
+    type Err = UnknownSubject;
+
+    fn from_str(name: &str) -> Result<Subject, UnknownSubject> {
+        Subject::ALL
+            .into_iter()
+            .find(|subject| subject.as_str() == name)
+            .ok_or_else(|| UnknownSubject(name.to_owned()))
+    }
+}
+
+impl From<Subject> for Channel {
+    fn from(subject: Subject) -> Channel {
+        subject.channel()
+    }
+}
+
+/// A name that is none of the course's [`Subject`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownSubject(pub String);
+
+impl fmt::Display for UnknownSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'{}' is not one of the course's subjects (", self.0)?;
+        for (i, subject) in Subject::ALL.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(subject.as_str())?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl std::error::Error for UnknownSubject {}
+
+/// An event: a subject tied to the shape of its data, as the course's
+/// `interface Event { subject: Subjects; data: any }`.
+///
+/// Implemented by marker types such as [`TicketCreatedEvent`]; a
+/// [`Listener`](crate::typed::Listener) or [`Publisher`](crate::typed::Publisher)
+/// names one, and the compiler then checks that it only ever handles that
+/// subject's data.
+pub trait Event: Send + Sync + 'static {
+    /// The channel the event travels on: `subject: Subjects.TicketCreated`.
+    const SUBJECT: Subject;
+    /// The event's data: `data: { id: string; ... }`.
+    type Data: Serialize + DeserializeOwned + fmt::Debug + Send + Sync + 'static;
+}
+
+/// The data of event `E`: the course's `E['data']`.
+pub type Data<E> = <E as Event>::Data;
+
+/// An order's status: the course's `export enum OrderStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OrderStatus {
+    /// `created`: the order exists, its ticket is not yet reserved.
+    #[serde(rename = "created")]
+    Created,
+    /// `cancelled`: the ticket was taken, the user cancelled, or the order expired.
+    #[serde(rename = "cancelled")]
+    Cancelled,
+    /// `awaiting:payment`: the ticket is reserved, payment is pending.
+    #[serde(rename = "awaiting:payment")]
+    AwaitingPayment,
+    /// `complete`: paid.
+    #[serde(rename = "complete")]
+    Complete,
+}
+
+impl OrderStatus {
+    /// Every status, in the course's order.
+    pub const ALL: [OrderStatus; 4] = [
+        OrderStatus::Created,
+        OrderStatus::Cancelled,
+        OrderStatus::AwaitingPayment,
+        OrderStatus::Complete,
+    ];
+
+    /// The status as the course spells it (`awaiting:payment`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Created => "created",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::AwaitingPayment => "awaiting:payment",
+            OrderStatus::Complete => "complete",
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OrderStatus {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<OrderStatus, String> {
+        OrderStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+            .ok_or_else(|| {
+                format!("'{name}' is not an order status (created, cancelled, awaiting:payment, complete)")
+            })
+    }
+}
+
+/// `ticket:created`: the course's `TicketCreatedEvent`. Its data is
+/// [`TicketCreatedData`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TicketCreatedEvent;
+
+impl Event for TicketCreatedEvent {
+    const SUBJECT: Subject = Subject::TicketCreated;
+    type Data = TicketCreatedData;
+}
+
+/// The data of `ticket:created`, as the course's shared package defines it.
+///
+/// JSON: `{"id":"...","version":0,"title":"...","price":20,"userId":"..."}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketCreatedData {
+    /// The ticket's id.
+    pub id: String,
+    /// The ticket's version: 0 when created, one more on each update.
+    pub version: u64,
+    /// What the ticket is for.
+    pub title: String,
+    /// The price; a JavaScript `number`, so `20` and `20.5` both work.
+    #[serde(with = "js_number")]
+    pub price: f64,
+    /// The user who sells the ticket.
+    pub user_id: String,
+}
+
+/// `ticket:updated`: the course's `TicketUpdatedEvent`. Its data is
+/// [`TicketUpdatedData`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TicketUpdatedEvent;
+
+impl Event for TicketUpdatedEvent {
+    const SUBJECT: Subject = Subject::TicketUpdated;
+    type Data = TicketUpdatedData;
+}
+
+/// The data of `ticket:updated`.
+///
+/// JSON: `{"id":"...","version":1,"title":"...","price":20,"userId":"...","orderId":"..."}`,
+/// without `orderId` when the ticket is not reserved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketUpdatedData {
+    /// The ticket's id.
+    pub id: String,
+    /// The ticket's version after this update.
+    pub version: u64,
+    /// What the ticket is for.
+    pub title: String,
+    /// The price, a JavaScript `number`.
+    #[serde(with = "js_number")]
+    pub price: f64,
+    /// The user who sells the ticket.
+    pub user_id: String,
+    /// The order that reserved the ticket, if any: `orderId?: string`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+}
+
+/// `order:created`: the course's `OrderCreatedEvent`. Its data is
+/// [`OrderCreatedData`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrderCreatedEvent;
+
+impl Event for OrderCreatedEvent {
+    const SUBJECT: Subject = Subject::OrderCreated;
+    type Data = OrderCreatedData;
+}
+
+/// The data of `order:created`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCreatedData {
+    /// The order's id.
+    pub id: String,
+    /// The order's version.
+    pub version: u64,
+    /// The order's status.
+    pub status: OrderStatus,
+    /// The user who placed the order.
+    pub user_id: String,
+    /// When the reservation runs out, as the course writes it:
+    /// `order.expiresAt.toISOString()`, e.g. `2024-01-01T00:15:00.000Z`.
+    pub expires_at: String,
+    /// The ordered ticket.
+    pub ticket: OrderCreatedTicket,
+}
+
+/// The ticket inside [`OrderCreatedData`]: `ticket: { id: string; price: number }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCreatedTicket {
+    /// The ticket's id.
+    pub id: String,
+    /// The ticket's price, a JavaScript `number`.
+    #[serde(with = "js_number")]
+    pub price: f64,
+}
+
+/// `order:cancelled`: the course's `OrderCancelledEvent`. Its data is
+/// [`OrderCancelledData`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrderCancelledEvent;
+
+impl Event for OrderCancelledEvent {
+    const SUBJECT: Subject = Subject::OrderCancelled;
+    type Data = OrderCancelledData;
+}
+
+/// The data of `order:cancelled`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCancelledData {
+    /// The order's id.
+    pub id: String,
+    /// The order's version.
+    pub version: u64,
+    /// The ticket the order had reserved.
+    pub ticket: OrderCancelledTicket,
+}
+
+/// The ticket inside [`OrderCancelledData`]: `ticket: { id: string }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCancelledTicket {
+    /// The ticket's id.
+    pub id: String,
+}
+
+/// `expiration:complete`: the course's `ExpirationCompleteEvent`. Its data is
+/// [`ExpirationCompleteData`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExpirationCompleteEvent;
+
+impl Event for ExpirationCompleteEvent {
+    const SUBJECT: Subject = Subject::ExpirationComplete;
+    type Data = ExpirationCompleteData;
+}
+
+/// The data of `expiration:complete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpirationCompleteData {
+    /// The order whose reservation ran out.
+    pub order_id: String,
+}
+
+/// `payment:created`: the course's `PaymentCreatedEvent`. Its data is
+/// [`PaymentCreatedData`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PaymentCreatedEvent;
+
+impl Event for PaymentCreatedEvent {
+    const SUBJECT: Subject = Subject::PaymentCreated;
+    type Data = PaymentCreatedData;
+}
+
+/// The data of `payment:created`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentCreatedData {
+    /// The payment's id.
+    pub id: String,
+    /// The order that was paid.
+    pub order_id: String,
+    /// The charge's id at Stripe.
+    pub stripe_id: String,
+}
+
+/// JavaScript numbers as `JSON.stringify` writes them.
+///
+/// serde_json writes the `f64` 20.0 as `20.0`; JavaScript writes `20`. Whole
+/// numbers below 10^21 (where JavaScript switches to exponent notation) are
+/// therefore written as integers; fractions are written by serde_json in the
+/// same shortest round-trip form JavaScript uses (`20.5`, `0.1`). Only
+/// fractions below 10^-6 could differ in spelling (`1e-7`), never in value.
+/// A non-finite number is written as `null`, as JavaScript does.
+mod js_number {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// The first whole number JavaScript writes in exponent notation.
+    const EXPONENT_FROM: f64 = 1e21;
+
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        let value = *value;
+        if value.is_finite() && value.fract() == 0.0 && value.abs() < EXPONENT_FROM {
+            // Exact: a whole f64 below 10^21 fits an i128; -0 becomes 0, as in JavaScript.
+            serializer.serialize_i128(value as i128)
+        } else {
+            serializer.serialize_f64(value)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        f64::deserialize(deserializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +465,60 @@ mod tests {
             TicketCreated::seed().to_json(),
             r#"{"id":"123","title":"concert","price":20}"#
         );
+    }
+
+    #[test]
+    fn subjects_round_trip_through_str_display_and_serde() {
+        for subject in Subject::ALL {
+            assert_eq!(subject.as_str().parse::<Subject>(), Ok(subject));
+            assert_eq!(subject.to_string(), subject.as_str());
+            assert_eq!(Channel::from(subject).as_str(), subject.as_str());
+            let json = serde_json::to_string(&subject).unwrap();
+            assert_eq!(json, format!("\"{}\"", subject.as_str()));
+            assert_eq!(serde_json::from_str::<Subject>(&json).unwrap(), subject);
+        }
+        let err = "ticket:deleted".parse::<Subject>().unwrap_err();
+        assert!(err.to_string().contains("ticket:created, ticket:updated"));
+    }
+
+    #[test]
+    fn order_statuses_use_the_course_spelling() {
+        for status in OrderStatus::ALL {
+            assert_eq!(status.as_str().parse::<OrderStatus>(), Ok(status));
+            assert_eq!(
+                serde_json::to_string(&status).unwrap(),
+                format!("\"{status}\"")
+            );
+        }
+        assert_eq!(OrderStatus::AwaitingPayment.as_str(), "awaiting:payment");
+    }
+
+    #[test]
+    fn prices_are_written_as_javascript_writes_numbers() {
+        let json = |price: f64| {
+            serde_json::to_string(&OrderCreatedTicket {
+                id: "t".into(),
+                price,
+            })
+            .unwrap()
+        };
+        assert_eq!(json(20.0), r#"{"id":"t","price":20}"#);
+        assert_eq!(json(20.5), r#"{"id":"t","price":20.5}"#);
+        assert_eq!(json(0.1), r#"{"id":"t","price":0.1}"#);
+        assert_eq!(json(-0.0), r#"{"id":"t","price":0}"#);
+        assert_eq!(json(1e20), r#"{"id":"t","price":100000000000000000000}"#);
+        assert_eq!(json(f64::NAN), r#"{"id":"t","price":null}"#);
+    }
+
+    #[test]
+    fn missing_or_null_order_id_reads_as_none_and_is_not_written() {
+        let json = r#"{"id":"t1","version":2,"title":"concert","price":20,"userId":"u1"}"#;
+        let data: TicketUpdatedData = serde_json::from_str(json).unwrap();
+        assert_eq!(data.order_id, None);
+        assert_eq!(serde_json::to_string(&data).unwrap(), json);
+        let with_null =
+            r#"{"id":"t1","version":2,"title":"concert","price":20,"userId":"u1","orderId":null}"#;
+        let data: TicketUpdatedData = serde_json::from_str(with_null).unwrap();
+        assert_eq!(data.order_id, None);
     }
 }

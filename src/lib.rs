@@ -38,6 +38,7 @@ pub mod listen;
 pub mod publish;
 pub mod shutdown;
 pub mod subscription;
+pub mod typed;
 
 pub use channel::Channel;
 pub use cli::{ListenArgs, PublishArgs};
@@ -45,3 +46,4 @@ pub use events::TicketCreated;
 pub use listen::ListenConfig;
 pub use publish::PublishConfig;
 pub use subscription::{Event, StartPosition, Subscription, SubscriptionOptions};
+pub use typed::{Ack, Listener, Publisher};
