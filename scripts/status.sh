@@ -81,8 +81,8 @@ def duration(nanos):
 
 
 print(
-    f"NATS server {varz.get('version', '?')} at {monitor_url}: "
-    f"{varz.get('connections', 0)} connections, up {varz.get('uptime', '?')}"
+    f"NATS server {varz.get('version', '?')} at {monitor_url} "
+    f"(connections: {varz.get('connections', 0)}, up {varz.get('uptime', '?')})"
 )
 if jsz.get("disabled"):
     print(

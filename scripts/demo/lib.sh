@@ -48,6 +48,11 @@ notice() {
     echo "    What to notice: $*"
 }
 
+# Prints its input as a block set off from the demo's own lines.
+quoted() {
+    sed 's/^/    | /'
+}
+
 # A check passed.
 ok() {
     echo "    ok: $*"
