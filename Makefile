@@ -14,7 +14,8 @@ SHELL := /bin/bash
 ARGS ?=
 
 .PHONY: help install-server server server-stop server-status build publish listen demo test clean distclean
-.PHONY: status
+.PHONY: status demos demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all
+.PHONY: demo-durable demo-graceful-shutdown demo-health
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=\"...\"]"
@@ -46,6 +47,31 @@ listen: build ## Listen to course events (starts a local server if needed); ARGS
 
 demo: ## Publish 3 events, then replay the history with a new listener
 	@scripts/demo.sh
+
+# One demo per lesson of the course (scripts/demo/): each starts the local
+# server if needed, runs listeners in the background and checks its lesson.
+demo-publish-listen: build ## Lesson 1: a listener prints what a publisher sends
+	@scripts/demo/publish-listen.sh
+
+demo-queue-groups: build ## Lesson 2: a queue group's members share the events
+	@scripts/demo/queue-groups.sh
+
+demo-manual-ack: build ## Lesson 3: an event not acked is delivered again
+	@scripts/demo/manual-ack.sh
+
+demo-deliver-all: build ## Lesson 4: a late listener replays the history
+	@scripts/demo/deliver-all.sh
+
+demo-durable: build ## Lesson 5: a restarted durable listener gets only what it missed
+	@scripts/demo/durable.sh
+
+demo-graceful-shutdown: build ## Lesson 6: Ctrl-C removes the subscription at once, kill -9 does not
+	@scripts/demo/graceful-shutdown.sh
+
+demo-health: build ## Lesson 7: what the monitoring port shows
+	@scripts/demo/health.sh
+
+demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health ## Run every lesson demo, in order
 
 status: ## Show channels, events and subscriptions from the monitoring port; ARGS=CHANNEL for one
 	@scripts/status.sh $(ARGS)
