@@ -15,7 +15,7 @@ ARGS ?=
 
 .PHONY: help install-server server server-stop server-status build publish listen demo test clean distclean
 .PHONY: status demos demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all
-.PHONY: demo-durable demo-graceful-shutdown demo-health
+.PHONY: demo-durable demo-graceful-shutdown demo-health port-forward
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=\"...\"]"
@@ -75,6 +75,9 @@ demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all de
 
 status: ## Show channels, events and subscriptions from the monitoring port; ARGS=CHANNEL for one
 	@scripts/status.sh $(ARGS)
+
+port-forward: ## Forward the cluster's NATS pod to localhost:4222 and :8222 (POD=name to choose)
+	@scripts/port-forward.sh
 
 test: ## Check formatting, run clippy and the tests (what CI runs)
 	@scripts/test.sh
