@@ -265,11 +265,14 @@ kill_listener() {
 # consumer_names STREAM: the names of the stream's consumers (subscriptions),
 # one per line, read from the monitoring port's /jsz page like status.sh does.
 consumer_names() {
-    python3 - "$MONITOR_URL" "$1" <<'PYTHON' || fail "could not read $MONITOR_URL/jsz: is the monitoring port (-m 8222) open? (NATS_MONITOR_URL)"
+    python3 - "$MONITOR_URL" "$1" <<'PYTHON' || fail "could not read $MONITOR_URL/jsz: is the monitoring port (-m 8222) open? Set NATS_MONITOR_URL if it is elsewhere"
 import json, sys, urllib.request
 url, stream_name = sys.argv[1].rstrip("/"), sys.argv[2]
-with urllib.request.urlopen(url + "/jsz?consumers=true", timeout=3) as response:
-    jsz = json.load(response)
+try:
+    with urllib.request.urlopen(url + "/jsz?consumers=true", timeout=3) as response:
+        jsz = json.load(response)
+except Exception as err:
+    sys.exit(f"consumer_names: {err}")
 for account in jsz.get("account_details") or []:
     for stream in account.get("stream_detail") or []:
         if stream["name"] == stream_name:

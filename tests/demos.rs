@@ -1,0 +1,358 @@
+//! The lesson demos in `scripts/demo/`, each run against a real nats-server.
+//!
+//! Every demo checks its own lesson and exits 1 if the lesson didn't show, so
+//! each test here runs one demo, expects exit status 0, and reads the key lines
+//! of its output. Each test starts its own server (a random client port, with
+//! monitoring on a random port) and gives the script `NATS_URL`,
+//! `NATS_MONITOR_URL` and the binaries cargo built. So the demos never touch
+//! the local server on port 4222, and `scripts/nats-server.sh ensure` leaves
+//! them alone.
+//!
+//! The server helper is here rather than in `tests/common/`, because the
+//! scripts need the monitoring port's number, not only the pages behind it.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a demo may run. The slowest waits about 6 s for a subscription
+/// to expire; the rest is headroom for a busy machine.
+const DEMO_DEADLINE: Duration = Duration::from_secs(120);
+
+/// How long the server may take to start.
+const START_DEADLINE: Duration = Duration::from_secs(20);
+
+const COURSE_DATA: &str = r#"{"id":"123","title":"concert","price":20}"#;
+
+fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The nats-server to run: `NATS_SERVER_BIN`, else `.nats/bin/nats-server`,
+/// else the one on `PATH` (the same order as tests/common).
+fn nats_server_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
+        return PathBuf::from(path);
+    }
+    let local = repo_root().join(".nats/bin/nats-server");
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from("nats-server")
+}
+
+/// A JetStream nats-server on random loopback ports, monitoring included,
+/// killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+    monitor_url: String,
+    _store: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let store = tempfile::tempdir().expect("temp dir");
+        let mut child = Command::new(nats_server_bin())
+            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-m", "-1", "-sd"])
+            .arg(store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect(
+                "nats-server not found: run scripts/install-nats-server.sh or set NATS_SERVER_BIN",
+            );
+        // The server logs the ports it picked, then "Server is ready".
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut port, mut monitor_port) = (None, None);
+            let port_in = |line: &str| line.trim().rsplit(':').next()?.parse::<u16>().ok();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("Listening for client connections on ") {
+                    port = port_in(&line);
+                }
+                if line.contains("Starting http monitor on ") {
+                    monitor_port = port_in(&line);
+                }
+                if line.contains("Server is ready")
+                    && let (Some(port), Some(monitor_port)) = (port, monitor_port)
+                {
+                    let _ = tx.send((port, monitor_port));
+                }
+            }
+        });
+        let (port, monitor_port) = rx
+            .recv_timeout(START_DEADLINE)
+            .expect("nats-server did not become ready");
+        Server {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+            monitor_url: format!("http://127.0.0.1:{monitor_port}"),
+            _store: store,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a finished script printed (stdout and stderr, interleaved) and how it exited.
+struct Run {
+    status: ExitStatus,
+    output: String,
+}
+
+impl Run {
+    /// Fails the test unless the script exited 0.
+    fn assert_success(&self) {
+        assert!(
+            self.status.success(),
+            "exited with {}:\n{}",
+            self.status,
+            self.output
+        );
+    }
+
+    fn assert_contains(&self, text: &str) {
+        assert!(
+            self.output.contains(text),
+            "output should contain {text:?}:\n{}",
+            self.output
+        );
+    }
+
+    /// The event numbers the demo's listener `name` printed, in order.
+    fn events_of(&self, name: &str) -> Vec<u64> {
+        let prefix = format!("[{name}] Received event #");
+        self.output
+            .lines()
+            .filter_map(|line| line.trim_start().strip_prefix(&prefix))
+            .filter_map(|rest| rest.split(',').next()?.parse().ok())
+            .collect()
+    }
+}
+
+/// Runs `script` (relative to the repository) with `env`, in a process group of
+/// its own so that it and every listener it started can be killed on timeout,
+/// and checks that it left no process running.
+fn run_script(script: &str, env: &[(&str, &str)]) -> Run {
+    let output_dir = tempfile::tempdir().expect("temp dir");
+    let output_path = output_dir.path().join("output");
+    let output = File::create(&output_path).expect("output file");
+    let mut child = Command::new(repo_root().join(script))
+        .current_dir(repo_root())
+        .env_remove("NATS_CLIENT_ID")
+        .env_remove("NATS_PORT")
+        .env_remove("NATS_MONITOR_PORT")
+        .env("PUBLISH_BIN", env!("CARGO_BIN_EXE_publish"))
+        .env("LISTEN_BIN", env!("CARGO_BIN_EXE_listen"))
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(output.try_clone().expect("clone output file"))
+        .stderr(output)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|err| panic!("run {script}: {err}"));
+    let group = child.id();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if start.elapsed() > DEMO_DEADLINE {
+            signal_group(group, "KILL");
+            let _ = child.wait();
+            panic!(
+                "{script} did not finish within {DEMO_DEADLINE:?}:\n{}",
+                std::fs::read_to_string(&output_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = std::fs::read_to_string(&output_path).expect("read output");
+    // The script's clean-up trap stops its background listeners.
+    let left_at = Instant::now();
+    while signal_group(group, "0") {
+        if left_at.elapsed() > START_DEADLINE {
+            signal_group(group, "KILL");
+            panic!("{script} left processes running:\n{output}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Run { status, output }
+}
+
+/// Sends a signal to every process of a group; true if there was one.
+fn signal_group(group: u32, signal: &str) -> bool {
+    Command::new("kill")
+        .args([&format!("-{signal}"), "--", &format!("-{group}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Runs `scripts/demo/<name>.sh` against a fresh server.
+fn run_demo(name: &str) -> Run {
+    let server = Server::start();
+    let run = run_script(
+        &format!("scripts/demo/{name}.sh"),
+        &[
+            ("NATS_URL", &server.url),
+            ("NATS_MONITOR_URL", &server.monitor_url),
+        ],
+    );
+    run.assert_success();
+    run.assert_contains("==> Lesson shown: ");
+    run
+}
+
+/// Lesson 1: the listener prints the course's event and an event with data of
+/// our own, with the numbers the publisher was given, then closes on Ctrl-C.
+#[test]
+fn publish_listen_demo_shows_the_published_events_arrive() {
+    let run = run_demo("publish-listen");
+    run.assert_contains("Event published to lesson.publish-listen as event #1");
+    run.assert_contains(&format!(
+        "[listener] Received event #1, with data: {COURSE_DATA}"
+    ));
+    run.assert_contains(
+        r#"[listener] Received event #2, with data: {"id":"456","title":"opera","price":55}"#,
+    );
+    assert_eq!(run.events_of("listener"), [1, 2]);
+    run.assert_contains("[listener] NATS connection closed!");
+}
+
+/// Lesson 2: two members of a queue group each get a share of the 10 events,
+/// every event exactly once; two listeners without a group both get all 5.
+#[test]
+fn queue_groups_demo_shares_events_in_a_group_and_not_without() {
+    let run = run_demo("queue-groups");
+    let (a, b) = (run.events_of("member-a"), run.events_of("member-b"));
+    assert!(
+        !a.is_empty() && !b.is_empty(),
+        "both got a share:\n{}",
+        run.output
+    );
+    let mut shared = [a, b].concat();
+    shared.sort();
+    assert_eq!(shared, (1..=10).collect::<Vec<_>>(), "each event once");
+    assert_eq!(run.events_of("alone-c"), [11, 12, 13, 14, 15]);
+    assert_eq!(run.events_of("alone-d"), [11, 12, 13, 14, 15]);
+}
+
+/// Lesson 3: a listener that never acks gets the event again after its 2 s
+/// ack wait, marked as a redelivery.
+#[test]
+fn manual_ack_demo_shows_the_unacked_event_redelivered() {
+    let run = run_demo("manual-ack");
+    run.assert_contains(&format!(
+        "[forgetful] Received event #1, with data: {COURSE_DATA} (redelivered, delivery #2)"
+    ));
+    assert_eq!(&run.events_of("forgetful")[..2], [1, 1]);
+}
+
+/// Lesson 4: a late listener gets only the new event, a late listener with
+/// --deliver-all replays the history from #1.
+#[test]
+fn deliver_all_demo_replays_the_history_from_the_first_event() {
+    let run = run_demo("deliver-all");
+    assert_eq!(run.events_of("late"), [4]);
+    assert_eq!(run.events_of("replay"), [1, 2, 3, 4]);
+}
+
+/// Lesson 5: a durable listener restarted after missing 3 events gets exactly
+/// those 3.
+#[test]
+fn durable_demo_restarted_listener_gets_only_missed_events() {
+    let run = run_demo("durable");
+    assert_eq!(run.events_of("accounting"), [1, 2]);
+    assert_eq!(run.events_of("accounting-again"), [3, 4, 5]);
+}
+
+/// Lesson 6: Ctrl-C removes the listener's subscription at once; after kill -9
+/// the subscription is still listed, then expires.
+#[test]
+fn graceful_shutdown_demo_shows_ctrl_c_and_kill_9_differ() {
+    let run = run_demo("graceful-shutdown");
+    run.assert_contains("[polite] NATS connection closed!");
+    run.assert_contains("is gone");
+    run.assert_contains("outlives its listener");
+    run.assert_contains("expired after about");
+}
+
+/// Lesson 7: status.sh lists the channel's stream and both subscriptions, the
+/// durable one with its 2s ack wait and 3 unacked events.
+#[test]
+fn health_demo_shows_the_subscriptions_from_the_monitoring_port() {
+    let run = run_demo("health");
+    run.assert_contains("Channel lesson.health  (stream LESSON_HEALTH)");
+    run.assert_contains("events: 3 (#1 to #3)");
+    let row = |name: &str| -> Vec<String> {
+        let line = run
+            .output
+            .lines()
+            .find(|line| line.split_whitespace().nth(1) == Some(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{}", run.output));
+        // Drop the "|" that marks status.sh's output in the demo.
+        line.split_whitespace().skip(1).map(String::from).collect()
+    };
+    let group = row("orders-microservice-queue-group");
+    assert_eq!(
+        group[1..4],
+        ["orders-microservice-queue-group", "no", "30s"]
+    );
+    let durable = row("audit-service");
+    assert_eq!(durable[1..4], ["-", "yes", "2s"]);
+    assert_eq!(durable[5], "3", "ack pending");
+}
+
+/// A demo whose lesson can't be checked says why and exits 1: here the
+/// monitoring port it reads the subscriptions from doesn't answer.
+#[test]
+fn demo_without_monitoring_port_fails_with_a_clear_message() {
+    let server = Server::start();
+    let run = run_script(
+        "scripts/demo/graceful-shutdown.sh",
+        &[
+            ("NATS_URL", &server.url),
+            ("NATS_MONITOR_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.output);
+    run.assert_contains("FAILED (graceful-shutdown): could not read http://127.0.0.1:9/jsz");
+}
+
+/// status.sh with no monitoring port to read says how to get one, in one line,
+/// and exits 1.
+#[test]
+fn status_without_monitoring_port_says_to_start_the_server_or_port_forward() {
+    let run = run_script(
+        "scripts/status.sh",
+        &[("NATS_MONITOR_URL", "http://127.0.0.1:9")],
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.output);
+    assert_eq!(run.output.lines().count(), 1, "{}", run.output);
+    run.assert_contains("no NATS monitoring page answered at http://127.0.0.1:9");
+    run.assert_contains("'make server' (it enables -m 8222)");
+    run.assert_contains("'make port-forward'");
+}
+
+/// status.sh on a server with no events yet says how to make some.
+#[test]
+fn status_with_no_channels_says_to_publish_first() {
+    let server = Server::start();
+    let run = run_script(
+        "scripts/status.sh",
+        &[("NATS_MONITOR_URL", &server.monitor_url)],
+    );
+    run.assert_success();
+    run.assert_contains("No channels yet: publish an event first (make publish).");
+}
