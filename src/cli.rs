@@ -128,6 +128,11 @@ pub struct PublishArgs {
     #[arg(long, value_name = "PATH", value_parser = read_event_file)]
     pub data_file: Option<EventData>,
 
+    /// Publish again every time one of these files is saved, as the course's
+    /// ts-node-dev did on each save of publisher.ts. With no PATH, watches --data-file.
+    #[arg(long, num_args = 0.., value_name = "PATH")]
+    pub watch: Option<Vec<PathBuf>>,
+
     /// How many events to publish. They are pipelined and each is confirmed by the server.
     #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
     pub count: u64,
@@ -147,7 +152,8 @@ fn parse_event_data(text: &str) -> Result<EventData, String> {
     Ok(EventData { json, path: None })
 }
 
-fn read_event_file(path: &str) -> Result<EventData, String> {
+/// Reads an event's data from a JSON file: one JSON object, returned compacted.
+pub fn read_event_file(path: &str) -> Result<EventData, String> {
     let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read {path}: {err}"))?;
     let json = check_event_json(&text).map_err(|err| format!("{path}: {err}"))?;
     Ok(EventData {
@@ -205,7 +211,28 @@ fn compact_json(text: &str) -> String {
 impl PublishArgs {
     /// Turns the flags into a [`PublishConfig`].
     pub fn into_config(self) -> Result<PublishConfig, clap::Error> {
-        let json = match self.data.or(self.data_file) {
+        let data = self.data.or(self.data_file);
+        let data_file = data.as_ref().and_then(|d| d.path.clone());
+        let watch = match self.watch {
+            None => Vec::new(),
+            Some(paths) if !paths.is_empty() => paths,
+            Some(_) => match &data_file {
+                Some(path) => vec![path.clone()],
+                None => {
+                    return Err(PublishArgs::command().error(
+                        ErrorKind::MissingRequiredArgument,
+                        "--watch needs files to watch: give them (--watch src/publisher.rs), or give --data-file PATH",
+                    ));
+                }
+            },
+        };
+        if let Some(path) = watch.iter().find(|path| !watchable(path)) {
+            return Err(PublishArgs::command().error(
+                ErrorKind::ValueValidation,
+                format!("--watch: the folder of {} does not exist", path.display()),
+            ));
+        }
+        let json = match data {
             Some(data) => data.json,
             None => TicketCreated::seed().to_json(),
         };
@@ -213,8 +240,18 @@ impl PublishArgs {
             channel: self.connect.channel.clone(),
             connect: self.connect.into_config(|| "abc".into()),
             payload: Bytes::from(json),
+            data_file,
             count: self.count,
+            watch,
         })
+    }
+}
+
+/// A file can be watched when its folder exists (the file itself may come later).
+fn watchable(path: &std::path::Path) -> bool {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.is_dir(),
+        _ => true,
     }
 }
 

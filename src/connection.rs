@@ -5,10 +5,12 @@
 //! match; the client id becomes the connection's name, which the server shows
 //! on its monitoring port (`/connz`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::anyhow;
-use async_nats::{Client, ConnectOptions, ServerAddr};
+use async_nats::{Client, ConnectOptions, Event, ServerAddr};
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -82,10 +84,21 @@ impl ConnectConfig {
     }
 
     /// Connects, or explains how to get a server when none answers.
+    ///
+    /// Once connected, the client reconnects by itself when the connection
+    /// drops (a restarted NATS pod, a broken port-forward); the lost and the
+    /// restored connection are reported on stderr.
     pub async fn connect(&self) -> anyhow::Result<Client> {
+        let url = self.display_servers();
+        let lost = Arc::new(AtomicBool::new(false));
         let options = ConnectOptions::new()
             .name(&self.client_id)
-            .connection_timeout(self.connect_timeout);
+            .connection_timeout(self.connect_timeout)
+            .reconnect_delay_callback(reconnect_delay)
+            .event_callback(move |event| {
+                let (url, lost) = (url.clone(), Arc::clone(&lost));
+                async move { report(&event, &url, &lost) }
+            });
         options
             .connect(self.servers.as_slice())
             .await
@@ -109,6 +122,27 @@ impl ConnectConfig {
             ),
             _ => anyhow!("could not connect to NATS at {url}: {err}"),
         }
+    }
+}
+
+/// Waits between reconnect attempts: at once the first time, then a little
+/// longer each time, at most 2 s, so a restarted server is found quickly.
+fn reconnect_delay(attempts: usize) -> Duration {
+    let steps = attempts.saturating_sub(1).min(8) as u32;
+    Duration::from_millis(250) * steps
+}
+
+fn report(event: &Event, url: &str, lost: &AtomicBool) {
+    match event {
+        Event::Disconnected => {
+            lost.store(true, Ordering::Relaxed);
+            eprintln!("Lost the connection to NATS at {url}; reconnecting...");
+        }
+        Event::Connected if lost.swap(false, Ordering::Relaxed) => {
+            eprintln!("Reconnected to NATS at {url}");
+        }
+        Event::ServerError(err) => eprintln!("NATS server error: {err}"),
+        _ => {}
     }
 }
 

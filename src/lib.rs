@@ -26,6 +26,7 @@
 //!   durable name, manual ack, ack wait) become a JetStream pull consumer;
 //!   pulling events, acking them, closing.
 //! - [`listen`]: the `listen` command: print each event, ack it, close cleanly.
+//! - [`watch`]: `publish --watch`: publish again on every save of a file.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, so a clean close is one call.
 //! - [`duration`]: `500ms`, `30s`, `10m`, `1h` as flag values.
 
@@ -39,6 +40,7 @@ pub mod publish;
 pub mod shutdown;
 pub mod subscription;
 pub mod typed;
+pub mod watch;
 
 pub use channel::Channel;
 pub use cli::{ListenArgs, PublishArgs};

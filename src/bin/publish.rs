@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use nats_course_toolkit::{PublishArgs, cli, publish, shutdown};
+use nats_course_toolkit::{PublishArgs, cli, publish, shutdown, watch};
 
 fn main() -> ExitCode {
     let args: PublishArgs = cli::parse_or_exit();
@@ -24,5 +24,10 @@ fn run(config: publish::PublishConfig) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let signal = shutdown::signal()?;
-    runtime.block_on(publish::run(config, signal, &mut std::io::stdout().lock()))
+    let out = &mut std::io::stdout().lock();
+    if config.watch.is_empty() {
+        runtime.block_on(publish::run(config, signal, out))
+    } else {
+        runtime.block_on(watch::run(config, signal, out, &mut std::io::stderr()))
+    }
 }
