@@ -55,6 +55,13 @@ impl FakeKubectl {
             .expect("run port-forward.sh")
     }
 
+    /// The arguments of the `kubectl port-forward` call, if there was one.
+    fn port_forward(&self) -> Option<String> {
+        self.calls()
+            .into_iter()
+            .find(|call| call.starts_with("port-forward"))
+    }
+
     /// The arguments of each call, in order.
     fn calls(&self) -> Vec<String> {
         std::fs::read_to_string(self.log())
@@ -85,6 +92,18 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Fails the test unless the script exited 1 with each of `texts` in its message.
+fn assert_fails_saying(output: &Output, texts: &[&str]) {
+    let stderr = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    for text in texts {
+        assert!(
+            stderr.contains(text),
+            "stderr should contain {text:?}:\n{stderr}"
+        );
+    }
+}
+
 /// The pod labelled app=nats is forwarded on 4222 and 8222, and the URL to
 /// use is printed before kubectl takes over.
 #[test]
@@ -98,8 +117,8 @@ fn forwards_the_pod_labelled_app_nats_and_prints_the_url() {
         "{calls:?}"
     );
     assert_eq!(
-        calls.last().unwrap(),
-        "port-forward nats-depl-6d8f9c7b5-x2k4q 4222:4222 8222:8222"
+        kubectl.port_forward().as_deref(),
+        Some("port-forward nats-depl-6d8f9c7b5-x2k4q 4222:4222 8222:8222")
     );
     let stdout = stdout(&output);
     let url = stdout
@@ -122,8 +141,8 @@ fn falls_back_to_the_pod_named_nats_depl() {
     let output = kubectl.run(&[("ALL_PODS", all)]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
-        kubectl.calls().last().unwrap(),
-        "port-forward nats-depl-7f6b9-qwert 4222:4222 8222:8222"
+        kubectl.port_forward().as_deref(),
+        Some("port-forward nats-depl-7f6b9-qwert 4222:4222 8222:8222")
     );
 }
 
@@ -139,8 +158,8 @@ fn local_ports_can_be_changed() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
-        kubectl.calls().last().unwrap(),
-        "port-forward nats-depl-1 4333:4222 8333:8222"
+        kubectl.port_forward().as_deref(),
+        Some("port-forward nats-depl-1 4333:4222 8333:8222")
     );
     assert!(stdout(&output).contains("NATS_URL=nats://localhost:4333"));
 }
@@ -166,23 +185,15 @@ fn pod_variable_chooses_the_pod() {
 fn no_nats_pod_exits_1_saying_how_to_deploy_one() {
     let kubectl = FakeKubectl::new();
     let output = kubectl.run(&[("ALL_PODS", "pod/auth-depl-5c9d8-abcde\n")]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = stderr(&output);
-    assert!(stderr.contains("no running NATS pod found"), "{stderr}");
-    assert!(
-        stderr.contains("kubectl apply -f infra/k8s/nats-depl.yaml"),
-        "{stderr}"
+    assert_fails_saying(
+        &output,
+        &[
+            "no running NATS pod found",
+            "kubectl apply -f infra/k8s/nats-depl.yaml",
+            "POD=<pod name> make port-forward",
+        ],
     );
-    assert!(
-        stderr.contains("POD=<pod name> make port-forward"),
-        "{stderr}"
-    );
-    assert!(
-        !kubectl
-            .calls()
-            .iter()
-            .any(|call| call.starts_with("port-forward"))
-    );
+    assert_eq!(kubectl.port_forward(), None);
 }
 
 /// Several NATS pods: exit 1, listing them and how to choose one, and forward
@@ -191,23 +202,15 @@ fn no_nats_pod_exits_1_saying_how_to_deploy_one() {
 fn several_nats_pods_exit_1_listing_them() {
     let kubectl = FakeKubectl::new();
     let output = kubectl.run(&[("LABELLED_PODS", "pod/nats-depl-1\npod/nats-depl-2\n")]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = stderr(&output);
-    assert!(stderr.contains("found 2 NATS pods"), "{stderr}");
-    assert!(
-        stderr.contains("  nats-depl-1\n  nats-depl-2\n"),
-        "{stderr}"
+    assert_fails_saying(
+        &output,
+        &[
+            "found 2 NATS pods",
+            "  nats-depl-1\n  nats-depl-2\n",
+            "POD=nats-depl-1 make port-forward",
+        ],
     );
-    assert!(
-        stderr.contains("POD=nats-depl-1 make port-forward"),
-        "{stderr}"
-    );
-    assert!(
-        !kubectl
-            .calls()
-            .iter()
-            .any(|call| call.starts_with("port-forward"))
-    );
+    assert_eq!(kubectl.port_forward(), None);
 }
 
 /// kubectl can't reach a cluster: exit 1, pointing at kubectl's context.
@@ -215,15 +218,12 @@ fn several_nats_pods_exit_1_listing_them() {
 fn kubectl_error_exits_1_pointing_at_the_cluster() {
     let kubectl = FakeKubectl::new();
     let output = kubectl.run(&[("KUBECTL_FAIL", "1")]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = stderr(&output);
-    assert!(
-        stderr.contains("kubectl could not list the pods"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("kubectl config current-context"),
-        "{stderr}"
+    assert_fails_saying(
+        &output,
+        &[
+            "kubectl could not list the pods",
+            "kubectl config current-context",
+        ],
     );
     assert_eq!(kubectl.calls().len(), 1, "stops after the failed call");
 }
@@ -240,14 +240,11 @@ fn missing_kubectl_exits_1_saying_to_install_it() {
     let output = script(&only_bash.path().display().to_string())
         .output()
         .expect("run port-forward.sh");
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = stderr(&output);
-    assert!(
-        stderr.contains("kubectl not found on your PATH"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("https://kubernetes.io/docs/tasks/tools/"),
-        "{stderr}"
+    assert_fails_saying(
+        &output,
+        &[
+            "kubectl not found on your PATH",
+            "https://kubernetes.io/docs/tasks/tools/",
+        ],
     );
 }
