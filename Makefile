@@ -15,12 +15,12 @@ ARGS ?=
 
 .PHONY: help install-server server server-stop server-status build publish listen demo test clean distclean
 .PHONY: status demos demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all
-.PHONY: demo-durable demo-graceful-shutdown demo-health port-forward
+.PHONY: demo-durable demo-graceful-shutdown demo-health port-forward watch
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=\"...\"]"
 	@echo
-	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-24s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 install-server: ## Install nats-server (>= 2.10) into .nats/bin if none is found
 	@scripts/install-nats-server.sh
@@ -40,6 +40,10 @@ build: ## Build the publish and listen tools (debug)
 publish: build ## Publish course events (starts a local server if needed); ARGS="..." for options
 	@scripts/nats-server.sh ensure
 	./target/debug/publish $(ARGS)
+
+watch: build ## Publish events/ticket-created.json, and again on every save of it (Ctrl-C to stop)
+	@scripts/nats-server.sh ensure
+	./target/debug/publish --watch --data-file events/ticket-created.json $(ARGS)
 
 listen: build ## Listen to course events (starts a local server if needed); ARGS="..." for options
 	@scripts/nats-server.sh ensure

@@ -1,8 +1,8 @@
 //! Test helpers: a real `nats-server` per test, and the built binaries.
 //!
 //! [`NatsServer`] starts `nats-server` on a random port with a temporary
-//! store and kills it on drop. [`Listener`] runs the `listen` binary in the
-//! background and collects what it prints, so tests can wait for a line with
+//! store and kills it on drop. [`Running`] runs a binary (`listen`, or
+//! `publish --watch`) in the background and collects what it prints, so tests can wait for a line with
 //! a deadline instead of sleeping.
 
 #![allow(dead_code)]
@@ -42,6 +42,7 @@ pub struct NatsServer {
     child: Child,
     port: u16,
     monitor_port: Option<u16>,
+    extra: Vec<String>,
     store: tempfile::TempDir,
 }
 
@@ -61,45 +62,30 @@ impl NatsServer {
         NatsServer::start_with(&["-js", "-m", "-1"])
     }
 
-    fn start_with(extra: &[&str]) -> NatsServer {
+    /// A server started with these extra arguments (a `-c` config file, say).
+    pub fn start_with(extra: &[&str]) -> NatsServer {
         let store = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(nats_server_bin())
-            .args(["-a", "127.0.0.1", "-p", "-1", "-sd"])
-            .arg(store.path())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start nats-server");
-        // The server logs its random port, then "Server is ready".
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let (mut port, mut monitor_port) = (None, None);
-            let port_of = |rest: &str| rest.trim().rsplit(':').next()?.parse::<u16>().ok();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
-                    port = port_of(rest);
-                }
-                if let Some(rest) = line.split("Starting http monitor on ").nth(1) {
-                    monitor_port = port_of(rest);
-                }
-                if line.contains("Server is ready")
-                    && let Some(port) = port
-                {
-                    let _ = tx.send((port, monitor_port));
-                }
-            }
-        });
-        let (port, monitor_port) = rx
-            .recv_timeout(DEADLINE)
-            .expect("nats-server did not become ready");
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, port, monitor_port) = spawn_server("-1", store.path(), &extra);
         NatsServer {
             child,
             port,
             monitor_port,
+            extra,
             store,
         }
+    }
+
+    /// Kills the server at once (SIGKILL), as a crashed pod would die.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the killed server again on the same port, with the same store.
+    pub fn start_again(&mut self) {
+        let (child, _, _) = spawn_server(&self.port.to_string(), self.store.path(), &self.extra);
+        self.child = child;
     }
 
     /// The URL to give `--server`.
@@ -172,6 +158,50 @@ impl NatsServer {
     }
 }
 
+/// Starts nats-server on `port` (`-1` for a random one) and waits until it
+/// is ready; returns it with its client and monitoring ports.
+fn spawn_server(
+    port: &str,
+    store: &std::path::Path,
+    extra: &[String],
+) -> (Child, u16, Option<u16>) {
+    let mut child = Command::new(nats_server_bin())
+        .args(["-a", "127.0.0.1", "-p", port, "-sd"])
+        .arg(store)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start nats-server");
+    // The server logs its ports, then "Server is ready".
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut port, mut monitor_port) = (None, None);
+        let port_of = |rest: &str| rest.trim().rsplit(':').next()?.parse::<u16>().ok();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
+                port = port_of(rest);
+            }
+            if let Some(rest) = line.split("Starting http monitor on ").nth(1) {
+                monitor_port = port_of(rest);
+            }
+            if line.contains("Server is ready")
+                && let Some(port) = port
+            {
+                let _ = tx.send((port, monitor_port));
+            }
+        }
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok((port, monitor_port)) => (child, port, monitor_port),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("nats-server did not become ready");
+        }
+    }
+}
+
 impl Drop for NatsServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -232,30 +262,42 @@ pub fn received(stdout: &str) -> Vec<u64> {
         .collect()
 }
 
-/// A `listen` process in the background.
-pub struct Listener {
+/// A `listen` (or `publish --watch`) process in the background.
+pub type Listener = Running;
+
+/// One of the binaries, running in the background, its output collected.
+pub struct Running {
     child: Child,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
 }
 
-impl Listener {
+impl Running {
     /// Starts `listen` and waits until it says it is connected.
-    pub fn start(server: &str, args: &[&str]) -> Listener {
-        let mut child = command(env!("CARGO_BIN_EXE_listen"), server, args)
+    pub fn start(server: &str, args: &[&str]) -> Running {
+        let listener = Running::spawn(env!("CARGO_BIN_EXE_listen"), server, args);
+        listener.wait_for_stdout("Listener connected to NATS");
+        listener
+    }
+
+    /// Starts `publish` with these arguments (`--watch`, say) in the background.
+    pub fn publish(server: &str, args: &[&str]) -> Running {
+        Running::spawn(env!("CARGO_BIN_EXE_publish"), server, args)
+    }
+
+    fn spawn(bin: &str, server: &str, args: &[&str]) -> Running {
+        let mut child = command(bin, server, args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start listen");
+            .expect("start binary");
         let stdout = collect(child.stdout.take().expect("stdout"));
         let stderr = collect(child.stderr.take().expect("stderr"));
-        let listener = Listener {
+        Running {
             child,
             stdout,
             stderr,
-        };
-        listener.wait_for_stdout("Listener connected to NATS");
-        listener
+        }
     }
 
     /// What it printed on stdout so far.
@@ -273,6 +315,13 @@ impl Listener {
         received(&self.stdout())
     }
 
+    /// Waits until stderr contains `text`.
+    pub fn wait_for_stderr(&self, text: &str) {
+        self.wait_until(&format!("stderr to contain {text:?}"), |l| {
+            l.stderr().contains(text)
+        });
+    }
+
     /// Waits until stdout contains `text`.
     pub fn wait_for_stdout(&self, text: &str) {
         self.wait_until(&format!("stdout to contain {text:?}"), |l| {
@@ -287,7 +336,7 @@ impl Listener {
     }
 
     /// Polls `condition` until it holds, failing the test after [`DEADLINE`].
-    pub fn wait_until(&self, what: &str, condition: impl Fn(&Listener) -> bool) {
+    pub fn wait_until(&self, what: &str, condition: impl Fn(&Running) -> bool) {
         let start = Instant::now();
         while !condition(self) {
             assert!(
@@ -340,7 +389,7 @@ impl Listener {
     }
 }
 
-impl Drop for Listener {
+impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
