@@ -1,0 +1,390 @@
+//! The examples in `examples/`, run against a real `nats-server`.
+//!
+//! Each test builds its example with `cargo build --example NAME` (the first
+//! build may compile the crate, so it has a long deadline of its own), then
+//! runs the built program with the test server's URL in `NATS_URL` and a
+//! short deadline, and checks what it prints.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{DEADLINE, NatsServer};
+
+/// How long building one example may take: the first build compiles the crate,
+/// maybe while other builds hold the machine.
+const BUILD_DEADLINE: Duration = Duration::from_secs(900);
+
+/// What a finished program printed.
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Finished {
+    fn assert_success(&self, what: &str) {
+        assert!(
+            self.status.success(),
+            "{what} exited with {}\nstdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
+/// Collects everything a pipe delivers, line by line, in the background.
+fn collect(pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&text);
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
+}
+
+/// A running program whose output is being collected.
+struct Running {
+    what: String,
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Running {
+    fn start(what: &str, mut command: Command) -> Running {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("could not start {what}: {err}"));
+        let stdout = collect(child.stdout.take().expect("stdout"));
+        let stderr = collect(child.stderr.take().expect("stderr"));
+        Running {
+            what: what.to_owned(),
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Polls `condition` until it holds; kills the program and fails the
+    /// test after `deadline`.
+    fn wait_until(&mut self, what: &str, deadline: Duration, condition: impl Fn(&Running) -> bool) {
+        let start = Instant::now();
+        while !condition(self) {
+            if start.elapsed() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "timed out after {deadline:?} waiting for {what} ({})\nstdout:\n{}\nstderr:\n{}",
+                    self.what,
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the program to exit, then for its output to be read.
+    fn finish(mut self, deadline: Duration) -> Finished {
+        let mut status = None;
+        let start = Instant::now();
+        while status.is_none() {
+            status = self.child.try_wait().expect("try_wait");
+            if status.is_none() && start.elapsed() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "{} did not exit within {deadline:?}\nstdout:\n{}\nstderr:\n{}",
+                    self.what,
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The reader threads end once the pipes close; their text is complete
+        // when no other process holds the pipes, which is at exit.
+        let reader_deadline = Instant::now() + Duration::from_secs(5);
+        while (Arc::strong_count(&self.stdout) > 1 || Arc::strong_count(&self.stderr) > 1)
+            && Instant::now() < reader_deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Finished {
+            status: status.expect("exited"),
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl-C does.
+    fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds the example and returns the path of its program, as cargo reports it.
+fn build_example(name: &str) -> PathBuf {
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--example", name, "--message-format=json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    // Cargo gives this test the package's CARGO_PKG_NAME, CARGO_MANIFEST_DIR
+    // and the like. Build scripts (ring's) rerun when those change, so passed
+    // on they would make this build and the next plain `cargo` command each
+    // rebuild half the dependencies.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if is_set_by_cargo_for_tests(&key) {
+            cargo.env_remove(&*key);
+        }
+    }
+    let built =
+        Running::start(&format!("cargo build --example {name}"), cargo).finish(BUILD_DEADLINE);
+    built.assert_success(&format!("cargo build --example {name}"));
+    built
+        .stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| {
+            message["reason"] == "compiler-artifact" && message["target"]["name"] == name
+        })
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo did not report the program of example {name}"))
+}
+
+/// Whether cargo sets `key` for the test process, rather than the user for cargo.
+fn is_set_by_cargo_for_tests(key: &str) -> bool {
+    [
+        "CARGO_PKG_",
+        "CARGO_BIN_",
+        "CARGO_CFG_",
+        "CARGO_MANIFEST_",
+        "CARGO_CRATE_",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ]
+    .iter()
+    .any(|prefix| key.starts_with(prefix))
+}
+
+/// The built example, ready to start with `NATS_URL` set to `server`'s URL.
+fn example(name: &str, server: Option<&NatsServer>, args: &[&str]) -> Command {
+    let mut command = Command::new(build_example(name));
+    command.args(args).env_remove("NATS_URL");
+    if let Some(server) = server {
+        command.env("NATS_URL", server.url());
+    }
+    command
+}
+
+/// Runs the example to completion, failing the test unless it succeeds.
+fn run_example(name: &str, server: Option<&NatsServer>, args: &[&str]) -> Finished {
+    let finished = Running::start(name, example(name, server, args)).finish(DEADLINE);
+    finished.assert_success(name);
+    finished
+}
+
+fn count(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}
+
+/// The publisher example stores one course-shaped `ticket:created` event
+/// and says where it went.
+#[test]
+fn publisher_example_stores_one_course_shaped_ticket_created_event() {
+    let server = NatsServer::start();
+    let finished = run_example("ticket_created_publisher", Some(&server), &[]);
+    assert_eq!(
+        finished.stdout,
+        "Publisher connected to NATS\nEvent published to subject ticket:created as event #1\n"
+    );
+    assert_eq!(
+        server.event_data("TICKET_CREATED", 1),
+        r#"{"id":"123","version":0,"title":"concert","price":20,"userId":"456"}"#
+    );
+}
+
+/// The listener example, given a count, prints each event the course's way,
+/// exits by itself, and replays the whole history again on a rerun.
+#[test]
+fn listener_example_prints_each_event_and_exits_after_the_count_on_every_run() {
+    let server = NatsServer::start();
+    for _ in 0..2 {
+        run_example("ticket_created_publisher", Some(&server), &[]);
+    }
+    for run in 1..=2 {
+        let finished = run_example("ticket_created_listener", Some(&server), &["2"]);
+        let out = &finished.stdout;
+        assert!(
+            out.starts_with("Listener connected to NATS\n"),
+            "run {run}: {out}"
+        );
+        assert_eq!(
+            count(out, "Message received: ticket:created / payments-service\n"),
+            2,
+            "run {run}: {out}"
+        );
+        for sequence in [1, 2] {
+            assert!(
+                out.contains(&format!(
+                    "Event data! #{sequence} TicketCreatedData {{ id: \"123\", version: 0, title: \"concert\", price: 20.0, user_id: \"456\" }}\n"
+                )),
+                "run {run}: {out}"
+            );
+        }
+        assert!(
+            out.ends_with("NATS connection closed!\n"),
+            "run {run}: {out}"
+        );
+    }
+}
+
+/// The listener example reports an event that is not course-shaped (the
+/// test project's seed event), does not count it, and handles the next one.
+#[test]
+fn listener_example_reports_an_event_that_does_not_fit_and_goes_on() {
+    let server = NatsServer::start();
+    server.with_js(|js| async move {
+        let channel = nats_course_toolkit::events::Subject::TicketCreated.channel();
+        channel.ensure_stream(&js).await.expect("stream");
+        js.publish("ticket:created", common::SEED.into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+    });
+    run_example("ticket_created_publisher", Some(&server), &[]);
+    let finished = run_example("ticket_created_listener", Some(&server), &["1"]);
+    assert!(
+        finished.stderr.contains(
+            "Could not read event #1 on ticket:created as TicketCreatedData: missing field `version`"
+        ),
+        "{}",
+        finished.stderr
+    );
+    assert!(
+        finished.stdout.contains("Event data! #2 TicketCreatedData"),
+        "{}",
+        finished.stdout
+    );
+}
+
+/// Without a count, the listener example runs until Ctrl-C, then closes the
+/// connection cleanly and exits with success.
+#[test]
+fn listener_example_closes_cleanly_on_ctrl_c() {
+    let server = NatsServer::start();
+    run_example("ticket_created_publisher", Some(&server), &[]);
+    let mut listener = Running::start(
+        "ticket_created_listener",
+        example("ticket_created_listener", Some(&server), &[]),
+    );
+    listener.wait_until("the first event", DEADLINE, |l| {
+        l.stdout().contains("Event data! #1")
+    });
+    listener.interrupt();
+    let finished = listener.finish(DEADLINE);
+    finished.assert_success("ticket_created_listener after Ctrl-C");
+    assert!(
+        finished.stdout.ends_with("NATS connection closed!\n"),
+        "{}",
+        finished.stdout
+    );
+}
+
+/// The typed-events example, which needs no server, shows the six subjects,
+/// the JSON a Node service reads, and the JSON it reads from one.
+#[test]
+fn typed_events_example_shows_subjects_and_node_compatible_json() {
+    let finished = run_example("typed_events", None, &[]);
+    let out = &finished.stdout;
+    for (subject, stream) in [
+        ("ticket:created", "TICKET_CREATED"),
+        ("ticket:updated", "TICKET_UPDATED"),
+        ("order:created", "ORDER_CREATED"),
+        ("order:cancelled", "ORDER_CANCELLED"),
+        ("expiration:complete", "EXPIRATION_COMPLETE"),
+        ("payment:created", "PAYMENT_CREATED"),
+    ] {
+        assert!(
+            out.contains(&format!(
+                "Subject {subject} is kept in the stream {stream}\n"
+            )),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains(
+            r#"ticket:updated data as JSON: {"id":"123","version":1,"title":"concert","price":25,"userId":"456"}"#
+        ),
+        "{out}"
+    );
+    assert!(out.contains(r#"order_id: Some("789")"#), "{out}");
+    assert!(
+        out.contains("Without a version: missing field `version`"),
+        "{out}"
+    );
+}
+
+/// The concurrency example publishes versions 2, 0, 3, 1 of a ticket, and its
+/// listener processes them as 0, 1, 2, 3, leaving early ones unacked until
+/// the server delivers them again; a rerun does the same.
+#[test]
+fn concurrency_example_processes_out_of_order_versions_in_order_on_every_run() {
+    let server = NatsServer::start();
+    for run in 1..=2 {
+        let finished = run_example("concurrency_versions", Some(&server), &[]);
+        let out = &finished.stdout;
+        assert!(
+            out.ends_with("Processed versions in order: 0, 1, 2, 3\n"),
+            "run {run}: {out}"
+        );
+        assert!(
+            out.contains("Version 2 came too early, waiting for version 0: not acked"),
+            "run {run}: {out}"
+        );
+        let processed: Vec<&str> = out
+            .lines()
+            .filter(|line| line.starts_with("Processed version "))
+            .collect();
+        assert_eq!(processed.len(), 4, "run {run}: {out}");
+        assert!(
+            processed[2].starts_with("Processed version 2 (")
+                && !processed[2].contains("delivery #1)"),
+            "version 2 is processed on a redelivery: {out}"
+        );
+    }
+}
