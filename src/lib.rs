@@ -20,15 +20,106 @@
 //!   connecting with a client id, and errors that say how to get a server.
 //! - [`channel`]: a NATS Streaming channel is a JetStream subject captured by
 //!   a stream; the stream name rule and the creation of the stream on first use.
-//! - [`events`]: the course's event types, such as [`TicketCreated`].
+//! - [`events`]: the course's event types: the seed's [`TicketCreated`], and
+//!   the shared package's subjects ([`events::Subject`]) and typed events.
 //! - [`publish`]: pipelined publishing, each event confirmed by the server.
 //! - [`subscription`]: subscription options (queue group, deliver-all,
 //!   durable name, manual ack, ack wait) become a JetStream pull consumer;
 //!   pulling events, acking them, closing.
 //! - [`listen`]: the `listen` command: print each event, ack it, close cleanly.
 //! - [`watch`]: `publish --watch`: publish again on every save of a file.
+//! - [`typed`]: the shared package's [`Listener`] and [`Publisher`] traits,
+//!   and the concurrency lesson's [`typed::VersionTracker`].
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, so a clean close is one call.
 //! - [`duration`]: `500ms`, `30s`, `10m`, `1h` as flag values.
+//!
+//! # The course's shared package: a listener and a publisher
+//!
+//! After the test project, the course turns its code into a package every
+//! service imports: an abstract `Listener<T>` and `Publisher<T>`, an enum of
+//! subjects, and one interface per event. Here they are the [`Listener`] and
+//! [`Publisher`] traits of [`typed`] and the event types of [`events`]. A
+//! listener names its event type and queue group, and handles one event at a
+//! time; [`Listener::listen`] subscribes with the course's options (the whole
+//! history, a durable subscription named after the queue group, manual ack,
+//! a 5 s ack wait):
+//!
+//! ```no_run
+//! use nats_course_toolkit::events::{TicketCreatedData, TicketCreatedEvent};
+//! use nats_course_toolkit::{Ack, Listener, shutdown};
+//!
+//! // class TicketCreatedListener extends Listener<TicketCreatedEvent>
+//! struct TicketCreatedListener;
+//!
+//! impl Listener for TicketCreatedListener {
+//!     type Event = TicketCreatedEvent; // subject = Subjects.TicketCreated
+//!
+//!     fn queue_group_name(&self) -> &str {
+//!         "payments-service"
+//!     }
+//!
+//!     async fn on_message(
+//!         &mut self,
+//!         data: TicketCreatedData,
+//!         msg: &nats_course_toolkit::Event,
+//!     ) -> anyhow::Result<Ack> {
+//!         println!("Event data! #{} {data:?}", msg.sequence);
+//!         Ok(Ack::Ack) // msg.ack()
+//!     }
+//! }
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> anyhow::Result<()> {
+//!     let client = async_nats::connect("nats://localhost:4222").await?;
+//!     // Ctrl-C or SIGTERM ends listen(), which closes the subscription.
+//!     TicketCreatedListener.listen(&client, shutdown::signal()?).await?;
+//!     client.drain().await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! A publisher names its event type and the connection to publish on;
+//! [`Publisher::publish`] returns once the server has stored the event:
+//!
+//! ```no_run
+//! use nats_course_toolkit::Publisher;
+//! use nats_course_toolkit::events::{TicketCreatedData, TicketCreatedEvent};
+//!
+//! // class TicketCreatedPublisher extends Publisher<TicketCreatedEvent>
+//! struct TicketCreatedPublisher {
+//!     client: async_nats::Client,
+//! }
+//!
+//! impl Publisher for TicketCreatedPublisher {
+//!     type Event = TicketCreatedEvent; // subject = Subjects.TicketCreated
+//!
+//!     fn client(&self) -> &async_nats::Client {
+//!         &self.client
+//!     }
+//! }
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> anyhow::Result<()> {
+//!     let client = async_nats::connect("nats://localhost:4222").await?;
+//!     let publisher = TicketCreatedPublisher { client: client.clone() };
+//!     let sequence = publisher
+//!         .publish(&TicketCreatedData {
+//!             id: "123".into(),
+//!             version: 0,
+//!             title: "concert".into(),
+//!             price: 20.0,
+//!             user_id: "456".into(),
+//!         })
+//!         .await?;
+//!     println!("Event published to subject ticket:created as event #{sequence}");
+//!     client.drain().await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The `examples/` directory has both as runnable programs, plus
+//! `typed_events` (subjects and the JSON wire format) and
+//! `concurrency_versions` (events processed in version order).
 
 pub mod channel;
 pub mod cli;
