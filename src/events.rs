@@ -36,6 +36,8 @@
 //! byte, and the other way round. Reading is lenient the way JavaScript is:
 //! unknown fields are ignored, `"orderId": null` reads as no order.
 
+#![warn(missing_docs)]
+
 use std::fmt;
 use std::str::FromStr;
 
