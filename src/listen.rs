@@ -41,9 +41,17 @@ pub async fn run(
 
     // Close cleanly: stop receiving, delete what only this listener used, and
     // drain so every ack reaches the server before the connection closes.
+    let skipped = subscription.skipped_duplicates();
     subscription.close().await;
     client.drain().await.ok();
     status(&config, out, notes, "NATS connection closed!")?;
+    if skipped > 0 {
+        writeln!(
+            notes,
+            "{skipped} events came back after a server restart although they had been acked; \
+             they were acked again and not shown twice"
+        )?;
+    }
     result
 }
 

@@ -2,42 +2,49 @@
 //!
 //! In the course, `stan.publish('ticket:created', data, () => console.log('Event published'))`
 //! sent an event and called back once NATS Streaming had stored it. A
-//! JetStream publish works the same way: the server answers each publish with
-//! an ack naming the stream and the event's sequence. Here many publishes are
-//! in flight at once (pipelined) and their acks are awaited in order, so
-//! `--count 100000` does not wait one round trip per event.
+//! JetStream publish works the same way. It is a plain NATS message with a
+//! reply subject, and the stream that stores it answers on that subject with
+//! an ack: `{"stream":"TICKET_CREATED","seq":7}`. Here up to [`WINDOW`]
+//! events are in flight at once (pipelined), so `--count 100000` does not
+//! wait one round trip per event, and each event's reply subject ends in its
+//! index, so every ack finds its event.
 //!
-//! Each event carries a `Nats-Msg-Id` header. When an ack does not come (the
-//! server restarted, a port-forward dropped), the event is sent again with
-//! the same id, and the stream's duplicate window drops the copy if the first
-//! one was stored after all: no event is lost, none is stored twice.
+//! Each event also carries a `Nats-Msg-Id` header. When acks stop coming (the
+//! server restarted, a port-forward dropped), every event not yet confirmed is
+//! sent again with the same id, and the stream's duplicate window drops the
+//! copy of any that had been stored after all: no event is lost, none is
+//! stored twice.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
-use async_nats::HeaderMap;
-use async_nats::jetstream::context::PublishAckFuture;
-use async_nats::jetstream::{self, publish::PublishAck};
+use anyhow::{Context as _, bail};
+use async_nats::{Client, HeaderMap, StatusCode, Subject};
 use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::Deserialize;
 
-use crate::channel::{Channel, jetstream_error};
+use crate::channel::Channel;
 use crate::connection::ConnectConfig;
 
 /// Up to this many events print one `Event published` line each; more print a summary.
 pub const MAX_LINES: u64 = 10;
 
-/// How many publishes may wait for their ack at once.
-const IN_FLIGHT: usize = 4096;
+/// How many events may wait for their ack at once.
+pub const WINDOW: u64 = 4096;
 
-/// How long an event is sent again and again before publishing gives up.
-const RETRY_FOR: Duration = Duration::from_secs(30);
+/// With events in flight and no ack for this long, they are sent again.
+const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The pause between two tries of the same event.
-const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// While waiting for acks, how often to check for a reconnect.
+const RECONNECT_CHECK: Duration = Duration::from_millis(250);
+
+/// How long publishing goes on without any progress before it gives up.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 
 /// Everything `publish` needs, checked.
 #[derive(Debug, Clone)]
@@ -77,12 +84,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let client = config.connect.connect().await?;
     writeln!(out, "Publisher connected to NATS")?;
-    let js = jetstream::new(client.clone());
+    let js = async_nats::jetstream::new(client.clone());
     config.channel.ensure_stream(&js).await?;
 
     let batch = Batch::new(&config);
     let result = tokio::select! {
-        result = batch.publish(&js, out) => result,
+        result = batch.publish(&client, out) => result,
         () = shutdown => Err(anyhow::anyhow!("interrupted before every event was stored")),
     };
     client.drain().await.ok();
@@ -114,6 +121,35 @@ pub struct Batch {
     id_prefix: String,
 }
 
+/// The stream's answer to one publish. Only what is read is parsed, and
+/// nothing is copied: acks arrive once per event.
+#[derive(Debug, Deserialize)]
+struct Ack<'a> {
+    /// For a duplicate (`"duplicate":true`), the sequence of the copy
+    /// stored earlier: either way, the event is stored once.
+    #[serde(default)]
+    seq: u64,
+    #[serde(borrow, default)]
+    error: Option<AckError<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AckError<'a> {
+    #[serde(borrow, default)]
+    description: &'a str,
+}
+
+/// What became of one event of the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Sent, no ack yet.
+    Waiting,
+    /// Sent again at least once, no ack yet.
+    Retried,
+    /// Stored with this sequence.
+    Stored(u64),
+}
+
 impl Batch {
     /// A batch of the config's event, `count` times, with fresh ids.
     pub fn new(config: &PublishConfig) -> Batch {
@@ -130,100 +166,148 @@ impl Batch {
         }
     }
 
-    /// Publishes the batch, pipelined, and waits for every ack. Publishing the
-    /// same batch again (after an error) stores only what is missing.
+    /// Publishes the batch, pipelined, and waits until every event is
+    /// stored. Publishing the same batch again (after an error) stores only
+    /// what is missing.
     pub async fn publish(
         &self,
-        js: &jetstream::Context,
+        client: &Client,
         out: &mut impl Write,
     ) -> anyhow::Result<Published> {
-        let mut in_flight: VecDeque<(u64, PublishAckFuture)> = VecDeque::with_capacity(IN_FLIGHT);
+        // Every ack of this batch arrives on `{inbox}.{index}`.
+        let inbox = client.new_inbox();
+        let mut acks = client
+            .subscribe(format!("{inbox}.*"))
+            .await
+            .context("could not subscribe to the publish acks")?;
+        let subject = Subject::from(self.channel.as_str());
         let mut published = Published::default();
-        for i in 0..self.count {
-            if in_flight.len() == IN_FLIGHT {
-                let (j, ack) = in_flight.pop_front().expect("queue is full");
-                self.confirm(js, j, ack, &mut published, out).await?;
+        // Events [base, next) are in flight; window[i - base] is event i's.
+        let mut window: VecDeque<Slot> = VecDeque::with_capacity(WINDOW as usize);
+        let (mut base, mut next) = (0u64, 0u64);
+        // When an ack last came, and when events were last sent again.
+        let (mut last_progress, mut last_resend) = (Instant::now(), Instant::now());
+        let mut connects = connects(client);
+        while base < self.count {
+            while next < self.count && next - base < WINDOW {
+                self.send(client, &subject, &inbox, next).await?;
+                window.push_back(Slot::Waiting);
+                next += 1;
             }
-            in_flight.push_back((i, self.send(js, i).await?));
+            match tokio::time::timeout(RECONNECT_CHECK, acks.next()).await {
+                Ok(Some(message)) => {
+                    let Some(i) = index_of(&message.subject) else {
+                        continue;
+                    };
+                    if i < base || i >= next {
+                        continue; // a late ack of an event already stored
+                    }
+                    if message.status == Some(StatusCode::NO_RESPONDERS) {
+                        continue; // no stream yet (the server is starting): sent again below
+                    }
+                    let ack: Ack = serde_json::from_slice(&message.payload).with_context(|| {
+                        format!("unreadable ack from the server: {:?}", message.payload)
+                    })?;
+                    if let Some(error) = ack.error {
+                        bail!(
+                            "the server refused event {} on {}: {}",
+                            i + 1,
+                            self.channel,
+                            error.description
+                        );
+                    }
+                    let slot = &mut window[(i - base) as usize];
+                    if !matches!(slot, Slot::Stored(_)) {
+                        *slot = Slot::Stored(ack.seq);
+                    }
+                    // Report in order, and slide the window past what is stored.
+                    while let Some(Slot::Stored(seq)) = window.front().copied() {
+                        window.pop_front();
+                        published.record(seq);
+                        if self.count <= MAX_LINES {
+                            writeln!(out, "Event published to {} as event #{seq}", self.channel)?;
+                        }
+                        base += 1;
+                        last_progress = Instant::now();
+                    }
+                }
+                Ok(None) => bail!("the connection to NATS was closed"),
+                Err(_) => {
+                    let reconnected = connects != self::connects(client);
+                    let quiet = last_progress.elapsed().min(last_resend.elapsed());
+                    if !reconnected && quiet < ACK_TIMEOUT {
+                        continue;
+                    }
+                    if last_progress.elapsed() > GIVE_UP_AFTER {
+                        bail!(
+                            "the server did not confirm event {} of {} on {} within {}s; {} were stored. \
+                             Check the connection to NATS and publish again",
+                            base + 1,
+                            self.count,
+                            self.channel,
+                            GIVE_UP_AFTER.as_secs(),
+                            published.count
+                        );
+                    }
+                    // Acks stopped coming: send again whatever is not stored.
+                    connects = self::connects(client);
+                    for (offset, slot) in window.iter_mut().enumerate() {
+                        if *slot == Slot::Waiting {
+                            published.retried += 1;
+                            *slot = Slot::Retried;
+                        }
+                        if !matches!(slot, Slot::Stored(_)) {
+                            self.send(client, &subject, &inbox, base + offset as u64)
+                                .await?;
+                        }
+                    }
+                    last_resend = Instant::now();
+                }
+            }
         }
-        while let Some((j, ack)) = in_flight.pop_front() {
-            self.confirm(js, j, ack, &mut published, out).await?;
-        }
+        acks.unsubscribe().await.ok();
         Ok(published)
     }
 
-    /// Sends event `i`; the returned future resolves to the server's ack.
-    async fn send(&self, js: &jetstream::Context, i: u64) -> anyhow::Result<PublishAckFuture> {
+    /// Sends event `i`, asking for its ack on `{inbox}.{i}`.
+    async fn send(
+        &self,
+        client: &Client,
+        subject: &Subject,
+        inbox: &str,
+        i: u64,
+    ) -> anyhow::Result<()> {
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", format!("{}-{i}", self.id_prefix).as_str());
-        // Bytes is reference counted: every publish shares the one payload.
-        js.publish_with_headers(
-            self.channel.as_str().to_owned(),
-            headers,
-            self.payload.clone(),
-        )
-        .await
-        .map_err(|err| jetstream_error(js, err))
+        // Bytes and Subject are reference counted: every event shares them.
+        client
+            .publish_with_reply_and_headers(
+                subject.clone(),
+                format!("{inbox}.{i}"),
+                headers,
+                self.payload.clone(),
+            )
+            .await
+            .context("could not send the event")
     }
+}
 
-    /// Waits for event `i`'s ack, sending it again until the server confirms it.
-    async fn confirm(
-        &self,
-        js: &jetstream::Context,
-        i: u64,
-        ack: PublishAckFuture,
-        published: &mut Published,
-        out: &mut impl Write,
-    ) -> anyhow::Result<()> {
-        let ack = match ack.await {
-            Ok(ack) => ack,
-            Err(err) => {
-                published.retried += 1;
-                self.resend(js, i, err.to_string(), published.count).await?
-            }
-        };
-        // A duplicate ack means an earlier try was stored: it names that event.
-        if published.count == 0 || ack.sequence < published.first {
-            published.first = ack.sequence;
+impl Published {
+    fn record(&mut self, sequence: u64) {
+        if self.count == 0 || sequence < self.first {
+            self.first = sequence;
         }
-        published.last = published.last.max(ack.sequence);
-        published.count += 1;
-        if self.count <= MAX_LINES {
-            writeln!(
-                out,
-                "Event published to {} as event #{}",
-                self.channel, ack.sequence
-            )?;
-        }
-        Ok(())
+        self.last = self.last.max(sequence);
+        self.count += 1;
     }
+}
 
-    /// Sends event `i` again, with the same id, until the server confirms it.
-    async fn resend(
-        &self,
-        js: &jetstream::Context,
-        i: u64,
-        mut last_error: String,
-        stored: u64,
-    ) -> anyhow::Result<PublishAck> {
-        let started = Instant::now();
-        while started.elapsed() < RETRY_FOR {
-            tokio::time::sleep(RETRY_PAUSE).await;
-            match self.send(js, i).await {
-                Ok(ack) => match ack.await {
-                    Ok(ack) => return Ok(ack),
-                    Err(err) => last_error = err.to_string(),
-                },
-                Err(err) => last_error = format!("{err:#}"),
-            }
-        }
-        bail!(
-            "the server did not confirm event {} of {} on {} within {}s ({last_error}); {stored} were stored. \
-             Check the connection to NATS and publish again",
-            i + 1,
-            self.count,
-            self.channel,
-            RETRY_FOR.as_secs(),
-        )
-    }
+/// The index at the end of an ack's subject, `{inbox}.{index}`.
+fn index_of(subject: &str) -> Option<u64> {
+    subject.rsplit('.').next()?.parse().ok()
+}
+
+/// How many times the client has connected so far.
+fn connects(client: &Client) -> u64 {
+    client.statistics().connects.load(Ordering::Relaxed)
 }

@@ -31,9 +31,10 @@
 //! last member stops asking for events, which is how a non-durable queue group
 //! disappears with its last member, as in NATS Streaming.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use async_nats::jetstream::consumer::{
@@ -68,6 +69,17 @@ const PULL_EXPIRES: Duration = Duration::from_secs(5);
 /// How long past its expiry a pull request may stay unanswered before it is
 /// taken as lost (the server restarted, say) and sent again.
 const PULL_GRACE: Duration = Duration::from_secs(2);
+
+/// While waiting for events, how often to check whether the pull request
+/// was lost to a reconnect.
+const LOST_REQUEST_CHECK: Duration = Duration::from_millis(250);
+
+/// How long to wait for the server to confirm acks.
+const ACK_CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many acked sequences a subscription remembers: more than a crashed
+/// server can forget (a few seconds of acks), in under 2 MiB.
+const RECENT_ACKS: usize = 65_536;
 
 /// Consumer metadata key recording the queue group a consumer serves.
 const QUEUE_GROUP_KEY: &str = "queue_group";
@@ -213,6 +225,19 @@ pub struct Subscription {
     consumer: PullConsumer,
     inbox: Subject,
     events: Subscriber,
+    /// Where the server confirms our acks.
+    ack_inbox: Subject,
+    ack_confirmations: Subscriber,
+    /// Acks sent whose confirmation has not come yet.
+    unconfirmed: u64,
+    /// The events acked lately, to recognise one that comes back.
+    acked: RecentlyAcked,
+    /// Events that came back although acked, and were not shown again.
+    skipped: u64,
+    /// When the pull request in flight was sent, and how many times the
+    /// client had connected by then.
+    requested_at: Instant,
+    connects_at_request: u64,
     /// Events still wanted (`--count`), `u64::MAX` for no limit.
     remaining: u64,
     /// Events the pull request in flight may still bring.
@@ -243,7 +268,19 @@ impl Subscription {
             .subscribe(inbox.clone())
             .await
             .context("could not subscribe to the listener's inbox")?;
+        let ack_inbox = Subject::from(client.new_inbox());
+        let ack_confirmations = client
+            .subscribe(ack_inbox.clone())
+            .await
+            .context("could not subscribe to the listener's ack inbox")?;
         Ok(Subscription {
+            ack_inbox,
+            ack_confirmations,
+            unconfirmed: 0,
+            acked: RecentlyAcked::default(),
+            skipped: 0,
+            requested_at: Instant::now(),
+            connects_at_request: 0,
             client: client.clone(),
             stream,
             consumer,
@@ -263,6 +300,9 @@ impl Subscription {
                 return Ok(None);
             }
             if self.outstanding == 0 {
+                // The acks of the last batch are confirmed before the next is
+                // asked for: after a crash, only this batch can come again.
+                self.confirm_acks().await;
                 // Ask for no more than we still want, so `--count N` leaves the
                 // events after the Nth to the next listener instead of holding
                 // them until their ack wait runs out.
@@ -277,17 +317,24 @@ impl Subscription {
                     .await
                     .context("could not ask the server for events")?;
                 self.outstanding = batch;
+                self.requested_at = Instant::now();
+                self.connects_at_request = self.connects();
             }
-            let message =
-                match tokio::time::timeout(PULL_EXPIRES + PULL_GRACE, self.events.next()).await {
-                    Ok(Some(message)) => message,
-                    Ok(None) => bail!("the connection to NATS was closed"),
-                    // No answer at all (a server restart lost the request): ask again.
-                    Err(_elapsed) => {
+            let message = match tokio::time::timeout(LOST_REQUEST_CHECK, self.events.next()).await {
+                Ok(Some(message)) => message,
+                Ok(None) => bail!("the connection to NATS was closed"),
+                Err(_elapsed) => {
+                    // A reconnect means the server lost our pull request (it
+                    // restarted, or we came back through another node); so
+                    // does a request left unanswered past its expiry. Ask again.
+                    if self.connects() != self.connects_at_request
+                        || self.requested_at.elapsed() > PULL_EXPIRES + PULL_GRACE
+                    {
                         self.outstanding = 0;
-                        continue;
                     }
-                };
+                    continue;
+                }
+            };
             match message.status {
                 None | Some(StatusCode::OK) => {}
                 Some(StatusCode::IDLE_HEARTBEAT) => continue,
@@ -311,29 +358,76 @@ impl Subscription {
             };
             let meta = AckSubject::parse(&reply)
                 .with_context(|| format!("unexpected reply subject on an event: {reply}"))?;
-            self.remaining -= 1;
-            return Ok(Some(Event {
+            let event = Event {
                 sequence: meta.sequence,
                 delivered: meta.delivered,
                 data: message.payload,
                 reply,
-            }));
+            };
+            if self.acked.contains(event.sequence) {
+                // A server that crashed can forget acks it had confirmed and
+                // deliver those events again. They were handled: ack them
+                // again and move on, so nothing is handled twice.
+                self.ack(&event).await?;
+                self.skipped += 1;
+                continue;
+            }
+            self.remaining -= 1;
+            return Ok(Some(event));
         }
     }
 
     /// Acks an event (`msg.ack()`): the server will not deliver it again.
-    /// The ack is sent without waiting for an answer; [`Subscription::close`]
-    /// makes sure it has reached the server.
-    pub async fn ack(&self, event: &Event) -> anyhow::Result<()> {
+    ///
+    /// The ack asks the server for a confirmation, without waiting for it:
+    /// confirmations are collected before the next batch is pulled, and on
+    /// [`Subscription::close`].
+    pub async fn ack(&mut self, event: &Event) -> anyhow::Result<()> {
         self.client
-            .publish(event.reply.clone(), Bytes::from_static(b"+ACK"))
+            .publish_with_reply(
+                event.reply.clone(),
+                self.ack_inbox.clone(),
+                Bytes::from_static(b"+ACK"),
+            )
             .await
-            .context("could not send the ack")
+            .context("could not send the ack")?;
+        self.unconfirmed += 1;
+        self.acked.insert(event.sequence);
+        Ok(())
+    }
+
+    /// How many times the client has connected so far.
+    fn connects(&self) -> u64 {
+        self.client.statistics().connects.load(Ordering::Relaxed)
+    }
+
+    /// How many events came back although this subscription had acked them
+    /// (after a server crash), and were acked again instead of returned.
+    pub fn skipped_duplicates(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Waits until the server has confirmed every ack sent so far. An ack
+    /// whose confirmation does not come (the server restarted) may have been
+    /// lost, and then the server delivers its event again: at least once.
+    async fn confirm_acks(&mut self) {
+        let started = Instant::now();
+        while self.unconfirmed > 0 {
+            match tokio::time::timeout(LOST_REQUEST_CHECK, self.ack_confirmations.next()).await {
+                Ok(Some(_)) => self.unconfirmed -= 1,
+                Ok(None) => self.unconfirmed = 0,
+                // Confirmations do not survive a reconnect: stop waiting.
+                Err(_) if self.connects() != self.connects_at_request => self.unconfirmed = 0,
+                Err(_) if started.elapsed() > ACK_CONFIRM_TIMEOUT => self.unconfirmed = 0,
+                Err(_) => {}
+            }
+        }
     }
 
     /// Stops receiving and deletes the consumer if it was this listener's
     /// alone. The caller then drains the connection, which flushes the acks.
     pub async fn close(mut self) {
+        self.confirm_acks().await;
         self.events.unsubscribe().await.ok();
         if self.own_consumer {
             let name = self.consumer.cached_info().name.clone();
@@ -475,6 +569,29 @@ fn join_existing(
         )?;
     }
     Ok(existing)
+}
+
+/// The last [`RECENT_ACKS`] sequences acked, in a fixed amount of memory.
+#[derive(Debug, Default)]
+struct RecentlyAcked {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+impl RecentlyAcked {
+    fn contains(&self, sequence: u64) -> bool {
+        self.set.contains(&sequence)
+    }
+
+    fn insert(&mut self, sequence: u64) {
+        if self.set.insert(sequence) {
+            if self.order.len() == RECENT_ACKS {
+                let oldest = self.order.pop_front().expect("full");
+                self.set.remove(&oldest);
+            }
+            self.order.push_back(sequence);
+        }
+    }
 }
 
 /// What a JetStream event's reply subject tells: its sequence in the channel

@@ -69,7 +69,7 @@ pub async fn run(
             && client.connection_state() == State::Connected
         {
             let result = tokio::select! {
-                result = batch.publish(&js, out) => result,
+                result = batch.publish(&client, out) => result,
                 () = &mut shutdown => break,
             };
             match result {

@@ -1,0 +1,105 @@
+//! Server restarts: a NATS pod killed and started again, with its store, in
+//! the middle of the work. No stored event is lost and none is stored or
+//! acked twice.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{NatsServer, Running, publish_ok, received};
+
+const EVENTS: u64 = 50_000;
+
+/// Waits until the stream holds at least `n` events.
+fn wait_for_stored(server: &NatsServer, watcher: &Running, n: u64) {
+    watcher.wait_until(&format!("{n} events to be stored"), |_| {
+        server
+            .with_js(|js| async move {
+                let mut stream = js.get_stream("TICKET_CREATED").await.ok()?;
+                Some(stream.info().await.ok()?.state.messages)
+            })
+            .is_some_and(|stored| stored >= n)
+    });
+}
+
+/// `publish --count N` across a server restart stores every event exactly
+/// once: unconfirmed events are sent again with the same `Nats-Msg-Id`, and
+/// the server drops the copies. (How many need sending again depends on
+/// where the kill lands, so only the outcome is checked.)
+#[test]
+fn publish_across_a_restart_stores_every_event_once() {
+    let mut server = NatsServer::start();
+    let count = EVENTS.to_string();
+    let mut publisher = Running::publish(&server.url(), &["--count", &count]);
+    wait_for_stored(&server, &publisher, 1_000);
+    server.kill();
+    server.start_again();
+    let status = publisher.wait_exit();
+    assert!(status.success(), "{}", publisher.stderr());
+    assert_eq!(server.stream_event_count("TICKET_CREATED"), EVENTS);
+    assert!(
+        publisher.stderr().contains("Lost the connection"),
+        "{}",
+        publisher.stderr()
+    );
+}
+
+/// A durable listener replaying the history across a server restart goes on
+/// where it was: it sees every event, and only an event whose ack had not
+/// yet been confirmed comes again, marked as a redelivery.
+#[test]
+fn durable_replay_across_a_restart_sees_every_event_and_no_acked_one_again() {
+    let mut server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", &EVENTS.to_string()]);
+    let mut listener = Running::start(
+        &url,
+        &[
+            "--durable",
+            "replay",
+            "--deliver-all",
+            "--no-queue-group",
+            "--count",
+            &EVENTS.to_string(),
+        ],
+    );
+    listener.wait_until("part of the replay", |l| l.received().len() > 2_000);
+    server.kill();
+    server.start_again();
+    let status = listener.wait_exit();
+    assert!(status.success(), "{}", listener.stderr());
+    assert!(
+        listener.stderr().contains("Reconnected"),
+        "{}",
+        listener.stderr()
+    );
+
+    let stdout = listener.stdout();
+    let mut seen: HashMap<u64, u32> = HashMap::new();
+    for seq in received(&stdout) {
+        *seen.entry(seq).or_default() += 1;
+    }
+    let missing: Vec<u64> = (1..=EVENTS).filter(|s| !seen.contains_key(s)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} events never delivered, from #{:?}",
+        missing.len(),
+        missing.first()
+    );
+    // Each delivery after the first is a redelivery, shown as such.
+    let again = seen.values().map(|n| u64::from(n - 1)).sum::<u64>();
+    let marked = stdout.matches("(redelivered, delivery #").count() as u64;
+    assert_eq!(again, marked, "every repeat is a marked redelivery");
+
+    // The durable's acks all reached the server: nothing is pending, and a
+    // restarted listener gets nothing from the replay again.
+    publish_ok(&url, &[]);
+    let next = common::listen(
+        &url,
+        &["--durable", "replay", "--no-queue-group", "--count", "1"],
+    );
+    assert_eq!(
+        received(&String::from_utf8_lossy(&next.stdout)),
+        [EVENTS + 1]
+    );
+}
