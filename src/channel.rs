@@ -63,12 +63,14 @@ impl Channel {
     }
 
     /// The stream this toolkit creates when no stream captures the channel yet:
-    /// the event history kept on disk, with no limit on its size or age.
-    pub fn stream_config(&self) -> stream::Config {
+    /// the event history kept on disk, with no limit on its size or age, on
+    /// `replicas` servers of a cluster.
+    pub fn stream_config(&self, replicas: usize) -> stream::Config {
         stream::Config {
             name: self.stream_name(),
             subjects: vec![self.0.clone()],
             storage: stream::StorageType::File,
+            num_replicas: replicas,
             ..Default::default()
         }
     }
@@ -76,12 +78,22 @@ impl Channel {
     /// Finds the stream that keeps this channel's history, creating it on first
     /// use, and returns its name.
     pub async fn ensure_stream(&self, js: &jetstream::Context) -> anyhow::Result<String> {
+        self.ensure_stream_with(js, 1).await
+    }
+
+    /// [`Channel::ensure_stream`], creating the stream with `replicas`
+    /// copies (`--replicas 3` on a 3-node cluster) when it is new.
+    pub async fn ensure_stream_with(
+        &self,
+        js: &jetstream::Context,
+        replicas: usize,
+    ) -> anyhow::Result<String> {
         match js.stream_by_subject(self.as_str()).await {
             Ok(name) => return Ok(name),
             Err(err) if err.kind() == GetStreamByNameErrorKind::NotFound => {}
             Err(err) => return Err(jetstream_error(js, err)),
         }
-        match js.create_stream(self.stream_config()).await {
+        match js.create_stream(self.stream_config(replicas)).await {
             Ok(stream) => Ok(stream.cached_info().config.name.clone()),
             Err(create_err) => {
                 // Another publisher or listener may have created it a moment ago.

@@ -13,7 +13,7 @@ use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser};
 
 use crate::channel::Channel;
-use crate::connection::{self, ConnectConfig};
+use crate::connection::{self, Auth, ConnectConfig, Secret, Tls};
 use crate::duration;
 use crate::events::{TICKET_CREATED, TicketCreated};
 use crate::listen::ListenConfig;
@@ -60,6 +60,45 @@ pub struct ConnectArgs {
     /// How long to wait for the server before giving up, e.g. 5s or 500ms.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = positive_duration)]
     pub connect_timeout: Duration,
+
+    /// How many servers of a cluster keep a copy of the channel's events,
+    /// when this command creates its stream (3 on a 3-node cluster).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: u8,
+
+    /// User name, for servers that require one (with --password).
+    #[arg(long, env = "NATS_USER", value_name = "NAME", requires = "password")]
+    pub user: Option<String>,
+
+    /// Password for --user. Prefer the NATS_PASSWORD variable: a flag shows in `ps`.
+    #[arg(
+        long,
+        env = "NATS_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD",
+        requires = "user"
+    )]
+    pub password: Option<String>,
+
+    /// Token, for servers that use token authentication. Prefer NATS_TOKEN.
+    #[arg(long, env = "NATS_TOKEN", hide_env_values = true, value_name = "TOKEN", conflicts_with_all = ["user", "creds"])]
+    pub token: Option<String>,
+
+    /// Credentials file (JWT and NKey seed), as `nsc` writes it.
+    #[arg(long, value_name = "FILE", conflicts_with = "user")]
+    pub creds: Option<PathBuf>,
+
+    /// CA certificate (PEM) that signed the server's TLS certificate.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM), for servers that verify clients (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Parses the command line, or exits: 0 for `--help` and `--version`, 2 with
@@ -105,10 +144,24 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 
 impl ConnectArgs {
     fn into_config(self, default_client_id: impl FnOnce() -> String) -> ConnectConfig {
+        let auth = match (self.user, self.password, self.token, self.creds) {
+            (Some(user), Some(password), _, _) => Auth::UserPassword {
+                user,
+                password: Secret(password),
+            },
+            (_, _, Some(token), _) => Auth::Token(Secret(token)),
+            (_, _, _, Some(creds)) => Auth::Creds(creds),
+            _ => Auth::None,
+        };
         ConnectConfig {
             servers: self.server.0,
             client_id: self.client_id.unwrap_or_else(default_client_id),
             connect_timeout: self.connect_timeout,
+            auth,
+            tls: Tls {
+                ca: self.tls_ca,
+                cert_and_key: self.tls_cert.zip(self.tls_key),
+            },
         }
     }
 }
@@ -238,6 +291,7 @@ impl PublishArgs {
         };
         Ok(PublishConfig {
             channel: self.connect.channel.clone(),
+            replicas: usize::from(self.connect.replicas),
             connect: self.connect.into_config(|| "abc".into()),
             payload: Bytes::from(json),
             data_file,
@@ -301,6 +355,11 @@ pub struct ListenArgs {
     #[arg(long)]
     pub skip_ack: bool,
 
+    /// Deliver an event at most N times; after that the server gives it up,
+    /// and the listener says so. Ends the redelivery loop of --skip-ack.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_deliver: Option<u32>,
+
     /// Exit after this many events.
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
     pub count: Option<u64>,
@@ -353,6 +412,8 @@ impl ListenArgs {
         Ok(ListenConfig {
             subscription: SubscriptionOptions {
                 channel: self.connect.channel.clone(),
+                replicas: usize::from(self.connect.replicas),
+                max_deliver: self.max_deliver,
                 queue_group,
                 start,
                 durable: self.durable,

@@ -5,11 +5,12 @@
 //! match; the client id becomes the connection's name, which the server shows
 //! on its monitoring port (`/connz`).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::anyhow;
+use anyhow::{Context as _, anyhow};
 use async_nats::{Client, ConnectOptions, Event, ServerAddr};
 
 /// Where and how to connect.
@@ -21,6 +22,49 @@ pub struct ConnectConfig {
     pub client_id: String,
     /// How long to wait for each server before giving up.
     pub connect_timeout: Duration,
+    /// Who we are to the server.
+    pub auth: Auth,
+    /// TLS certificates, when the server asks for TLS.
+    pub tls: Tls,
+}
+
+/// A secret: shown as `***` by `Debug`, so it never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How the client proves who it is. Credentials inside the URL
+/// (`nats://user:password@host`) work too, whatever this says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Auth {
+    /// No credentials (or only those in the URL).
+    #[default]
+    None,
+    /// `--user` and `--password`.
+    UserPassword {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: Secret,
+    },
+    /// `--token`.
+    Token(Secret),
+    /// `--creds FILE`: a JWT and NKey seed, as `nsc` writes them.
+    Creds(PathBuf),
+}
+
+/// TLS settings: `--tls-ca`, `--tls-cert` and `--tls-key`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// A CA certificate (PEM) to trust for the server's certificate.
+    pub ca: Option<PathBuf>,
+    /// A client certificate and its key (PEM), for servers that verify clients.
+    pub cert_and_key: Option<(PathBuf, PathBuf)>,
 }
 
 /// Parses `--server`: `nats://host:port`, the seed's `http://localhost:4222`,
@@ -91,7 +135,8 @@ impl ConnectConfig {
     pub async fn connect(&self) -> anyhow::Result<Client> {
         let url = self.display_servers();
         let lost = Arc::new(AtomicBool::new(false));
-        let options = ConnectOptions::new()
+        let options = self.credentials().await?;
+        let options = options
             .name(&self.client_id)
             .connection_timeout(self.connect_timeout)
             .reconnect_delay_callback(reconnect_delay)
@@ -103,6 +148,37 @@ impl ConnectConfig {
             .connect(self.servers.as_slice())
             .await
             .map_err(|err| self.connect_error(err))
+    }
+
+    /// Connect options carrying the credentials and TLS files.
+    async fn credentials(&self) -> anyhow::Result<ConnectOptions> {
+        let mut options = match &self.auth {
+            Auth::None => ConnectOptions::new(),
+            Auth::UserPassword { user, password } => {
+                ConnectOptions::with_user_and_password(user.clone(), password.0.clone())
+            }
+            Auth::Token(token) => ConnectOptions::with_token(token.0.clone()),
+            Auth::Creds(path) => ConnectOptions::with_credentials_file(path)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot read the credentials file {} (--creds)",
+                        path.display()
+                    )
+                })?,
+        };
+        if let Some(ca) = &self.tls.ca {
+            readable(ca, "--tls-ca")?;
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some((cert, key)) = &self.tls.cert_and_key {
+            readable(cert, "--tls-cert")?;
+            readable(key, "--tls-key")?;
+            options = options
+                .add_client_certificate(cert.clone(), key.clone())
+                .require_tls(true);
+        }
+        Ok(options)
     }
 
     fn connect_error(&self, err: async_nats::ConnectError) -> anyhow::Error {
@@ -120,9 +196,19 @@ impl ConnectConfig {
                  `kubectl port-forward <nats pod> 4222:4222`",
                 crate::duration::format(self.connect_timeout)
             ),
-            _ => anyhow!("could not connect to NATS at {url}: {err}"),
+            _ => anyhow!(
+                "could not connect to NATS at {url}: {}",
+                mask_password(&err.to_string())
+            ),
         }
     }
+}
+
+/// Fails unless `path` is a readable file, naming the flag that gave it.
+fn readable(path: &Path, flag: &str) -> anyhow::Result<()> {
+    std::fs::File::open(path)
+        .map(drop)
+        .with_context(|| format!("cannot read {} ({flag})", path.display()))
 }
 
 /// Waits between reconnect attempts: at once the first time, then a little

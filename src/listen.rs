@@ -10,7 +10,7 @@ use std::future::Future;
 use std::io::Write;
 
 use crate::connection::ConnectConfig;
-use crate::subscription::{Event, Subscription, SubscriptionOptions};
+use crate::subscription::{Event, GiveUps, GivenUp, Subscription, SubscriptionOptions};
 
 /// Everything `listen` needs, checked.
 #[derive(Debug, Clone)]
@@ -64,10 +64,15 @@ async fn receive(
 ) -> anyhow::Result<()> {
     tokio::pin!(shutdown);
     let printer = Printer::new(config);
+    let mut give_ups = subscription.take_give_ups();
     loop {
         let event = tokio::select! {
             biased;
             () = &mut shutdown => return Ok(()),
+            Some(given_up) = next_give_up(&mut give_ups) => {
+                printer.print_given_up(out, given_up)?;
+                continue;
+            }
             event = subscription.next() => event?,
         };
         let Some(event) = event else {
@@ -77,6 +82,14 @@ async fn receive(
         if !config.skip_ack {
             subscription.ack(&event).await?;
         }
+    }
+}
+
+/// The next give-up notice, or never when there is no delivery limit.
+async fn next_give_up(give_ups: &mut Option<GiveUps>) -> Option<GivenUp> {
+    match give_ups {
+        Some(give_ups) => give_ups.next().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -105,6 +118,22 @@ impl Printer {
             json: config.json,
             channel_json: serde_json::to_string(config.subscription.channel.as_str())
                 .expect("a string serialises"),
+        }
+    }
+
+    fn print_given_up(&self, out: &mut impl Write, given_up: GivenUp) -> std::io::Result<()> {
+        if self.json {
+            writeln!(
+                out,
+                "{{\"seq\":{},\"channel\":{},\"given_up_after\":{}}}",
+                given_up.sequence, self.channel_json, given_up.deliveries
+            )
+        } else {
+            writeln!(
+                out,
+                "Event #{} was given up after {} deliveries without an ack (--max-deliver)",
+                given_up.sequence, given_up.deliveries
+            )
         }
     }
 

@@ -53,6 +53,8 @@ pub struct PublishConfig {
     pub connect: ConnectConfig,
     /// The channel to publish on.
     pub channel: Channel,
+    /// Copies of the channel's stream in a cluster, when it is created here.
+    pub replicas: usize,
     /// The event's data: compact JSON.
     pub payload: Bytes,
     /// The file the data came from, read again on each save in watch mode.
@@ -85,7 +87,10 @@ pub async fn run(
     let client = config.connect.connect().await?;
     writeln!(out, "Publisher connected to NATS")?;
     let js = async_nats::jetstream::new(client.clone());
-    config.channel.ensure_stream(&js).await?;
+    config
+        .channel
+        .ensure_stream_with(&js, config.replicas)
+        .await?;
 
     let batch = Batch::new(&config);
     let result = tokio::select! {

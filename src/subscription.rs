@@ -46,6 +46,7 @@ use async_nats::jetstream::{self, ErrorCode};
 use async_nats::{Client, StatusCode, Subject, Subscriber};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use serde::Deserialize;
 
 use crate::channel::{Channel, jetstream_error};
 use crate::duration;
@@ -144,6 +145,10 @@ pub struct SubscriptionOptions {
     pub count: Option<u64>,
     /// Delete the durable or queue group's consumer first, to start over.
     pub reset: bool,
+    /// Copies of the channel's stream in a cluster, when it is created here.
+    pub replicas: usize,
+    /// Deliver an event at most this many times, then give it up.
+    pub max_deliver: Option<u32>,
 }
 
 impl SubscriptionOptions {
@@ -158,6 +163,8 @@ impl SubscriptionOptions {
             ack_wait: DEFAULT_ACK_WAIT,
             count: None,
             reset: false,
+            replicas: 1,
+            max_deliver: None,
         }
     }
 
@@ -183,6 +190,8 @@ impl SubscriptionOptions {
             ack_policy: AckPolicy::Explicit,
             // setAckWait().
             ack_wait: self.ack_wait,
+            // Redeliver forever (-1), as NATS Streaming did, unless told otherwise.
+            max_deliver: self.max_deliver.map_or(-1, i64::from),
             // Only this channel, even if the stream captures more subjects.
             filter_subject: self.channel.as_str().to_owned(),
             inactive_threshold: if self.durable.is_some() {
@@ -244,6 +253,8 @@ pub struct Subscription {
     outstanding: u64,
     /// The consumer is this listener's alone, and goes when it closes.
     own_consumer: bool,
+    /// The server's notices of events it gave up (`--max-deliver`).
+    give_ups: Option<GiveUps>,
 }
 
 impl Subscription {
@@ -256,7 +267,10 @@ impl Subscription {
         notes: &mut impl Write,
     ) -> anyhow::Result<Subscription> {
         let js = jetstream::new(client.clone());
-        let stream_name = options.channel.ensure_stream(&js).await?;
+        let stream_name = options
+            .channel
+            .ensure_stream_with(&js, options.replicas)
+            .await?;
         let stream = js
             .get_stream(&stream_name)
             .await
@@ -268,6 +282,22 @@ impl Subscription {
             .subscribe(inbox.clone())
             .await
             .context("could not subscribe to the listener's inbox")?;
+        // With a delivery limit, the server announces each event it gives up
+        // on an advisory subject of this consumer.
+        let give_ups = match options.max_deliver {
+            Some(_) => {
+                let info = consumer.cached_info();
+                let advisories = client
+                    .subscribe(format!(
+                        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}",
+                        info.stream_name, info.name
+                    ))
+                    .await
+                    .context("could not subscribe to the max-deliveries advisory")?;
+                Some(GiveUps { advisories })
+            }
+            None => None,
+        };
         let ack_inbox = Subject::from(client.new_inbox());
         let ack_confirmations = client
             .subscribe(ack_inbox.clone())
@@ -289,6 +319,7 @@ impl Subscription {
             remaining: options.count.unwrap_or(u64::MAX),
             outstanding: 0,
             own_consumer: options.consumer_name().is_none(),
+            give_ups,
         })
     }
 
@@ -394,6 +425,12 @@ impl Subscription {
         self.unconfirmed += 1;
         self.acked.insert(event.sequence);
         Ok(())
+    }
+
+    /// The server's notices of events it gave up after `max_deliver`
+    /// deliveries; `None` without a limit, or once taken.
+    pub fn take_give_ups(&mut self) -> Option<GiveUps> {
+        self.give_ups.take()
     }
 
     /// How many times the client has connected so far.
@@ -534,6 +571,20 @@ fn join_existing(
             duration::format(wanted.ack_wait)
         ));
     }
+    if have.max_deliver != wanted.max_deliver {
+        let show = |n: i64| {
+            if n < 0 {
+                "no limit".to_owned()
+            } else {
+                n.to_string()
+            }
+        };
+        differences.push(format!(
+            "its max deliver is {}, you asked for {}",
+            show(have.max_deliver),
+            show(wanted.max_deliver)
+        ));
+    }
     if have.filter_subject != wanted.filter_subject {
         differences.push(format!(
             "it listens on '{}', you asked for '{}'",
@@ -569,6 +620,35 @@ fn join_existing(
         )?;
     }
     Ok(existing)
+}
+
+/// An event the server stopped delivering: it was delivered `max_deliver`
+/// times and never acked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct GivenUp {
+    /// The event's number in its channel.
+    #[serde(rename = "stream_seq")]
+    pub sequence: u64,
+    /// How many times it was delivered.
+    pub deliveries: u64,
+}
+
+/// The stream of [`GivenUp`] notices of one subscription.
+#[derive(Debug)]
+pub struct GiveUps {
+    advisories: Subscriber,
+}
+
+impl GiveUps {
+    /// The next event the server gave up, or `None` when the connection closed.
+    pub async fn next(&mut self) -> Option<GivenUp> {
+        loop {
+            let advisory = self.advisories.next().await?;
+            if let Ok(given_up) = serde_json::from_slice(&advisory.payload) {
+                return Some(given_up);
+            }
+        }
+    }
 }
 
 /// The last [`RECENT_ACKS`] sequences acked, in a fixed amount of memory.

@@ -138,8 +138,8 @@ pub trait Listener: Send {
             // .setManualAckMode(true) is how every subscription works here;
             // .setAckWait(this.ackWait)
             ack_wait: self.ack_wait(),
-            count: None,
             reset: self.start_over(),
+            ..SubscriptionOptions::new(<Self::Event as Event>::SUBJECT.channel())
         }
     }
 

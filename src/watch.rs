@@ -52,7 +52,10 @@ pub async fn run(
     let client = config.connect.connect().await?;
     writeln!(out, "Publisher connected to NATS")?;
     let js = jetstream::new(client.clone());
-    config.channel.ensure_stream(&js).await?;
+    config
+        .channel
+        .ensure_stream_with(&js, config.replicas)
+        .await?;
     let names: Vec<String> = config
         .watch
         .iter()
