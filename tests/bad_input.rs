@@ -154,3 +154,100 @@ fn durable_with_different_config_says_what_differs() {
     );
     reset.stop();
 }
+
+/// Bad input, tried wholesale: every case exits 2 with one line on stderr,
+/// prints nothing on stdout, and neither panics nor shows a backtrace.
+#[test]
+fn every_bad_input_is_one_line_and_exit_2() {
+    use std::os::unix::ffi::OsStrExt;
+    let url = dead_url();
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = dir.path().to_str().unwrap().to_owned();
+    let missing = dir.path().join("missing.json");
+    let missing = missing.to_str().unwrap().to_owned();
+    let cases: &[(&str, &[&str])] = &[
+        // Malformed URLs and ports out of range.
+        ("publish", &["--server", "nats://localhost:65536"]),
+        ("publish", &["--server", "nats://:::"]),
+        ("listen", &["--server", "nats://localhost:-1"]),
+        ("listen", &["--server", ","]),
+        // Zero, negative and huge counts.
+        ("publish", &["--count", "0"]),
+        ("publish", &["--count", "-5"]),
+        ("publish", &["--count", "99999999999999999999"]),
+        ("publish", &["--count", "1000000001"]),
+        ("listen", &["--count", "0"]),
+        ("listen", &["--count", "-1"]),
+        // Durations without units, or nonsense.
+        ("listen", &["--ack-wait", "30"]),
+        ("listen", &["--ack-wait", "soon"]),
+        ("listen", &["--since", "10"]),
+        ("publish", &["--connect-timeout", "5"]),
+        // --data that is not JSON, or is JSON but not an object.
+        ("publish", &["--data", "{oops}"]),
+        ("publish", &["--data", "42"]),
+        ("publish", &["--data", "\"text\""]),
+        ("publish", &["--data", "null"]),
+        // A data file that is missing or is a directory.
+        ("publish", &["--data-file", &missing]),
+        ("publish", &["--data-file", &dir_path]),
+        // Channel names with spaces, wildcards or a leading dot.
+        ("publish", &["--channel", "ticket created"]),
+        ("publish", &["--channel", "ticket.*"]),
+        ("listen", &["--channel", "ticket.>"]),
+        ("listen", &["--channel", ".ticket"]),
+        // Names and numbers that cannot be consumer settings.
+        ("listen", &["--durable", "a.b"]),
+        ("listen", &["--queue-group", "has space"]),
+        ("listen", &["--max-deliver", "0"]),
+        ("listen", &["--start-seq", "0"]),
+        ("publish", &["--replicas", "0"]),
+        // Flags that need each other.
+        ("publish", &["--user", "ana"]),
+        ("publish", &["--tls-cert", "cert.pem"]),
+        ("listen", &["--reset", "--no-queue-group"]),
+        ("publish", &["--watch"]),
+    ];
+    let bins = |name: &str| match name {
+        "publish" => env!("CARGO_BIN_EXE_publish"),
+        _ => env!("CARGO_BIN_EXE_listen"),
+    };
+    let check = |name: &str, output: Output, shown: String| {
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{name} {shown}: {err}");
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "{name} {shown}: one line, got {err}"
+        );
+        assert!(err.starts_with("error: "), "{name} {shown}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+        assert!(
+            output.stdout.is_empty(),
+            "{name} {shown}: nothing on stdout"
+        );
+    };
+    for (name, args) in cases {
+        let mut command = std::process::Command::new(bins(name));
+        command.env_remove("NATS_URL").env("RUST_BACKTRACE", "1");
+        if !args.contains(&"--server") {
+            command.args(["--server", &url]);
+        }
+        let output = command.args(*args).output().unwrap();
+        check(name, output, format!("{args:?}"));
+    }
+    // Non-UTF-8 bytes in arguments.
+    let bad = std::ffi::OsStr::from_bytes(b"ticket\xff");
+    for name in ["publish", "listen"] {
+        let output = std::process::Command::new(bins(name))
+            .env_remove("NATS_URL")
+            .arg("--channel")
+            .arg(bad)
+            .output()
+            .unwrap();
+        check(name, output, "--channel <non-UTF-8>".into());
+    }
+}

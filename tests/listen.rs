@@ -234,3 +234,30 @@ fn start_flags_pick_where_the_history_starts() {
     assert_eq!(from(&["--start-seq", "3"], "3"), [3, 4, 5]);
     assert_eq!(from(&["--since", "1h"], "5"), [1, 2, 3, 4, 5]);
 }
+
+/// `--max-deliver N` ends the redelivery loop of `--skip-ack`: the server
+/// delivers an event N times, then gives it up, and the listener says so.
+#[test]
+fn max_deliver_gives_an_unacked_event_up_and_says_so() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let listener = Listener::start(
+        &url,
+        &[
+            OWN,
+            "--skip-ack",
+            "--ack-wait",
+            "500ms",
+            "--max-deliver",
+            "2",
+        ],
+    );
+    publish_ok(&url, &[]);
+    listener.wait_for_stdout("Event #1 was given up after 2 deliveries");
+    // A new event still flows; by the time it arrives, #1 was not delivered a third time.
+    publish_ok(&url, &[]);
+    listener.wait_for_stdout("Received event #2");
+    assert_eq!(listener.received().iter().filter(|&&s| s == 1).count(), 2);
+    assert!(listener.stdout().contains("(redelivered, delivery #2)"));
+    assert!(!listener.stdout().contains("delivery #3"));
+}
