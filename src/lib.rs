@@ -30,6 +30,7 @@
 //! - [`watch`]: `publish --watch`: publish again on every save of a file.
 //! - [`typed`]: the shared package's [`Listener`] and [`Publisher`] traits,
 //!   and the concurrency lesson's [`typed::VersionTracker`].
+//! - [`progress`]: a progress bar for long runs on a terminal.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, so a clean close is one call.
 //! - [`duration`]: `500ms`, `30s`, `10m`, `1h` as flag values.
 //!
@@ -127,6 +128,7 @@ pub mod connection;
 pub mod duration;
 pub mod events;
 pub mod listen;
+pub mod progress;
 pub mod publish;
 pub mod shutdown;
 pub mod subscription;

@@ -7,9 +7,10 @@
 //! course's `stan.on('close')` handler did.
 
 use std::future::Future;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use crate::connection::ConnectConfig;
+use crate::progress::Progress;
 use crate::subscription::{Event, GiveUps, GivenUp, Subscription, SubscriptionOptions};
 
 /// Everything `listen` needs, checked.
@@ -65,10 +66,18 @@ async fn receive(
     tokio::pin!(shutdown);
     let printer = Printer::new(config);
     let mut give_ups = subscription.take_give_ups();
+    // With stdout on the terminal, the event lines are the progress.
+    let progress = match config.subscription.count {
+        Some(count) => Progress::new(count, !std::io::stdout().is_terminal()),
+        None => Progress::none(),
+    };
     loop {
         let event = tokio::select! {
             biased;
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => {
+                progress.finish();
+                return Ok(());
+            }
             Some(given_up) = next_give_up(&mut give_ups) => {
                 printer.print_given_up(out, given_up)?;
                 continue;
@@ -76,9 +85,11 @@ async fn receive(
             event = subscription.next() => event?,
         };
         let Some(event) = event else {
+            progress.finish();
             return Ok(());
         };
         printer.print(out, &event)?;
+        progress.inc();
         if !config.skip_ack {
             subscription.ack(&event).await?;
         }

@@ -30,6 +30,7 @@ use serde::Deserialize;
 
 use crate::channel::Channel;
 use crate::connection::ConnectConfig;
+use crate::progress::Progress;
 
 /// Up to this many events print one `Event published` line each; more print a summary.
 pub const MAX_LINES: u64 = 10;
@@ -92,7 +93,7 @@ pub async fn run(
         .ensure_stream_with(&js, config.replicas)
         .await?;
 
-    let batch = Batch::new(&config);
+    let batch = Batch::new(&config).with_progress();
     let result = tokio::select! {
         result = batch.publish(&client, out) => result,
         () = shutdown => Err(anyhow::anyhow!("interrupted before every event was stored")),
@@ -124,6 +125,8 @@ pub struct Batch {
     count: u64,
     /// Unique to this batch; event `i` has the id `{id_prefix}-{i}`.
     id_prefix: String,
+    /// Counts stored events on a terminal.
+    progress: Progress,
 }
 
 /// The stream's answer to one publish. Only what is read is parsed, and
@@ -168,7 +171,15 @@ impl Batch {
             payload,
             count,
             id_prefix: hex::encode(rand::random::<[u8; 8]>()),
+            progress: Progress::none(),
         }
+    }
+
+    /// The same batch, showing a progress bar on a terminal when it is too
+    /// long for one line per event.
+    pub fn with_progress(mut self) -> Batch {
+        self.progress = Progress::new(self.count, self.count > MAX_LINES);
+        self
     }
 
     /// Publishes the batch, pipelined, and waits until every event is
@@ -229,6 +240,7 @@ impl Batch {
                     while let Some(Slot::Stored(seq)) = window.front().copied() {
                         window.pop_front();
                         published.record(seq);
+                        self.progress.inc();
                         if self.count <= MAX_LINES {
                             writeln!(out, "Event published to {} as event #{seq}", self.channel)?;
                         }
@@ -271,6 +283,7 @@ impl Batch {
             }
         }
         acks.unsubscribe().await.ok();
+        self.progress.finish();
         Ok(published)
     }
 
