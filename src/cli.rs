@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_nats::ServerAddr;
 use bytes::Bytes;
-use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser};
 
 use crate::channel::Channel;
@@ -115,7 +115,11 @@ pub fn exit_usage(err: clap::Error) -> ! {
     }
     // clap writes the error, tips, usage and a pointer to --help in blocks
     // separated by blank lines; keep the error and its tips, on one line.
-    let rendered = err.render().to_string();
+    let mut rendered = err.render().to_string();
+    // clap repeats a bad value as given: a URL's password must not show.
+    if let Some(ContextValue::String(value)) = err.get(ContextKind::InvalidValue) {
+        rendered = rendered.replace(value.as_str(), &connection::mask_password(value));
+    }
     let line = rendered
         .split("\n\n")
         .map(str::trim)

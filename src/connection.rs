@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use async_nats::{Client, ConnectOptions, Event, ServerAddr};
+use async_nats::{Client, ConnectOptions, Event, ServerAddr, rustls};
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -153,7 +153,7 @@ impl ConnectConfig {
     /// Connect options carrying the credentials and TLS files.
     async fn credentials(&self) -> anyhow::Result<ConnectOptions> {
         let mut options = match &self.auth {
-            Auth::None => ConnectOptions::new(),
+            Auth::None => self.url_credentials(),
             Auth::UserPassword { user, password } => {
                 ConnectOptions::with_user_and_password(user.clone(), password.0.clone())
             }
@@ -181,6 +181,21 @@ impl ConnectConfig {
         Ok(options)
     }
 
+    /// Credentials written into a server URL: `nats://user:password@host`
+    /// or `nats://token@host`. The client does not read them by itself.
+    fn url_credentials(&self) -> ConnectOptions {
+        let Some(addr) = self.servers.iter().find(|addr| addr.username().is_some()) else {
+            return ConnectOptions::new();
+        };
+        let user = percent_decode(addr.username().unwrap_or_default());
+        match addr.password() {
+            Some(password) => {
+                ConnectOptions::with_user_and_password(user, percent_decode(password))
+            }
+            None => ConnectOptions::with_token(user),
+        }
+    }
+
     fn connect_error(&self, err: async_nats::ConnectError) -> anyhow::Error {
         use async_nats::ConnectErrorKind as Kind;
         let url = self.display_servers();
@@ -188,6 +203,24 @@ impl ConnectConfig {
             Kind::AuthorizationViolation | Kind::Authentication => {
                 anyhow!(
                     "could not connect to NATS at {url}: authorization failed; check your credentials"
+                )
+            }
+            Kind::Io if tls_failure(&err).is_some() => {
+                let advice = match tls_failure(&err) {
+                    Some(rustls::Error::AlertReceived(_)) => {
+                        "the server refused the TLS handshake; it may require a client \
+                         certificate: give --tls-cert FILE and --tls-key FILE"
+                    }
+                    _ => {
+                        "the server's TLS certificate is not trusted; give the CA that \
+                         signed it with --tls-ca FILE"
+                    }
+                };
+                anyhow!(
+                    "could not connect to NATS at {url}: TLS failed ({}): {advice}",
+                    tls_failure(&err)
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
                 )
             }
             Kind::TimedOut | Kind::Io | Kind::MaxReconnects => anyhow!(
@@ -202,6 +235,37 @@ impl ConnectConfig {
             ),
         }
     }
+}
+
+/// The TLS error under a connect error, if a TLS handshake failed.
+fn tls_failure(err: &async_nats::ConnectError) -> Option<&rustls::Error> {
+    let io = std::error::Error::source(err)?.downcast_ref::<std::io::Error>()?;
+    io.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+/// Decodes `%XX` escapes, as a URL's user and password carry them.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Fails unless `path` is a readable file, naming the flag that gave it.
@@ -255,6 +319,12 @@ mod tests {
         ] {
             assert!(parse_servers(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn decodes_percent_escapes() {
+        assert_eq!(percent_decode("p%40ss%3Aword"), "p@ss:word");
+        assert_eq!(percent_decode("plain%"), "plain%");
     }
 
     #[test]

@@ -80,6 +80,7 @@ async fn receive(
             }
             Some(given_up) = next_give_up(&mut give_ups) => {
                 printer.print_given_up(out, given_up)?;
+                out.flush()?;
                 continue;
             }
             event = subscription.next() => event?,
@@ -90,6 +91,11 @@ async fn receive(
         };
         printer.print(out, &event)?;
         progress.inc();
+        // Events that already arrived are written in one go; the output
+        // is flushed whenever the listener is about to wait.
+        if !subscription.has_ready() {
+            out.flush()?;
+        }
         if !config.skip_ack {
             subscription.ack(&event).await?;
         }

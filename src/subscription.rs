@@ -45,7 +45,7 @@ use async_nats::jetstream::stream::ConsumerErrorKind;
 use async_nats::jetstream::{self, ErrorCode};
 use async_nats::{Client, StatusCode, Subject, Subscriber};
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde::Deserialize;
 
 use crate::channel::{Channel, jetstream_error};
@@ -62,7 +62,7 @@ pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
 pub const INACTIVE_THRESHOLD: Duration = Duration::from_secs(5);
 
 /// How many events one pull request asks for.
-const PULL_BATCH: u64 = 256;
+const PULL_BATCH: u64 = 512;
 
 /// How long the server holds a pull request open while no event arrives.
 const PULL_EXPIRES: Duration = Duration::from_secs(5);
@@ -74,6 +74,9 @@ const PULL_GRACE: Duration = Duration::from_secs(2);
 /// While waiting for events, how often to check whether the pull request
 /// was lost to a reconnect.
 const LOST_REQUEST_CHECK: Duration = Duration::from_millis(250);
+
+/// How many acks may wait for their confirmation before the listener waits.
+const MAX_UNCONFIRMED: u64 = 8192;
 
 /// How long to wait for the server to confirm acks.
 const ACK_CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
@@ -234,6 +237,8 @@ pub struct Subscription {
     consumer: PullConsumer,
     inbox: Subject,
     events: Subscriber,
+    /// A message already received, not yet handled (see `has_ready`).
+    ready: Option<async_nats::Message>,
     /// Where the server confirms our acks.
     ack_inbox: Subject,
     ack_confirmations: Subscriber,
@@ -307,6 +312,7 @@ impl Subscription {
             ack_inbox,
             ack_confirmations,
             unconfirmed: 0,
+            ready: None,
             acked: RecentlyAcked::default(),
             skipped: 0,
             requested_at: Instant::now(),
@@ -330,10 +336,19 @@ impl Subscription {
             if self.remaining == 0 {
                 return Ok(None);
             }
+            // One that has_ready() took from the inbox already.
+            if let Some(message) = self.ready.take() {
+                if let Some(event) = self.handle(message).await? {
+                    return Ok(Some(event));
+                }
+                continue;
+            }
             if self.outstanding == 0 {
-                // The acks of the last batch are confirmed before the next is
-                // asked for: after a crash, only this batch can come again.
-                self.confirm_acks().await;
+                // Confirmations are collected now and then, not per batch, so
+                // replay never stalls on them; close() collects the rest.
+                if self.unconfirmed >= MAX_UNCONFIRMED {
+                    self.confirm_acks().await;
+                }
                 // Ask for no more than we still want, so `--count N` leaves the
                 // events after the Nth to the next listener instead of holding
                 // them until their ack wait runs out.
@@ -343,13 +358,15 @@ impl Subscription {
                     expires: Some(PULL_EXPIRES),
                     ..Default::default()
                 };
+                // Counted before it is sent, so a caller that stops waiting
+                // half-way (a shutdown) never sends a second request.
+                self.outstanding = batch;
+                self.requested_at = Instant::now();
+                self.connects_at_request = self.connects();
                 self.consumer
                     .request_batch(request, self.inbox.clone())
                     .await
                     .context("could not ask the server for events")?;
-                self.outstanding = batch;
-                self.requested_at = Instant::now();
-                self.connects_at_request = self.connects();
             }
             let message = match tokio::time::timeout(LOST_REQUEST_CHECK, self.events.next()).await {
                 Ok(Some(message)) => message,
@@ -366,53 +383,69 @@ impl Subscription {
                     continue;
                 }
             };
-            match message.status {
-                None | Some(StatusCode::OK) => {}
-                Some(StatusCode::IDLE_HEARTBEAT) => continue,
-                // 408: the request expired with nothing (more) to deliver; 409:
-                // the server ended it (a leadership change, say). Ask again,
-                // unless the consumer itself is gone.
-                Some(_) => {
-                    let description = message.description.as_deref().unwrap_or_default();
-                    if description.eq_ignore_ascii_case("consumer deleted") {
-                        bail!(
-                            "the server deleted this listener's consumer; start the listener again"
-                        );
-                    }
-                    self.outstanding = 0;
-                    continue;
-                }
+            if let Some(event) = self.handle(message).await? {
+                return Ok(Some(event));
             }
-            self.outstanding -= 1;
-            let Some(reply) = message.reply else {
-                continue;
-            };
-            let meta = AckSubject::parse(&reply)
-                .with_context(|| format!("unexpected reply subject on an event: {reply}"))?;
-            let event = Event {
-                sequence: meta.sequence,
-                delivered: meta.delivered,
-                data: message.payload,
-                reply,
-            };
-            if self.acked.contains(event.sequence) {
-                // A server that crashed can forget acks it had confirmed and
-                // deliver those events again. They were handled: ack them
-                // again and move on, so nothing is handled twice.
-                self.ack(&event).await?;
-                self.skipped += 1;
-                continue;
-            }
-            self.remaining -= 1;
-            return Ok(Some(event));
         }
+    }
+
+    /// Whether an event has already arrived, so that [`Subscription::next`]
+    /// will not wait. Cheap; the listener flushes its output when it is not.
+    pub fn has_ready(&mut self) -> bool {
+        if self.ready.is_none() && self.outstanding > 0 {
+            self.ready = self.events.next().now_or_never().flatten();
+        }
+        self.ready.is_some()
+    }
+
+    /// Turns one message from the inbox into an event, or `None` for a
+    /// status message or an event this subscription already acked.
+    async fn handle(&mut self, message: async_nats::Message) -> anyhow::Result<Option<Event>> {
+        match message.status {
+            None | Some(StatusCode::OK) => {}
+            Some(StatusCode::IDLE_HEARTBEAT) => return Ok(None),
+            // 408: the request expired with nothing (more) to deliver; 409:
+            // the server ended it (a leadership change, say). Ask again,
+            // unless the consumer itself is gone.
+            Some(_) => {
+                let description = message.description.as_deref().unwrap_or_default();
+                if description.eq_ignore_ascii_case("consumer deleted") {
+                    bail!("the server deleted this listener's consumer; start the listener again");
+                }
+                self.outstanding = 0;
+                return Ok(None);
+            }
+        }
+        self.outstanding = self.outstanding.saturating_sub(1);
+        let Some(reply) = message.reply else {
+            return Ok(None);
+        };
+        let meta = AckSubject::parse(&reply)
+            .with_context(|| format!("unexpected reply subject on an event: {reply}"))?;
+        let event = Event {
+            sequence: meta.sequence,
+            delivered: meta.delivered,
+            data: message.payload,
+            reply,
+        };
+        if self.acked.contains(event.sequence) {
+            // A server that crashed can forget acks it had confirmed and
+            // deliver those events again. They were handled: ack them
+            // again and move on, so nothing is handled twice.
+            self.ack(&event).await?;
+            self.skipped += 1;
+            return Ok(None);
+        }
+        self.remaining -= 1;
+        Ok(Some(event))
     }
 
     /// Acks an event (`msg.ack()`): the server will not deliver it again.
     ///
     /// The ack asks the server for a confirmation, without waiting for it:
-    /// confirmations are collected before the next batch is pulled, and on
-    /// [`Subscription::close`].
+    /// confirmations are collected when many are waiting, and on
+    /// [`Subscription::close`], so a listener that exits has had every ack
+    /// it sent applied by the server.
     pub async fn ack(&mut self, event: &Event) -> anyhow::Result<()> {
         self.client
             .publish_with_reply(

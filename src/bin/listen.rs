@@ -25,10 +25,13 @@ fn run(config: listen::ListenConfig) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let signal = shutdown::signal()?;
+    // Buffered: a replay prints thousands of lines, and the listener flushes
+    // whenever it waits for the next event.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     runtime.block_on(listen::run(
         config,
         signal,
-        &mut std::io::stdout().lock(),
+        &mut out,
         &mut std::io::stderr(),
     ))
 }
