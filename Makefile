@@ -83,6 +83,18 @@ status: ## Show channels, events and subscriptions from the monitoring port; ARG
 port-forward: ## Forward the cluster's NATS pod to localhost:4222 and :8222 (POD=name to choose)
 	@scripts/port-forward.sh
 
+# A 3-node JetStream cluster on this machine (scripts/nats-cluster.sh). Kill and
+# restart single nodes with `scripts/nats-cluster.sh kill|restart n1|n2|n3`.
+.PHONY: cluster cluster-status cluster-stop
+cluster: ## Start a local 3-node JetStream cluster (ports 4231-4233) and print its NATS_URL
+	@scripts/nats-cluster.sh start
+
+cluster-status: ## Show the cluster's nodes, JetStream leaders and the events each node holds
+	@scripts/nats-cluster.sh status || [ $$? -eq 3 ]
+
+cluster-stop: ## Stop the local 3-node cluster (the stores in .nats/cluster/ are kept)
+	@scripts/nats-cluster.sh stop
+
 test: ## Check formatting, run clippy and the tests (what CI runs)
 	@scripts/test.sh
 

@@ -19,7 +19,7 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// The seed event's JSON.
 pub const SEED: &str = r#"{"id":"123","title":"concert","price":20}"#;
 
-fn nats_server_bin() -> PathBuf {
+pub fn nats_server_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
         return PathBuf::from(path);
     }

@@ -1,0 +1,462 @@
+#!/usr/bin/env bash
+# nats-cluster.sh — a 3-node NATS JetStream cluster on this machine, to watch
+# failover happen (run it with `make cluster`).
+#
+# Usage: scripts/nats-cluster.sh start|stop|status
+#        scripts/nats-cluster.sh kill|restart NODE      (NODE: n1, n2 or n3)
+#
+#   start         start the three servers n1, n2 and n3 in the background (the
+#                 ones already running are left alone), wait until they form
+#                 a cluster with a JetStream leader, and print the NATS_URL to use
+#   stop          stop all three (SIGTERM: a clean shutdown)
+#   status        each node: running or not, its ports, who leads JetStream,
+#                 and the streams and events it holds; exit 0 if all three
+#                 run, 3 otherwise
+#   kill NODE     kill one node at once (SIGKILL), as a crashed pod dies; its
+#                 store stays on disk
+#   restart NODE  start that node again with the same store (stopping it
+#                 first if it runs); it rejoins and catches up on what it missed
+#
+# What to try (a fresh cluster; `make cluster` runs `start`):
+#
+#   scripts/nats-cluster.sh start
+#   export NATS_URL=nats://127.0.0.1:4231,nats://127.0.0.1:4232,nats://127.0.0.1:4233
+#   make publish ARGS="--replicas 3 --count 3"     # a stream kept on all 3 nodes
+#   scripts/nats-cluster.sh status                 # which node leads the stream?
+#   make publish ARGS="--replicas 3 --count 200000" &   # while it runs...
+#   scripts/nats-cluster.sh kill n2                # ...kill that leader (n2, say)
+#   make listen ARGS="--deliver-all --no-queue-group --count 200003"   # each event once
+#   scripts/nats-cluster.sh restart n2             # n2 catches up
+#   scripts/nats-cluster.sh status                 # n2 holds every event again
+#   scripts/nats-cluster.sh stop
+#
+# How it works: each server runs JetStream (-js) with a store of its own and
+# a unique server name (-n n1), listens for the other servers on a route port
+# (--cluster) and connects to theirs (--routes); servers with the same
+# --cluster_name form one cluster. The JetStream servers elect a *meta leader*,
+# which decides where streams live. A stream created with `--replicas 3` keeps
+# a copy on every node; one copy is the stream's *leader*, which stores each
+# event and confirms it once a majority (2 of 3) has it. Kill the leader and
+# the other two elect a new one within seconds; the tools, given all three
+# URLs, reconnect to a live node and send again what was not confirmed (with
+# the same Nats-Msg-Id, so nothing is stored twice). With two of three nodes
+# down there is no majority: the cluster stops accepting events until one is
+# back.
+#
+# Settings (environment variables; use the same ones for every command):
+#   NATS_CLUSTER_PORT          client port of n1, default 4231 (n2: +1, n3: +2)
+#   NATS_CLUSTER_ROUTE_PORT    route port of n1, default 6231 (n2: +1, n3: +2)
+#   NATS_CLUSTER_MONITOR_PORT  monitoring port of n1, default 8231 (n2: +1, n3: +2)
+#   NATS_CLUSTER_NAME          the cluster's name, default course
+#   NATS_CLUSTER_DIR           where the nodes keep their files, default .nats/cluster
+#
+# The servers listen on 127.0.0.1 only. Their files live in .nats/cluster/
+# (git-ignored), one folder per node:
+#   .nats/cluster/<node>/store/     JetStream data (survives kill and restart)
+#   .nats/cluster/<node>/nats.log   server log
+#   .nats/cluster/<node>/nats.pid   process id of the running server
+# Delete .nats/cluster (after `stop`) to start from scratch.
+#
+# python3 reads the monitoring pages (/jsz), so curl and jq are not needed.
+set -euo pipefail
+
+HOST=127.0.0.1
+NODES=(n1 n2 n3)
+CLIENT_BASE="${NATS_CLUSTER_PORT:-4231}"
+ROUTE_BASE="${NATS_CLUSTER_ROUTE_PORT:-6231}"
+MONITOR_BASE="${NATS_CLUSTER_MONITOR_PORT:-8231}"
+CLUSTER_NAME="${NATS_CLUSTER_NAME:-course}"
+START_TIMEOUT_SECS=30
+STOP_TIMEOUT_SECS=10
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(dirname "$SCRIPT_DIR")"
+CLUSTER_DIR="${NATS_CLUSTER_DIR:-$REPO_ROOT/.nats/cluster}"
+
+usage() {
+    echo "usage: $0 start|stop|status" >&2
+    echo "       $0 kill|restart n1|n2|n3" >&2
+    echo "  (env: NATS_CLUSTER_PORT=$CLIENT_BASE NATS_CLUSTER_ROUTE_PORT=$ROUTE_BASE" \
+        "NATS_CLUSTER_MONITOR_PORT=$MONITOR_BASE NATS_CLUSTER_NAME=$CLUSTER_NAME)" >&2
+    exit 2
+}
+
+die() {
+    echo "nats-cluster.sh: $*" >&2
+    exit 1
+}
+
+# A setting that cannot work: exit 2, like a bad argument.
+bad_setting() {
+    echo "nats-cluster.sh: $*" >&2
+    exit 2
+}
+
+# Node n1 is index 0, n2 is 1, n3 is 2.
+index_of() { echo $((${1#n} - 1)); }
+client_port() { echo $((CLIENT_BASE + $(index_of "$1"))); }
+route_port() { echo $((ROUTE_BASE + $(index_of "$1"))); }
+monitor_port() { echo $((MONITOR_BASE + $(index_of "$1"))); }
+node_dir() { echo "$CLUSTER_DIR/$1"; }
+pid_file() { echo "$CLUSTER_DIR/$1/nats.pid"; }
+log_file() { echo "$CLUSTER_DIR/$1/nats.log"; }
+client_url() { echo "nats://$HOST:$(client_port "$1")"; }
+
+# NATS_URL for the tools: every node, so they can fail over.
+all_urls() {
+    local node urls=()
+    for node in "${NODES[@]}"; do urls+=("$(client_url "$node")"); done
+    (
+        IFS=,
+        echo "${urls[*]}"
+    )
+}
+
+# A path relative to the repository, for messages.
+show_path() { echo "${1#"$REPO_ROOT"/}"; }
+
+check_ports() {
+    local base name all=() port
+    for name in NATS_CLUSTER_PORT:$CLIENT_BASE NATS_CLUSTER_ROUTE_PORT:$ROUTE_BASE \
+        NATS_CLUSTER_MONITOR_PORT:$MONITOR_BASE; do
+        base="${name#*:}"
+        if ! [[ "$base" =~ ^[0-9]+$ ]] || ((base < 1 || base + 2 > 65535)); then
+            bad_setting "${name%%:*}='$base' is not a port number (it and the next two are used)"
+        fi
+        all+=("$base" $((base + 1)) $((base + 2)))
+    done
+    port="$(printf '%s\n' "${all[@]}" | sort | uniq -d | head -n1)"
+    [[ -z "$port" ]] || bad_setting "port $port is set for two uses; client, route and monitoring ports must differ"
+}
+
+# True if something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp,
+# so no curl/nc is needed).
+port_in_use() {
+    if command -v timeout >/dev/null 2>&1; then
+        timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
+    else
+        (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+    fi
+}
+
+# Prints the pid of the node's server if it runs; nothing otherwise (and
+# removes a stale pid file, which a killed server leaves behind).
+running_pid() {
+    local pid file
+    file="$(pid_file "$1")"
+    [[ -f "$file" ]] || return 0
+    pid="$(tr -dc '0-9' <"$file")"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+        # Guard against the pid having been reused by an unrelated program.
+        if [[ ! -r "/proc/$pid/cmdline" ]] || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q nats-server; then
+            echo "$pid"
+            return 0
+        fi
+    fi
+    rm -f "$file"
+}
+
+# Facts from the monitoring page /jsz of each node in $@, one per line, each
+# line starting with the node's name:
+#   <node> leader <meta leader, or empty>
+#   <node> held <streams> <events>        (what this node stores)
+#   <node> stream <name> <replicas> <stream leader> <events this node holds>
+# A node whose page does not answer prints nothing. One python3 for all nodes:
+# it takes a moment to start.
+jsz() {
+    local node args=()
+    for node in "$@"; do args+=("$node" "$(monitor_port "$node")"); done
+    python3 - "$HOST" "${args[@]}" <<'PYTHON'
+import json
+import sys
+import urllib.request
+
+host, nodes = sys.argv[1], sys.argv[2:]
+for node, port in zip(nodes[::2], nodes[1::2]):
+    try:
+        url = f"http://{host}:{port}/jsz?streams=true"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            jsz = json.load(response)
+    except Exception:
+        continue
+    print(node, "leader", (jsz.get("meta_cluster") or {}).get("leader") or "")
+    print(node, "held", jsz.get("streams", 0), jsz.get("messages", 0))
+    for account in jsz.get("account_details") or []:
+        for stream in account.get("stream_detail") or []:
+            cluster = stream.get("cluster") or {}
+            replicas = 1 + len(cluster.get("replicas") or [])
+            leader = cluster.get("leader") or "-"
+            messages = (stream.get("state") or {}).get("messages", 0)
+            print(node, "stream", stream.get("name"), replicas, leader, messages)
+PYTHON
+}
+
+# The JetStream meta leader as node $1 sees it (empty if none).
+meta_leader() { jsz "$1" | sed -n "s/^$1 leader //p"; }
+
+# The nodes among $@ that see a meta leader.
+with_leader() { jsz "$@" | awk '$2 == "leader" && $3 != "" { print $1 }'; }
+
+# Shows the end of what node $1 logged since byte offset $2.
+show_log_tail() {
+    local file
+    file="$(log_file "$1")"
+    if [[ -s "$file" ]]; then
+        echo "--- last lines of $(show_path "$file") ---" >&2
+        tail -c +"$((${2:-0} + 1))" "$file" | tail -n 15 >&2
+        echo "---" >&2
+    fi
+}
+
+NATS_BIN=""
+server_bin() {
+    if [[ -z "$NATS_BIN" ]]; then
+        NATS_BIN="$("$SCRIPT_DIR/install-nats-server.sh" | tail -n1)"
+        [[ -x "$NATS_BIN" ]] || die "no nats-server binary available (see the messages above)"
+    fi
+    echo "$NATS_BIN"
+}
+
+# Pids and log offsets of the nodes launched by this run, by node.
+declare -A LAUNCHED=() LOG_OFFSET=()
+
+# Starts node $1 in the background, with its store, routed to the other two.
+launch() {
+    local node="$1" bin other routes=() port
+    bin="$(server_bin)"
+    for port in "$(client_port "$node")" "$(route_port "$node")" "$(monitor_port "$node")"; do
+        if port_in_use "$port"; then
+            die "port $port, needed by $node, is already in use by another program.
+  Stop that program, or move the cluster to other ports (and use the same
+  settings for every command), e.g.:
+    export NATS_CLUSTER_PORT=4331 NATS_CLUSTER_ROUTE_PORT=6331 NATS_CLUSTER_MONITOR_PORT=8331"
+        fi
+    done
+    for other in "${NODES[@]}"; do
+        [[ "$other" == "$node" ]] || routes+=("nats://$HOST:$(route_port "$other")")
+    done
+    mkdir -p "$(node_dir "$node")/store"
+    rm -f "$(pid_file "$node")"
+    local log offset=0
+    log="$(log_file "$node")"
+    [[ -f "$log" ]] && offset="$(wc -c <"$log")"
+    # setsid + nohup: the server gets its own session, so it keeps running
+    # after this script returns and a Ctrl-C in this terminal does not reach it.
+    local launcher=(nohup)
+    if command -v setsid >/dev/null 2>&1; then launcher=(setsid nohup); fi
+    # shellcheck disable=SC2094 # stdout/stderr (rare early errors) go to the log too
+    "${launcher[@]}" "$bin" -js -sd "$(node_dir "$node")/store" -n "$node" \
+        -a "$HOST" -p "$(client_port "$node")" -m "$(monitor_port "$node")" \
+        --cluster_name "$CLUSTER_NAME" --cluster "nats://$HOST:$(route_port "$node")" \
+        --routes "$(
+            IFS=,
+            echo "${routes[*]}"
+        )" \
+        -l "$log" -P "$(pid_file "$node")" </dev/null >>"$log" 2>&1 &
+    LAUNCHED[$node]=$!
+    LOG_OFFSET[$node]=$offset
+    disown "$!" 2>/dev/null || true # no "Killed"/"Done" job notices from bash
+}
+
+# Waits until every node in $@ accepts connections and sees a JetStream meta
+# leader; fails with the logs of the nodes that are not ready.
+wait_ready() {
+    local deadline=$((SECONDS + START_TIMEOUT_SECS)) node pending ready
+    while :; do
+        pending=()
+        ready=" $(with_leader "$@" | tr '\n' ' ')"
+        for node in "$@"; do
+            if [[ -n "${LAUNCHED[$node]:-}" ]] && ! kill -0 "${LAUNCHED[$node]}" 2>/dev/null; then
+                show_log_tail "$node" "${LOG_OFFSET[$node]:-0}"
+                die "$node exited right after starting (log: $(show_path "$(log_file "$node")"))"
+            fi
+            if [[ "$ready" != *" $node "* ]] || ! port_in_use "$(client_port "$node")"; then
+                pending+=("$node")
+            fi
+        done
+        ((${#pending[@]} == 0)) && break
+        if ((SECONDS >= deadline)); then
+            for node in "${pending[@]}"; do show_log_tail "$node" "${LOG_OFFSET[$node]:-0}"; done
+            die "${pending[*]} did not join a cluster with a JetStream leader within ${START_TIMEOUT_SECS}s"
+        fi
+        sleep 0.2
+    done
+    # nats-server writes its own pid file; fall back to the pid we launched.
+    for node in "$@"; do
+        if [[ -n "${LAUNCHED[$node]:-}" && ! -s "$(pid_file "$node")" ]]; then
+            echo "${LAUNCHED[$node]}" >"$(pid_file "$node")"
+        fi
+    done
+}
+
+describe() {
+    echo "$1: $(client_url "$1") (route $(route_port "$1"), monitoring http://$HOST:$(monitor_port "$1"), store $(show_path "$(node_dir "$1")")/store)"
+}
+
+cmd_start() {
+    local node pid started=()
+    for node in "${NODES[@]}"; do
+        pid="$(running_pid "$node")"
+        if [[ -n "$pid" ]]; then
+            echo "$node already running (pid $pid)"
+        else
+            launch "$node"
+            started+=("$node")
+        fi
+    done
+    wait_ready "${NODES[@]}"
+    for node in "${started[@]}"; do echo "started $(describe "$node")"; done
+    echo "cluster '$CLUSTER_NAME' is up; JetStream meta leader: $(meta_leader n1)"
+    echo "Use all three servers, so the tools fail over between them:"
+    echo "  export NATS_URL=$(all_urls)"
+}
+
+# Stops node $1 with SIGTERM (SIGKILL after a while); quiet if not running.
+stop_node() {
+    local node="$1" pid deadline
+    pid="$(running_pid "$node")"
+    if [[ -z "$pid" ]]; then
+        echo "$node is not running (nothing to stop)"
+        return 0
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + STOP_TIMEOUT_SECS))
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            echo "$node (pid $pid) did not stop within ${STOP_TIMEOUT_SECS}s; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.1
+    done
+    rm -f "$(pid_file "$node")"
+    echo "$node stopped (was pid $pid)"
+}
+
+cmd_stop() {
+    local node
+    for node in "${NODES[@]}"; do stop_node "$node"; done
+}
+
+cmd_kill() {
+    local node="$1" pid
+    pid="$(running_pid "$node")"
+    if [[ -z "$pid" ]]; then
+        echo "$node is not running (nothing to kill)"
+        return 0
+    fi
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    rm -f "$(pid_file "$node")"
+    echo "$node killed (SIGKILL, was pid $pid); its store $(show_path "$(node_dir "$node")")/store is kept"
+    echo "Bring it back with: $0 restart $node"
+}
+
+cmd_restart() {
+    local node="$1" other running=0
+    stop_node "$node" >/dev/null
+    launch "$node"
+    for other in "${NODES[@]}"; do
+        if [[ "$other" == "$node" || -n "$(running_pid "$other")" ]]; then running=$((running + 1)); fi
+    done
+    if ((running < 2)); then
+        # Alone, a node cannot elect a JetStream leader: only wait until it listens.
+        local deadline=$((SECONDS + START_TIMEOUT_SECS))
+        until port_in_use "$(client_port "$node")"; do
+            kill -0 "${LAUNCHED[$node]}" 2>/dev/null || {
+                show_log_tail "$node" "${LOG_OFFSET[$node]}"
+                die "$node exited right after starting"
+            }
+            ((SECONDS < deadline)) || die "$node did not accept connections within ${START_TIMEOUT_SECS}s"
+            sleep 0.1
+        done
+        echo "restarted $(describe "$node")"
+        echo "Note: the other nodes are down, so JetStream has no majority and no leader;" \
+            "start them with \`$0 restart n?\` or \`$0 start\`"
+        return 0
+    fi
+    wait_ready "$node"
+    echo "restarted $(describe "$node")"
+    echo "$node rejoined the cluster (JetStream meta leader: $(meta_leader "$node")); it catches up" \
+        "on the events it missed: watch with \`$0 status\`"
+}
+
+cmd_status() {
+    local node pid rc=0 facts running=() who kind rest answered streams events name replicas sleader
+    for node in "${NODES[@]}"; do
+        if [[ -n "$(running_pid "$node")" ]]; then running+=("$node"); fi
+    done
+    facts=""
+    if ((${#running[@]} > 0)); then facts="$(jsz "${running[@]}")"; fi
+    for node in "${NODES[@]}"; do
+        pid="$(running_pid "$node")"
+        if [[ -z "$pid" ]]; then
+            rc=3
+            if port_in_use "$(client_port "$node")"; then
+                echo "$node: not running (but another program listens on port $(client_port "$node"))"
+            else
+                echo "$node: not running"
+            fi
+            continue
+        fi
+        echo "$node: running, pid $pid, $(client_url "$node"), monitoring http://$HOST:$(monitor_port "$node")"
+        answered=""
+        while read -r who kind rest; do
+            [[ "$who" == "$node" ]] || continue
+            answered=yes
+            case "$kind" in
+            leader)
+                echo "    JetStream meta leader: ${rest:-none (no majority yet)}"
+                ;;
+            held)
+                read -r streams events <<<"$rest"
+                echo "    holds $streams streams, $events events"
+                ;;
+            stream)
+                read -r name replicas sleader events <<<"$rest"
+                echo "    stream $name ($replicas replicas, leader $sleader): $events events here"
+                ;;
+            esac
+        done <<<"$facts"
+        if [[ -z "$answered" ]]; then
+            echo "    (monitoring port $(monitor_port "$node") does not answer)"
+        fi
+    done
+    if ((rc == 0)); then echo "NATS_URL=$(all_urls)"; fi
+    return "$rc"
+}
+
+check_node() {
+    case "$1" in
+    n1 | n2 | n3) ;;
+    *)
+        echo "nats-cluster.sh: unknown node '$1': use n1, n2 or n3" >&2
+        usage
+        ;;
+    esac
+}
+
+[[ $# -ge 1 ]] || usage
+command="$1"
+shift
+case "$command" in
+start | stop | status) [[ $# -eq 0 ]] || usage ;;
+kill | restart)
+    [[ $# -eq 1 ]] || usage
+    check_node "$1"
+    ;;
+-h | --help | help)
+    sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+    exit 0
+    ;;
+*) usage ;;
+esac
+check_ports
+
+case "$command" in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+kill) cmd_kill "$1" ;;
+restart) cmd_restart "$1" ;;
+esac

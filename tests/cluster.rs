@@ -1,0 +1,621 @@
+//! A 3-node JetStream cluster: publish and listen across its nodes, kill the
+//! stream's leader (SIGKILL) in the middle of a big `publish`, and check that
+//! every event is stored and delivered exactly once, and that the killed
+//! node, started again with its store, catches up.
+//!
+//! The nodes are real `nats-server` processes on random loopback ports, each
+//! with its own temporary store, routed into one cluster, as
+//! `scripts/nats-cluster.sh` runs them. Elections and catch-up take a few
+//! seconds, so every wait polls with a deadline. The last test runs
+//! `scripts/nats-cluster.sh` itself, on ports and in a folder of its own.
+
+mod common;
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::stream;
+use common::{Running, block_on, nats_server_bin, publish_ok};
+
+const STREAM: &str = "TICKET_CREATED";
+
+/// Events published while the stream's leader is killed.
+const EVENTS: u64 = 20_000;
+
+/// How long forming the cluster, an election or a catch-up may take.
+const CLUSTER_DEADLINE: Duration = Duration::from_secs(30);
+
+/// One `nats-server` of the cluster.
+struct Node {
+    name: String,
+    client_port: u16,
+    route_port: u16,
+    monitor_port: u16,
+    child: Option<Child>,
+}
+
+/// Three routed JetStream servers, killed on drop.
+struct Cluster {
+    nodes: Vec<Node>,
+    dir: tempfile::TempDir,
+}
+
+/// `n` ports free on 127.0.0.1: all bound at once (so they differ), then released.
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect()
+}
+
+impl Cluster {
+    /// Starts n1, n2 and n3 and waits until they have a JetStream meta leader.
+    fn start() -> Cluster {
+        let ports = free_ports(9);
+        let nodes = (0..3)
+            .map(|i| Node {
+                name: format!("n{}", i + 1),
+                client_port: ports[i],
+                route_port: ports[3 + i],
+                monitor_port: ports[6 + i],
+                child: None,
+            })
+            .collect();
+        let mut cluster = Cluster {
+            nodes,
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        for i in 0..3 {
+            cluster.spawn(i);
+        }
+        cluster.wait_until("the cluster to elect a JetStream meta leader", || {
+            (0..3).all(|i| cluster.meta_leader(i).is_some())
+        });
+        cluster
+    }
+
+    /// Starts node `i` with its store (the same one on every start).
+    fn spawn(&mut self, i: usize) {
+        let routes: Vec<String> = (0..3)
+            .filter(|&j| j != i)
+            .map(|j| format!("nats://127.0.0.1:{}", self.nodes[j].route_port))
+            .collect();
+        let node = &self.nodes[i];
+        let store = self.dir.path().join(&node.name);
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path(i))
+            .expect("log file");
+        let child = Command::new(nats_server_bin())
+            .args(["-js", "-n", &node.name, "-a", "127.0.0.1"])
+            .args(["-p", &node.client_port.to_string()])
+            .args(["-m", &node.monitor_port.to_string()])
+            .arg("-sd")
+            .arg(store)
+            .args(["--cluster_name", "course"])
+            .args([
+                "--cluster",
+                &format!("nats://127.0.0.1:{}", node.route_port),
+            ])
+            .args(["--routes", &routes.join(",")])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start nats-server");
+        self.nodes[i].child = Some(child);
+    }
+
+    fn log_path(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("{}.log", self.nodes[i].name))
+    }
+
+    /// Kills node `i` at once (SIGKILL), as a crashed pod dies.
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self, i: usize) -> String {
+        format!("nats://127.0.0.1:{}", self.nodes[i].client_port)
+    }
+
+    /// The `--server` list of these nodes.
+    fn urls(&self, nodes: &[usize]) -> String {
+        let urls: Vec<String> = nodes.iter().map(|&i| self.url(i)).collect();
+        urls.join(",")
+    }
+
+    fn index_of(&self, name: &str) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .unwrap_or_else(|| panic!("no node named {name}"))
+    }
+
+    /// Node `i`'s monitoring page `/jsz?streams=true`, or `None` while it
+    /// does not answer.
+    fn jsz(&self, i: usize) -> Option<serde_json::Value> {
+        let port = self.nodes[i].monitor_port;
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        write!(
+            stream,
+            "GET /jsz?streams=true HTTP/1.0\r\nHost: localhost\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let (_, body) = response.split_once("\r\n\r\n")?;
+        serde_json::from_str(body).ok()
+    }
+
+    /// The JetStream meta leader as node `i` sees it.
+    fn meta_leader(&self, i: usize) -> Option<String> {
+        let jsz = self.jsz(i)?;
+        let leader = jsz["meta_cluster"]["leader"].as_str()?;
+        (!leader.is_empty()).then(|| leader.to_owned())
+    }
+
+    /// The stream's state in node `i`'s own copy: (events, last sequence).
+    fn local_copy(&self, i: usize) -> Option<(u64, u64)> {
+        let jsz = self.jsz(i)?;
+        let streams = jsz["account_details"]
+            .as_array()?
+            .iter()
+            .filter_map(|account| account["stream_detail"].as_array())
+            .flatten();
+        for stream in streams {
+            if stream["name"] == STREAM {
+                let state = &stream["state"];
+                return Some((state["messages"].as_u64()?, state["last_seq"].as_u64()?));
+            }
+        }
+        None
+    }
+
+    /// The stream's info, asked through node `i` alone (the stream's leader
+    /// answers); `None` while there is no leader to answer.
+    fn stream_info(&self, i: usize) -> Option<stream::Info> {
+        let url = self.url(i);
+        block_on(async move {
+            let work = async {
+                let client = async_nats::ConnectOptions::new()
+                    .connection_timeout(Duration::from_secs(2))
+                    .connect(url)
+                    .await
+                    .ok()?;
+                let js = async_nats::jetstream::new(client);
+                let stream = js.get_stream(STREAM).await.ok()?;
+                Some(stream.cached_info().clone())
+            };
+            tokio::time::timeout(Duration::from_secs(5), work)
+                .await
+                .ok()
+                .flatten()
+        })
+    }
+
+    /// Waits until, through node `i`, the stream has a leader other than
+    /// `dead` and the JetStream API answers (its meta leader may have died
+    /// too): what `publish` and `listen` need to start.
+    fn wait_for_leaders(&self, i: usize, dead: &str) {
+        self.wait_until(&format!("new JetStream leaders after {dead} died"), || {
+            let url = self.url(i);
+            block_on(async move {
+                let work = async {
+                    let client = async_nats::connect(url).await.ok()?;
+                    let js = async_nats::jetstream::new(client);
+                    // Answered by the meta leader.
+                    js.stream_by_subject("ticket:created").await.ok()?;
+                    // Answered by the stream's leader.
+                    let stream = js.get_stream(STREAM).await.ok()?;
+                    stream.cached_info().cluster.clone()?.leader
+                };
+                tokio::time::timeout(Duration::from_secs(5), work)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|leader| leader != dead)
+            })
+        });
+    }
+
+    /// The node that leads the consumer `name`, asked through node `i`.
+    fn consumer_leader(&self, i: usize, name: &str) -> Option<String> {
+        let url = self.url(i);
+        block_on(async move {
+            let work = async {
+                let client = async_nats::connect(url).await.ok()?;
+                let js = async_nats::jetstream::new(client);
+                let stream = js.get_stream(STREAM).await.ok()?;
+                stream.consumer_info(name).await.ok()?.cluster?.leader
+            };
+            tokio::time::timeout(Duration::from_secs(5), work)
+                .await
+                .ok()
+                .flatten()
+        })
+    }
+
+    /// Polls `condition` until it holds, failing the test after
+    /// [`CLUSTER_DEADLINE`] with the end of every node's log.
+    fn wait_until(&self, what: &str, condition: impl Fn() -> bool) {
+        self.poll(what, || condition().then_some(()));
+    }
+
+    /// Polls `f` until it returns something, failing the test after
+    /// [`CLUSTER_DEADLINE`] with the end of every node's log.
+    fn poll<T>(&self, what: &str, f: impl Fn() -> Option<T>) -> T {
+        let start = Instant::now();
+        loop {
+            if let Some(value) = f() {
+                return value;
+            }
+            if start.elapsed() > CLUSTER_DEADLINE {
+                panic!("timed out waiting for {what}\n{}", self.log_tails());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log_tails(&self) -> String {
+        let mut text = String::new();
+        for i in 0..self.nodes.len() {
+            let log = std::fs::read_to_string(self.log_path(i)).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+            text.push_str(&format!("--- {} ---\n{tail}\n", self.nodes[i].name));
+        }
+        text
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// Waits for `listen` to exit 0 and returns the event numbers it printed.
+fn finished(mut listener: Running, what: &str) -> Vec<u64> {
+    let status = listener.wait_exit();
+    assert!(
+        status.success(),
+        "{what} exited with {status}: {}",
+        listener.stderr()
+    );
+    listener.received()
+}
+
+/// Publish and listen across the three nodes; kill the stream's leader in
+/// the middle of `publish --count 20000`: the publish still succeeds, each
+/// event is stored once and delivered to a listener on the survivors, and
+/// the killed node, started again with its store, catches up.
+#[test]
+fn cluster_survives_losing_the_stream_leader_and_the_node_catches_up() {
+    let started = Instant::now();
+    let mut cluster = Cluster::start();
+    eprintln!("cluster formed in {:?}", started.elapsed());
+
+    // 1. Across nodes: a live listener on n2 (it creates the stream with 3
+    // replicas), a replaying one on n3, events published through n1.
+    let live = Running::start(
+        &cluster.url(1),
+        &["--replicas", "3", "--no-queue-group", "--count", "3"],
+    );
+    let replay = Running::start(
+        &cluster.url(2),
+        &[
+            "--replicas",
+            "3",
+            "--deliver-all",
+            "--no-queue-group",
+            "--count",
+            "3",
+        ],
+    );
+    publish_ok(&cluster.url(0), &["--replicas", "3", "--count", "3"]);
+    assert_eq!(finished(live, "the listener on n2"), [1, 2, 3]);
+    assert_eq!(finished(replay, "the listener on n3"), [1, 2, 3]);
+
+    let info = cluster.stream_info(0).expect("stream info through n1");
+    assert_eq!(info.config.num_replicas, 3);
+    let leader_name = info
+        .cluster
+        .as_ref()
+        .and_then(|c| c.leader.clone())
+        .expect("the stream has a leader");
+    let placed: HashSet<String> = info
+        .cluster
+        .iter()
+        .flat_map(|c| c.replicas.iter().map(|p| p.name.clone()))
+        .chain([leader_name.clone()])
+        .collect();
+    assert_eq!(placed.len(), 3, "a copy on every node: {:?}", info.cluster);
+
+    // 2. Kill the stream's leader while a big publish to all three runs.
+    let leader = cluster.index_of(&leader_name);
+    let survivors: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    let total = 3 + EVENTS;
+    let mut publisher = Running::publish(
+        &cluster.urls(&[0, 1, 2]),
+        &["--replicas", "3", "--count", &EVENTS.to_string()],
+    );
+    let stored = std::cell::Cell::new(0);
+    publisher.wait_until("2000 events to be stored", |_| {
+        stored.set(cluster.local_copy(survivors[0]).map_or(0, |(n, _)| n));
+        stored.get() >= 2_003
+    });
+    let stored_at_kill = stored.get();
+    let killed_at = Instant::now();
+    cluster.kill(leader);
+    eprintln!(
+        "killed the stream leader {leader_name} with {stored_at_kill} events stored, at {:?}",
+        started.elapsed()
+    );
+    assert!(
+        stored_at_kill < total,
+        "the publish ended before the leader was killed"
+    );
+
+    // 3. The publish completes, each event stored once, and a listener on
+    // the survivors gets every one. Events sent while the stream has no
+    // leader go unanswered and are sent again every 2 s until it has one.
+    let waiting = Instant::now();
+    while !publisher.stdout().contains("Published ") && !publisher.stderr().contains("Error: ") {
+        assert!(
+            waiting.elapsed() < CLUSTER_DEADLINE,
+            "publish did not finish after the leader was killed:\n{}\n{}",
+            publisher.stderr(),
+            cluster.log_tails()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = publisher.wait_exit();
+    assert!(
+        status.success(),
+        "publish failed after the leader was killed:\n{}\n{}",
+        publisher.stderr(),
+        cluster.log_tails()
+    );
+    eprintln!(
+        "publish finished {:?} after the kill:\n{}{}",
+        killed_at.elapsed(),
+        publisher.stdout(),
+        publisher.stderr()
+    );
+    cluster.wait_for_leaders(survivors[0], &leader_name);
+    let info = cluster
+        .stream_info(survivors[0])
+        .expect("stream info through a survivor");
+    let new_leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
+    assert_ne!(new_leader.as_deref(), Some(leader_name.as_str()));
+    assert_eq!(
+        (
+            info.state.messages,
+            info.state.first_sequence,
+            info.state.last_sequence
+        ),
+        (total, 1, total),
+        "every event stored exactly once, without gaps"
+    );
+
+    // A durable: its consumer has a copy on every node, as the stream has. (A
+    // listener of its own gets a consumer on one node, which may be the dead
+    // one; see `a_listener_goes_on_after_the_node_of_its_consumer_dies`.)
+    let listener = Running::start(
+        &cluster.urls(&survivors),
+        &[
+            "--durable",
+            "survivors",
+            "--deliver-all",
+            "--no-queue-group",
+            "--count",
+            &total.to_string(),
+        ],
+    );
+    let seen = finished(listener, "the listener on the survivors");
+    let distinct: HashSet<u64> = seen.iter().copied().collect();
+    assert_eq!(seen.len() as u64, total, "each event shown once");
+    assert_eq!(distinct, (1..=total).collect(), "every event delivered");
+    eprintln!("listener done at {:?}", started.elapsed());
+
+    // 4. The killed node comes back with its store and catches up.
+    cluster.spawn(leader);
+    let restarted = Instant::now();
+    cluster.wait_until(
+        &format!("{leader_name} to hold all {total} events again"),
+        || cluster.local_copy(leader) == Some((total, total)),
+    );
+    cluster.wait_until(
+        &format!("the stream leader to report {leader_name} current"),
+        || {
+            cluster.stream_info(leader).is_some_and(|info| {
+                info.cluster.is_some_and(|c| {
+                    c.replicas
+                        .iter()
+                        .any(|p| p.name == leader_name && p.current && p.lag.unwrap_or(0) == 0)
+                        || c.leader.as_deref() == Some(leader_name.as_str())
+                })
+            })
+        },
+    );
+    eprintln!(
+        "{leader_name} caught up {:?} after its restart; whole test {:?}",
+        restarted.elapsed(),
+        started.elapsed()
+    );
+}
+
+/// The course's listener (queue group `orders-microservice-queue-group`) on
+/// the whole cluster goes on receiving after the node that holds its
+/// consumer dies.
+///
+/// Ignored: it fails today. The consumer of a queue group (and of a listener
+/// of its own) is created with the server's default of one replica, so it
+/// lives on one node only; when that node dies the consumer is gone, and the
+/// listener waits forever, reconnected to a survivor, while events are
+/// published. A consumer created with the stream's replica count
+/// (`num_replicas` set from `stream.cached_info().config.num_replicas` in
+/// `subscription::open_consumer`) gets a new leader within seconds instead,
+/// and this test passes.
+#[test]
+#[ignore = "src bug: the listener's consumer has 1 replica and dies with its node"]
+fn a_listener_goes_on_after_the_node_of_its_consumer_dies() {
+    let mut cluster = Cluster::start();
+    publish_ok(&cluster.url(0), &["--replicas", "3", "--count", "1"]);
+    let listener = Running::start(&cluster.urls(&[0, 1, 2]), &["--count", "3"]);
+    let group = nats_course_toolkit::subscription::DEFAULT_QUEUE_GROUP;
+    let holder = cluster.poll("the consumer to have a leader", || {
+        cluster.consumer_leader(0, group)
+    });
+    let holder = cluster.index_of(&holder);
+    cluster.kill(holder);
+    let survivors: Vec<usize> = (0..3).filter(|&i| i != holder).collect();
+    cluster.wait_for_leaders(survivors[0], &cluster.nodes[holder].name);
+    publish_ok(&cluster.urls(&survivors), &["--count", "3"]);
+    assert_eq!(finished(listener, "the queue group's listener"), [2, 3, 4]);
+}
+
+/// Three consecutive free ports, `base..base + 3`, for the script's settings.
+fn free_port_run(taken: &[u16]) -> u16 {
+    for _ in 0..200 {
+        let base = 20_000 + rand::random::<u16>() % 40_000;
+        if (base..base + 3).any(|p| taken.contains(&p)) {
+            continue;
+        }
+        let bound: Vec<_> = (base..base + 3)
+            .map_while(|p| TcpListener::bind(("127.0.0.1", p)).ok())
+            .collect();
+        if bound.len() == 3 {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports found");
+}
+
+/// `scripts/nats-cluster.sh` on its own ports and folder, stopped on drop.
+struct Script {
+    env: Vec<(&'static str, String)>,
+    dir: tempfile::TempDir,
+}
+
+impl Script {
+    fn new() -> Script {
+        let client = free_port_run(&[]);
+        let route = free_port_run(&[client, client + 1, client + 2]);
+        let taken: Vec<u16> = [client, route].iter().flat_map(|&b| b..b + 3).collect();
+        let monitor = free_port_run(&taken);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = vec![
+            ("NATS_CLUSTER_PORT", client.to_string()),
+            ("NATS_CLUSTER_ROUTE_PORT", route.to_string()),
+            ("NATS_CLUSTER_MONITOR_PORT", monitor.to_string()),
+            ("NATS_CLUSTER_DIR", dir.path().display().to_string()),
+            ("NATS_SERVER_BIN", nats_server_bin().display().to_string()),
+        ];
+        Script { env, dir }
+    }
+
+    /// Runs the script; returns its exit code and what it printed.
+    fn run(&self, args: &[&str]) -> (i32, String) {
+        let output = Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/nats-cluster.sh"
+        ))
+        .args(args)
+        .envs(self.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run scripts/nats-cluster.sh");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code().unwrap_or(-1), text)
+    }
+
+    /// Runs the script and checks its exit code.
+    fn expect(&self, args: &[&str], code: i32) -> String {
+        let (actual, text) = self.run(args);
+        assert_eq!(actual, code, "nats-cluster.sh {args:?}:\n{text}");
+        text
+    }
+
+    fn port(&self, i: usize) -> u16 {
+        self.env[0].1.parse::<u16>().unwrap() + i as u16
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = self.run(&["stop"]);
+    }
+}
+
+/// The script for learners: start, status, kill n2, restart n2, stop, on
+/// ports of its own, and its usage errors.
+#[test]
+fn cluster_script_starts_kills_restarts_and_stops_nodes() {
+    let script = Script::new();
+    for bad in [
+        &[][..],
+        &["kill"],
+        &["kill", "n4"],
+        &["restart", "n1", "n2"],
+        &["bogus"],
+    ] {
+        script.expect(bad, 2);
+    }
+
+    let urls = format!(
+        "nats://127.0.0.1:{},nats://127.0.0.1:{},nats://127.0.0.1:{}",
+        script.port(0),
+        script.port(1),
+        script.port(2)
+    );
+    let out = script.expect(&["start"], 0);
+    assert!(out.contains(&format!("export NATS_URL={urls}")), "{out}");
+    let out = script.expect(&["start"], 0);
+    assert_eq!(out.matches("already running").count(), 3, "{out}");
+    let out = script.expect(&["status"], 0);
+    assert_eq!(out.matches("JetStream meta leader: n").count(), 3, "{out}");
+
+    let out = script.expect(&["kill", "n2"], 0);
+    assert!(out.contains("n2 killed (SIGKILL"), "{out}");
+    let out = script.expect(&["kill", "n2"], 0);
+    assert!(out.contains("n2 is not running"), "{out}");
+    let out = script.expect(&["status"], 3);
+    assert!(out.contains("n2: not running"), "{out}");
+
+    let out = script.expect(&["restart", "n2"], 0);
+    assert!(out.contains("n2 rejoined the cluster"), "{out}");
+    script.expect(&["status"], 0);
+
+    let out = script.expect(&["stop"], 0);
+    assert_eq!(out.matches(" stopped (was pid").count(), 3, "{out}");
+    let out = script.expect(&["status"], 3);
+    assert_eq!(out.matches("not running").count(), 3, "{out}");
+    for node in ["n1", "n2", "n3"] {
+        let node_dir = script.dir.path().join(node);
+        assert!(node_dir.join("store").is_dir(), "{node}'s store is kept");
+        assert!(
+            !node_dir.join("nats.pid").exists(),
+            "{node}'s pid file is gone"
+        );
+    }
+}
