@@ -514,7 +514,10 @@ async fn open_consumer(
     options: &SubscriptionOptions,
     notes: &mut impl Write,
 ) -> anyhow::Result<PullConsumer> {
-    let wanted = options.consumer_config();
+    let mut wanted = options.consumer_config();
+    // As many copies as the stream has: a consumer on one node of a cluster
+    // would die with that node, and its listeners with it.
+    wanted.num_replicas = stream.cached_info().config.num_replicas;
     if let Some(name) = options.consumer_name() {
         if options.reset {
             match stream.delete_consumer(name).await {

@@ -413,14 +413,11 @@ fn cluster_survives_losing_the_stream_leader_and_the_node_catches_up() {
         "every event stored exactly once, without gaps"
     );
 
-    // A durable: its consumer has a copy on every node, as the stream has. (A
-    // listener of its own gets a consumer on one node, which may be the dead
-    // one; see `a_listener_goes_on_after_the_node_of_its_consumer_dies`.)
+    // A listener of its own: its consumer, like the stream, has a copy on
+    // every node.
     let listener = Running::start(
         &cluster.urls(&survivors),
         &[
-            "--durable",
-            "survivors",
             "--deliver-all",
             "--no-queue-group",
             "--count",
@@ -462,18 +459,9 @@ fn cluster_survives_losing_the_stream_leader_and_the_node_catches_up() {
 
 /// The course's listener (queue group `orders-microservice-queue-group`) on
 /// the whole cluster goes on receiving after the node that holds its
-/// consumer dies.
-///
-/// Ignored: it fails today. The consumer of a queue group (and of a listener
-/// of its own) is created with the server's default of one replica, so it
-/// lives on one node only; when that node dies the consumer is gone, and the
-/// listener waits forever, reconnected to a survivor, while events are
-/// published. A consumer created with the stream's replica count
-/// (`num_replicas` set from `stream.cached_info().config.num_replicas` in
-/// `subscription::open_consumer`) gets a new leader within seconds instead,
-/// and this test passes.
+/// consumer dies: the consumer has as many copies as the stream, so it gets
+/// a new leader within seconds.
 #[test]
-#[ignore = "src bug: the listener's consumer has 1 replica and dies with its node"]
 fn a_listener_goes_on_after_the_node_of_its_consumer_dies() {
     let mut cluster = Cluster::start();
     publish_ok(&cluster.url(0), &["--replicas", "3", "--count", "1"]);
