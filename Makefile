@@ -104,3 +104,8 @@ clean: ## Remove build output and stop the local server
 
 distclean: clean ## Also remove .nats/ (server binary, JetStream data, logs)
 	rm -rf .nats
+
+.PHONY: bench
+
+bench: ## Time publish and listen against plain async-nats programs (release build, own server)
+	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" cargo bench --bench toolkit
