@@ -7,13 +7,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, NatsServer};
+use common::{DEADLINE, NatsServer, collect};
 
 /// How long building one example may take: the first build compiles the crate,
 /// maybe while other builds hold the machine.
@@ -36,20 +35,6 @@ impl Finished {
             self.stderr
         );
     }
-}
-
-/// Collects everything a pipe delivers, line by line, in the background.
-fn collect(pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let sink = Arc::clone(&text);
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            let mut text = sink.lock().unwrap();
-            text.push_str(&line);
-            text.push('\n');
-        }
-    });
-    text
 }
 
 /// A running program whose output is being collected.

@@ -396,7 +396,8 @@ impl Drop for Running {
     }
 }
 
-fn collect(pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
+/// Collects everything a pipe delivers, line by line, in the background.
+pub fn collect(pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
     let text = Arc::new(Mutex::new(String::new()));
     let sink = Arc::clone(&text);
     std::thread::spawn(move || {
