@@ -79,7 +79,31 @@ impl Cluster {
         cluster.wait_until("the cluster to elect a JetStream meta leader", || {
             (0..3).all(|i| cluster.meta_leader(i).is_some())
         });
+        // A stream with 3 replicas can only be placed once the leader sees
+        // both other peers online and current.
+        cluster.wait_until("the meta leader to see every peer current", || {
+            (0..3).any(|i| cluster.leads_a_current_cluster(i))
+        });
         cluster
+    }
+
+    /// Whether node `i` is the meta leader and sees both other peers online
+    /// and current (the leader's `/jsz` lists them in `meta_cluster.replicas`).
+    fn leads_a_current_cluster(&self, i: usize) -> bool {
+        let Some(jsz) = self.jsz(i) else {
+            return false;
+        };
+        let meta = &jsz["meta_cluster"];
+        let leads = meta["leader"].as_str() == Some(self.nodes[i].name.as_str());
+        let peers = meta["replicas"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        leads
+            && peers.len() == 2
+            && peers.iter().all(|p| {
+                p["current"].as_bool() == Some(true) && p["offline"].as_bool() != Some(true)
+            })
     }
 
     /// Starts node `i` with its store (the same one on every start).
