@@ -13,6 +13,7 @@
 //! made yourself, say) is used as it is.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, context::GetStreamByNameErrorKind, stream};
@@ -88,6 +89,29 @@ impl Channel {
         js: &jetstream::Context,
         replicas: usize,
     ) -> anyhow::Result<String> {
+        // A cluster that just lost a node answers with timeouts or "no
+        // suitable peers" until it has elected new leaders: wait for that.
+        let started = Instant::now();
+        let mut said = false;
+        loop {
+            match self.find_or_create_stream(js, replicas).await {
+                Err(err) if is_transient(&err) && started.elapsed() < CLUSTER_SETTLE => {
+                    if !said {
+                        eprintln!("JetStream is not ready yet ({err:#}); trying again...");
+                        said = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn find_or_create_stream(
+        &self,
+        js: &jetstream::Context,
+        replicas: usize,
+    ) -> anyhow::Result<String> {
         match js.stream_by_subject(self.as_str()).await {
             Ok(name) => return Ok(name),
             Err(err) if err.kind() == GetStreamByNameErrorKind::NotFound => {}
@@ -115,6 +139,23 @@ impl fmt::Display for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// How long to wait for a cluster to settle (elect leaders, see its peers).
+const CLUSTER_SETTLE: Duration = Duration::from_secs(20);
+
+/// Errors a cluster gives while it elects leaders after losing a node.
+fn is_transient(err: &anyhow::Error) -> bool {
+    let text = format!("{err:#}");
+    [
+        "timed out",
+        "no suitable peers",
+        "peer offline",
+        "leader not known",
+        "jetstream not ready",
+    ]
+    .iter()
+    .any(|marker| text.to_ascii_lowercase().contains(marker))
 }
 
 /// Explains a failed JetStream request: most often the server runs without
