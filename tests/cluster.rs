@@ -631,17 +631,3 @@ fn cluster_script_starts_kills_restarts_and_stops_nodes() {
         );
     }
 }
-
-/// A channel created with `--replicas 3` while a node is down waits for the
-/// cluster (saying so) instead of failing, and goes on once the node is back.
-#[test]
-fn publish_waits_for_a_cluster_that_is_missing_a_node() {
-    let mut cluster = Cluster::start();
-    cluster.kill(2);
-    let mut publisher = Running::publish(&cluster.urls(&[0, 1]), &["--replicas", "3"]);
-    publisher.wait_for_stderr("JetStream is not ready yet");
-    cluster.spawn(2);
-    let status = publisher.wait_exit();
-    assert!(status.success(), "{}", publisher.stderr());
-    publisher.wait_for_stdout("as event #1");
-}
