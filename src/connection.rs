@@ -275,6 +275,13 @@ fn readable(path: &Path, flag: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {} ({flag})", path.display()))
 }
 
+/// How many times `client` has connected so far: a change means the
+/// connection dropped and came back, and with it whatever the server held for
+/// us (pull requests, pending acks) is gone.
+pub fn connects(client: &Client) -> u64 {
+    client.statistics().connects.load(Ordering::Relaxed)
+}
+
 /// Waits between reconnect attempts: at once the first time, then a little
 /// longer each time, at most 2 s, so a restarted server is found quickly.
 fn reconnect_delay(attempts: usize) -> Duration {

@@ -19,7 +19,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -29,7 +28,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::channel::Channel;
-use crate::connection::ConnectConfig;
+use crate::connection::{ConnectConfig, connects};
 use crate::progress::Progress;
 
 /// Up to this many events print one `Event published` line each; more print a summary.
@@ -85,14 +84,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let client = config.connect.connect().await?;
-    writeln!(out, "Publisher connected to NATS")?;
-    let js = async_nats::jetstream::new(client.clone());
-    config
-        .channel
-        .ensure_stream_with(&js, config.replicas)
-        .await?;
-
+    let client = connect(&config, out).await?;
     let batch = Batch::new(&config).with_progress();
     let result = tokio::select! {
         result = batch.publish(&client, out) => result,
@@ -115,6 +107,19 @@ pub async fn run(
         )?;
     }
     Ok(())
+}
+
+/// Connects as the course's publisher does, and makes sure the channel's
+/// stream exists: the start of both `publish` and `publish --watch`.
+pub async fn connect(config: &PublishConfig, out: &mut impl Write) -> anyhow::Result<Client> {
+    let client = config.connect.connect().await?;
+    writeln!(out, "Publisher connected to NATS")?;
+    let js = async_nats::jetstream::new(client.clone());
+    config
+        .channel
+        .ensure_stream_with(&js, config.replicas)
+        .await?;
+    Ok(client)
 }
 
 /// `count` copies of one event, each with its own `Nats-Msg-Id`.
@@ -203,7 +208,7 @@ impl Batch {
         let (mut base, mut next) = (0u64, 0u64);
         // When an ack last came, and when events were last sent again.
         let (mut last_progress, mut last_resend) = (Instant::now(), Instant::now());
-        let mut connects = connects(client);
+        let mut connects_seen = connects(client);
         while base < self.count {
             while next < self.count && next - base < WINDOW {
                 self.send(client, &subject, &inbox, next).await?;
@@ -250,7 +255,7 @@ impl Batch {
                 }
                 Ok(None) => bail!("the connection to NATS was closed"),
                 Err(_) => {
-                    let reconnected = connects != self::connects(client);
+                    let reconnected = connects_seen != connects(client);
                     let quiet = last_progress.elapsed().min(last_resend.elapsed());
                     if !reconnected && quiet < ACK_TIMEOUT {
                         continue;
@@ -267,7 +272,7 @@ impl Batch {
                         );
                     }
                     // Acks stopped coming: send again whatever is not stored.
-                    connects = self::connects(client);
+                    connects_seen = connects(client);
                     for (offset, slot) in window.iter_mut().enumerate() {
                         if *slot == Slot::Waiting {
                             published.retried += 1;
@@ -323,9 +328,4 @@ impl Published {
 /// The index at the end of an ack's subject, `{inbox}.{index}`.
 fn index_of(subject: &str) -> Option<u64> {
     subject.rsplit('.').next()?.parse().ok()
-}
-
-/// How many times the client has connected so far.
-fn connects(client: &Client) -> u64 {
-    client.statistics().connects.load(Ordering::Relaxed)
 }

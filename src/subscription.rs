@@ -33,7 +33,6 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -49,6 +48,7 @@ use futures_util::{FutureExt, StreamExt};
 use serde::Deserialize;
 
 use crate::channel::{Channel, jetstream_error};
+use crate::connection;
 use crate::duration;
 
 /// The queue group of the course's listener.
@@ -362,7 +362,7 @@ impl Subscription {
                 // half-way (a shutdown) never sends a second request.
                 self.outstanding = batch;
                 self.requested_at = Instant::now();
-                self.connects_at_request = self.connects();
+                self.connects_at_request = connection::connects(&self.client);
                 self.consumer
                     .request_batch(request, self.inbox.clone())
                     .await
@@ -375,7 +375,7 @@ impl Subscription {
                     // A reconnect means the server lost our pull request (it
                     // restarted, or we came back through another node); so
                     // does a request left unanswered past its expiry. Ask again.
-                    if self.connects() != self.connects_at_request
+                    if connection::connects(&self.client) != self.connects_at_request
                         || self.requested_at.elapsed() > PULL_EXPIRES + PULL_GRACE
                     {
                         self.outstanding = 0;
@@ -466,11 +466,6 @@ impl Subscription {
         self.give_ups.take()
     }
 
-    /// How many times the client has connected so far.
-    fn connects(&self) -> u64 {
-        self.client.statistics().connects.load(Ordering::Relaxed)
-    }
-
     /// How many events came back although this subscription had acked them
     /// (after a server crash), and were acked again instead of returned.
     pub fn skipped_duplicates(&self) -> u64 {
@@ -487,7 +482,9 @@ impl Subscription {
                 Ok(Some(_)) => self.unconfirmed -= 1,
                 Ok(None) => self.unconfirmed = 0,
                 // Confirmations do not survive a reconnect: stop waiting.
-                Err(_) if self.connects() != self.connects_at_request => self.unconfirmed = 0,
+                Err(_) if connection::connects(&self.client) != self.connects_at_request => {
+                    self.unconfirmed = 0
+                }
                 Err(_) if started.elapsed() > ACK_CONFIRM_TIMEOUT => self.unconfirmed = 0,
                 Err(_) => {}
             }

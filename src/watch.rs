@@ -27,13 +27,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::connection::State;
-use async_nats::jetstream;
 use bytes::Bytes;
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use crate::cli::read_event_file;
-use crate::publish::{Batch, MAX_LINES, PublishConfig};
+use crate::publish::{self, Batch, MAX_LINES, PublishConfig};
 
 /// A save is over when no file-system event came for this long.
 const QUIET: Duration = Duration::from_millis(50);
@@ -49,13 +48,7 @@ pub async fn run(
     errors: &mut impl Write,
 ) -> anyhow::Result<()> {
     let mut saves = Saves::watch(&config.watch)?;
-    let client = config.connect.connect().await?;
-    writeln!(out, "Publisher connected to NATS")?;
-    let js = jetstream::new(client.clone());
-    config
-        .channel
-        .ensure_stream_with(&js, config.replicas)
-        .await?;
+    let client = publish::connect(&config, out).await?;
     let names: Vec<String> = config
         .watch
         .iter()
