@@ -31,7 +31,7 @@
 //! last member stops asking for events, which is how a non-durable queue group
 //! disappears with its last member, as in NATS Streaming.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -61,7 +61,8 @@ pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
 /// say); a listener that exits cleanly deletes its own consumer at once.
 pub const INACTIVE_THRESHOLD: Duration = Duration::from_secs(5);
 
-/// How many events one pull request asks for.
+/// How many events one pull request asks for. The next request goes out
+/// when half of them have arrived, so events keep flowing.
 const PULL_BATCH: u64 = 512;
 
 /// How long the server holds a pull request open while no event arrives.
@@ -78,12 +79,16 @@ const LOST_REQUEST_CHECK: Duration = Duration::from_millis(250);
 /// How many acks may wait for their confirmation before the listener waits.
 const MAX_UNCONFIRMED: u64 = 8192;
 
+/// At most this many acks in a row go out without asking for a confirmation
+/// (see [`Subscription::ack`]).
+const CONFIRM_EVERY: u32 = 256;
+
 /// How long to wait for the server to confirm acks.
 const ACK_CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How many acked sequences a subscription remembers: more than a crashed
-/// server can forget (a few seconds of acks), in under 2 MiB.
-const RECENT_ACKS: usize = 65_536;
+/// How far back, in sequences, a subscription remembers what it acked: more
+/// than a crashed server can forget (a few seconds of acks), in 128 KiB.
+const RECENT_ACKS: u64 = 1 << 20;
 
 /// Consumer metadata key recording the queue group a consumer serves.
 const QUEUE_GROUP_KEY: &str = "queue_group";
@@ -242,8 +247,12 @@ pub struct Subscription {
     /// Where the server confirms our acks.
     ack_inbox: Subject,
     ack_confirmations: Subscriber,
-    /// Acks sent whose confirmation has not come yet.
+    /// Acks sent asking for a confirmation that has not come yet.
     unconfirmed: u64,
+    /// Acks sent without asking for a confirmation since the last one that
+    /// asked, and the reply subject of the latest of them.
+    plain_acks: u32,
+    last_plain_ack: Option<Subject>,
     /// The events acked lately, to recognise one that comes back.
     acked: RecentlyAcked,
     /// Events that came back although acked, and were not shown again.
@@ -312,6 +321,8 @@ impl Subscription {
             ack_inbox,
             ack_confirmations,
             unconfirmed: 0,
+            plain_acks: 0,
+            last_plain_ack: None,
             ready: None,
             acked: RecentlyAcked::default(),
             skipped: 0,
@@ -343,30 +354,10 @@ impl Subscription {
                 }
                 continue;
             }
-            if self.outstanding == 0 {
-                // Confirmations are collected now and then, not per batch, so
-                // replay never stalls on them; close() collects the rest.
-                if self.unconfirmed >= MAX_UNCONFIRMED {
-                    self.confirm_acks().await;
-                }
-                // Ask for no more than we still want, so `--count N` leaves the
-                // events after the Nth to the next listener instead of holding
-                // them until their ack wait runs out.
-                let batch = self.remaining.min(PULL_BATCH);
-                let request = pull::BatchConfig {
-                    batch: batch as usize,
-                    expires: Some(PULL_EXPIRES),
-                    ..Default::default()
-                };
-                // Counted before it is sent, so a caller that stops waiting
-                // half-way (a shutdown) never sends a second request.
-                self.outstanding = batch;
-                self.requested_at = Instant::now();
-                self.connects_at_request = connection::connects(&self.client);
-                self.consumer
-                    .request_batch(request, self.inbox.clone())
-                    .await
-                    .context("could not ask the server for events")?;
+            // Pipelined: the next request goes out when half of the events
+            // asked for have arrived, so the server never waits for us.
+            if self.outstanding <= PULL_BATCH / 2 && self.remaining > self.outstanding {
+                self.request_more().await?;
             }
             let message = match tokio::time::timeout(LOST_REQUEST_CHECK, self.events.next()).await {
                 Ok(Some(message)) => message,
@@ -389,6 +380,34 @@ impl Subscription {
         }
     }
 
+    /// Asks the server for up to [`PULL_BATCH`] more events.
+    async fn request_more(&mut self) -> anyhow::Result<()> {
+        // Confirmations are collected now and then, not per batch, so
+        // replay never stalls on them; close() collects the rest.
+        self.collect_confirmations();
+        if self.unconfirmed >= MAX_UNCONFIRMED {
+            self.confirm_acks().await;
+        }
+        // Ask for no more than we still want, so `--count N` leaves the
+        // events after the Nth to the next listener instead of holding
+        // them until their ack wait runs out.
+        let batch = (self.remaining - self.outstanding).min(PULL_BATCH);
+        let request = pull::BatchConfig {
+            batch: batch as usize,
+            expires: Some(PULL_EXPIRES),
+            ..Default::default()
+        };
+        // Counted before it is sent, so a caller that stops waiting
+        // half-way (a shutdown) never sends a second request.
+        self.outstanding += batch;
+        self.requested_at = Instant::now();
+        self.connects_at_request = connection::connects(&self.client);
+        self.consumer
+            .request_batch(request, self.inbox.clone())
+            .await
+            .context("could not ask the server for events")
+    }
+
     /// Whether an event has already arrived, so that [`Subscription::next`]
     /// will not wait. Cheap; the listener flushes its output when it is not.
     pub fn has_ready(&mut self) -> bool {
@@ -404,15 +423,23 @@ impl Subscription {
         match message.status {
             None | Some(StatusCode::OK) => {}
             Some(StatusCode::IDLE_HEARTBEAT) => return Ok(None),
-            // 408: the request expired with nothing (more) to deliver; 409:
-            // the server ended it (a leadership change, say). Ask again,
-            // unless the consumer itself is gone.
+            // 408: a request expired with nothing (more) to deliver; 409:
+            // the server ended it (a leadership change, say). The events it
+            // will no longer bring are asked for again, unless the consumer
+            // itself is gone.
             Some(_) => {
                 let description = message.description.as_deref().unwrap_or_default();
                 if description.eq_ignore_ascii_case("consumer deleted") {
                     bail!("the server deleted this listener's consumer; start the listener again");
                 }
-                self.outstanding = 0;
+                let void = message
+                    .headers
+                    .as_ref()
+                    .and_then(|headers| headers.get("Nats-Pending-Messages"))
+                    .and_then(|pending| pending.as_str().parse().ok())
+                    // Without the count, every request in flight is taken as void.
+                    .unwrap_or(self.outstanding);
+                self.outstanding = self.outstanding.saturating_sub(void);
                 return Ok(None);
             }
         }
@@ -442,21 +469,38 @@ impl Subscription {
 
     /// Acks an event (`msg.ack()`): the server will not deliver it again.
     ///
-    /// The ack asks the server for a confirmation, without waiting for it:
-    /// confirmations are collected when many are waiting, and on
+    /// When the listener is about to wait for events, and at least every
+    /// [`CONFIRM_EVERY`] acks, the ack asks the server for a confirmation,
+    /// without waiting for it. The server handles one connection's acks in
+    /// order, so a confirmation covers every ack sent before it.
+    /// Confirmations are collected when many are waiting, and on
     /// [`Subscription::close`], so a listener that exits has had every ack
     /// it sent applied by the server.
     pub async fn ack(&mut self, event: &Event) -> anyhow::Result<()> {
+        self.acked.insert(event.sequence);
+        if self.plain_acks < CONFIRM_EVERY && self.remaining > 0 && self.has_ready() {
+            // More events are here already: a confirmation would only be
+            // one more message each way.
+            self.client
+                .publish(event.reply.clone(), Bytes::from_static(b"+ACK"))
+                .await
+                .context("could not send the ack")?;
+            self.plain_acks += 1;
+            self.last_plain_ack = Some(event.reply.clone());
+            return Ok(());
+        }
+        self.send_confirmed_ack(event.reply.clone()).await
+    }
+
+    /// Sends `+ACK` to `reply`, asking for a confirmation on the ack inbox.
+    async fn send_confirmed_ack(&mut self, reply: Subject) -> anyhow::Result<()> {
         self.client
-            .publish_with_reply(
-                event.reply.clone(),
-                self.ack_inbox.clone(),
-                Bytes::from_static(b"+ACK"),
-            )
+            .publish_with_reply(reply, self.ack_inbox.clone(), Bytes::from_static(b"+ACK"))
             .await
             .context("could not send the ack")?;
         self.unconfirmed += 1;
-        self.acked.insert(event.sequence);
+        self.plain_acks = 0;
+        self.last_plain_ack = None;
         Ok(())
     }
 
@@ -472,10 +516,27 @@ impl Subscription {
         self.skipped
     }
 
+    /// Counts the confirmations that have arrived, without waiting.
+    fn collect_confirmations(&mut self) {
+        while self.unconfirmed > 0 {
+            match self.ack_confirmations.next().now_or_never() {
+                Some(Some(_)) => self.unconfirmed -= 1,
+                _ => return,
+            }
+        }
+    }
+
     /// Waits until the server has confirmed every ack sent so far. An ack
     /// whose confirmation does not come (the server restarted) may have been
     /// lost, and then the server delivers its event again: at least once.
     async fn confirm_acks(&mut self) {
+        // Acking the latest plain-acked event again, asking for a
+        // confirmation, confirms it and every ack before it.
+        if let Some(reply) = self.last_plain_ack.take()
+            && self.send_confirmed_ack(reply).await.is_err()
+        {
+            return;
+        }
         let started = Instant::now();
         while self.unconfirmed > 0 {
             match tokio::time::timeout(LOST_REQUEST_CHECK, self.ack_confirmations.next()).await {
@@ -684,25 +745,56 @@ impl GiveUps {
     }
 }
 
-/// The last [`RECENT_ACKS`] sequences acked, in a fixed amount of memory.
-#[derive(Debug, Default)]
+/// Which of the last [`RECENT_ACKS`] sequences (up to the highest acked)
+/// were acked: one bit each, in a fixed amount of memory.
+#[derive(Debug)]
 struct RecentlyAcked {
-    set: HashSet<u64>,
-    order: VecDeque<u64>,
+    /// Bit `s % RECENT_ACKS` is sequence `s`'s, for `s` in `(top - RECENT_ACKS, top]`.
+    bits: Box<[u64]>,
+    /// The highest sequence acked, 0 before the first.
+    top: u64,
+}
+
+impl Default for RecentlyAcked {
+    fn default() -> RecentlyAcked {
+        RecentlyAcked {
+            bits: vec![0; (RECENT_ACKS / 64) as usize].into_boxed_slice(),
+            top: 0,
+        }
+    }
 }
 
 impl RecentlyAcked {
+    fn slot(sequence: u64) -> (usize, u64) {
+        let bit = sequence % RECENT_ACKS;
+        ((bit / 64) as usize, 1 << (bit % 64))
+    }
+
+    fn in_window(&self, sequence: u64) -> bool {
+        sequence <= self.top && self.top - sequence < RECENT_ACKS
+    }
+
     fn contains(&self, sequence: u64) -> bool {
-        self.set.contains(&sequence)
+        let (word, mask) = Self::slot(sequence);
+        self.in_window(sequence) && self.bits[word] & mask != 0
     }
 
     fn insert(&mut self, sequence: u64) {
-        if self.set.insert(sequence) {
-            if self.order.len() == RECENT_ACKS {
-                let oldest = self.order.pop_front().expect("full");
-                self.set.remove(&oldest);
+        if sequence > self.top {
+            // Slide the window up: forget the sequences it leaves behind.
+            if sequence - self.top >= RECENT_ACKS {
+                self.bits.fill(0);
+            } else {
+                for old in self.top + 1..=sequence {
+                    let (word, mask) = Self::slot(old);
+                    self.bits[word] &= !mask;
+                }
             }
-            self.order.push_back(sequence);
+            self.top = sequence;
+        }
+        if self.in_window(sequence) {
+            let (word, mask) = Self::slot(sequence);
+            self.bits[word] |= mask;
         }
     }
 }
@@ -763,5 +855,36 @@ mod tests {
             })
         );
         assert_eq!(AckSubject::parse("_INBOX.x"), None);
+    }
+
+    #[test]
+    fn recently_acked_remembers_acked_sequences_only() {
+        let mut acked = RecentlyAcked::default();
+        for sequence in [1, 2, 5] {
+            acked.insert(sequence);
+        }
+        assert!(acked.contains(1) && acked.contains(2) && acked.contains(5));
+        assert!(!acked.contains(3) && !acked.contains(4) && !acked.contains(6));
+        // An older sequence acked late (a queue group's redelivery) counts too.
+        acked.insert(3);
+        assert!(acked.contains(3));
+    }
+
+    #[test]
+    fn recently_acked_forgets_sequences_older_than_its_window() {
+        let mut acked = RecentlyAcked::default();
+        acked.insert(7);
+        acked.insert(7 + RECENT_ACKS - 1);
+        assert!(acked.contains(7));
+        acked.insert(7 + RECENT_ACKS);
+        assert!(!acked.contains(7), "slid out of the window");
+        // The bit sequence 7 used now belongs to 7 + RECENT_ACKS.
+        assert!(acked.contains(7 + RECENT_ACKS));
+        acked.insert(10 * RECENT_ACKS);
+        assert!(
+            !acked.contains(7 + RECENT_ACKS),
+            "a long jump forgets everything"
+        );
+        assert!(acked.contains(10 * RECENT_ACKS));
     }
 }

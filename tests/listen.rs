@@ -261,3 +261,52 @@ fn max_deliver_gives_an_unacked_event_up_and_says_so() {
     assert!(listener.stdout().contains("(redelivered, delivery #2)"));
     assert!(!listener.stdout().contains("delivery #3"));
 }
+
+/// The state the server keeps for a consumer: (delivered, ack floor, acks
+/// pending), as stream sequences.
+fn consumer_state(server: &NatsServer, name: &str) -> (u64, u64, usize) {
+    let name = name.to_owned();
+    server.with_js(|js| async move {
+        let stream = js.get_stream("TICKET_CREATED").await.unwrap();
+        let info = stream.consumer_info(&name).await.unwrap();
+        (
+            info.delivered.stream_sequence,
+            info.ack_floor.stream_sequence,
+            info.num_ack_pending,
+        )
+    })
+}
+
+/// When `listen` exits, the server has applied every ack it sent, also
+/// after a replay long enough that most acks went out without a
+/// confirmation each.
+#[test]
+fn every_ack_is_applied_when_listen_exits() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3000"]);
+    let listener = Listener::start(&url, &["--durable", "audit", "--deliver-all", OWN]);
+    listener.wait_for_events(3000);
+    // Stopped by a signal in the middle of its work, not by --count.
+    listener.stop();
+    assert_eq!(consumer_state(&server, "audit"), (3000, 3000, 0));
+}
+
+/// `--count N` takes exactly N events from a shared queue group, even when
+/// more are waiting: the rest stay with the group, none held unacked.
+#[test]
+fn count_takes_no_more_than_n_events_from_the_group() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "2000"]);
+    let output = listen(
+        &url,
+        &["--durable", "billing", "--deliver-all", "--count", "700"],
+    );
+    assert!(output.status.success());
+    assert_eq!(
+        received(&String::from_utf8_lossy(&output.stdout)),
+        (1..=700).collect::<Vec<u64>>()
+    );
+    assert_eq!(consumer_state(&server, "billing"), (700, 700, 0));
+}
