@@ -16,6 +16,11 @@
 //!   (`{inbox}.{i}`), at most [`BASELINE_WINDOW`] unacked, and reads and
 //!   checks every ack. (async-nats's `jetstream::Context::publish` futures in
 //!   a window were slower.) `--msg-id` adds a `Nats-Msg-Id` header per event.
+//!   Figure 1's target is against the run with `--msg-id`: those are the same
+//!   publishes as `publish` sends, whose ids let the stream drop the copy of
+//!   an event sent again after a fault (exactly once, issue #4). The run
+//!   without ids is shown beside it, with no target: the server's duplicate
+//!   check is most of the difference.
 //! - `--baseline-replay URL SUBJECT N`: an ephemeral pull consumer (deliver
 //!   all, explicit ack) read with `consumer.stream()`, [`BASELINE_PULL_BATCH`]
 //!   events per pull request; prints the same line per event as `listen`
@@ -24,6 +29,10 @@
 //!   its ack. Its exec includes this bench binary's start-up.
 //!
 //! Like the commands, the baselines run on a current-thread tokio runtime.
+//!
+//! Figure 6, the progress bar's cost, has no baseline program: the same
+//! command runs on a pseudo-terminal (util-linux `script`) with the bar drawn
+//! and with it hidden, and their CPU times are compared.
 //!
 //! Environment: `NATS_SERVER_BIN` (else `.nats/bin/nats-server`, else `PATH`),
 //! `BENCH_RUNS` (repetitions of each measurement, at least 5; default 5),
@@ -59,6 +68,10 @@ const BASELINE_PULL_BATCH: usize = 1000;
 
 /// Runs of the one-shot publish, and saves in watch mode.
 const ONE_SHOT_RUNS: usize = 20;
+
+/// Runs with and without the progress bar, at least: its cost is small
+/// beside how much CPU time varies between runs.
+const PROGRESS_RUNS: usize = 11;
 const WATCH_SAVES: usize = 20;
 
 /// Targets (issue #5).
@@ -68,6 +81,7 @@ const MAX_ONE_SHOT_MS: f64 = 25.0;
 const MAX_ONE_SHOT_RATIO: f64 = 3.0;
 const MAX_WATCH_MS: f64 = 300.0;
 const MAX_RSS_MIB: f64 = 20.0;
+const MAX_PROGRESS_TIME_RATIO: f64 = 1.05;
 
 /// How long any single step may take before the bench gives up.
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -263,6 +277,7 @@ mod bench {
         replay(&url, events, runs, &mut table)?;
         one_shot(&url, &mut table)?;
         watch(&url, scratch.path(), &mut table)?;
+        progress_bar(&url, events, runs, &mut table)?;
 
         let mut heading = format!(
             "Machine: {cores} cores{}; {server_version}; {events} events per bulk run, \
@@ -317,20 +332,25 @@ mod bench {
             }
         }
         let (tool, base, base_id) = (Stats::of(tool), Stats::of(base), Stats::of(base_id));
-        let ratio = tool.median / base.median;
+        let ratio = tool.median / base_id.median;
         table.row(Row {
-            figure: format!("1. Bulk publish, `publish --count {events}`, events/s"),
+            figure: format!(
+                "1. Bulk publish, `publish --count {events}`, events/s (baseline: the same \
+                 publishes, each with the `Nats-Msg-Id` header that exactly-once needs)"
+            ),
             tool: tool.show(kilo),
-            baseline: base.show(kilo),
+            baseline: base_id.show(kilo),
             ratio: format!("{ratio:.2}"),
             target: format!("ratio ≥ {MIN_THROUGHPUT_RATIO}"),
             pass: Some(ratio >= MIN_THROUGHPUT_RATIO),
         });
         table.row(Row {
-            figure: "1b. Context, no target: the baseline publisher with a `Nats-Msg-Id` header per event, as `publish` sends, events/s (ratio: `publish` / it)".into(),
+            figure: "1b. Context, no target: the baseline without `Nats-Msg-Id` (no duplicate \
+                     check, so a resend after a fault could store an event twice), events/s"
+                .into(),
             tool: "–".into(),
-            baseline: base_id.show(kilo),
-            ratio: format!("{:.2}", tool.median / base_id.median),
+            baseline: base.show(kilo),
+            ratio: format!("{:.2}", tool.median / base.median),
             target: "–".into(),
             pass: None,
         });
@@ -534,6 +554,108 @@ mod bench {
             pass: Some(latency.median <= MAX_WATCH_MS),
         });
         Ok(())
+    }
+
+    /// Figure 6: what the progress bar costs. `publish --count N` and
+    /// `listen --count N` (stdout to /dev/null) run on a terminal, a
+    /// pseudo-terminal made by util-linux `script`, once with stderr on it,
+    /// where the bar is drawn, and once with stderr sent to /dev/null, where
+    /// it is not; the runs alternate. The bar costs CPU time only, so that is
+    /// what is compared (user + system, of the command and of `script`
+    /// copying the bar to the terminal): the wall time of a run varies by
+    /// more than 5% on a shared machine whatever it draws.
+    fn progress_bar(url: &str, events: u64, runs: usize, table: &mut Table) -> anyhow::Result<()> {
+        let n = events.to_string();
+        // `replay` left N events on this channel.
+        let listen = [LISTEN, "--server", url, "--channel", "bench.replay"]
+            .into_iter()
+            .chain(["--deliver-all", "--no-queue-group", "--count", &n])
+            .map(shell_quote)
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (what, command) in [("publish", None), ("listen", Some(listen))] {
+            let (mut bar, mut plain) = (Vec::new(), Vec::new());
+            let runs = runs.max(PROGRESS_RUNS);
+            for run in 0..runs {
+                eprintln!("bench: progress bar of {what}, run {}/{runs}", run + 1);
+                // Alternating which goes first, so neither gains from the other.
+                let mut order = [(true, &mut bar), (false, &mut plain)];
+                if run % 2 == 1 {
+                    order.reverse();
+                }
+                for (drawn, times) in order {
+                    let channel = format!("bench.progress.{run}.{drawn}");
+                    let line = command.clone().unwrap_or_else(|| {
+                        [
+                            PUBLISH,
+                            "--server",
+                            url,
+                            "--channel",
+                            &channel,
+                            "--count",
+                            &n,
+                        ]
+                        .map(shell_quote)
+                        .join(" ")
+                    });
+                    let redirect = if drawn {
+                        ">/dev/null"
+                    } else {
+                        ">/dev/null 2>/dev/null"
+                    };
+                    let cpu_before = children_cpu_seconds();
+                    let (_, output) = timed(
+                        Command::new("script")
+                            .args(["--quiet", "--return", "--command"])
+                            .arg(format!("{line} {redirect}"))
+                            .arg("/dev/null")
+                            .stdout(Stdio::piped()),
+                    )?;
+                    let terminal = String::from_utf8_lossy(&output.stdout);
+                    ensure!(
+                        terminal.contains("events/s") == drawn,
+                        "{what}: the bar was {}drawn on the terminal: {terminal:?}",
+                        if drawn { "not " } else { "" }
+                    );
+                    times.push(children_cpu_seconds() - cpu_before);
+                    if command.is_none() {
+                        delete_stream(url, &channel)?;
+                    }
+                }
+            }
+            let (bar, plain) = (Stats::of(bar), Stats::of(plain));
+            let ratio = bar.median / plain.median;
+            table.row(Row {
+                figure: format!(
+                    "6. Progress bar of `{what} --count {events}` on a terminal, CPU s \
+                     (baseline: the same, bar hidden)"
+                ),
+                tool: bar.show(|v| format!("{v:.2}")),
+                baseline: plain.show(|v| format!("{v:.2}")),
+                ratio: format!("{ratio:.2}"),
+                target: format!("ratio ≤ {MAX_PROGRESS_TIME_RATIO}"),
+                pass: Some(ratio <= MAX_PROGRESS_TIME_RATIO),
+            });
+        }
+        Ok(())
+    }
+
+    /// CPU time (user + system) of every child process waited for so far,
+    /// and of theirs.
+    fn children_cpu_seconds() -> f64 {
+        // SAFETY: getrusage only writes the struct it is given.
+        let usage = unsafe {
+            let mut usage = std::mem::zeroed::<libc::rusage>();
+            libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+            usage
+        };
+        let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// `arg` quoted for `sh -c`.
+    fn shell_quote(arg: &str) -> String {
+        format!("'{}'", arg.replace('\'', r"'\''"))
     }
 
     /// Runs a process to its end; its time from spawn to exit, and its output.
