@@ -82,7 +82,10 @@ fn no_bar_when_stderr_is_not_a_terminal() {
         &["--deliver-all", "--no-queue-group", "--count", "50000"],
     );
     assert!(output.status.success());
-    assert_eq!(received(&String::from_utf8_lossy(&output.stdout)).len(), 50000);
+    assert_eq!(
+        received(&String::from_utf8_lossy(&output.stdout)).len(),
+        50000
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains(" events/s"), "a bar in {stderr:?}");
     assert!(!stderr.contains('\x1b'), "terminal codes in {stderr:?}");
