@@ -98,9 +98,10 @@ cluster-stop: ## Stop the local 3-node cluster (the stores in .nats/cluster/ are
 test: ## Check formatting, run clippy and the tests (what CI runs)
 	@scripts/test.sh
 
-clean: ## Remove build output and stop the local server
+clean: ## Remove build output and stop the local server and cluster
 	cargo clean
 	@scripts/nats-server.sh stop
+	@scripts/nats-cluster.sh stop
 
 distclean: clean ## Also remove .nats/ (server binary, JetStream data, logs)
 	rm -rf .nats

@@ -71,7 +71,7 @@ const ONE_SHOT_RUNS: usize = 20;
 
 /// Runs with and without the progress bar, at least: its cost is small
 /// beside how much CPU time varies between runs.
-const PROGRESS_RUNS: usize = 15;
+const PROGRESS_RUNS: usize = 21;
 const WATCH_SAVES: usize = 20;
 
 /// Targets (issue #5).
