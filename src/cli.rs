@@ -347,7 +347,9 @@ pub struct ListenArgs {
     pub since: Option<Duration>,
 
     /// Durable name: the server remembers what this subscription acked, so a
-    /// restarted listener gets only what it missed (setDurableName()).
+    /// restarted listener gets only what it missed (setDurableName()). It is
+    /// the queue group's, as in the course; add --no-queue-group for a durable
+    /// of this listener's own.
     #[arg(long, value_name = "NAME", value_parser = parse_name)]
     pub durable: Option<String>,
 
