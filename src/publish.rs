@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use async_nats::header::NATS_MESSAGE_ID;
 use async_nats::{Client, HeaderMap, StatusCode, Subject};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -301,7 +302,7 @@ impl Batch {
         i: u64,
     ) -> anyhow::Result<()> {
         let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", format!("{}-{i}", self.id_prefix).as_str());
+        headers.insert(NATS_MESSAGE_ID, format!("{}-{i}", self.id_prefix));
         // Bytes and Subject are reference counted: every event shares them.
         client
             .publish_with_reply_and_headers(
