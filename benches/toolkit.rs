@@ -576,14 +576,7 @@ mod bench {
     ) -> anyhow::Result<()> {
         let _pinned = Pinned::apart(server_pid)?;
         let n = events.to_string();
-        // `replay` left N events on this channel.
-        let listen = [LISTEN, "--server", url, "--channel", "bench.replay"]
-            .into_iter()
-            .chain(["--deliver-all", "--no-queue-group", "--count", &n])
-            .map(shell_quote)
-            .collect::<Vec<_>>()
-            .join(" ");
-        for (what, command) in [("publish", None), ("listen", Some(listen))] {
+        for what in ["publish", "listen"] {
             let (mut bar, mut plain) = (Vec::new(), Vec::new());
             let runs = runs.max(PROGRESS_RUNS);
             for run in 0..runs {
@@ -595,19 +588,23 @@ mod bench {
                 }
                 for (drawn, times) in order {
                     let channel = format!("bench.progress.{run}.{drawn}");
-                    let line = command.clone().unwrap_or_else(|| {
-                        [
-                            PUBLISH,
-                            "--server",
-                            url,
+                    let args = match what {
+                        "publish" => vec![PUBLISH, "--channel", &channel],
+                        // `replay` left N events on this channel.
+                        _ => vec![
+                            LISTEN,
                             "--channel",
-                            &channel,
-                            "--count",
-                            &n,
-                        ]
+                            "bench.replay",
+                            "--deliver-all",
+                            "--no-queue-group",
+                        ],
+                    };
+                    let line = args
+                        .into_iter()
+                        .chain(["--server", url, "--count", &n])
                         .map(shell_quote)
-                        .join(" ")
-                    });
+                        .collect::<Vec<_>>()
+                        .join(" ");
                     let redirect = if drawn {
                         ">/dev/null"
                     } else {
@@ -628,7 +625,7 @@ mod bench {
                         if drawn { "not " } else { "" }
                     );
                     times.push(children_cpu_seconds() - cpu_before);
-                    if command.is_none() {
+                    if what == "publish" {
                         delete_stream(url, &channel)?;
                     }
                 }
