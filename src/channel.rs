@@ -89,19 +89,10 @@ impl Channel {
         js: &jetstream::Context,
         replicas: usize,
     ) -> anyhow::Result<String> {
-        // A cluster that just lost a node answers with timeouts or "no
-        // suitable peers" until it has elected new leaders: wait for that.
-        let started = Instant::now();
-        let mut said = false;
+        let mut settling = Settling::new();
         loop {
             match self.find_or_create_stream(js, replicas).await {
-                Err(err) if is_transient(&err) && started.elapsed() < CLUSTER_SETTLE => {
-                    if !said {
-                        eprintln!("JetStream is not ready yet ({err:#}); trying again...");
-                        said = true;
-                    }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
+                Err(err) if settling.wait_to_retry(&err).await => {}
                 result => return result,
             }
         }
@@ -142,20 +133,57 @@ impl fmt::Display for Channel {
 }
 
 /// How long to wait for a cluster to settle (elect leaders, see its peers).
-const CLUSTER_SETTLE: Duration = Duration::from_secs(20);
+const CLUSTER_SETTLE: Duration = Duration::from_secs(30);
+
+/// Waiting for a JetStream cluster to settle. A cluster that just lost a node
+/// answers requests with timeouts or "no suitable peers" until it has
+/// elected new leaders; a request that failed so is tried again, every
+/// 0.5 s for up to 30 s, and the user is told once.
+/// Used as `Err(err) if settling.wait_to_retry(&err).await => {}` in a loop.
+pub(crate) struct Settling {
+    started: Instant,
+    said: bool,
+}
+
+impl Settling {
+    pub(crate) fn new() -> Settling {
+        Settling {
+            started: Instant::now(),
+            said: false,
+        }
+    }
+
+    /// Whether `err` is one a settling cluster gives and there is time left;
+    /// if so, says so (the first time) and waits before the next try.
+    pub(crate) async fn wait_to_retry(&mut self, err: &anyhow::Error) -> bool {
+        if !is_transient(err) || self.started.elapsed() >= CLUSTER_SETTLE {
+            return false;
+        }
+        if !self.said {
+            eprintln!(
+                "JetStream is not ready yet ({}); trying again...",
+                crate::cli::error_line(err)
+            );
+            self.said = true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        true
+    }
+}
 
 /// Errors a cluster gives while it elects leaders after losing a node.
 fn is_transient(err: &anyhow::Error) -> bool {
-    let text = format!("{err:#}");
+    let text = format!("{err:#}").to_ascii_lowercase();
     [
         "timed out",
         "no suitable peers",
         "peer offline",
         "leader not known",
         "jetstream not ready",
+        "temporarily unavailable",
     ]
     .iter()
-    .any(|marker| text.to_ascii_lowercase().contains(marker))
+    .any(|marker| text.contains(marker))
 }
 
 /// Explains a failed JetStream request: most often the server runs without

@@ -131,6 +131,25 @@ pub fn exit_usage(err: clap::Error) -> ! {
     std::process::exit(2);
 }
 
+/// An error and its causes on one line, `Error: ` as both binaries print it.
+/// async-nats repeats each cause in its own message, so a cause already said
+/// is left out: "request failed: timed out" rather than "request failed:
+/// timed out: timed out".
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// One or more server addresses, as `--server` gives them.
 #[derive(Debug, Clone)]
 pub struct Servers(pub Vec<ServerAddr>);
@@ -469,5 +488,33 @@ mod tests {
         let id = random_client_id();
         assert_eq!(id.len(), 8);
         assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn error_line_leaves_out_causes_already_said() {
+        #[derive(Debug)]
+        struct Repeating(&'static str, Option<Box<Repeating>>);
+        impl std::fmt::Display for Repeating {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match &self.1 {
+                    Some(source) => write!(f, "{}: {source}", self.0),
+                    None => f.write_str(self.0),
+                }
+            }
+        }
+        impl std::error::Error for Repeating {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|s| s as _)
+            }
+        }
+        let inner = Repeating("timed out", None);
+        let outer = Repeating("request failed", Some(Box::new(inner)));
+        let err = anyhow::Error::new(outer).context("could not subscribe the listener");
+        assert_eq!(
+            error_line(&err),
+            "could not subscribe the listener: request failed: timed out"
+        );
+        let plain = anyhow::anyhow!("no server").context("could not connect");
+        assert_eq!(error_line(&plain), "could not connect: no server");
     }
 }

@@ -47,7 +47,7 @@ use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use serde::Deserialize;
 
-use crate::channel::{Channel, jetstream_error};
+use crate::channel::{Channel, Settling, jetstream_error};
 use crate::connection;
 use crate::duration;
 
@@ -285,10 +285,18 @@ impl Subscription {
             .channel
             .ensure_stream_with(&js, options.replicas)
             .await?;
-        let stream = js
-            .get_stream(&stream_name)
-            .await
-            .map_err(|err| jetstream_error(&js, err))?;
+        let mut settling = Settling::new();
+        let stream = loop {
+            match js.get_stream(&stream_name).await {
+                Ok(stream) => break stream,
+                Err(err) => {
+                    let err = jetstream_error(&js, err);
+                    if !settling.wait_to_retry(&err).await {
+                        return Err(err);
+                    }
+                }
+            }
+        };
         let consumer = open_consumer(&stream, options, notes).await?;
         // Every reply to our pull requests, events among them, arrives on one inbox.
         let inbox = Subject::from(client.new_inbox());
@@ -566,8 +574,43 @@ impl Subscription {
 
 /// Finds or creates the consumer. A queue group or durable that already exists
 /// is joined as it is: its position in the history was fixed when it was
-/// first formed.
+/// first formed. A cluster that is electing leaders is waited for.
 async fn open_consumer(
+    stream: &jetstream::stream::Stream,
+    options: &SubscriptionOptions,
+    notes: &mut impl Write,
+) -> anyhow::Result<PullConsumer> {
+    if options.reset
+        && let Some(name) = options.consumer_name()
+    {
+        let mut settling = Settling::new();
+        loop {
+            match stream.delete_consumer(name).await {
+                Ok(_) => {
+                    writeln!(notes, "Deleted the {} to start over", options.describe())?;
+                    break;
+                }
+                Err(err) if is_not_found(&err) => break,
+                Err(err) => {
+                    let err = anyhow::Error::new(err)
+                        .context("could not delete the consumer for --reset");
+                    if !settling.wait_to_retry(&err).await {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
+    let mut settling = Settling::new();
+    loop {
+        match find_or_create_consumer(stream, options, notes).await {
+            Err(err) if settling.wait_to_retry(&err).await => {}
+            result => return result,
+        }
+    }
+}
+
+async fn find_or_create_consumer(
     stream: &jetstream::stream::Stream,
     options: &SubscriptionOptions,
     notes: &mut impl Write,
@@ -576,18 +619,14 @@ async fn open_consumer(
     // As many copies as the stream has: a consumer on one node of a cluster
     // would die with that node, and its listeners with it.
     wanted.num_replicas = stream.cached_info().config.num_replicas;
-    if let Some(name) = options.consumer_name() {
-        if options.reset {
-            match stream.delete_consumer(name).await {
-                Ok(_) => writeln!(notes, "Deleted the {} to start over", options.describe())?,
-                Err(err) if is_not_found(&err) => {}
-                Err(err) => return Err(err).context("could not delete the consumer for --reset"),
-            }
-        }
-        if let Some(existing) = get_consumer(stream, name).await? {
-            return join_existing(existing, options, notes);
-        }
+    if let Some(name) = options.consumer_name()
+        && let Some(existing) = get_consumer(stream, name).await?
+    {
+        return join_existing(existing, options, notes);
     }
+    // A create that timed out may have been carried out all the same: the
+    // next try then finds a named consumer and joins it, and an unnamed one
+    // is left to expire (its inactive threshold).
     match stream.create_consumer_strict(wanted).await {
         Ok(consumer) => Ok(consumer),
         Err(create_err) => {

@@ -226,8 +226,9 @@ async fn receive<L: Listener + ?Sized, W: Write>(
             Ok(Ack::Later) => {}
             Err(err) => writeln!(
                 notes,
-                "Could not handle event #{} on {subject}: {err:#}; {redelivery}",
-                msg.sequence
+                "Could not handle event #{} on {subject}: {}; {redelivery}",
+                msg.sequence,
+                crate::cli::error_line(&err)
             )?,
         }
     }

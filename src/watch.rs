@@ -81,7 +81,8 @@ pub async fn run(
                 }
                 Err(err) => writeln!(
                     errors,
-                    "Error: {err:#}. Still watching; will publish again once the connection is back"
+                    "Error: {}. Still watching; will publish again once the connection is back",
+                    crate::cli::error_line(&err)
                 )?,
             }
         }

@@ -502,6 +502,26 @@ fn a_listener_goes_on_after_the_node_of_its_consumer_dies() {
     assert_eq!(finished(listener, "the queue group's listener"), [2, 3, 4]);
 }
 
+/// A listener started while the cluster has lost its quorum (two of its
+/// three nodes down) says JetStream is not ready, waits, and gets the
+/// history once the nodes are back.
+#[test]
+fn a_listener_waits_for_a_cluster_that_lost_its_quorum() {
+    let mut cluster = Cluster::start();
+    publish_ok(&cluster.url(0), &["--replicas", "3", "--count", "3"]);
+    cluster.kill(1);
+    cluster.kill(2);
+    let listener = Running::launch(
+        &cluster.url(0),
+        &["--deliver-all", "--no-queue-group", "--count", "3"],
+    );
+    listener.wait_for_stderr("JetStream is not ready yet");
+    eprintln!("{}", listener.stderr());
+    cluster.spawn(1);
+    cluster.spawn(2);
+    assert_eq!(finished(listener, "the listener"), [1, 2, 3]);
+}
+
 /// Three consecutive free ports, `base..base + 3`, for the script's settings.
 fn free_port_run(taken: &[u16]) -> u16 {
     for _ in 0..200 {

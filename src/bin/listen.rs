@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("Error: {err:#}");
+            eprintln!("Error: {}", cli::error_line(&err));
             ExitCode::FAILURE
         }
     }

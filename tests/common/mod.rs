@@ -280,6 +280,11 @@ impl Running {
         listener
     }
 
+    /// Starts `listen` without waiting for it to connect.
+    pub fn launch(server: &str, args: &[&str]) -> Running {
+        Running::spawn(env!("CARGO_BIN_EXE_listen"), server, args)
+    }
+
     /// Starts `publish` with these arguments (`--watch`, say) in the background.
     pub fn publish(server: &str, args: &[&str]) -> Running {
         Running::spawn(env!("CARGO_BIN_EXE_publish"), server, args)
