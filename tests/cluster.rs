@@ -17,6 +17,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::stream;
@@ -43,6 +44,19 @@ struct Node {
 struct Cluster {
     nodes: Vec<Node>,
     dir: tempfile::TempDir,
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// One cluster at a time: three clusters' elections and catch-ups at once
+/// starve each other on a 2-core machine (missed heartbeats, new elections,
+/// requests timing out), which is not what these tests are about.
+static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn take_turn() -> MutexGuard<'static, ()> {
+    // A test that failed while holding it poisons it; the next one may go on.
+    ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// `n` ports free on 127.0.0.1: all bound at once (so they differ), then released.
@@ -59,6 +73,7 @@ fn free_ports(n: usize) -> Vec<u16> {
 impl Cluster {
     /// Starts n1, n2 and n3 and waits until they have a JetStream meta leader.
     fn start() -> Cluster {
+        let turn = take_turn();
         let ports = free_ports(9);
         let nodes = (0..3)
             .map(|i| Node {
@@ -72,6 +87,7 @@ impl Cluster {
         let mut cluster = Cluster {
             nodes,
             dir: tempfile::tempdir().expect("temp dir"),
+            _turn: turn,
         };
         for i in 0..3 {
             cluster.spawn(i);
@@ -355,7 +371,7 @@ fn cluster_survives_losing_the_stream_leader_and_the_node_catches_up() {
     assert_eq!(finished(live, "the listener on n2"), [1, 2, 3]);
     assert_eq!(finished(replay, "the listener on n3"), [1, 2, 3]);
 
-    let info = cluster.stream_info(0).expect("stream info through n1");
+    let info = cluster.poll("the stream's info through n1", || cluster.stream_info(0));
     assert_eq!(info.config.num_replicas, 3);
     let leader_name = info
         .cluster
@@ -422,9 +438,9 @@ fn cluster_survives_losing_the_stream_leader_and_the_node_catches_up() {
         publisher.stderr()
     );
     cluster.wait_for_leaders(survivors[0], &leader_name);
-    let info = cluster
-        .stream_info(survivors[0])
-        .expect("stream info through a survivor");
+    let info = cluster.poll("the stream's info through a survivor", || {
+        cluster.stream_info(survivors[0])
+    });
     let new_leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
     assert_ne!(new_leader.as_deref(), Some(leader_name.as_str()));
     assert_eq!(
@@ -543,10 +559,12 @@ fn free_port_run(taken: &[u16]) -> u16 {
 struct Script {
     env: Vec<(&'static str, String)>,
     dir: tempfile::TempDir,
+    _turn: MutexGuard<'static, ()>,
 }
 
 impl Script {
     fn new() -> Script {
+        let turn = take_turn();
         let client = free_port_run(&[]);
         let route = free_port_run(&[client, client + 1, client + 2]);
         let taken: Vec<u16> = [client, route].iter().flat_map(|&b| b..b + 3).collect();
@@ -559,7 +577,11 @@ impl Script {
             ("NATS_CLUSTER_DIR", dir.path().display().to_string()),
             ("NATS_SERVER_BIN", nats_server_bin().display().to_string()),
         ];
-        Script { env, dir }
+        Script {
+            env,
+            dir,
+            _turn: turn,
+        }
     }
 
     /// Runs the script; returns its exit code and what it printed.
