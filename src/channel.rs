@@ -89,7 +89,18 @@ impl Channel {
         js: &jetstream::Context,
         replicas: usize,
     ) -> anyhow::Result<String> {
-        let mut settling = Settling::new();
+        self.ensure_stream_settling(js, replicas, &mut Settling::new())
+            .await
+    }
+
+    /// [`Channel::ensure_stream_with`] within a wait for the cluster that a
+    /// caller's later requests share.
+    pub(crate) async fn ensure_stream_settling(
+        &self,
+        js: &jetstream::Context,
+        replicas: usize,
+        settling: &mut Settling,
+    ) -> anyhow::Result<String> {
         loop {
             match self.find_or_create_stream(js, replicas).await {
                 Err(err) if settling.wait_to_retry(&err).await => {}
@@ -138,8 +149,8 @@ const CLUSTER_SETTLE: Duration = Duration::from_secs(30);
 /// Waiting for a JetStream cluster to settle. A cluster that just lost a node
 /// answers requests with timeouts or "no suitable peers" until it has
 /// elected new leaders; a request that failed so is tried again, every
-/// 0.5 s for up to 30 s, and the user is told once.
-/// Used as `Err(err) if settling.wait_to_retry(&err).await => {}` in a loop.
+/// 0.5 s for up to 30 s in all, and the user is told once. One `Settling`
+/// serves all the requests of a command's start. Used as `Err(err) if settling.wait_to_retry(&err).await => {}` in a loop.
 pub(crate) struct Settling {
     started: Instant,
     said: bool,

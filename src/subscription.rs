@@ -281,11 +281,12 @@ impl Subscription {
         notes: &mut impl Write,
     ) -> anyhow::Result<Subscription> {
         let js = jetstream::new(client.clone());
+        // One wait for a settling cluster, shared by every request below.
+        let mut settling = Settling::new();
         let stream_name = options
             .channel
-            .ensure_stream_with(&js, options.replicas)
+            .ensure_stream_settling(&js, options.replicas, &mut settling)
             .await?;
-        let mut settling = Settling::new();
         let stream = loop {
             match js.get_stream(&stream_name).await {
                 Ok(stream) => break stream,
@@ -297,7 +298,7 @@ impl Subscription {
                 }
             }
         };
-        let consumer = open_consumer(&stream, options, notes).await?;
+        let consumer = open_consumer(&stream, options, notes, &mut settling).await?;
         // Every reply to our pull requests, events among them, arrives on one inbox.
         let inbox = Subject::from(client.new_inbox());
         let events = client
@@ -579,11 +580,11 @@ async fn open_consumer(
     stream: &jetstream::stream::Stream,
     options: &SubscriptionOptions,
     notes: &mut impl Write,
+    settling: &mut Settling,
 ) -> anyhow::Result<PullConsumer> {
     if options.reset
         && let Some(name) = options.consumer_name()
     {
-        let mut settling = Settling::new();
         loop {
             match stream.delete_consumer(name).await {
                 Ok(_) => {
@@ -601,7 +602,6 @@ async fn open_consumer(
             }
         }
     }
-    let mut settling = Settling::new();
     loop {
         match find_or_create_consumer(stream, options, notes).await {
             Err(err) if settling.wait_to_retry(&err).await => {}
