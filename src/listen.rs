@@ -43,25 +43,66 @@ pub async fn run(
     // Close cleanly: stop receiving, delete what only this listener used, and
     // drain so every ack reaches the server before the connection closes.
     let skipped = subscription.skipped_duplicates();
-    subscription.close().await;
-    client.drain().await.ok();
-    status(&config, out, notes, "NATS connection closed!")?;
-    if skipped > 0 {
+    let unconfirmed = subscription.close().await;
+    crate::publish::close(client).await;
+    if unconfirmed > 0 {
         writeln!(
             notes,
-            "{skipped} events came back after a server restart although they had been acked; \
-             they were acked again and not shown twice"
+            "{unconfirmed} acks were not confirmed by the server (the connection to NATS is down); \
+             their events may be delivered again"
+        )?;
+    }
+    status(&config, out, notes, "NATS connection closed!")?;
+    if skipped.after_reconnect > 0 {
+        writeln!(
+            notes,
+            "{} events came back after a server restart although they had been acked; \
+             they were acked again and not shown twice",
+            skipped.after_reconnect
+        )?;
+    }
+    if skipped.after_ack_wait > 0 {
+        writeln!(
+            notes,
+            "{} events came back (redelivered after the ack wait) although they had been acked \
+             late; they were acked again and not shown twice",
+            skipped.after_ack_wait
         )?;
     }
     result
 }
 
+/// At most this many events are printed before their lines are written out
+/// and acked.
+const ACK_AFTER: usize = 256;
+
 /// Prints and acks events until `shutdown` or the subscription's count.
+///
+/// An event is acked only once its line has been written out: a listener
+/// killed at any moment may have printed an event it had not acked yet (the
+/// server sends it again), never acked one it had not printed. Lines are
+/// buffered, so the events printed since the last write wait in `printed`
+/// and are acked together right after the write.
 async fn receive(
     subscription: &mut Subscription,
     config: &ListenConfig,
     shutdown: impl Future<Output = ()>,
     out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut printed = Vec::with_capacity(ACK_AFTER);
+    let result = print_events(subscription, config, shutdown, out, &mut printed).await;
+    // Whatever ended the loop, the events already printed are written out
+    // and acked, unless writing failed.
+    let acked = write_out_and_ack(subscription, config, out, &mut printed).await;
+    result.and(acked)
+}
+
+async fn print_events(
+    subscription: &mut Subscription,
+    config: &ListenConfig,
+    shutdown: impl Future<Output = ()>,
+    out: &mut impl Write,
+    printed: &mut Vec<Event>,
 ) -> anyhow::Result<()> {
     tokio::pin!(shutdown);
     let printer = Printer::new(config);
@@ -91,15 +132,28 @@ async fn receive(
         };
         printer.print(out, &event)?;
         progress.inc();
+        printed.push(event);
         // Events that already arrived are written in one go; the output
-        // is flushed whenever the listener is about to wait.
-        if !subscription.has_ready() {
-            out.flush()?;
-        }
-        if !config.skip_ack {
-            subscription.ack(&event).await?;
+        // is written out whenever the listener is about to wait.
+        if printed.len() >= ACK_AFTER || !subscription.has_ready() {
+            write_out_and_ack(subscription, config, out, printed).await?;
         }
     }
+}
+
+/// Writes out the buffered lines, then acks the events they show.
+async fn write_out_and_ack(
+    subscription: &mut Subscription,
+    config: &ListenConfig,
+    out: &mut impl Write,
+    printed: &mut Vec<Event>,
+) -> anyhow::Result<()> {
+    out.flush()?;
+    if config.skip_ack {
+        printed.clear();
+        return Ok(());
+    }
+    subscription.ack_all(printed.drain(..)).await
 }
 
 /// The next give-up notice, or never when there is no delivery limit.
@@ -169,16 +223,58 @@ impl Printer {
             }
             out.write_all(b"}\n")
         } else {
-            write!(
-                out,
-                "Received event #{}, with data: {}",
-                event.sequence,
-                String::from_utf8_lossy(data)
-            )?;
+            write!(out, "Received event #{}, with data: ", event.sequence)?;
+            write_escaped(out, &String::from_utf8_lossy(data))?;
             if event.delivered > 1 {
                 write!(out, " (redelivered, delivery #{})", event.delivered)?;
             }
             out.write_all(b"\n")
         }
+    }
+}
+
+/// Writes `text` with its control characters escaped as JSON escapes them
+/// (`\n`, `\u001b`): an event's data comes from anyone who can publish, and
+/// on a terminal a raw newline would forge a second `Received event` line
+/// and an escape sequence would reach the terminal.
+pub fn write_escaped(out: &mut impl Write, text: &str) -> std::io::Result<()> {
+    // Most data has no control character: written as it is.
+    if !text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        return out.write_all(text.as_bytes());
+    }
+    let mut plain = 0;
+    for (i, c) in text.char_indices() {
+        if !c.is_control() {
+            continue;
+        }
+        out.write_all(&text.as_bytes()[plain..i])?;
+        match c {
+            '\n' => out.write_all(b"\\n")?,
+            '\r' => out.write_all(b"\\r")?,
+            '\t' => out.write_all(b"\\t")?,
+            c => write!(out, "\\u{:04x}", u32::from(c))?,
+        }
+        plain = i + c.len_utf8();
+    }
+    out.write_all(&text.as_bytes()[plain..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(text: &str) -> String {
+        let mut out = Vec::new();
+        write_escaped(&mut out, text).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn control_characters_are_escaped_as_json_escapes_them() {
+        assert_eq!(escaped("plain {\"a\":1} é"), "plain {\"a\":1} é");
+        assert_eq!(
+            escaped("x\nReceived event #9\r\t\u{1b}[31mred\u{7f}\u{9b}"),
+            "x\\nReceived event #9\\r\\t\\u001b[31mred\\u007f\\u009b"
+        );
     }
 }

@@ -31,7 +31,7 @@
 //! last member stops asking for events, which is how a non-durable queue group
 //! disappears with its last member, as in NATS Streaming.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -247,8 +247,12 @@ pub struct Subscription {
     /// Where the server confirms our acks.
     ack_inbox: Subject,
     ack_confirmations: Subscriber,
-    /// Acks sent asking for a confirmation that has not come yet.
-    unconfirmed: u64,
+    /// How many acks were sent, and how many of them the server confirmed.
+    acks_sent: u64,
+    acks_confirmed: u64,
+    /// For each confirmation asked for and not yet come, in order: how
+    /// many acks had been sent when it was asked for (it covers them all).
+    confirmations: VecDeque<u64>,
     /// Acks sent without asking for a confirmation since the last one that
     /// asked, and the reply subject of the latest of them.
     plain_acks: u32,
@@ -256,7 +260,9 @@ pub struct Subscription {
     /// The events acked lately, to recognise one that comes back.
     acked: RecentlyAcked,
     /// Events that came back although acked, and were not shown again.
-    skipped: u64,
+    skipped: Skipped,
+    /// How many times the client had connected when the subscription opened.
+    connects_at_open: u64,
     /// When the pull request in flight was sent, and how many times the
     /// client had connected by then.
     requested_at: Instant,
@@ -329,12 +335,15 @@ impl Subscription {
         Ok(Subscription {
             ack_inbox,
             ack_confirmations,
-            unconfirmed: 0,
+            acks_sent: 0,
+            acks_confirmed: 0,
+            confirmations: VecDeque::new(),
             plain_acks: 0,
             last_plain_ack: None,
             ready: None,
             acked: RecentlyAcked::default(),
-            skipped: 0,
+            skipped: Skipped::default(),
+            connects_at_open: connection::connects(client),
             requested_at: Instant::now(),
             connects_at_request: 0,
             client: client.clone(),
@@ -394,7 +403,7 @@ impl Subscription {
         // Confirmations are collected now and then, not per batch, so
         // replay never stalls on them; close() collects the rest.
         self.collect_confirmations();
-        if self.unconfirmed >= MAX_UNCONFIRMED {
+        if self.confirmations.len() as u64 >= MAX_UNCONFIRMED {
             self.confirm_acks().await;
         }
         // Ask for no more than we still want, so `--count N` leaves the
@@ -469,7 +478,11 @@ impl Subscription {
             // deliver those events again. They were handled: ack them
             // again and move on, so nothing is handled twice.
             self.ack(&event).await?;
-            self.skipped += 1;
+            if connection::connects(&self.client) == self.connects_at_open {
+                self.skipped.after_ack_wait += 1;
+            } else {
+                self.skipped.after_reconnect += 1;
+            }
             return Ok(None);
         }
         self.remaining -= 1;
@@ -486,18 +499,37 @@ impl Subscription {
     /// [`Subscription::close`], so a listener that exits has had every ack
     /// it sent applied by the server.
     pub async fn ack(&mut self, event: &Event) -> anyhow::Result<()> {
+        let more_coming = self.remaining > 0 && self.has_ready();
+        self.send_ack(event, more_coming).await
+    }
+
+    /// Acks events in order, as [`Subscription::ack`] does one: the acks
+    /// before the last go out without asking for a confirmation.
+    pub async fn ack_all(&mut self, events: impl IntoIterator<Item = Event>) -> anyhow::Result<()> {
+        let mut events = events.into_iter().peekable();
+        while let Some(event) = events.next() {
+            let more_coming = events.peek().is_some() || (self.remaining > 0 && self.has_ready());
+            self.send_ack(&event, more_coming).await?;
+        }
+        Ok(())
+    }
+
+    /// Acks `event`; while more events are coming, without asking for a
+    /// confirmation (at most [`CONFIRM_EVERY`] times in a row): it would
+    /// only be one more message each way.
+    async fn send_ack(&mut self, event: &Event, more_coming: bool) -> anyhow::Result<()> {
         self.acked.insert(event.sequence);
-        if self.plain_acks < CONFIRM_EVERY && self.remaining > 0 && self.has_ready() {
-            // More events are here already: a confirmation would only be
-            // one more message each way.
+        if more_coming && self.plain_acks < CONFIRM_EVERY {
             self.client
                 .publish(event.reply.clone(), Bytes::from_static(b"+ACK"))
                 .await
                 .context("could not send the ack")?;
             self.plain_acks += 1;
+            self.acks_sent += 1;
             self.last_plain_ack = Some(event.reply.clone());
             return Ok(());
         }
+        self.acks_sent += 1;
         self.send_confirmed_ack(event.reply.clone()).await
     }
 
@@ -507,7 +539,7 @@ impl Subscription {
             .publish_with_reply(reply, self.ack_inbox.clone(), Bytes::from_static(b"+ACK"))
             .await
             .context("could not send the ack")?;
-        self.unconfirmed += 1;
+        self.confirmations.push_back(self.acks_sent);
         self.plain_acks = 0;
         self.last_plain_ack = None;
         Ok(())
@@ -519,58 +551,81 @@ impl Subscription {
         self.give_ups.take()
     }
 
-    /// How many events came back although this subscription had acked them
-    /// (after a server crash), and were acked again instead of returned.
-    pub fn skipped_duplicates(&self) -> u64 {
+    /// How many events came back although this subscription had acked them,
+    /// and were acked again instead of returned.
+    pub fn skipped_duplicates(&self) -> Skipped {
         self.skipped
     }
 
     /// Counts the confirmations that have arrived, without waiting.
     fn collect_confirmations(&mut self) {
-        while self.unconfirmed > 0 {
+        while !self.confirmations.is_empty() {
             match self.ack_confirmations.next().now_or_never() {
-                Some(Some(_)) => self.unconfirmed -= 1,
+                Some(Some(_)) => self.confirmed(),
                 _ => return,
             }
         }
     }
 
-    /// Waits until the server has confirmed every ack sent so far. An ack
-    /// whose confirmation does not come (the server restarted) may have been
-    /// lost, and then the server delivers its event again: at least once.
-    async fn confirm_acks(&mut self) {
+    /// One confirmation came: it covers every ack sent before it was asked for.
+    fn confirmed(&mut self) {
+        if let Some(covered) = self.confirmations.pop_front() {
+            self.acks_confirmed = covered;
+        }
+    }
+
+    /// Waits until the server has confirmed every ack sent so far, and
+    /// returns how many acks it did not confirm. An ack whose confirmation
+    /// does not come (the server restarted, or is gone) may have been lost,
+    /// and then the server delivers its event again: at least once.
+    async fn confirm_acks(&mut self) -> u64 {
         // Acking the latest plain-acked event again, asking for a
         // confirmation, confirms it and every ack before it.
         if let Some(reply) = self.last_plain_ack.take()
             && self.send_confirmed_ack(reply).await.is_err()
         {
-            return;
+            return self.acks_sent - self.acks_confirmed;
         }
         let started = Instant::now();
-        while self.unconfirmed > 0 {
+        while !self.confirmations.is_empty() {
             match tokio::time::timeout(LOST_REQUEST_CHECK, self.ack_confirmations.next()).await {
-                Ok(Some(_)) => self.unconfirmed -= 1,
-                Ok(None) => self.unconfirmed = 0,
+                Ok(Some(_)) => self.confirmed(),
                 // Confirmations do not survive a reconnect: stop waiting.
-                Err(_) if connection::connects(&self.client) != self.connects_at_request => {
-                    self.unconfirmed = 0
-                }
-                Err(_) if started.elapsed() > ACK_CONFIRM_TIMEOUT => self.unconfirmed = 0,
+                Ok(None) => break,
+                Err(_) if connection::connects(&self.client) != self.connects_at_request => break,
+                Err(_) if started.elapsed() > ACK_CONFIRM_TIMEOUT => break,
                 Err(_) => {}
             }
         }
+        self.confirmations.clear();
+        let unconfirmed = self.acks_sent - self.acks_confirmed;
+        // Given up on: not waited for again.
+        self.acks_confirmed = self.acks_sent;
+        unconfirmed
     }
 
     /// Stops receiving and deletes the consumer if it was this listener's
-    /// alone. The caller then drains the connection, which flushes the acks.
-    pub async fn close(mut self) {
-        self.confirm_acks().await;
+    /// alone, and returns how many acks the server did not confirm (0 when
+    /// every ack is applied). The caller then drains the connection.
+    pub async fn close(mut self) -> u64 {
+        let unconfirmed = self.confirm_acks().await;
         self.events.unsubscribe().await.ok();
         if self.own_consumer {
             let name = self.consumer.cached_info().name.clone();
             self.stream.delete_consumer(&name).await.ok();
         }
+        unconfirmed
     }
+}
+
+/// Events that came back although the subscription had acked them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// After the client reconnected: a restarted server forgot the acks.
+    pub after_reconnect: u64,
+    /// Without a reconnect: the acks came after the ack wait (the listener
+    /// was paused, say), so the server had sent the events again.
+    pub after_ack_wait: u64,
 }
 
 /// Finds or creates the consumer. A queue group or durable that already exists

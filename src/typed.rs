@@ -174,7 +174,14 @@ pub trait Listener: Send {
             let mut subscription = Subscription::open(client, &options, &mut *notes).await?;
             let result = receive(self, &mut subscription, &options, shutdown, notes).await;
             // stan.close(): stop receiving, and flush so every ack reaches the server.
-            subscription.close().await;
+            let unconfirmed = subscription.close().await;
+            if unconfirmed > 0 {
+                writeln!(
+                    notes,
+                    "{unconfirmed} acks were not confirmed by the server (the connection to NATS \
+                     is down); their events may be delivered again"
+                )?;
+            }
             let flushed = client
                 .flush()
                 .await
@@ -211,13 +218,14 @@ async fn receive<L: Listener + ?Sized, W: Write>(
         let data = match serde_json::from_slice::<Data<L::Event>>(&msg.data) {
             Ok(data) => data,
             Err(err) => {
-                writeln!(
+                write!(
                     notes,
-                    "Could not read event #{} on {subject} as {}: {err}; {redelivery}. Its data: {}",
+                    "Could not read event #{} on {subject} as {}: {err}; {redelivery}. Its data: ",
                     msg.sequence,
                     short_type_name::<Data<L::Event>>(),
-                    String::from_utf8_lossy(&msg.data)
                 )?;
+                crate::listen::write_escaped(notes, &String::from_utf8_lossy(&msg.data))?;
+                writeln!(notes)?;
                 continue;
             }
         };
