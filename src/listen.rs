@@ -48,7 +48,8 @@ pub async fn run(
     if unconfirmed > 0 {
         writeln!(
             notes,
-            "{unconfirmed} acks were not confirmed by the server (the connection to NATS is down); \
+            "{unconfirmed} acks were not confirmed by the server before closing (NATS did not answer \
+             within 5s); \
              their events may be delivered again"
         )?;
     }
@@ -130,8 +131,15 @@ async fn print_events(
             progress.finish();
             return Ok(());
         };
-        printer.print(out, &event)?;
-        progress.inc();
+        // A copy the server sent again after the ack wait, while the first
+        // one waits to be acked here (the listener was paused, say): acked
+        // with it, not shown twice.
+        if event.delivered > 1 && printed.iter().any(|e| e.sequence == event.sequence) {
+            subscription.skipped_copy();
+        } else {
+            printer.print(out, &event)?;
+            progress.inc();
+        }
         printed.push(event);
         // Events that already arrived are written in one go; the output
         // is written out whenever the listener is about to wait.

@@ -44,8 +44,14 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 /// While waiting for acks, how often to check for a reconnect.
 const RECONNECT_CHECK: Duration = Duration::from_millis(250);
 
-/// How long publishing goes on without any progress before it gives up.
-const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+/// How long publishing goes on without any event confirmed before it gives up.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+
+/// After Ctrl-C, how long the events in flight may take to be confirmed.
+pub const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// How long closing the connection may take (sending what is buffered).
+pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Everything `publish` needs, checked.
 #[derive(Debug, Clone)]
@@ -86,12 +92,13 @@ pub async fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let client = connect(&config, out).await?;
+    if let Err(err) = check_size(&client, &config.payload) {
+        close(client).await;
+        return Err(err);
+    }
     let batch = Batch::new(&config).with_progress();
-    let result = tokio::select! {
-        result = batch.publish(&client, out) => result,
-        () = shutdown => Err(anyhow::anyhow!("interrupted before every event was stored")),
-    };
-    client.drain().await.ok();
+    let result = batch.publish(&client, out, shutdown).await;
+    close(client).await;
     let published = result?;
     if config.count > MAX_LINES {
         writeln!(
@@ -116,11 +123,44 @@ pub async fn connect(config: &PublishConfig, out: &mut impl Write) -> anyhow::Re
     let client = config.connect.connect().await?;
     writeln!(out, "Publisher connected to NATS")?;
     let js = async_nats::jetstream::new(client.clone());
-    config
+    let stream = config
         .channel
         .ensure_stream_with(&js, config.replicas)
         .await?;
+    // A stream made with no_ack stores events without a word: no publish
+    // could ever be confirmed, so say so now rather than after a long wait.
+    let info = js
+        .get_stream(&stream)
+        .await
+        .map_err(|err| crate::channel::jetstream_error(&js, err))?;
+    if info.cached_info().config.no_ack {
+        bail!(
+            "the stream {stream}, which stores channel {}, does not confirm what it stores \
+             (it was made with no_ack), so publish cannot tell whether an event is stored. \
+             Publish to a channel that no such stream captures, or turn no_ack off on {stream}",
+            config.channel
+        );
+    }
     Ok(client)
+}
+
+/// Fails when the event is larger than the server takes (its max payload,
+/// 1 MiB unless configured otherwise).
+pub fn check_size(client: &Client, payload: &[u8]) -> anyhow::Result<()> {
+    let max = client.server_info().max_payload;
+    if payload.len() > max {
+        bail!(
+            "the event is {} bytes, more than the {max} bytes the server takes (its max_payload)",
+            payload.len()
+        );
+    }
+    Ok(())
+}
+
+/// Closes the connection, sending what the client still buffers, for at most
+/// [`CLOSE_WAIT`]: a server that is gone does not hold the command up.
+pub async fn close(client: Client) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, client.drain()).await;
 }
 
 /// `count` copies of one event, each with its own `Nats-Msg-Id`.
@@ -164,6 +204,39 @@ enum Slot {
     Stored(u64),
 }
 
+/// The publishing window of one batch: events `[base, next)` are in
+/// flight, and `window[i - base]` is event `i`'s.
+struct Flight {
+    window: VecDeque<Slot>,
+    base: u64,
+    next: u64,
+    published: Published,
+    /// When an event was last confirmed, and when events were last sent again.
+    last_progress: Instant,
+    last_resend: Instant,
+    /// The client's connect count when events were last sent again.
+    connects_seen: u64,
+}
+
+impl Flight {
+    fn new(connects_seen: u64) -> Flight {
+        Flight {
+            window: VecDeque::with_capacity(WINDOW as usize),
+            base: 0,
+            next: 0,
+            published: Published::default(),
+            last_progress: Instant::now(),
+            last_resend: Instant::now(),
+            connects_seen,
+        }
+    }
+
+    /// When publishing gives up if no event is confirmed before.
+    fn give_up_at(&self) -> Instant {
+        self.last_progress + GIVE_UP_AFTER
+    }
+}
+
 impl Batch {
     /// A batch of the config's event, `count` times, with fresh ids.
     pub fn new(config: &PublishConfig) -> Batch {
@@ -181,6 +254,11 @@ impl Batch {
         }
     }
 
+    /// The event's data.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
     /// The same batch, showing a progress bar on a terminal when it is too
     /// long for one line per event.
     pub fn with_progress(mut self) -> Batch {
@@ -191,11 +269,19 @@ impl Batch {
     /// Publishes the batch, pipelined, and waits until every event is
     /// stored. Publishing the same batch again (after an error) stores only
     /// what is missing.
+    ///
+    /// Every wait ends: without any event confirmed for [`GIVE_UP_AFTER`]
+    /// (the server is gone and does not come back) it fails, saying how
+    /// many are stored. When `stop` resolves (Ctrl-C), nothing more is sent,
+    /// the events in flight get up to [`STOP_WAIT`] to be confirmed, and it
+    /// fails saying how many are stored.
     pub async fn publish(
         &self,
         client: &Client,
         out: &mut impl Write,
+        stop: impl Future<Output = ()>,
     ) -> anyhow::Result<Published> {
+        tokio::pin!(stop);
         // Every ack of this batch arrives on `{inbox}.{index}`.
         let inbox = client.new_inbox();
         let mut acks = client
@@ -203,25 +289,44 @@ impl Batch {
             .await
             .context("could not subscribe to the publish acks")?;
         let subject = Subject::from(self.channel.as_str());
-        let mut published = Published::default();
-        // Events [base, next) are in flight; window[i - base] is event i's.
-        let mut window: VecDeque<Slot> = VecDeque::with_capacity(WINDOW as usize);
-        let (mut base, mut next) = (0u64, 0u64);
-        // When an ack last came, and when events were last sent again.
-        let (mut last_progress, mut last_resend) = (Instant::now(), Instant::now());
-        let mut connects_seen = connects(client);
-        while base < self.count {
-            while next < self.count && next - base < WINDOW {
-                self.send(client, &subject, &inbox, next).await?;
-                window.push_back(Slot::Waiting);
-                next += 1;
+        let mut flight = Flight::new(connects(client));
+        // Set when `stop` resolved: the end of the wait for events in flight.
+        let mut stop_by: Option<Instant> = None;
+        while flight.base < self.count {
+            if let Some(stop_by) = stop_by
+                && (flight.base == flight.next || Instant::now() >= stop_by)
+            {
+                return Err(self.interrupted(&flight));
             }
-            match tokio::time::timeout(RECONNECT_CHECK, acks.next()).await {
+            while stop_by.is_none()
+                && flight.next < self.count
+                && flight.next - flight.base < WINDOW
+            {
+                let i = flight.next;
+                tokio::select! {
+                    biased;
+                    () = &mut stop => stop_by = Some(Instant::now() + STOP_WAIT),
+                    sent = self.send_within(client, &subject, &inbox, i, &flight) => {
+                        sent?;
+                        flight.window.push_back(Slot::Waiting);
+                        flight.next += 1;
+                    }
+                }
+            }
+            let received = tokio::select! {
+                biased;
+                () = &mut stop, if stop_by.is_none() => {
+                    stop_by = Some(Instant::now() + STOP_WAIT);
+                    continue;
+                }
+                received = tokio::time::timeout(RECONNECT_CHECK, acks.next()) => received,
+            };
+            match received {
                 Ok(Some(message)) => {
                     let Some(i) = index_of(&message.subject) else {
                         continue;
                     };
-                    if i < base || i >= next {
+                    if i < flight.base || i >= flight.next {
                         continue; // a late ack of an event already stored
                     }
                     if message.status == Some(StatusCode::NO_RESPONDERS) {
@@ -232,65 +337,140 @@ impl Batch {
                     })?;
                     if let Some(error) = ack.error {
                         bail!(
-                            "the server refused event {} on {}: {}",
+                            "the server refused event {} of {} on {}: {}; {}",
                             i + 1,
+                            self.count,
                             self.channel,
-                            error.description
+                            error.description,
+                            self.stored(&flight)
                         );
                     }
-                    let slot = &mut window[(i - base) as usize];
+                    let slot = &mut flight.window[(i - flight.base) as usize];
                     if !matches!(slot, Slot::Stored(_)) {
                         *slot = Slot::Stored(ack.seq);
                     }
                     // Report in order, and slide the window past what is stored.
-                    while let Some(Slot::Stored(seq)) = window.front().copied() {
-                        window.pop_front();
-                        published.record(seq);
+                    while let Some(Slot::Stored(seq)) = flight.window.front().copied() {
+                        flight.window.pop_front();
+                        flight.published.record(seq);
                         self.progress.inc();
                         if self.count <= MAX_LINES {
                             writeln!(out, "Event published to {} as event #{seq}", self.channel)?;
                         }
-                        base += 1;
-                        last_progress = Instant::now();
+                        flight.base += 1;
+                        flight.last_progress = Instant::now();
                     }
                 }
-                Ok(None) => bail!("the connection to NATS was closed"),
+                Ok(None) => bail!(
+                    "the connection to NATS was closed; {}",
+                    self.stored(&flight)
+                ),
                 Err(_) => {
-                    let reconnected = connects_seen != connects(client);
-                    let quiet = last_progress.elapsed().min(last_resend.elapsed());
+                    let reconnected = flight.connects_seen != connects(client);
+                    let quiet = flight
+                        .last_progress
+                        .elapsed()
+                        .min(flight.last_resend.elapsed());
                     if !reconnected && quiet < ACK_TIMEOUT {
                         continue;
                     }
-                    if last_progress.elapsed() > GIVE_UP_AFTER {
-                        bail!(
-                            "the server did not confirm event {} of {} on {} within {}s; {} were stored. \
-                             Check the connection to NATS and publish again",
-                            base + 1,
-                            self.count,
-                            self.channel,
-                            GIVE_UP_AFTER.as_secs(),
-                            published.count
-                        );
+                    if Instant::now() >= flight.give_up_at() {
+                        return Err(self.gave_up(&flight));
+                    }
+                    if stop_by.is_some() {
+                        continue; // stopping: nothing is sent again
                     }
                     // Acks stopped coming: send again whatever is not stored.
-                    connects_seen = connects(client);
-                    for (offset, slot) in window.iter_mut().enumerate() {
+                    flight.connects_seen = connects(client);
+                    for offset in 0..flight.window.len() {
+                        let slot = &mut flight.window[offset];
                         if *slot == Slot::Waiting {
-                            published.retried += 1;
+                            flight.published.retried += 1;
                             *slot = Slot::Retried;
                         }
-                        if !matches!(slot, Slot::Stored(_)) {
-                            self.send(client, &subject, &inbox, base + offset as u64)
-                                .await?;
+                        if matches!(slot, Slot::Stored(_)) {
+                            continue;
+                        }
+                        let i = flight.base + offset as u64;
+                        tokio::select! {
+                            biased;
+                            () = &mut stop => {
+                                stop_by = Some(Instant::now() + STOP_WAIT);
+                                break;
+                            }
+                            sent = self.send_within(client, &subject, &inbox, i, &flight) => sent?,
                         }
                     }
-                    last_resend = Instant::now();
+                    flight.last_resend = Instant::now();
                 }
             }
         }
         acks.unsubscribe().await.ok();
         self.progress.finish();
-        Ok(published)
+        Ok(flight.published)
+    }
+
+    /// [`Batch::send`], failing as [`Batch::gave_up`] when the client
+    /// cannot take the event before the batch's deadline (while the
+    /// connection is down, the client buffers only so much).
+    async fn send_within(
+        &self,
+        client: &Client,
+        subject: &Subject,
+        inbox: &str,
+        i: u64,
+        flight: &Flight,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::from_std(flight.give_up_at());
+        match tokio::time::timeout_at(deadline, self.send(client, subject, inbox, i)).await {
+            Ok(sent) => sent,
+            Err(_) => Err(self.gave_up(flight)),
+        }
+    }
+
+    /// What is stored so far, for an error line: "5 were stored (events #1 to #5)".
+    fn stored(&self, flight: &Flight) -> String {
+        let published = &flight.published;
+        match published.count {
+            0 => "none were stored".to_owned(),
+            1 => format!("1 was stored (event #{})", published.first),
+            n => format!(
+                "{n} were stored (events #{} to #{})",
+                published.first, published.last
+            ),
+        }
+    }
+
+    /// The error when no event was confirmed for [`GIVE_UP_AFTER`].
+    fn gave_up(&self, flight: &Flight) -> anyhow::Error {
+        anyhow::anyhow!(
+            "the server did not confirm event {} of {} on {} within {}s; {}. \
+             Check the connection to NATS and publish again",
+            flight.base + 1,
+            self.count,
+            self.channel,
+            GIVE_UP_AFTER.as_secs(),
+            self.stored(flight)
+        )
+    }
+
+    /// The error after a stop (Ctrl-C) once the events in flight are
+    /// confirmed, or [`STOP_WAIT`] is over.
+    fn interrupted(&self, flight: &Flight) -> anyhow::Error {
+        let unconfirmed = flight.next - flight.base;
+        let mut line = format!(
+            "interrupted before all {} events were stored on {}; {}",
+            self.count,
+            self.channel,
+            self.stored(flight)
+        );
+        if unconfirmed > 0 {
+            line.push_str(&format!(
+                "; {unconfirmed} more were sent but not confirmed within {}s, and may be stored",
+                STOP_WAIT.as_secs()
+            ));
+        }
+        anyhow::anyhow!(line)
     }
 
     /// Sends event `i`, asking for its ack on `{inbox}.{i}`.

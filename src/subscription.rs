@@ -557,6 +557,12 @@ impl Subscription {
         self.skipped
     }
 
+    /// Counts a copy of an event that came back after the ack wait while
+    /// the caller still held the first one, and did not show it again.
+    pub fn skipped_copy(&mut self) {
+        self.skipped.after_ack_wait += 1;
+    }
+
     /// Counts the confirmations that have arrived, without waiting.
     fn collect_confirmations(&mut self) {
         while !self.confirmations.is_empty() {

@@ -178,8 +178,8 @@ pub trait Listener: Send {
             if unconfirmed > 0 {
                 writeln!(
                     notes,
-                    "{unconfirmed} acks were not confirmed by the server (the connection to NATS \
-                     is down); their events may be delivered again"
+                    "{unconfirmed} acks were not confirmed by the server before closing (NATS did not answer \
+             within 5s); their events may be delivered again"
                 )?;
             }
             let flushed = client

@@ -64,8 +64,19 @@ pub async fn run(
         if let Some(batch) = &pending
             && client.connection_state() == State::Connected
         {
+            // Too large for this server: said once, and nothing is
+            // published until the next save.
+            if let Err(err) = publish::check_size(&client, batch.payload()) {
+                writeln!(
+                    errors,
+                    "Error: {}. Nothing published; still watching",
+                    crate::cli::error_line(&err)
+                )?;
+                pending = None;
+                continue;
+            }
             let result = tokio::select! {
-                result = batch.publish(&client, out) => result,
+                result = batch.publish(&client, out, std::future::pending()) => result,
                 () = &mut shutdown => break,
             };
             match result {
@@ -86,37 +97,70 @@ pub async fn run(
                 )?,
             }
         }
-        tokio::select! {
+        let saved = tokio::select! {
             () = &mut shutdown => break,
-            saved = saves.next() => {
-                let path = saved?;
-                writeln!(out, "Restarting: {} has been modified", path.display())?;
-                let payload = match &config.data_file {
-                    Some(file) => match read_event_file(&file.to_string_lossy()) {
-                        Ok(data) => Bytes::from(data.json),
-                        Err(err) => {
-                            writeln!(errors, "Error: {err}. Nothing published; still watching")?;
-                            continue;
-                        }
-                    },
-                    None => config.payload.clone(),
-                };
-                pending = Some(Batch::of(config.channel.clone(), payload, config.count));
+            change = saves.next() => change?,
+            () = tokio::time::sleep(RECONNECT_CHECK), if pending.is_some() => continue,
+        };
+        let path = match saved {
+            Change::Saved(path) => path,
+            Change::FolderGone(folder) => {
+                writeln!(
+                    errors,
+                    "Error: the folder {} was removed; watching for it to come back",
+                    folder.display()
+                )?;
+                continue;
             }
-            () = tokio::time::sleep(RECONNECT_CHECK), if pending.is_some() => {}
-        }
+            Change::FolderBack(folder) => {
+                writeln!(out, "Watching {} again", folder.display())?;
+                continue;
+            }
+        };
+        let payload = match &config.data_file {
+            Some(file) => match read_event_file(&file.to_string_lossy()) {
+                Ok(data) => Bytes::from(data.json),
+                Err(err) => {
+                    writeln!(
+                        errors,
+                        "Error: {} was saved, but {err}. Nothing published; still watching",
+                        path.display()
+                    )?;
+                    continue;
+                }
+            },
+            None => config.payload.clone(),
+        };
+        writeln!(out, "Restarting: {} has been modified", path.display())?;
+        pending = Some(Batch::of(config.channel.clone(), payload, config.count));
     }
-    client.drain().await.ok();
+    publish::close(client).await;
     writeln!(out, "NATS connection closed!")?;
     Ok(())
 }
 
+/// What happened to the watched files.
+#[derive(Debug)]
+enum Change {
+    /// A watched file was saved.
+    Saved(PathBuf),
+    /// The folder of watched files was removed: no save can be seen until it
+    /// is back.
+    FolderGone(PathBuf),
+    /// The folder is back, and watched again.
+    FolderBack(PathBuf),
+}
+
+/// How often to check that the watched folders still exist.
+const FOLDER_CHECK: Duration = Duration::from_millis(500);
+
 /// Saves of a set of files, one item per save.
 struct Saves {
-    // Kept alive: dropping it stops the watching.
-    _watcher: notify::RecommendedWatcher,
+    watcher: notify::RecommendedWatcher,
     events: mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
     files: HashSet<PathBuf>,
+    /// The watched folders, and whether each one is there.
+    folders: Vec<(PathBuf, bool)>,
 }
 
 impl Saves {
@@ -127,34 +171,40 @@ impl Saves {
             let _ = tx.send(event);
         })
         .context("could not start watching files")?;
-        let mut folders = HashSet::new();
+        let mut folders = Vec::new();
         let mut watched = HashSet::new();
         for file in files {
             let file = absolute(file)?;
             let folder = file.parent().map(Path::to_path_buf).unwrap_or_default();
-            if folders.insert(folder.clone()) {
+            if !folders.iter().any(|(f, _)| *f == folder) {
                 watcher
                     .watch(&folder, RecursiveMode::NonRecursive)
                     .with_context(|| format!("could not watch {}", folder.display()))?;
+                folders.push((folder, true));
             }
             watched.insert(file);
         }
         Ok(Saves {
-            _watcher: watcher,
+            watcher,
             events,
             files: watched,
+            folders,
         })
     }
 
-    /// Waits for the next save of a watched file and returns its path,
-    /// relative to the current folder when it lies below it.
-    async fn next(&mut self) -> anyhow::Result<PathBuf> {
+    /// Waits for the next save of a watched file, or for a watched folder
+    /// to go or come back. Paths are relative to the current folder when
+    /// they lie below it.
+    async fn next(&mut self) -> anyhow::Result<Change> {
         // The first event of a save that touches a watched file.
         let saved = loop {
-            let event = self
-                .events
-                .recv()
-                .await
+            if let Some(change) = self.check_folders() {
+                return Ok(change);
+            }
+            let Ok(event) = tokio::time::timeout(FOLDER_CHECK, self.events.recv()).await else {
+                continue;
+            };
+            let event = event
                 .context("the file watcher stopped")?
                 .context("the file watcher failed")?;
             if let Some(path) = self.touched(&event) {
@@ -163,7 +213,32 @@ impl Saves {
         };
         // The rest of the burst: a temporary file, a rename, a metadata change.
         while let Ok(Some(_)) = tokio::time::timeout(QUIET, self.events.recv()).await {}
-        Ok(relative(&saved))
+        Ok(Change::Saved(relative(&saved)))
+    }
+
+    /// A folder that went away, or came back and is watched again. A folder
+    /// that came back with a watched file in it counts as a save of it too,
+    /// on the next call: its events came while nothing watched.
+    fn check_folders(&mut self) -> Option<Change> {
+        for (folder, present) in &mut self.folders {
+            match (*present, folder.is_dir()) {
+                (true, false) => {
+                    *present = false;
+                    return Some(Change::FolderGone(relative(folder)));
+                }
+                (false, true)
+                    if self
+                        .watcher
+                        .watch(folder, RecursiveMode::NonRecursive)
+                        .is_ok() =>
+                {
+                    *present = true;
+                    return Some(Change::FolderBack(relative(folder)));
+                }
+                _ => {}
+            }
+        }
+        None
     }
 
     /// The watched file this event wrote, created or renamed into place.

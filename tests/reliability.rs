@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{NatsServer, publish_ok};
+use common::{NatsServer, Running, publish_ok};
 
 /// Runs `listen` and adds the event numbers it prints to `printed` until
 /// `stop(new events this run, printed, time since the last new one)` says
@@ -110,7 +110,7 @@ fn a_killed_durable_listener_loses_no_event() {
 /// to it is acked.
 fn ack_floor(server: &NatsServer, consumer: &str) -> u64 {
     server.with_js(|js| async move {
-        let mut stream = js.get_stream("TICKET_CREATED").await.expect("stream");
+        let stream = js.get_stream("TICKET_CREATED").await.expect("stream");
         let info = stream.consumer_info(consumer).await.expect("consumer");
         info.ack_floor.stream_sequence
     })
@@ -160,4 +160,236 @@ fn acks_only_events_whose_lines_were_written_out() {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
+}
+
+/// Waits, for at most `limit`, until `running` exits having printed an
+/// `Error:` line, and returns its exit code and stderr.
+fn error_within(mut running: Running, limit: Duration) -> (Option<i32>, String) {
+    let started = Instant::now();
+    loop {
+        // The last line may still be on its way through the pipe.
+        if let Some(status) = running.try_wait()
+            && running.stderr().contains("Error: ")
+        {
+            return (status.code(), running.stderr());
+        }
+        assert!(
+            started.elapsed() < limit,
+            "no exit with an error within {limit:?}\nstderr:\n{}",
+            running.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How many events the channel's stream holds (0 before it exists).
+fn stored(server: &NatsServer) -> u64 {
+    server.with_js(|js| async move {
+        match js.get_stream("TICKET_CREATED").await {
+            Ok(mut stream) => stream.info().await.map_or(0, |info| info.state.messages),
+            Err(_) => 0,
+        }
+    })
+}
+
+/// A server that dies during `publish --count` and does not come back: the
+/// publish gives up 30 s after the last confirmed event, says how many were
+/// stored, and exits 1. It never waits forever.
+#[test]
+fn publish_gives_up_when_the_server_is_gone_for_good() {
+    let mut server = NatsServer::start();
+    let url = server.url();
+    let publish = Running::publish(&url, &["--count", "1000000"]);
+    publish.wait_until("some events stored", |_| stored(&server) > 1000);
+    server.kill();
+    let (code, stderr) = error_within(publish, Duration::from_secs(50));
+    assert_eq!(code, Some(1), "{stderr}");
+    let line = stderr.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with("Error: the server did not confirm event ")
+            && line.contains(" of 1000000 on ticket:created within 30s; ")
+            && line.contains(" were stored (events #1 to #"),
+        "{stderr}"
+    );
+}
+
+/// The number in "N were stored (events #1 to #N)".
+fn stored_count(line: &str) -> u64 {
+    let rest = line.split("; ").nth(1).expect("a '; N were stored' part");
+    rest.split(' ').next().unwrap().parse().expect("a count")
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM during `publish --count`: nothing more is
+/// sent, the events in flight are confirmed, and it says how many events are
+/// stored, as many as the stream holds, and exits 1.
+#[test]
+fn publish_interrupted_says_how_many_events_are_stored() {
+    let server = NatsServer::start();
+    let url = server.url();
+    for signal in ["INT", "TERM"] {
+        let before = stored(&server);
+        let publish = Running::publish(&url, &["--count", "1000000"]);
+        publish.wait_until("some events stored", |_| stored(&server) > before + 1000);
+        publish.signal(signal);
+        let (code, stderr) = error_within(publish, Duration::from_secs(10));
+        assert_eq!(code, Some(1), "{stderr}");
+        let line = stderr.lines().last().unwrap_or_default();
+        assert!(
+            line.starts_with(
+                "Error: interrupted before all 1000000 events were stored on ticket:created; "
+            ),
+            "{stderr}"
+        );
+        assert_eq!(before + stored_count(line), stored(&server), "{stderr}");
+    }
+}
+
+/// Ctrl-C during `publish --count` while the server is gone: it does not
+/// wait for the server, and says what it knows: how many are stored, and
+/// how many were sent without a confirmation.
+#[test]
+fn publish_interrupted_while_the_server_is_gone_exits_in_bounded_time() {
+    let mut server = NatsServer::start();
+    let url = server.url();
+    let publish = Running::publish(&url, &["--count", "1000000"]);
+    publish.wait_until("some events stored", |_| stored(&server) > 1000);
+    server.kill();
+    publish.wait_for_stderr("Lost the connection to NATS");
+    publish.signal("INT");
+    // The 5 s wait for events in flight, and 5 s to close.
+    let (code, stderr) = error_within(publish, Duration::from_secs(15));
+    assert_eq!(code, Some(1), "{stderr}");
+    let line = stderr.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with("Error: interrupted before all 1000000 events were stored")
+            && line.contains(" were sent but not confirmed within 5s, and may be stored"),
+        "{stderr}"
+    );
+}
+
+/// A stream made with `no_ack` stores events without a word: publish says
+/// at once that it cannot confirm anything, instead of waiting 30 s and
+/// claiming that nothing was stored.
+#[test]
+fn publish_to_a_stream_that_does_not_ack_fails_at_once() {
+    let server = NatsServer::start();
+    let url = server.url();
+    server.with_js(|js| async move {
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: "SILENT".into(),
+            subjects: vec!["ticket:created".into()],
+            no_ack: true,
+            ..Default::default()
+        })
+        .await
+        .expect("create the stream");
+    });
+    let output = common::publish(&url, &["--count", "3"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the stream SILENT, which stores channel ticket:created, does not confirm")
+            && stderr.contains("no_ack"),
+        "{stderr}"
+    );
+    assert_eq!(server.stream_event_count("SILENT"), 0, "nothing was sent");
+}
+
+/// A stream that refuses an event (full: here its message limit; on a real
+/// server, a full disk) makes publish say which event was refused and how
+/// many before it are stored.
+#[test]
+fn a_refused_event_says_how_many_were_stored() {
+    let server = NatsServer::start();
+    let url = server.url();
+    server.with_js(|js| async move {
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: "TICKET_CREATED".into(),
+            subjects: vec!["ticket:created".into()],
+            max_messages: 5,
+            discard: async_nats::jetstream::stream::DiscardPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .expect("create the stream");
+    });
+    let output = common::publish(&url, &["--count", "8"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Error: the server refused event 6 of 8 on ticket:created: ")
+            && stderr.contains("; 5 were stored (events #1 to #5)"),
+        "{stderr}"
+    );
+}
+
+/// The state of a durable on `ticket:created`: (last delivered, redelivered).
+fn delivered(server: &NatsServer, consumer: &str) -> (u64, usize) {
+    server.with_js(|js| async move {
+        let stream = js.get_stream("TICKET_CREATED").await.expect("stream");
+        let info = stream.consumer_info(consumer).await.expect("consumer");
+        (info.delivered.stream_sequence, info.num_redelivered)
+    })
+}
+
+/// A listener paused (SIGSTOP) past its ack wait gets its events again
+/// while it sleeps. Resumed, it prints each once, and says they came back
+/// after the ack wait: no server restarted.
+#[test]
+fn a_paused_listener_says_its_events_came_back_after_the_ack_wait() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let flags = [
+        "--no-queue-group",
+        "--durable",
+        "paused",
+        "--ack-wait",
+        "1s",
+    ];
+    let listener = Running::start(&url, &flags);
+    listener.signal("STOP");
+    publish_ok(&url, &["--count", "3"]);
+    listener.wait_until("the events to be delivered again", |_| {
+        delivered(&server, "paused").1 >= 3
+    });
+    listener.signal("CONT");
+    assert_eq!(listener.wait_for_events(3), [1, 2, 3]);
+    listener.wait_until("every event acked", |_| ack_floor(&server, "paused") == 3);
+    listener.signal("INT");
+    listener.wait_for_stderr("came back (redelivered after the ack wait)");
+    assert_eq!(listener.received(), [1, 2, 3], "each shown once");
+    assert!(
+        !listener.stderr().contains("restart"),
+        "{}",
+        listener.stderr()
+    );
+}
+
+/// A listener stopped while the server does not answer says how many of its
+/// acks the server did not confirm, instead of closing as if all were
+/// applied; and it does not wait for the server forever.
+#[test]
+fn a_listener_closing_without_a_server_says_which_acks_are_unconfirmed() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let flags = ["--no-queue-group", "--durable", "unconfirmed"];
+    let listener = Running::start(&url, &flags);
+    // Frozen, the listener cannot ack the events the server sends it...
+    listener.signal("STOP");
+    publish_ok(&url, &["--count", "3"]);
+    listener.wait_until("the events to be sent", |_| {
+        delivered(&server, "unconfirmed").0 == 3
+    });
+    // ...and then the server cannot confirm the acks.
+    server.signal("STOP");
+    listener.signal("CONT");
+    assert_eq!(listener.wait_for_events(3), [1, 2, 3]);
+    listener.signal("INT");
+    listener.wait_for_stderr(
+        "3 acks were not confirmed by the server before closing (NATS did not answer \
+         within 5s); \
+         their events may be delivered again",
+    );
+    listener.wait_for_stdout("NATS connection closed!");
+    server.signal("CONT");
 }

@@ -82,6 +82,15 @@ impl NatsServer {
         let _ = self.child.wait();
     }
 
+    /// Sends the server a signal (`STOP` to freeze it, `CONT` to go on).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
     /// Starts the killed server again on the same port, with the same store.
     pub fn start_again(&mut self) {
         let (child, _, _) = spawn_server(&self.port.to_string(), self.store.path(), &self.extra);
@@ -361,6 +370,11 @@ impl Running {
             .status()
             .expect("run kill");
         assert!(status.success());
+    }
+
+    /// Its exit status, if it has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait")
     }
 
     /// Waits for the process to exit.
