@@ -393,3 +393,86 @@ fn a_listener_closing_without_a_server_says_which_acks_are_unconfirmed() {
     listener.wait_for_stdout("NATS connection closed!");
     server.signal("CONT");
 }
+
+/// An event's data comes from anyone who can publish: on the terminal its
+/// control characters are printed escaped, so a raw newline cannot forge a
+/// second `Received event` line and no escape sequence reaches the terminal.
+#[test]
+fn control_characters_in_event_data_are_printed_escaped() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &[]);
+    server.with_js(|js| async move {
+        let forged = "x\nReceived event #99, with data: forged\u{1b}[2J\r";
+        js.publish("ticket:created", forged.into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+    });
+    let output = common::listen(&url, &["--no-queue-group", "--deliver-all", "--count", "2"]);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(common::received(&stdout), [1, 2], "{stdout}");
+    assert!(
+        stdout.contains(
+            "Received event #2, with data: x\\nReceived event #99, with data: forged\\u001b[2J\\r\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\r'),
+        "{stdout:?}"
+    );
+}
+
+/// `publish --watch` of an event larger than the server takes says so once,
+/// publishes nothing until the next save, and publishes that one.
+#[test]
+fn watch_says_once_that_an_event_is_too_large() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("server.conf");
+    std::fs::write(&config, "max_payload: 1000\n").unwrap();
+    let server = NatsServer::start_with(&["-js", "-c", config.to_str().unwrap()]);
+    let file = dir.path().join("event.json");
+    std::fs::write(&file, r#"{"id":"1"}"#).unwrap();
+    let watcher = Running::publish(
+        &server.url(),
+        &["--watch", "--data-file", file.to_str().unwrap()],
+    );
+    watcher.wait_for_stdout("as event #1");
+    std::fs::write(&file, format!(r#"{{"id":"{}"}}"#, "x".repeat(2000))).unwrap();
+    watcher.wait_for_stderr("more than the 1000 bytes the server takes");
+    std::fs::write(&file, r#"{"id":"small again"}"#).unwrap();
+    watcher.wait_for_stdout("as event #2");
+    let stderr = watcher.stderr();
+    assert_eq!(stderr.matches("Error: ").count(), 1, "{stderr}");
+    assert!(
+        stderr
+            .contains("Error: the event is 2009 bytes, more than the 1000 bytes the server takes"),
+        "{stderr}"
+    );
+}
+
+/// `publish --watch` whose folder is removed says so, and watches again
+/// when the folder comes back: a file saved there is published.
+#[test]
+fn watch_survives_its_folder_being_removed_and_made_again() {
+    let server = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("events");
+    std::fs::create_dir(&folder).unwrap();
+    let file = folder.join("event.json");
+    std::fs::write(&file, r#"{"id":"1"}"#).unwrap();
+    let watcher = Running::publish(
+        &server.url(),
+        &["--watch", "--data-file", file.to_str().unwrap()],
+    );
+    watcher.wait_for_stdout("Watching");
+    std::fs::remove_dir_all(&folder).unwrap();
+    watcher.wait_for_stderr("was removed; watching for it to come back");
+    std::fs::create_dir(&folder).unwrap();
+    watcher.wait_for_stdout("again");
+    std::fs::write(&file, r#"{"id":"back"}"#).unwrap();
+    watcher.wait_for_stdout("as event #2");
+    assert_eq!(server.event_data("TICKET_CREATED", 2), r#"{"id":"back"}"#);
+}
