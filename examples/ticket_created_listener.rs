@@ -16,9 +16,11 @@
 //! new TicketCreatedListener(stan).listen();
 //! ```
 //!
-//! `data` arrives already parsed as `TicketCreatedData`; an event that does
-//! not fit (the test project's seed event has no `version`, say) is reported
-//! on stderr and not acked.
+//! `data` arrives already parsed as `TicketCreatedData`. The channel may hold
+//! events of other shapes: the test project's seed events
+//! (`make publish`) have no `version`. Each of those is reported once on
+//! stderr and terminated, so it does not come back. An event delivered again
+//! (not acked in time by an earlier run) is marked `(redelivered, delivery #N)`.
 //!
 //! Run it with a server on `NATS_URL` (default `nats://localhost:4222`):
 //! `cargo run --example ticket_created_listener` listens until Ctrl-C;
@@ -59,7 +61,12 @@ impl Listener for TicketCreatedListener {
             self.queue_group_name()
         );
         // console.log('Event data!', data);
-        println!("Event data! #{} {data:?}", msg.sequence);
+        let redelivered = if msg.delivered > 1 {
+            format!(" (redelivered, delivery #{})", msg.delivered)
+        } else {
+            String::new()
+        };
+        println!("Event data! #{} {data:?}{redelivered}", msg.sequence);
         if let Some(remaining) = &mut self.remaining {
             *remaining -= 1;
         }

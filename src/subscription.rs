@@ -557,6 +557,15 @@ impl Subscription {
         self.skipped
     }
 
+    /// Terminates an event (`+TERM`): the server will never deliver it again,
+    /// as for an event no listener can handle.
+    pub async fn term(&mut self, event: &Event) -> anyhow::Result<()> {
+        self.client
+            .publish(event.reply.clone(), Bytes::from_static(b"+TERM"))
+            .await
+            .context("could not terminate the event")
+    }
+
     /// Counts a copy of an event that came back after the ack wait while
     /// the caller still held the first one, and did not show it again.
     pub fn skipped_copy(&mut self) {

@@ -69,11 +69,16 @@ pub enum Ack {
 /// It then reads each event's JSON as the event's data type, hands it to
 /// `on_message`, and acks it when `on_message` returns `Ok(Ack::Ack)`.
 ///
-/// An event whose JSON does not fit the data type, and an event for which
-/// `on_message` returns an error, are reported (to stderr, or to the writer
-/// given to [`listen_with`](Listener::listen_with)) and not acked, so the
-/// server delivers them again after the ack wait, as the course's listener,
-/// whose `JSON.parse` or `onMessage` threw, would see them again.
+/// An event for which `on_message` returns an error is reported (to stderr,
+/// or to the writer given to [`listen_with`](Listener::listen_with)) and not
+/// acked, so the server delivers it again after the ack wait, as the
+/// course's listener, whose `onMessage` threw, would see it again.
+///
+/// An event whose JSON does not fit the data type (another shape on the
+/// same channel, such as the test project's seed event) is reported once and
+/// terminated (`+TERM`): no redelivery could ever make it fit, so the server
+/// does not send it again. (The course's listener, whose `JSON.parse` threw,
+/// saw such an event again after every ack wait, forever.)
 ///
 /// Events are handled one at a time, in the order they arrive, so
 /// `on_message` takes `&mut self` and can keep state without locks.
@@ -220,12 +225,14 @@ async fn receive<L: Listener + ?Sized, W: Write>(
             Err(err) => {
                 write!(
                     notes,
-                    "Could not read event #{} on {subject} as {}: {err}; {redelivery}. Its data: ",
+                    "Could not read event #{} on {subject} as {}: {err}; it never will be, so it \
+                     is terminated (+TERM) and not delivered again. Its data: ",
                     msg.sequence,
                     short_type_name::<Data<L::Event>>(),
                 )?;
                 crate::listen::write_escaped(notes, &String::from_utf8_lossy(&msg.data))?;
                 writeln!(notes)?;
+                subscription.term(&msg).await?;
                 continue;
             }
         };
