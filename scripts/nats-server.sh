@@ -7,13 +7,19 @@
 #   stop     stop the server started by `start`
 #   status   tell whether it runs (exit 0) or not (exit 3)
 #   restart  stop, then start
-#   ensure   start it only if URL (default: $NATS_URL, or nats://localhost:4222)
-#            is this local server and nothing listens there yet; a URL that
-#            points elsewhere (another port, a remote host, a list) is left alone
+#   ensure   say which server the tools will use (make listen, make publish and
+#            make demo run this first), and start this local server only if
+#            URL (default: $NATS_URL, or nats://localhost:4222) names it and
+#            nothing answers there. Then it says so loudly: the tools will use
+#            a server on this machine, not the one in your Kubernetes cluster
+#            (that one needs `make port-forward` running). A URL that names
+#            another server (another port, a remote host, a list) is used as
+#            it is, and no local server is ever started for it.
 #
 # Settings (environment variables):
 #   NATS_PORT          client port, default 4222 (the tools connect here)
 #   NATS_MONITOR_PORT  HTTP monitoring port, default 8222 (try /varz, /jsz)
+#   NATS_DIR           where the server keeps its files, default .nats
 #
 # The server listens on 127.0.0.1 only. Its files live in .nats/ (git-ignored):
 #   .nats/store/<port>          JetStream data (streams survive restarts)
@@ -30,11 +36,15 @@ STOP_TIMEOUT_SECS=10
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(dirname "$SCRIPT_DIR")"
-STORE_DIR_REL=".nats/store/$NATS_PORT"
-STORE_DIR="$REPO_ROOT/$STORE_DIR_REL"
-RUN_DIR="$REPO_ROOT/.nats/run"
-LOG_FILE_REL=".nats/run/nats-$NATS_PORT.log"
-LOG_FILE="$REPO_ROOT/$LOG_FILE_REL"
+NATS_DIR="${NATS_DIR:-$REPO_ROOT/.nats}"
+# A path relative to the repository when it is inside it, for messages.
+show_path() { echo "${1#"$REPO_ROOT"/}"; }
+NATS_DIR_REL="$(show_path "$NATS_DIR")"
+STORE_DIR="$NATS_DIR/store/$NATS_PORT"
+STORE_DIR_REL="$(show_path "$STORE_DIR")"
+RUN_DIR="$NATS_DIR/run"
+LOG_FILE="$RUN_DIR/nats-$NATS_PORT.log"
+LOG_FILE_REL="$(show_path "$LOG_FILE")"
 PID_FILE="$RUN_DIR/nats-$NATS_PORT.pid"
 CLIENT_URL="nats://localhost:$NATS_PORT"
 
@@ -59,6 +69,55 @@ port_in_use() {
     else
         (exec 3<>"/dev/tcp/$NATS_HOST/$1") 2>/dev/null
     fi
+}
+
+# Prints "<program> <pid>" of the process listening on TCP port $1 when ss
+# (Linux) or lsof (macOS) can tell (only for your own processes, unless you
+# are root); prints nothing otherwise.
+port_owner() {
+    local line
+    if command -v ss >/dev/null 2>&1; then
+        line="$(ss -Hltnp "sport = :$1" 2>/dev/null | head -n1)"
+        if [[ "$line" =~ \(\(\"([^\"]*)\",pid=([0-9]+) ]]; then
+            echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
+            return 0
+        fi
+    fi
+    if command -v lsof >/dev/null 2>&1; then
+        lsof -nP -iTCP:"$1" -sTCP:LISTEN -Fpc 2>/dev/null |
+            awk '/^p/ { pid = substr($0, 2) } /^c/ { print substr($0, 2), pid; exit }'
+    fi
+    return 0
+}
+
+# "nats-server (pid 123)", or "another program" when the owner is unknown.
+owner_words() {
+    local name pid
+    read -r name pid <<<"$(port_owner "$1")"
+    if [[ -n "$name" ]]; then echo "$name (pid $pid)"; else echo "another program"; fi
+}
+
+# Prints the INFO line that a NATS server sends as soon as a client connects
+# to 127.0.0.1:$1 (JSON: its version, "jetstream":true if it has JetStream),
+# or nothing if no such greeting comes within 2 seconds.
+server_info() {
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    local probe='exec 3<>"/dev/tcp/$0/$1" && IFS= read -r -t 2 line <&3 && printf "%s\n" "${line%$'"'"'\r'"'"'}"'
+    if command -v timeout >/dev/null 2>&1; then
+        timeout 3 bash -c "$probe" "$NATS_HOST" "$1" 2>/dev/null || true
+    else
+        bash -c "$probe" "$NATS_HOST" "$1" 2>/dev/null || true
+    fi
+}
+
+# The URL $1 with its password or token hidden: nats://user:***@host, nats://***@host.
+mask_url() {
+    sed -E -e 's#(://[^:@/,]*):[^@/,]*@#\1:***@#g' -e 's#://[^:@/,]+@#://***@#g' <<<"$1"
+}
+
+# "make TARGET", with the NATS_PORT setting in front when it is not the default.
+make_cmd() {
+    if [[ "$NATS_PORT" == 4222 ]]; then echo "make $1"; else echo "NATS_PORT=$NATS_PORT make $1"; fi
 }
 
 # Prints the pid from the pid file if that process is alive and is a
@@ -100,14 +159,14 @@ cmd_start() {
     fi
 
     if port_in_use "$NATS_PORT"; then
-        die "port $NATS_PORT is already in use by another program (maybe a nats-server not started by this script?).
+        die "port $NATS_PORT is already in use by $(owner_words "$NATS_PORT") (maybe a nats-server not started by this script, or a port-forward?).
   Use that server as it is, stop it, or pick another port for this server
   and for the tools, e.g.:
     export NATS_PORT=4333 NATS_URL=nats://localhost:4333
     make server"
     fi
     if port_in_use "$NATS_MONITOR_PORT"; then
-        die "monitoring port $NATS_MONITOR_PORT is already in use by another program.
+        die "monitoring port $NATS_MONITOR_PORT is already in use by $(owner_words "$NATS_MONITOR_PORT").
   Stop it, or pick another port, e.g.: NATS_MONITOR_PORT=8333 make server"
     fi
 
@@ -211,11 +270,99 @@ is_local_default_url() {
     [[ "$port" == "$NATS_PORT" ]]
 }
 
+# Notes of `ensure` go to stderr, so that they never mix with what the
+# tools print on stdout.
+note() { echo "$*" >&2; }
+
+# The ports of URL list $1 when every server in it is on this machine
+# (localhost, 127.0.0.1 or [::1]); nothing if any is elsewhere.
+local_ports_of() {
+    local entry hostport host port ports=()
+    IFS=, read -r -a entries <<<"$1"
+    for entry in "${entries[@]}"; do
+        entry="${entry#*://}"
+        hostport="${entry%%/*}"
+        hostport="${hostport##*@}"
+        case "$hostport" in
+        \[*\]:*) host="${hostport%%]:*}]" port="${hostport##*]:}" ;;
+        \[*\]) host="$hostport" port=4222 ;;
+        *:*) host="${hostport%%:*}" port="${hostport#*:}" ;;
+        *) host="$hostport" port=4222 ;;
+        esac
+        case "$host" in localhost | 127.0.0.1 | "[::1]") ;; *) return 0 ;; esac
+        [[ "$port" =~ ^[0-9]+$ ]] || return 0
+        ports+=("$port")
+    done
+    echo "${ports[*]}"
+}
+
+# Something listens on NATS_PORT, and it is not the server from `make server`:
+# say what it is, as far as this machine can tell, and whether it has JetStream.
+describe_foreign() {
+    local shown="$1" name pid info version
+    read -r name pid <<<"$(port_owner "$NATS_PORT")"
+    case "$name" in
+    kubectl*)
+        note "Using the NATS server already running at $shown (not started by make server;" \
+            "kubectl, pid $pid, forwards it: your port-forward to the NATS server in your Kubernetes cluster)."
+        ;;
+    "") note "Using the NATS server already running at $shown (not started by make server)." ;;
+    *) note "Using the NATS server already running at $shown (not started by make server; $name, pid $pid)." ;;
+    esac
+    info="$(server_info "$NATS_PORT")"
+    if [[ -z "$info" ]]; then
+        note "  But nothing greeted us there as a NATS server does, so the tools will fail to connect."
+        if [[ "$name" == kubectl* ]]; then
+            note "  A port-forward whose pod is gone still listens: stop it (Ctrl-C) and run \`make port-forward\` again."
+        fi
+    elif [[ "$info" == *'"jetstream":true'* ]]; then
+        version=""
+        if [[ "$info" =~ \"version\":\"([^\"]*)\" ]]; then version=" ${BASH_REMATCH[1]}"; fi
+        note "  It answers as nats-server$version with JetStream."
+    else
+        note "  It does not announce JetStream, which the tools need to store events, so they will stop"
+        note "  with an error (the course's nats-streaming server has no JetStream; see the README's Kubernetes"
+        note "  section). Stop that server, or run this toolkit's own on other ports and point the tools at it:"
+        note "    NATS_PORT=4333 NATS_MONITOR_PORT=8333 make server"
+        note "    export NATS_URL=nats://localhost:4333"
+    fi
+}
+
 cmd_ensure() {
-    local url="${1:-${NATS_URL:-nats://localhost:4222}}"
-    is_local_default_url "$url" || return 0 # points elsewhere: leave it alone
-    port_in_use "$NATS_PORT" && return 0    # something already listens
-    echo "Nothing listens on $url: starting a local nats-server (make server)" >&2
+    local url="${1:-${NATS_URL:-nats://localhost:4222}}" shown pid ports port answered=""
+    shown="$(mask_url "$url")"
+    if ! is_local_default_url "$url"; then
+        # Another server: never start a local one in its place.
+        note "Using NATS_URL=$shown as it is: it does not name the local server ($CLIENT_URL), so no local server is started."
+        ports="$(local_ports_of "$url")"
+        if [[ -n "$ports" ]]; then
+            for port in $ports; do
+                if port_in_use "$port"; then answered=yes; fi
+            done
+            if [[ -z "$answered" ]]; then
+                note "  Nothing answers at $shown yet. Start that server first: \`make port-forward\`"
+                note "  in another terminal for your cluster's server (LOCAL_PORT=<port> make port-forward for"
+                note "  another local port), \`make cluster\` for the 3-node cluster; or unset NATS_URL to use"
+                note "  the local server."
+            fi
+        fi
+        return 0
+    fi
+    pid="$(running_pid)"
+    if [[ -n "$pid" ]] && port_in_use "$NATS_PORT"; then
+        note "Using the local NATS server started by make server at $shown (pid $pid, store $STORE_DIR_REL)."
+        return 0
+    fi
+    if port_in_use "$NATS_PORT"; then
+        describe_foreign "$shown"
+        return 0
+    fi
+    note ""
+    note "*** Nothing answered at $shown."
+    note "*** Starting a LOCAL nats-server in $NATS_DIR_REL/ on this machine (store $STORE_DIR_REL); the tools will use it."
+    note "*** It is not the NATS server in your Kubernetes cluster. To use that one instead: stop this one"
+    note "*** ($(make_cmd server-stop)), start \`make port-forward\` in another terminal and leave it running,"
+    note "*** then run this again."
     cmd_start
 }
 
