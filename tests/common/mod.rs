@@ -3,9 +3,11 @@
 //! [`NatsServer`] starts `nats-server` on a random port with a temporary
 //! store and kills it on drop. [`Running`] runs a binary (`listen`, or
 //! `publish --watch`) in the background and collects what it prints, so tests can wait for a line with
-//! a deadline instead of sleeping.
+//! a deadline instead of sleeping. [`cluster`] runs a 3-node cluster.
 
 #![allow(dead_code)]
+
+pub mod cluster;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -228,7 +230,9 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-fn command(bin: &str, server: &str, args: &[&str]) -> Command {
+/// A command for one of the binaries, with `--server` and none of the
+/// caller's `NATS_URL` or `NATS_CLIENT_ID`.
+pub fn command(bin: &str, server: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin);
     cmd.env_remove("NATS_URL")
         .env_remove("NATS_CLIENT_ID")

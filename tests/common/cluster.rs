@@ -1,0 +1,349 @@
+//! A 3-node JetStream cluster on random loopback ports, shaped as
+//! `scripts/nats-cluster.sh` runs it: nodes `n1` to `n3`, each a real
+//! `nats-server` with JetStream, a store of its own (in a temporary folder,
+//! kept across kills and restarts) and routes to the other two, in a cluster
+//! named `course`. Used by `tests/cluster.rs` and `tests/chaos.rs`.
+//!
+//! Only one cluster runs at a time in a test binary ([`take_turn`]), and
+//! every wait polls with a deadline: elections and catch-ups take seconds.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::stream;
+
+use super::{block_on, nats_server_bin};
+
+/// The stream of the default channel, `ticket:created`, that the helpers look at.
+pub const STREAM: &str = "TICKET_CREATED";
+
+/// How long forming the cluster, an election or a catch-up may take.
+pub const CLUSTER_DEADLINE: Duration = Duration::from_secs(30);
+
+/// One `nats-server` of the cluster.
+pub struct Node {
+    pub name: String,
+    pub client_port: u16,
+    pub route_port: u16,
+    pub monitor_port: u16,
+    child: Option<Child>,
+}
+
+/// Three routed JetStream servers, killed on drop.
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    dir: tempfile::TempDir,
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// One cluster at a time: three clusters' elections and catch-ups at once
+/// starve each other on a 2-core machine (missed heartbeats, new elections,
+/// requests timing out), which is not what these tests are about.
+static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+pub fn take_turn() -> MutexGuard<'static, ()> {
+    // A test that failed while holding it poisons it; the next one may go on.
+    ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `n` ports free on 127.0.0.1: all bound at once (so they differ), then released.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect()
+}
+
+impl Cluster {
+    /// Starts n1, n2 and n3 and waits until they have a JetStream meta leader.
+    pub fn start() -> Cluster {
+        let turn = take_turn();
+        let ports = free_ports(9);
+        let nodes = (0..3)
+            .map(|i| Node {
+                name: format!("n{}", i + 1),
+                client_port: ports[i],
+                route_port: ports[3 + i],
+                monitor_port: ports[6 + i],
+                child: None,
+            })
+            .collect();
+        let mut cluster = Cluster {
+            nodes,
+            dir: tempfile::tempdir().expect("temp dir"),
+            _turn: turn,
+        };
+        for i in 0..3 {
+            cluster.spawn(i);
+        }
+        cluster.wait_until("the cluster to elect a JetStream meta leader", || {
+            (0..3).all(|i| cluster.meta_leader(i).is_some())
+        });
+        // A stream with 3 replicas can only be placed once the leader sees
+        // both other peers online and current.
+        cluster.wait_until("the meta leader to see every peer current", || {
+            (0..3).any(|i| cluster.leads_a_current_cluster(i))
+        });
+        cluster
+    }
+
+    /// Whether node `i` is the meta leader and sees both other peers online
+    /// and current (the leader's `/jsz` lists them in `meta_cluster.replicas`).
+    pub fn leads_a_current_cluster(&self, i: usize) -> bool {
+        let Some(jsz) = self.jsz(i) else {
+            return false;
+        };
+        let meta = &jsz["meta_cluster"];
+        let leads = meta["leader"].as_str() == Some(self.nodes[i].name.as_str());
+        let peers = meta["replicas"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        leads
+            && peers.len() == 2
+            && peers.iter().all(|p| {
+                p["current"].as_bool() == Some(true) && p["offline"].as_bool() != Some(true)
+            })
+    }
+
+    /// Starts node `i` with its store (the same one on every start).
+    pub fn spawn(&mut self, i: usize) {
+        let routes: Vec<String> = (0..3)
+            .filter(|&j| j != i)
+            .map(|j| format!("nats://127.0.0.1:{}", self.nodes[j].route_port))
+            .collect();
+        let node = &self.nodes[i];
+        let store = self.dir.path().join(&node.name);
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path(i))
+            .expect("log file");
+        let child = Command::new(nats_server_bin())
+            .args(["-js", "-n", &node.name, "-a", "127.0.0.1"])
+            .args(["-p", &node.client_port.to_string()])
+            .args(["-m", &node.monitor_port.to_string()])
+            .arg("-sd")
+            .arg(store)
+            .args(["--cluster_name", "course"])
+            .args([
+                "--cluster",
+                &format!("nats://127.0.0.1:{}", node.route_port),
+            ])
+            .args(["--routes", &routes.join(",")])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start nats-server");
+        self.nodes[i].child = Some(child);
+    }
+
+    pub fn log_path(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("{}.log", self.nodes[i].name))
+    }
+
+    /// Kills node `i` at once (SIGKILL), as a crashed pod dies.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self, i: usize) -> String {
+        format!("nats://127.0.0.1:{}", self.nodes[i].client_port)
+    }
+
+    /// The `--server` list of these nodes.
+    pub fn urls(&self, nodes: &[usize]) -> String {
+        let urls: Vec<String> = nodes.iter().map(|&i| self.url(i)).collect();
+        urls.join(",")
+    }
+
+    pub fn index_of(&self, name: &str) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .unwrap_or_else(|| panic!("no node named {name}"))
+    }
+
+    /// Node `i`'s monitoring page `/jsz?streams=true`, or `None` while it
+    /// does not answer.
+    pub fn jsz(&self, i: usize) -> Option<serde_json::Value> {
+        jsz(self.nodes[i].monitor_port)
+    }
+
+    /// The JetStream meta leader as node `i` sees it.
+    pub fn meta_leader(&self, i: usize) -> Option<String> {
+        let jsz = self.jsz(i)?;
+        let leader = jsz["meta_cluster"]["leader"].as_str()?;
+        (!leader.is_empty()).then(|| leader.to_owned())
+    }
+
+    /// The stream's state in node `i`'s own copy: (events, last sequence).
+    pub fn local_copy(&self, i: usize) -> Option<(u64, u64)> {
+        local_copy(&self.jsz(i)?)
+    }
+
+    /// The stream's info, asked through node `i` alone (the stream's leader
+    /// answers); `None` while there is no leader to answer.
+    pub fn stream_info(&self, i: usize) -> Option<stream::Info> {
+        let url = self.url(i);
+        block_on(async move {
+            let work = async {
+                let client = async_nats::ConnectOptions::new()
+                    .connection_timeout(Duration::from_secs(2))
+                    .connect(url)
+                    .await
+                    .ok()?;
+                let js = async_nats::jetstream::new(client);
+                let stream = js.get_stream(STREAM).await.ok()?;
+                Some(stream.cached_info().clone())
+            };
+            tokio::time::timeout(Duration::from_secs(5), work)
+                .await
+                .ok()
+                .flatten()
+        })
+    }
+
+    /// Waits until, through node `i`, the stream has a leader other than
+    /// `dead` and the JetStream API answers (its meta leader may have died
+    /// too): what `publish` and `listen` need to start.
+    pub fn wait_for_leaders(&self, i: usize, dead: &str) {
+        self.wait_until(&format!("new JetStream leaders after {dead} died"), || {
+            let url = self.url(i);
+            block_on(async move {
+                let work = async {
+                    let client = async_nats::connect(url).await.ok()?;
+                    let js = async_nats::jetstream::new(client);
+                    // Answered by the meta leader.
+                    js.stream_by_subject("ticket:created").await.ok()?;
+                    // Answered by the stream's leader.
+                    let stream = js.get_stream(STREAM).await.ok()?;
+                    stream.cached_info().cluster.clone()?.leader
+                };
+                tokio::time::timeout(Duration::from_secs(5), work)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|leader| leader != dead)
+            })
+        });
+    }
+
+    /// The node that leads the consumer `name`, asked through node `i`.
+    pub fn consumer_leader(&self, i: usize, name: &str) -> Option<String> {
+        let url = self.url(i);
+        block_on(async move {
+            let work = async {
+                let client = async_nats::connect(url).await.ok()?;
+                let js = async_nats::jetstream::new(client);
+                let stream = js.get_stream(STREAM).await.ok()?;
+                stream.consumer_info(name).await.ok()?.cluster?.leader
+            };
+            tokio::time::timeout(Duration::from_secs(5), work)
+                .await
+                .ok()
+                .flatten()
+        })
+    }
+
+    /// Polls `condition` until it holds, failing the test after
+    /// [`CLUSTER_DEADLINE`] with the end of every node's log.
+    pub fn wait_until(&self, what: &str, condition: impl Fn() -> bool) {
+        self.poll(what, || condition().then_some(()));
+    }
+
+    /// Polls `f` until it returns something, failing the test after
+    /// [`CLUSTER_DEADLINE`] with the end of every node's log.
+    pub fn poll<T>(&self, what: &str, f: impl Fn() -> Option<T>) -> T {
+        let start = Instant::now();
+        loop {
+            if let Some(value) = f() {
+                return value;
+            }
+            if start.elapsed() > CLUSTER_DEADLINE {
+                panic!("timed out waiting for {what}\n{}", self.log_tails());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log_tails(&self) -> String {
+        let mut text = String::new();
+        for i in 0..self.nodes.len() {
+            let log = std::fs::read_to_string(self.log_path(i)).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+            text.push_str(&format!("--- {} ---\n{tail}\n", self.nodes[i].name));
+        }
+        text
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// The monitoring page `/jsz?streams=true` of the node whose monitoring port
+/// is `port`, or `None` while it does not answer.
+pub fn jsz(port: u16) -> Option<serde_json::Value> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET /jsz?streams=true HTTP/1.0\r\nHost: localhost\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    serde_json::from_str(body).ok()
+}
+
+/// [`STREAM`]'s state in one node's own copy, from that node's `/jsz`:
+/// (events, last sequence).
+pub fn local_copy(jsz: &serde_json::Value) -> Option<(u64, u64)> {
+    let streams = jsz["account_details"]
+        .as_array()?
+        .iter()
+        .filter_map(|account| account["stream_detail"].as_array())
+        .flatten();
+    for stream in streams {
+        if stream["name"] == STREAM {
+            let state = &stream["state"];
+            return Some((state["messages"].as_u64()?, state["last_seq"].as_u64()?));
+        }
+    }
+    None
+}
+
+/// The leader of [`STREAM`] as one node sees it, from that node's `/jsz`.
+pub fn stream_leader(jsz: &serde_json::Value) -> Option<String> {
+    let streams = jsz["account_details"]
+        .as_array()?
+        .iter()
+        .filter_map(|account| account["stream_detail"].as_array())
+        .flatten();
+    for stream in streams {
+        if stream["name"] == STREAM {
+            return stream["cluster"]["leader"].as_str().map(str::to_owned);
+        }
+    }
+    None
+}
