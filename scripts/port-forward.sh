@@ -4,12 +4,18 @@
 #
 # In the course you ran `kubectl get pods`, copied the name of the nats-depl
 # pod, then ran `kubectl port-forward <that pod> 4222:4222`. This script does
-# both steps. It finds the NATS pod, the running pod labelled app=nats (the
-# label infra/k8s/nats-depl.yaml gives it), or else a running pod whose name
-# starts with nats-depl, and forwards two ports until you press Ctrl-C:
+# both steps. It finds the NATS pod, the running pod labelled app=nats-js
+# (the JetStream server that infra/k8s/nats-js-depl.yaml runs next to the
+# course's NATS Streaming one), or else the one labelled app=nats (the label
+# of the course's nats-depl, and of infra/k8s/nats-depl.yaml), or else a
+# running pod whose name starts with nats-js-depl or nats-depl, and forwards
+# two ports until you press Ctrl-C:
 #
 #   localhost:4222 -> pod:4222   the client port: publish, listen, make listen
 #   localhost:8222 -> pod:8222   the monitoring port: make status, /jsz, /connz
+#
+# It first checks that both local ports are free, and says what holds one
+# that is not (the local server from `make server`, say: `make server-stop`).
 #
 # Settings (environment variables):
 #   POD                 the pod to forward, if the search finds none or several
@@ -17,6 +23,7 @@
 #   LOCAL_PORT          local client port, default 4222 (pick another, e.g.
 #                       4333, if a server from `make server` holds 4222)
 #   LOCAL_MONITOR_PORT  local monitoring port, default 8222
+#   NATS_DIR            where `make server` keeps its pid files, default .nats
 #
 # kubectl works on its current context and namespace
 # (`kubectl config current-context`, `kubectl config set-context --current --namespace=...`).
@@ -27,11 +34,83 @@ LOCAL_MONITOR_PORT="${LOCAL_MONITOR_PORT:-8222}"
 # Where nats-depl.yaml has the server listen inside the pod.
 POD_PORT=4222
 POD_MONITOR_PORT=8222
-NAME_PREFIX=nats-depl
+# Pod names to look for when no pod has the labels, in this order.
+NAME_PREFIXES=(nats-js-depl nats-depl)
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NATS_DIR="${NATS_DIR:-$REPO_ROOT/.nats}"
 
 die() {
     echo "port-forward.sh: $*" >&2
     exit 1
+}
+
+# True if something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp).
+port_in_use() {
+    if command -v timeout >/dev/null 2>&1; then
+        timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    fi
+}
+
+# Prints "<program> <pid>" of the process listening on TCP port $1 when ss
+# (Linux) or lsof (macOS) can tell; nothing otherwise.
+port_owner() {
+    local line
+    if command -v ss >/dev/null 2>&1; then
+        line="$(ss -Hltnp "sport = :$1" 2>/dev/null | head -n1)"
+        if [[ "$line" =~ \(\(\"([^\"]*)\",pid=([0-9]+) ]]; then
+            echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
+            return 0
+        fi
+    fi
+    if command -v lsof >/dev/null 2>&1; then
+        lsof -nP -iTCP:"$1" -sTCP:LISTEN -Fpc 2>/dev/null |
+            awk '/^p/ { pid = substr($0, 2) } /^c/ { print substr($0, 2), pid; exit }'
+    fi
+    return 0
+}
+
+# The client port of the server from `make server` whose pid is $1 (its pid
+# file is $NATS_DIR/run/nats-<port>.pid); nothing if it is not one of them.
+make_server_port() {
+    local file
+    for file in "$NATS_DIR"/run/nats-*.pid; do
+        [[ -f "$file" ]] || continue
+        if [[ "$(tr -dc '0-9' <"$file")" == "$1" ]]; then
+            file="${file##*/nats-}"
+            echo "${file%.pid}"
+            return 0
+        fi
+    done
+}
+
+# Says what holds local port $1 (setting $2, $3 port), for a port that is taken.
+explain_taken() {
+    local port="$1" setting="$2" what="$3" name="" pid="" server_port="" file
+    read -r name pid <<<"$(port_owner "$port")"
+    if [[ -n "$pid" ]]; then
+        server_port="$(make_server_port "$pid")"
+    else
+        # No ss or lsof: a live server from `make server` on this client port?
+        file="$NATS_DIR/run/nats-$port.pid"
+        if [[ -f "$file" ]] && kill -0 "$(tr -dc '0-9' <"$file")" 2>/dev/null; then
+            pid="$(tr -dc '0-9' <"$file")" server_port="$port"
+        fi
+    fi
+    echo "port-forward.sh: localhost:$port ($setting, the $what port) is already in use, so kubectl cannot forward it." >&2
+    if [[ -n "$server_port" ]]; then
+        local stop="make server-stop"
+        [[ "$server_port" == 4222 ]] || stop="NATS_PORT=$server_port make server-stop"
+        echo "  It is held by the local NATS server from \`make server\` (pid $pid). Stop it: $stop" >&2
+    elif [[ "$name" == kubectl* ]]; then
+        echo "  It is held by kubectl (pid $pid): is \`make port-forward\` already running in another terminal?" \
+            "Use that one, or stop it (Ctrl-C)." >&2
+    elif [[ -n "$name" ]]; then
+        echo "  It is held by $name (pid $pid). Stop that program." >&2
+    else
+        echo "  Another program holds it. Stop that program." >&2
+    fi
 }
 
 for port in "$LOCAL_PORT" "$LOCAL_MONITOR_PORT"; do
@@ -42,6 +121,23 @@ done
 
 command -v kubectl >/dev/null 2>&1 ||
     die "kubectl not found on your PATH. Install it (https://kubernetes.io/docs/tasks/tools/), make sure 'kubectl get pods' shows your cluster's pods, then run this again."
+
+# Both local ports must be free, or kubectl fails with a bare "address already
+# in use". Say what holds them instead.
+taken=0
+if port_in_use "$LOCAL_PORT"; then
+    explain_taken "$LOCAL_PORT" LOCAL_PORT client
+    taken=1
+fi
+if port_in_use "$LOCAL_MONITOR_PORT"; then
+    explain_taken "$LOCAL_MONITOR_PORT" LOCAL_MONITOR_PORT monitoring
+    taken=1
+fi
+if ((taken)); then
+    echo "  Or forward to other local ports, e.g.: LOCAL_PORT=4333 LOCAL_MONITOR_PORT=8333 make port-forward" >&2
+    echo "  (and then: export NATS_URL=nats://localhost:4333 NATS_MONITOR_URL=http://localhost:8333)" >&2
+    exit 1
+fi
 
 # find_pods [kubectl get pods flags...]: sets PODS to the names of the running
 # pods that match, without kubectl's "pod/" prefix.
@@ -58,20 +154,29 @@ find_pods() {
 if [[ -n "${POD:-}" ]]; then
     pod="${POD#pod/}"
 else
-    # 1. By label, as the course's Deployment labels its pods.
-    find_pods -l app=nats
+    # 1. By label: first the JetStream server next to the course's
+    # (nats-js-depl.yaml), then the course's Deployment's label.
+    find_pods -l app=nats-js
     pods=(${PODS[@]+"${PODS[@]}"})
-    # 2. Else by name: the course's Deployment is called nats-depl.
+    if [[ ${#pods[@]} -eq 0 ]]; then
+        find_pods -l app=nats
+        pods=(${PODS[@]+"${PODS[@]}"})
+    fi
+    # 2. Else by name: nats-js-depl-..., or the course's nats-depl-...
     if [[ ${#pods[@]} -eq 0 ]]; then
         find_pods
-        for name in ${PODS[@]+"${PODS[@]}"}; do
-            if [[ "$name" == "$NAME_PREFIX"* ]]; then pods+=("$name"); fi
+        for prefix in "${NAME_PREFIXES[@]}"; do
+            for name in ${PODS[@]+"${PODS[@]}"}; do
+                if [[ "$name" == "$prefix-"* ]]; then pods+=("$name"); fi
+            done
+            [[ ${#pods[@]} -eq 0 ]] || break
         done
     fi
     if [[ ${#pods[@]} -eq 0 ]]; then
-        die "no running NATS pod found: no pod labelled app=nats and none named $NAME_PREFIX-*.
-  Check with 'kubectl get pods'. Deploy the server with 'kubectl apply -f infra/k8s/nats-depl.yaml',
-  or name the pod yourself: POD=<pod name> make port-forward"
+        die "no running NATS pod found: no pod labelled app=nats-js or app=nats, and none named nats-js-depl-* or nats-depl-*.
+  Check with 'kubectl get pods'. Deploy a JetStream server next to the course's NATS Streaming one with
+  'kubectl apply -f infra/k8s/nats-js-depl.yaml', or in its place with 'kubectl apply -f infra/k8s/nats-depl.yaml'
+  (see the README's Kubernetes section first), or name the pod yourself: POD=<pod name> make port-forward"
     fi
     if [[ ${#pods[@]} -gt 1 ]]; then
         {

@@ -2,12 +2,15 @@
 //! pod, what it forwards, and what it says when it can't.
 //!
 //! The stand-in is a bash script put first on `PATH`. It appends each call's
-//! arguments to a log file, prints the pod lists the test chose (`LABELLED_PODS`
-//! for `-l app=nats`, `ALL_PODS` otherwise) and returns at once from
-//! `port-forward`, where the real one would run until Ctrl-C.
+//! arguments to a log file, prints the pod lists the test chose (`JS_PODS` for
+//! `-l app=nats-js`, `LABELLED_PODS` for `-l app=nats`, `ALL_PODS` otherwise)
+//! and returns at once from `port-forward`, where the real one would run until
+//! Ctrl-C. Each test forwards to local ports that were free when it began
+//! (the script refuses ports in use), unless it is about the ports.
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 const FAKE_KUBECTL: &str = r#"#!/usr/bin/env bash
 echo "$*" >>"$KUBECTL_LOG"
@@ -16,15 +19,30 @@ if [[ -n "${KUBECTL_FAIL:-}" ]]; then
     exit 1
 fi
 case "$*" in
+*"-l app=nats-js"*) printf '%b' "${JS_PODS:-}" ;;
 *"-l app=nats"*) printf '%b' "${LABELLED_PODS:-}" ;;
 "get pods"*) printf '%b' "${ALL_PODS:-}" ;;
 "port-forward "*) echo "Forwarding from 127.0.0.1:4222 -> 4222" ;;
 esac
 "#;
 
-/// A temp folder holding the stand-in `kubectl` and the log of its calls.
+/// `n` different ports, free on 127.0.0.1 when this returns.
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect()
+}
+
+/// A temp folder holding the stand-in `kubectl` and the log of its calls,
+/// and the free local ports the script is given.
 struct FakeKubectl {
     dir: tempfile::TempDir,
+    port: u16,
+    monitor_port: u16,
 }
 
 impl FakeKubectl {
@@ -34,14 +52,20 @@ impl FakeKubectl {
         let path = dir.path().join("kubectl");
         std::fs::write(&path, FAKE_KUBECTL).expect("write kubectl");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        FakeKubectl { dir }
+        let ports = free_ports(2);
+        FakeKubectl {
+            dir,
+            port: ports[0],
+            monitor_port: ports[1],
+        }
     }
 
     fn log(&self) -> PathBuf {
         self.dir.path().join("calls")
     }
 
-    /// Runs the script with the stand-in first on PATH and `env` set.
+    /// Runs the script with the stand-in first on PATH, the free local
+    /// ports, an empty `.nats` folder, and `env` set (which may override them).
     fn run(&self, env: &[(&str, &str)]) -> Output {
         let path = format!(
             "{}:{}",
@@ -50,9 +74,17 @@ impl FakeKubectl {
         );
         script(&path)
             .env("KUBECTL_LOG", self.log())
+            .env("LOCAL_PORT", self.port.to_string())
+            .env("LOCAL_MONITOR_PORT", self.monitor_port.to_string())
+            .env("NATS_DIR", self.dir.path().join("nats"))
             .envs(env.iter().copied())
             .output()
             .expect("run port-forward.sh")
+    }
+
+    /// What the script forwards: `<local>:4222 <local monitor>:8222`.
+    fn ports(&self) -> String {
+        format!("{}:4222 {}:8222", self.port, self.monitor_port)
     }
 
     /// The arguments of the `kubectl port-forward` call, if there was one.
@@ -80,7 +112,9 @@ fn script(path: &str) -> Command {
         .env("PATH", path)
         .env_remove("POD")
         .env_remove("LOCAL_PORT")
-        .env_remove("LOCAL_MONITOR_PORT");
+        .env_remove("LOCAL_MONITOR_PORT")
+        .env_remove("NATS_DIR")
+        .stdin(Stdio::null());
     command
 }
 
@@ -104,8 +138,8 @@ fn assert_fails_saying(output: &Output, texts: &[&str]) {
     }
 }
 
-/// The pod labelled app=nats is forwarded on 4222 and 8222, and the URL to
-/// use is printed before kubectl takes over.
+/// The pod labelled app=nats is forwarded on the local ports, and the URL
+/// to use is printed before kubectl takes over.
 #[test]
 fn forwards_the_pod_labelled_app_nats_and_prints_the_url() {
     let kubectl = FakeKubectl::new();
@@ -113,16 +147,21 @@ fn forwards_the_pod_labelled_app_nats_and_prints_the_url() {
     assert!(output.status.success(), "{}", stderr(&output));
     let calls = kubectl.calls();
     assert!(
-        calls[0].starts_with("get pods") && calls[0].contains("-l app=nats"),
+        calls
+            .iter()
+            .any(|c| c.starts_with("get pods") && c.ends_with("-l app=nats")),
         "{calls:?}"
     );
     assert_eq!(
-        kubectl.port_forward().as_deref(),
-        Some("port-forward nats-depl-6d8f9c7b5-x2k4q 4222:4222 8222:8222")
+        kubectl.port_forward(),
+        Some(format!(
+            "port-forward nats-depl-6d8f9c7b5-x2k4q {}",
+            kubectl.ports()
+        ))
     );
     let stdout = stdout(&output);
     let url = stdout
-        .find("NATS_URL=nats://localhost:4222")
+        .find(&format!("NATS_URL=nats://localhost:{}", kubectl.port))
         .expect(&stdout);
     let forwarding = stdout.find("Forwarding from").expect(&stdout);
     assert!(
@@ -131,8 +170,28 @@ fn forwards_the_pod_labelled_app_nats_and_prints_the_url() {
     );
 }
 
-/// With no pod labelled app=nats, a pod whose name starts with nats-depl (the
-/// course's Deployment) is forwarded.
+/// A pod labelled app=nats-js (infra/k8s/nats-js-depl.yaml, the JetStream
+/// server next to the course's NATS Streaming one) is preferred to the
+/// course's pod labelled app=nats.
+#[test]
+fn prefers_the_jetstream_pod_next_to_the_course_server() {
+    let kubectl = FakeKubectl::new();
+    let output = kubectl.run(&[
+        ("JS_PODS", "pod/nats-js-depl-5b7c9-abcde\n"),
+        ("LABELLED_PODS", "pod/nats-depl-6d8f9c7b5-x2k4q\n"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        kubectl.port_forward(),
+        Some(format!(
+            "port-forward nats-js-depl-5b7c9-abcde {}",
+            kubectl.ports()
+        ))
+    );
+}
+
+/// With no pod labelled app=nats-js or app=nats, a pod whose name starts
+/// with nats-depl (the course's Deployment) is forwarded.
 #[test]
 fn falls_back_to_the_pod_named_nats_depl() {
     let kubectl = FakeKubectl::new();
@@ -141,27 +200,155 @@ fn falls_back_to_the_pod_named_nats_depl() {
     let output = kubectl.run(&[("ALL_PODS", all)]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
-        kubectl.port_forward().as_deref(),
-        Some("port-forward nats-depl-7f6b9-qwert 4222:4222 8222:8222")
+        kubectl.port_forward(),
+        Some(format!(
+            "port-forward nats-depl-7f6b9-qwert {}",
+            kubectl.ports()
+        ))
     );
 }
 
+/// Without LOCAL_PORT and LOCAL_MONITOR_PORT the local ports are 4222 and
+/// 8222, as in the course; if this machine already uses one of them, the
+/// script says so instead of forwarding.
+#[test]
+fn default_local_ports_are_4222_and_8222() {
+    let kubectl = FakeKubectl::new();
+    let free = |port| TcpListener::bind(("127.0.0.1", port)).is_ok();
+    let both_free = free(4222) && free(8222);
+    let path = format!(
+        "{}:{}",
+        kubectl.dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = script(&path)
+        .env("KUBECTL_LOG", kubectl.log())
+        .env("LABELLED_PODS", "pod/nats-depl-1\n")
+        .output()
+        .expect("run port-forward.sh");
+    if both_free {
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(
+            kubectl.port_forward().as_deref(),
+            Some("port-forward nats-depl-1 4222:4222 8222:8222")
+        );
+        assert!(stdout(&output).contains("NATS_URL=nats://localhost:4222"));
+    } else {
+        assert_fails_saying(&output, &["is already in use"]);
+        assert_eq!(kubectl.port_forward(), None);
+    }
+}
+
 /// LOCAL_PORT and LOCAL_MONITOR_PORT choose the local ports, and the printed
-/// URL follows.
+/// URLs follow.
 #[test]
 fn local_ports_can_be_changed() {
     let kubectl = FakeKubectl::new();
+    let ports = free_ports(2);
+    let (port, monitor_port) = (ports[0].to_string(), ports[1].to_string());
     let output = kubectl.run(&[
         ("LABELLED_PODS", "pod/nats-depl-1\n"),
-        ("LOCAL_PORT", "4333"),
-        ("LOCAL_MONITOR_PORT", "8333"),
+        ("LOCAL_PORT", &port),
+        ("LOCAL_MONITOR_PORT", &monitor_port),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
-        kubectl.port_forward().as_deref(),
-        Some("port-forward nats-depl-1 4333:4222 8333:8222")
+        kubectl.port_forward(),
+        Some(format!(
+            "port-forward nats-depl-1 {port}:4222 {monitor_port}:8222"
+        ))
     );
-    assert!(stdout(&output).contains("NATS_URL=nats://localhost:4333"));
+    let stdout = stdout(&output);
+    assert!(
+        stdout.contains(&format!("NATS_URL=nats://localhost:{port}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("NATS_MONITOR_URL=http://localhost:{monitor_port}")),
+        "{stdout}"
+    );
+}
+
+/// A local port already in use (by this test, here): exit 1 before any
+/// kubectl call, naming the port, its setting, and how to pick another.
+#[test]
+fn a_taken_local_port_is_named_and_nothing_is_forwarded() {
+    let kubectl = FakeKubectl::new();
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().unwrap().port().to_string();
+
+    let output = kubectl.run(&[
+        ("LABELLED_PODS", "pod/nats-depl-1\n"),
+        ("LOCAL_PORT", &port),
+    ]);
+    assert_fails_saying(
+        &output,
+        &[
+            &format!("localhost:{port} (LOCAL_PORT, the client port) is already in use"),
+            "LOCAL_PORT=",
+        ],
+    );
+    assert_eq!(kubectl.calls(), Vec::<String>::new(), "kubectl never ran");
+
+    let output = kubectl.run(&[
+        ("LABELLED_PODS", "pod/nats-depl-1\n"),
+        ("LOCAL_MONITOR_PORT", &port),
+    ]);
+    assert_fails_saying(
+        &output,
+        &[&format!(
+            "localhost:{port} (LOCAL_MONITOR_PORT, the monitoring port) is already in use"
+        )],
+    );
+    assert_eq!(kubectl.calls(), Vec::<String>::new(), "kubectl never ran");
+}
+
+/// The local server from `make server` holds the ports: the script says so
+/// and how to stop it (`make server-stop`, with its NATS_PORT), for the
+/// client port and for the monitoring port.
+#[test]
+fn ports_held_by_make_server_say_make_server_stop() {
+    let kubectl = FakeKubectl::new();
+    let nats_dir = tempfile::tempdir().expect("temp dir");
+    let ports = free_ports(2);
+    let server = |command: &str| {
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/nats-server.sh"))
+            .arg(command)
+            .env("NATS_PORT", ports[0].to_string())
+            .env("NATS_MONITOR_PORT", ports[1].to_string())
+            .env("NATS_DIR", nats_dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run nats-server.sh")
+    };
+    struct Stop<F: Fn(&str) -> Output>(F);
+    impl<F: Fn(&str) -> Output> Drop for Stop<F> {
+        fn drop(&mut self) {
+            (self.0)("stop");
+        }
+    }
+    let started = server("start");
+    assert!(started.status.success(), "{}", stderr(&started));
+    let _stop = Stop(server);
+
+    let nats_dir_path = nats_dir.path().display().to_string();
+    for (setting, port) in [("LOCAL_PORT", ports[0]), ("LOCAL_MONITOR_PORT", ports[1])] {
+        let port = port.to_string();
+        let output = kubectl.run(&[
+            ("LABELLED_PODS", "pod/nats-depl-1\n"),
+            (setting, &port),
+            ("NATS_DIR", &nats_dir_path),
+        ]);
+        assert_fails_saying(
+            &output,
+            &[
+                &format!("localhost:{port} ({setting}"),
+                "the local NATS server from `make server`",
+                &format!("NATS_PORT={} make server-stop", ports[0]),
+            ],
+        );
+        assert_eq!(kubectl.port_forward(), None);
+    }
 }
 
 /// POD names the pod to forward, with or without "pod/", and skips the search.
@@ -175,7 +362,7 @@ fn pod_variable_chooses_the_pod() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         kubectl.calls(),
-        ["port-forward nats-depl-2 4222:4222 8222:8222"]
+        [format!("port-forward nats-depl-2 {}", kubectl.ports())]
     );
 }
 
