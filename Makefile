@@ -106,7 +106,11 @@ clean: ## Remove build output and stop the local server and cluster
 distclean: clean ## Also remove .nats/ (server binary, JetStream data, logs)
 	rm -rf .nats
 
-.PHONY: bench
+.PHONY: bench chaos
 
 bench: ## Time publish and listen against plain async-nats programs (release build, own server)
 	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" cargo bench --bench toolkit
+
+chaos: ## Chaos run: 300000 events through a 3-node cluster while nodes and listeners are killed (CHAOS_SECONDS=120, CHAOS_SEED)
+	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" CHAOS_SECONDS="$${CHAOS_SECONDS:-120}" \
+		CHAOS_EVENTS="$${CHAOS_EVENTS:-300000}" cargo test --test chaos -- --nocapture
