@@ -7,10 +7,21 @@
 //! stream of its own, so event sequences count from 1 per channel as they did
 //! in NATS Streaming.
 //!
-//! **Stream name rule:** the channel in upper case, every character other than
-//! `A-Z`, `0-9`, `_` and `-` replaced by `_`. `ticket:created` is stored in the
-//! stream `TICKET_CREATED`. A stream that already captures the subject (one you
-//! made yourself, say) is used as it is.
+//! **Stream name rule:** a stream that already captures the channel (one you
+//! made yourself, say) is used as it is, whatever its name. Otherwise the
+//! stream is created, named after the channel in upper case with every
+//! character other than `A-Z`, `0-9`, `_` and `-` replaced by `_`:
+//! `ticket:created` is stored in the stream `TICKET_CREATED`. Different
+//! channels can share that name (`ticket.created`, `Ticket:Created` and
+//! `TICKET_CREATED` all give `TICKET_CREATED`), so when a stream of another
+//! channel already has it, the name gets `_` and 8 hex digits of a hash of
+//! the channel (FNV-1a, 32 bits): `ticket.created` is then stored in
+//! `TICKET_CREATED_6C582D9F`, and the command says which channel holds
+//! `TICKET_CREATED`. Two channels never share a stream.
+//!
+//! **Limits:** a channel is at most [`MAX_CHANNEL_BYTES`] (255) bytes, since
+//! its stream's name is as long and nats-server takes stream names of at most
+//! 255 bytes.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -18,16 +29,28 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use async_nats::jetstream::{self, context::GetStreamByNameErrorKind, stream};
 
+/// The longest channel name, in bytes: nats-server's longest stream name
+/// (`JSMaxNameLen`), since the stream is named after the channel.
+pub const MAX_CHANNEL_BYTES: usize = 255;
+
 /// A NATS Streaming channel name, checked to be a plain JetStream subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Channel(String);
 
 impl Channel {
-    /// Checks a channel name: not empty, no whitespace, no wildcard (`*`, `>`),
-    /// and no empty token (a leading, trailing or doubled `.`).
+    /// Checks a channel name: not empty, at most [`MAX_CHANNEL_BYTES`], no
+    /// whitespace, no wildcard (`*`, `>`), and no empty token (a leading,
+    /// trailing or doubled `.`).
     pub fn new(name: &str) -> Result<Channel, String> {
         if name.is_empty() {
             return Err("the channel name is empty; the course uses ticket:created".into());
+        }
+        if name.len() > MAX_CHANNEL_BYTES {
+            return Err(format!(
+                "the channel name is {} bytes long; it may have at most {MAX_CHANNEL_BYTES}, \
+                 the longest stream name nats-server takes",
+                name.len()
+            ));
         }
         if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(format!(
@@ -52,7 +75,10 @@ impl Channel {
         &self.0
     }
 
-    /// The name of the stream this toolkit creates for the channel.
+    /// The name of the stream this toolkit creates for the channel: the
+    /// channel in upper case, other characters than `A-Z`, `0-9`, `_`, `-`
+    /// replaced by `_`. When a stream of another channel has that name,
+    /// [`Channel::unique_stream_name`] is used instead.
     pub fn stream_name(&self) -> String {
         self.0
             .chars()
@@ -61,6 +87,18 @@ impl Channel {
                 _ => '_',
             })
             .collect()
+    }
+
+    /// The stream name for a channel whose [`Channel::stream_name`] is taken:
+    /// that name (cut to fit) with `_` and 8 hex digits of the channel's
+    /// FNV-1a hash, which tells apart the channels that map to the same name.
+    pub fn unique_stream_name(&self) -> String {
+        let hash = self.0.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+            (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+        });
+        let mut name = self.stream_name();
+        name.truncate(MAX_CHANNEL_BYTES - 9);
+        format!("{name}_{hash:08X}")
     }
 
     /// The stream this toolkit creates when no stream captures the channel yet:
@@ -119,21 +157,48 @@ impl Channel {
             Err(err) if err.kind() == GetStreamByNameErrorKind::NotFound => {}
             Err(err) => return Err(jetstream_error(js, err)),
         }
-        match js.create_stream(self.stream_config(replicas)).await {
-            Ok(stream) => Ok(stream.cached_info().config.name.clone()),
-            Err(create_err) => {
-                // Another publisher or listener may have created it a moment ago.
-                if let Ok(name) = js.stream_by_subject(self.as_str()).await {
-                    return Ok(name);
+        let (preferred, unique) = (self.stream_name(), self.unique_stream_name());
+        let mut taken: Vec<(String, String)> = Vec::new();
+        for name in [&preferred, &unique] {
+            let config = stream::Config {
+                name: name.clone(),
+                ..self.stream_config(replicas)
+            };
+            let create_err = match js.create_stream(config).await {
+                Ok(stream) => {
+                    if let Some((name, holder)) = taken.first() {
+                        crate::mask::eprintln(format_args!(
+                            "Note: the stream name {name} is taken by {holder}, \
+                             so channel {self} is stored in the stream {unique}"
+                        ));
+                    }
+                    return Ok(stream.cached_info().config.name.clone());
                 }
-                Err(anyhow::Error::new(create_err)).with_context(|| {
-                    format!(
-                        "could not create the stream {} for channel {self}",
-                        self.stream_name()
-                    )
-                })
+                Err(err) => err,
+            };
+            // Another publisher or listener may have created it a moment ago.
+            if let Ok(name) = js.stream_by_subject(self.as_str()).await {
+                return Ok(name);
+            }
+            match js.get_stream(name).await {
+                // The name is another channel's: try the next one.
+                Ok(stream) => taken.push((name.clone(), holder(&stream.cached_info().config))),
+                Err(_) => {
+                    return Err(anyhow::Error::new(create_err)).with_context(|| {
+                        format!("could not create the stream {name} for channel {self}")
+                    });
+                }
             }
         }
+        let taken: Vec<String> = taken
+            .iter()
+            .map(|(name, holder)| format!("{name} is taken by {holder}"))
+            .collect();
+        anyhow::bail!(
+            "could not create a stream for channel {self}: {}; delete one of those streams, \
+             or choose another --channel",
+            taken.join(", and ")
+        )
     }
 }
 
@@ -171,10 +236,10 @@ impl Settling {
             return false;
         }
         if !self.said {
-            eprintln!(
+            crate::mask::eprintln(format_args!(
                 "JetStream is not ready yet ({}); trying again...",
                 crate::cli::error_line(err)
-            );
+            ));
             self.said = true;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -205,15 +270,37 @@ pub fn jetstream_error(
 ) -> anyhow::Error {
     let info = js.client().server_info();
     if !info.jetstream {
-        return anyhow::anyhow!(
-            "the NATS server at {}:{} does not have JetStream enabled, and this toolkit needs it to store events. \
-             Start nats-server with -js (make server does this), or in Kubernetes run the nats image with --jetstream \
-             (see the README); the course's nats-streaming image is NATS Streaming, which is end-of-life",
-            info.host,
-            info.port
-        );
+        // A server listening on all interfaces calls itself 0.0.0.0: its name says more.
+        let unspecified = info
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified());
+        return no_jetstream(&if unspecified {
+            format!("'{}' (port {})", info.server_name, info.port)
+        } else {
+            format!("{}:{}", info.host, info.port)
+        });
     }
     anyhow::Error::new(err).context("a JetStream request failed")
+}
+
+/// The server at `at` (a URL as the user gave it) runs without JetStream:
+/// what that means and how to turn it on.
+pub fn no_jetstream(at: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the NATS server at {at} does not have JetStream enabled, and this toolkit needs it to store events. \
+         Start nats-server with -js (make server does this), or in Kubernetes run the nats image with --jetstream \
+         (see the README); the course's nats-streaming image is NATS Streaming, which is end-of-life"
+    )
+}
+
+/// Who holds a stream, for a message: the channels it captures.
+fn holder(config: &stream::Config) -> String {
+    match config.subjects.as_slice() {
+        [] => "a stream that captures no channel".into(),
+        [one] => format!("the stream of channel {one}"),
+        many => format!("the stream of channels {}", many.join(", ")),
+    }
 }
 
 #[cfg(test)]
@@ -228,6 +315,41 @@ mod tests {
             Channel::new("orders.v1-x").unwrap().stream_name(),
             "ORDERS_V1-X"
         );
+    }
+
+    #[test]
+    fn channels_that_share_a_stream_name_get_unique_names() {
+        let names: Vec<String> = [
+            "ticket:created",
+            "ticket.created",
+            "Ticket:Created",
+            "TICKET_CREATED",
+        ]
+        .iter()
+        .map(|c| Channel::new(c).unwrap().unique_stream_name())
+        .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("TICKET_CREATED_") && n.len() == 23)
+        );
+        for (i, a) in names.iter().enumerate() {
+            assert!(!names[i + 1..].contains(a), "{names:?}");
+        }
+        // Stable: the hash is written down in the module docs.
+        assert_eq!(
+            Channel::new("ticket.created").unwrap().unique_stream_name(),
+            "TICKET_CREATED_6C582D9F"
+        );
+        let long = Channel::new(&"a".repeat(MAX_CHANNEL_BYTES)).unwrap();
+        assert_eq!(long.unique_stream_name().len(), MAX_CHANNEL_BYTES);
+    }
+
+    #[test]
+    fn rejects_names_longer_than_a_stream_name() {
+        assert!(Channel::new(&"a".repeat(MAX_CHANNEL_BYTES)).is_ok());
+        let err = Channel::new(&"a".repeat(MAX_CHANNEL_BYTES + 1)).unwrap_err();
+        assert!(err.contains("at most 255"), "{err}");
     }
 
     #[test]

@@ -4,24 +4,53 @@
 //! parser; checks across flags live in `into_config`. Both end in a clap
 //! error, so bad input always exits with status 2 and one clear line.
 
-use std::path::PathBuf;
+use std::borrow::Cow;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_nats::ServerAddr;
 use bytes::Bytes;
-use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::builder::{PathBufValueParser, TypedValueParser as _};
+use clap::error::{ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser};
 
 use crate::channel::Channel;
-use crate::connection::{self, Auth, ConnectConfig, Secret, Tls};
+use crate::connection::{self, Auth, ConnectConfig, MAX_CREDS_BYTES, MAX_PEM_BYTES, Secret, Tls};
 use crate::duration;
 use crate::events::{TICKET_CREATED, TicketCreated};
 use crate::listen::ListenConfig;
+use crate::mask::{self, Masked};
 use crate::publish::PublishConfig;
 use crate::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOptions};
 
 /// The most events one `--count` may ask for.
 pub const MAX_COUNT: u64 = 1_000_000_000;
+
+/// The largest event, in bytes: nats-server's default `max_payload` (1 MiB).
+pub const MAX_EVENT_BYTES: u64 = 1024 * 1024;
+
+/// The longest queue group, durable name or client id, in bytes: the
+/// longest consumer name nats-server takes (`JSMaxNameLen`).
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// `--connect-timeout`: from 100ms to 1h.
+pub const CONNECT_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(3600));
+
+/// `--ack-wait`: from 100ms (shorter redelivers before a listener could
+/// ack) to 24h.
+pub const ACK_WAIT_RANGE: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(24 * 3600));
+
+/// `--since`: from 1ms to 876000h, 100 years back.
+pub const SINCE_RANGE: (Duration, Duration) = (
+    Duration::from_millis(1),
+    Duration::from_secs(876_000 * 3600),
+);
+
+/// How much of a bad value a usage error repeats, in characters.
+const ECHO_CHARS: usize = 80;
 
 /// Flags both binaries share: where the server is and who we are.
 #[derive(Debug, Args)]
@@ -42,11 +71,13 @@ pub struct ConnectArgs {
     pub server: Servers,
 
     /// Client id, shown as the connection's name on the server's monitoring
-    /// page. Defaults to `abc` for publish and 8 random hex characters for listen.
-    #[arg(long, env = "NATS_CLIENT_ID", value_name = "ID")]
+    /// page. Defaults to `abc` for publish and 8 random hex characters for
+    /// listen. At most 255 bytes.
+    #[arg(long, env = "NATS_CLIENT_ID", value_name = "ID", value_parser = parse_client_id)]
     pub client_id: Option<String>,
 
-    /// Channel (a JetStream subject) to publish on or listen to.
+    /// Channel (a JetStream subject) to publish on or listen to. At most 255
+    /// bytes, no spaces or wildcards.
     #[arg(
         short = 'c',
         long,
@@ -57,12 +88,13 @@ pub struct ConnectArgs {
     )]
     pub channel: Channel,
 
-    /// How long to wait for the server before giving up, e.g. 5s or 500ms.
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = positive_duration)]
+    /// How long to wait for the server before giving up, e.g. 5s or 500ms
+    /// (100ms to 1h).
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration_in(CONNECT_TIMEOUT_RANGE))]
     pub connect_timeout: Duration,
 
     /// How many servers of a cluster keep a copy of the channel's events,
-    /// when this command creates its stream (3 on a 3-node cluster).
+    /// when this command creates its stream (3 on a 3-node cluster; 1 to 5).
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=5))]
     pub replicas: u8,
 
@@ -71,55 +103,76 @@ pub struct ConnectArgs {
     pub user: Option<String>,
 
     /// Password for --user. Prefer the NATS_PASSWORD variable: a flag shows in `ps`.
+    /// It may start with '-'.
     #[arg(
         long,
         env = "NATS_PASSWORD",
         hide_env_values = true,
         value_name = "PASSWORD",
-        requires = "user"
+        requires = "user",
+        allow_hyphen_values = true
     )]
     pub password: Option<String>,
 
     /// Token, for servers that use token authentication. Prefer NATS_TOKEN.
-    #[arg(long, env = "NATS_TOKEN", hide_env_values = true, value_name = "TOKEN", conflicts_with_all = ["user", "creds"])]
+    #[arg(long, env = "NATS_TOKEN", hide_env_values = true, value_name = "TOKEN", conflicts_with_all = ["user", "creds"], allow_hyphen_values = true)]
     pub token: Option<String>,
 
-    /// Credentials file (JWT and NKey seed), as `nsc` writes it.
-    #[arg(long, value_name = "FILE", conflicts_with = "user")]
+    /// Credentials file (JWT and NKey seed), as `nsc` writes it; at most 1 MiB.
+    #[arg(long, value_name = "FILE", conflicts_with = "user", value_parser = PathBufValueParser::new().try_map(creds_file))]
     pub creds: Option<PathBuf>,
 
-    /// CA certificate (PEM) that signed the server's TLS certificate.
-    #[arg(long, value_name = "FILE")]
+    /// CA certificate (PEM) that signed the server's TLS certificate; at most 1 MiB.
+    #[arg(long, value_name = "FILE", value_parser = PathBufValueParser::new().try_map(ca_file))]
     pub tls_ca: Option<PathBuf>,
 
-    /// Client certificate (PEM), for servers that verify clients (with --tls-key).
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    /// Client certificate (PEM), for servers that verify clients (with
+    /// --tls-key); at most 1 MiB.
+    #[arg(long, value_name = "FILE", requires = "tls_key", value_parser = PathBufValueParser::new().try_map(cert_file))]
     pub tls_cert: Option<PathBuf>,
 
-    /// Private key (PEM) of --tls-cert.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    /// Private key (PEM) of --tls-cert; at most 1 MiB.
+    #[arg(long, value_name = "FILE", requires = "tls_cert", value_parser = PathBufValueParser::new().try_map(key_file))]
     pub tls_key: Option<PathBuf>,
 }
 
 /// Parses the command line, or exits: 0 for `--help` and `--version`, 2 with
 /// one line on stderr for bad input (clap's tips folded into that line).
+/// The secrets on the command line are noted first, so that no line
+/// printed from here on shows them ([`crate::mask`]).
 pub fn parse_or_exit<T: Parser>() -> T {
+    mask::register_process_secrets();
     T::try_parse().unwrap_or_else(|err| exit_usage(err))
 }
 
 /// Exits for a clap error: help and version as clap prints them, usage
-/// errors as one line and status 2.
+/// errors as one line and status 2. Masked, like every line the commands print.
 pub fn exit_usage(err: clap::Error) -> ! {
+    mask::register_process_secrets();
+    let mut rendered = err.render().to_string();
     if !err.use_stderr() {
-        err.exit();
+        let mut stdout = Masked::line_buffered(std::io::stdout().lock());
+        let _ = stdout
+            .write_all(rendered.as_bytes())
+            .and_then(|()| stdout.flush());
+        std::process::exit(err.exit_code());
+    }
+    // clap repeats a bad value as given: cut a long one (masked first, so
+    // that no part of a secret is left).
+    for (_, value) in err.context() {
+        let values: Vec<&String> = match value {
+            ContextValue::String(value) => vec![value],
+            ContextValue::Strings(values) => values.iter().collect(),
+            _ => Vec::new(),
+        };
+        for value in values {
+            if let Cow::Owned(short) = shorten(&mask::mask_str(value)) {
+                rendered = rendered.replace(value.as_str(), &short);
+            }
+        }
     }
     // clap writes the error, tips, usage and a pointer to --help in blocks
     // separated by blank lines; keep the error and its tips, on one line.
-    let mut rendered = err.render().to_string();
-    // clap repeats a bad value as given: a URL's password must not show.
-    if let Some(ContextValue::String(value)) = err.get(ContextKind::InvalidValue) {
-        rendered = rendered.replace(value.as_str(), &connection::mask_password(value));
-    }
     let line = rendered
         .split("\n\n")
         .map(str::trim)
@@ -127,8 +180,17 @@ pub fn exit_usage(err: clap::Error) -> ! {
         .map(|block| block.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect::<Vec<_>>()
         .join("; ");
-    eprintln!("{line} (see --help)");
+    let mut stderr = Masked::line_buffered(std::io::stderr().lock());
+    let _ = writeln!(stderr, "{line} (see --help)").and_then(|()| stderr.flush());
     std::process::exit(2);
+}
+
+/// `text` cut to its first 80 characters and `…`, when it is longer.
+pub fn shorten(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(ECHO_CHARS) {
+        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
+        None => Cow::Borrowed(text),
+    }
 }
 
 /// An error and its causes on one line, `Error: ` as both binaries print it.
@@ -158,11 +220,94 @@ fn parse_servers(text: &str) -> Result<Servers, String> {
     connection::parse_servers(text).map(Servers)
 }
 
-fn positive_duration(text: &str) -> Result<Duration, String> {
-    match duration::parse(text)? {
-        Duration::ZERO => Err("must be more than zero".into()),
-        d => Ok(d),
+/// A duration flag's parser, taking `min..=max`.
+fn duration_in(
+    (min, max): (Duration, Duration),
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let value = duration::parse(text)?;
+        if value < min || value > max {
+            return Err(format!(
+                "must be from {} to {}",
+                duration::format(min),
+                duration::format(max)
+            ));
+        }
+        Ok(value)
     }
+}
+
+/// Checks `--client-id`: the server refuses a CONNECT longer than its
+/// max_control_line (4 KiB), which also carries the credentials.
+fn parse_client_id(id: &str) -> Result<String, String> {
+    if id.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "the client id is {} bytes long; it may have at most {MAX_NAME_BYTES}",
+            id.len()
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+/// What a file flag's file must hold.
+#[derive(Clone, Copy)]
+enum Holds {
+    Creds,
+    Certificate,
+    Key,
+}
+
+fn creds_file(path: PathBuf) -> Result<PathBuf, String> {
+    check_file(path, Holds::Creds)
+}
+
+fn ca_file(path: PathBuf) -> Result<PathBuf, String> {
+    check_file(path, Holds::Certificate)
+}
+
+fn cert_file(path: PathBuf) -> Result<PathBuf, String> {
+    check_file(path, Holds::Certificate)
+}
+
+fn key_file(path: PathBuf) -> Result<PathBuf, String> {
+    check_file(path, Holds::Key)
+}
+
+/// Checks the file a flag names before anything is sent: at most 1 MiB, and
+/// PEM of the right kind for a certificate or key. A file that cannot be
+/// opened is left for the connection to report.
+fn check_file(path: PathBuf, holds: Holds) -> Result<PathBuf, String> {
+    use async_nats::rustls::pki_types::pem::PemObject as _;
+    use async_nats::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    if std::fs::File::open(&path).is_err() {
+        return Ok(path);
+    }
+    let (limit, why) = match holds {
+        Holds::Creds => (MAX_CREDS_BYTES, connection::CREDS_LIMIT),
+        Holds::Certificate => (MAX_PEM_BYTES, "the most a certificate file may be"),
+        Holds::Key => (MAX_PEM_BYTES, "the most a key file may be"),
+    };
+    let bytes = connection::read_at_most(&path, limit, why)?;
+    let shown = path.display();
+    match holds {
+        Holds::Creds => {}
+        Holds::Certificate => {
+            let certificates = CertificateDer::pem_slice_iter(&bytes)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| format!("{shown} is not a valid PEM file: {err}"))?;
+            if certificates.is_empty() {
+                return Err(format!(
+                    "{shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+                ));
+            }
+        }
+        Holds::Key => {
+            PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| {
+                format!("{shown} holds no PEM private key (-----BEGIN PRIVATE KEY-----)")
+            })?;
+        }
+    }
+    Ok(path)
 }
 
 impl ConnectArgs {
@@ -196,11 +341,11 @@ pub struct PublishArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
-    /// The event's data as a JSON object. Default: {"id":"123","title":"concert","price":20}
+    /// The event's data as a JSON object, at most 1 MiB. Default: {"id":"123","title":"concert","price":20}
     #[arg(long, value_name = "JSON", value_parser = parse_event_data, conflicts_with = "data_file")]
     pub data: Option<EventData>,
 
-    /// Read the event's data from a JSON file.
+    /// Read the event's data from a JSON file, at most 1 MiB.
     #[arg(long, value_name = "PATH", value_parser = read_event_file)]
     pub data_file: Option<EventData>,
 
@@ -209,7 +354,8 @@ pub struct PublishArgs {
     #[arg(long, num_args = 0.., value_name = "PATH")]
     pub watch: Option<Vec<PathBuf>>,
 
-    /// How many events to publish. They are pipelined and each is confirmed by the server.
+    /// How many events to publish (1 to 1000000000). They are pipelined and
+    /// each is confirmed by the server.
     #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
     pub count: u64,
 }
@@ -224,13 +370,26 @@ pub struct EventData {
 }
 
 fn parse_event_data(text: &str) -> Result<EventData, String> {
+    if text.len() as u64 > MAX_EVENT_BYTES {
+        return Err(format!(
+            "the data is larger than {}, the most an event may be (nats-server's default max_payload)",
+            connection::size(MAX_EVENT_BYTES)
+        ));
+    }
     let json = check_event_json(text)?;
     Ok(EventData { json, path: None })
 }
 
-/// Reads an event's data from a JSON file: one JSON object, returned compacted.
+/// Reads an event's data from a JSON file: one JSON object of at most 1 MiB
+/// ([`MAX_EVENT_BYTES`]), returned compacted.
 pub fn read_event_file(path: &str) -> Result<EventData, String> {
-    let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read {path}: {err}"))?;
+    let bytes = connection::read_at_most(
+        Path::new(path),
+        MAX_EVENT_BYTES,
+        "the most an event may be (nats-server's default max_payload)",
+    )?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("cannot read {path}: it is not UTF-8 text"))?;
     let json = check_event_json(&text).map_err(|err| format!("{path}: {err}"))?;
     Ok(EventData {
         json,
@@ -340,7 +499,7 @@ pub struct ListenArgs {
     pub connect: ConnectArgs,
 
     /// Queue group: listeners in the same group share the events, each event
-    /// going to one of them.
+    /// going to one of them. At most 255 bytes.
     #[arg(short = 'q', long, default_value = DEFAULT_QUEUE_GROUP, value_name = "NAME", value_parser = parse_name)]
     pub queue_group: String,
 
@@ -357,35 +516,37 @@ pub struct ListenArgs {
     #[arg(long, group = "start")]
     pub deliver_last: bool,
 
-    /// Start at this event number (setStartAtSequence()).
+    /// Start at this event number, 1 or more (setStartAtSequence()).
     #[arg(long, group = "start", value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub start_seq: Option<u64>,
 
-    /// Start with the events of this recent span, e.g. 10m (setStartAtTimeDelta()).
-    #[arg(long, group = "start", value_name = "DURATION", value_parser = positive_duration)]
+    /// Start with the events of this recent span, e.g. 10m (setStartAtTimeDelta());
+    /// 1ms to 876000h (100 years).
+    #[arg(long, group = "start", value_name = "DURATION", value_parser = duration_in(SINCE_RANGE))]
     pub since: Option<Duration>,
 
     /// Durable name: the server remembers what this subscription acked, so a
     /// restarted listener gets only what it missed (setDurableName()). It is
     /// the queue group's, as in the course; add --no-queue-group for a durable
-    /// of this listener's own.
+    /// of this listener's own. At most 255 bytes.
     #[arg(long, value_name = "NAME", value_parser = parse_name)]
     pub durable: Option<String>,
 
-    /// How long the server waits for an ack before delivering an event again (setAckWait()).
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = positive_duration)]
+    /// How long the server waits for an ack before delivering an event again
+    /// (setAckWait()); 100ms to 24h.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = duration_in(ACK_WAIT_RANGE))]
     pub ack_wait: Duration,
 
     /// Receive events but never ack them, to watch the server deliver them again.
     #[arg(long)]
     pub skip_ack: bool,
 
-    /// Deliver an event at most N times; after that the server gives it up,
-    /// and the listener says so. Ends the redelivery loop of --skip-ack.
+    /// Deliver an event at most N times (1 to 10000); after that the server
+    /// gives it up, and the listener says so. Ends the redelivery loop of --skip-ack.
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_deliver: Option<u32>,
 
-    /// Exit after this many events.
+    /// Exit after this many events (1 to 1000000000).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
     pub count: Option<u64>,
 
@@ -403,6 +564,13 @@ pub struct ListenArgs {
 fn parse_name(name: &str) -> Result<String, String> {
     if name.is_empty() {
         return Err("the name is empty".into());
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "the name is {} bytes long; it may have at most {MAX_NAME_BYTES}, \
+             the longest consumer name nats-server takes",
+            name.len()
+        ));
     }
     if let Some(c) = name
         .chars()

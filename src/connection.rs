@@ -13,6 +13,8 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use async_nats::{Client, ConnectOptions, Event, ServerAddr, rustls};
 
+use crate::mask;
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct ConnectConfig {
@@ -68,15 +70,12 @@ pub struct Tls {
 }
 
 /// Parses `--server`: `nats://host:port`, the seed's `http://localhost:4222`,
-/// `host:port`, or a comma-separated list of those.
+/// `host:port`, or a comma-separated list of those ([`split_servers`]).
 pub fn parse_servers(text: &str) -> Result<Vec<ServerAddr>, String> {
     let mut servers = Vec::new();
-    for part in text.split(',').map(str::trim) {
+    for part in split_servers(text).into_iter().map(str::trim) {
         if part.is_empty() {
-            return Err(format!(
-                "'{}' has an empty server in its list",
-                mask_password(text)
-            ));
+            return Err(format!("'{text}' has an empty server in its list"));
         }
         // The course connected with http://localhost:4222. NATS speaks its own
         // protocol, not HTTP, so the scheme is only a spelling of nats://.
@@ -89,31 +88,53 @@ pub fn parse_servers(text: &str) -> Result<Vec<ServerAddr>, String> {
         };
         let addr: ServerAddr = url
             .parse()
-            .map_err(|err| format!("'{}' is not a NATS server URL: {err}", mask_password(part)))?;
+            .map_err(|err| format!("'{part}' is not a NATS server URL: {err}"))?;
         if addr.port() == 0 {
-            return Err(format!("'{}' has port 0", mask_password(part)));
+            return Err(format!("'{part}' has port 0"));
         }
         servers.push(addr);
     }
     Ok(servers)
 }
 
-/// Hides the password of `nats://user:password@host` so a URL can be printed.
-pub fn mask_password(url: &str) -> String {
-    url.split(',')
-        .map(|part| {
-            let Some(at) = part.rfind('@') else {
-                return part.to_owned();
-            };
-            let start = part.find("://").map_or(0, |i| i + 3);
-            match part[start..at].find(':') {
-                Some(colon) => format!("{}:***{}", &part[..start + colon], &part[at..]),
-                None if start < at => format!("{}***{}", &part[..start], &part[at..]),
-                None => part.to_owned(),
+/// Splits a comma-separated list of servers. A comma in a URL's credentials
+/// (`nats://alice:pa,ss@host:4222`) is part of the password: a URL's
+/// credentials run up to the last `@` before the next `scheme://`.
+pub fn split_servers(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    loop {
+        let from = credentials_end(rest);
+        match rest[from..].find(',') {
+            Some(comma) => {
+                parts.push(&rest[..from + comma]);
+                rest = &rest[from + comma + 1..];
             }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+            None => {
+                parts.push(rest);
+                return parts;
+            }
+        }
+    }
+}
+
+/// Where the credentials of the URL at the start of `text` end (just after
+/// the `@`), or 0 when it has none.
+fn credentials_end(text: &str) -> usize {
+    let Some(sep) = text.find("://") else {
+        return 0;
+    };
+    let scheme = text[..sep].trim_start();
+    let is_scheme = !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !is_scheme {
+        return 0;
+    }
+    let start = sep + 3;
+    let end = mask::next_url(text.as_bytes(), start).unwrap_or(text.len());
+    text[start..end].rfind('@').map_or(0, |at| start + at + 1)
 }
 
 impl ConnectConfig {
@@ -122,7 +143,7 @@ impl ConnectConfig {
         let urls: Vec<String> = self
             .servers
             .iter()
-            .map(|addr| mask_password(addr.as_url_str()))
+            .map(|addr| mask::mask_str(addr.as_url_str()).into_owned())
             .collect();
         urls.join(",")
     }
@@ -144,10 +165,15 @@ impl ConnectConfig {
                 let (url, lost) = (url.clone(), Arc::clone(&lost));
                 async move { report(&event, &url, &lost) }
             });
-        options
+        let client = options
             .connect(self.servers.as_slice())
             .await
-            .map_err(|err| self.connect_error(err))
+            .map_err(|err| self.connect_error(err))?;
+        // Both commands store events: without JetStream there is nothing to do.
+        if !client.server_info().jetstream {
+            return Err(crate::channel::no_jetstream(&self.display_servers()));
+        }
+        Ok(client)
     }
 
     /// Connect options carrying the credentials and TLS files.
@@ -158,14 +184,20 @@ impl ConnectConfig {
                 ConnectOptions::with_user_and_password(user.clone(), password.0.clone())
             }
             Auth::Token(token) => ConnectOptions::with_token(token.0.clone()),
-            Auth::Creds(path) => ConnectOptions::with_credentials_file(path)
-                .await
-                .with_context(|| {
+            Auth::Creds(path) => {
+                let cannot_read = || {
                     format!(
                         "cannot read the credentials file {} (--creds)",
                         path.display()
                     )
-                })?,
+                };
+                let creds = read_at_most(path, MAX_CREDS_BYTES, CREDS_LIMIT)
+                    .map_err(|err| anyhow!(err))
+                    .with_context(cannot_read)?;
+                warn_if_others_can_read(path);
+                let creds = String::from_utf8(creds).with_context(cannot_read)?;
+                ConnectOptions::with_credentials(&creds).with_context(cannot_read)?
+            }
         };
         if let Some(ca) = &self.tls.ca {
             readable(ca, "--tls-ca")?;
@@ -223,16 +255,29 @@ impl ConnectConfig {
                         .unwrap_or_default()
                 )
             }
+            // The server answered, and refused: a CONNECT longer than its
+            // max_control_line (a huge client id or password), say.
+            Kind::Io if server_refusal(&err).is_some() => {
+                let refusal = server_refusal(&err)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let advice = if refusal.contains("maximum control line") {
+                    ": the client id and credentials are longer than the server takes \
+                     (its max_control_line, 4 KiB by default)"
+                } else {
+                    ""
+                };
+                anyhow!(
+                    "could not connect to NATS at {url}: the server refused the connection ({refusal}){advice}"
+                )
+            }
             Kind::TimedOut | Kind::Io | Kind::MaxReconnects => anyhow!(
                 "could not connect to NATS at {url}: no server answered within {}. \
                  Start a local server with `make server`, or forward your cluster's with \
                  `kubectl port-forward <nats pod> 4222:4222`",
                 crate::duration::format(self.connect_timeout)
             ),
-            _ => anyhow!(
-                "could not connect to NATS at {url}: {}",
-                mask_password(&err.to_string())
-            ),
+            _ => anyhow!("could not connect to NATS at {url}: {err}"),
         }
     }
 }
@@ -243,8 +288,13 @@ fn tls_failure(err: &async_nats::ConnectError) -> Option<&rustls::Error> {
     io.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
+/// The server's `-ERR` under a connect error, if it refused the connection.
+fn server_refusal(err: &async_nats::ConnectError) -> Option<&async_nats::ServerError> {
+    std::error::Error::source(err)?.downcast_ref::<async_nats::ServerError>()
+}
+
 /// Decodes `%XX` escapes, as a URL's user and password carry them.
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -266,6 +316,64 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The largest credentials file read: a JWT and a seed take about 1 KiB.
+pub const MAX_CREDS_BYTES: u64 = 1024 * 1024;
+
+/// Why a credentials file may not be larger, for the error.
+pub const CREDS_LIMIT: &str = "the most a credentials file may be";
+
+/// The largest certificate or key file read.
+pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
+/// Reads a whole file of at most `limit` bytes. The size is what a read
+/// gets, not what the file system says (`/dev/zero` says 0), and no more
+/// than `limit + 1` bytes are ever read. `why` ends the error that names the
+/// limit: "the most a credentials file may be".
+pub fn read_at_most(path: &Path, limit: u64, why: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "{} is larger than {}, {why}",
+            path.display(),
+            size(limit)
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A size as the limits are written: `1 MiB`, `64 KiB`, `100 bytes`.
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 && b % (1024 * 1024) == 0 => format!("{} MiB", b / (1024 * 1024)),
+        b if b >= 1024 && b % 1024 == 0 => format!("{} KiB", b / 1024),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// Warns, as ssh does for keys, when others may read the credentials file:
+/// its seed is a secret.
+fn warn_if_others_can_read(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if metadata.is_file() && mode & 0o077 != 0 {
+        let can = if mode & 0o044 != 0 { "read" } else { "changed" };
+        mask::eprintln(format_args!(
+            "Warning: the credentials file {file} can be {can} by other users (mode {mode:03o}); \
+             run chmod 600 {file}",
+            file = path.display()
+        ));
+    }
 }
 
 /// Fails unless `path` is a readable file, naming the flag that gave it.
@@ -293,12 +401,14 @@ fn report(event: &Event, url: &str, lost: &AtomicBool) {
     match event {
         Event::Disconnected => {
             lost.store(true, Ordering::Relaxed);
-            eprintln!("Lost the connection to NATS at {url}; reconnecting...");
+            mask::eprintln(format_args!(
+                "Lost the connection to NATS at {url}; reconnecting..."
+            ));
         }
         Event::Connected if lost.swap(false, Ordering::Relaxed) => {
-            eprintln!("Reconnected to NATS at {url}");
+            mask::eprintln(format_args!("Reconnected to NATS at {url}"));
         }
-        Event::ServerError(err) => eprintln!("NATS server error: {err}"),
+        Event::ServerError(err) => mask::eprintln(format_args!("NATS server error: {err}")),
         _ => {}
     }
 }
@@ -335,12 +445,25 @@ mod tests {
     }
 
     #[test]
-    fn masks_passwords() {
+    fn a_comma_in_a_password_does_not_split_the_list() {
         assert_eq!(
-            mask_password("nats://ana:s3cret@localhost:4222"),
-            "nats://ana:***@localhost:4222"
+            split_servers("nats://alice:pa,ss@host:4222"),
+            ["nats://alice:pa,ss@host:4222"]
         );
-        assert_eq!(mask_password("nats://tok3n@host:1"), "nats://***@host:1");
-        assert_eq!(mask_password("localhost:4222"), "localhost:4222");
+        assert_eq!(
+            split_servers("nats://a:x,y@h1:1, tls://b:z@h2:2,h3:3"),
+            ["nats://a:x,y@h1:1", " tls://b:z@h2:2", "h3:3"]
+        );
+        assert_eq!(split_servers("a:1,b:2"), ["a:1", "b:2"]);
+        let servers = parse_servers("nats://alice:pa,ss@host:4222").unwrap();
+        assert_eq!(servers.len(), 1);
+        assert_eq!(servers[0].password(), Some("pa,ss"));
+    }
+
+    #[test]
+    fn sizes_read_as_limits() {
+        assert_eq!(size(1024 * 1024), "1 MiB");
+        assert_eq!(size(64 * 1024), "64 KiB");
+        assert_eq!(size(100), "100 bytes");
     }
 }

@@ -6,13 +6,15 @@
 use std::time::Duration;
 
 /// Parses `500ms`, `30s`, `10m`, `1h` or a sum such as `1m30s`.
-/// A unit is required: a bare `30` is ambiguous and rejected.
+/// A unit is required: a bare `30` is ambiguous and rejected. The total is
+/// at most `u64::MAX` milliseconds; each flag has a narrower range of its own.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration: use a number and a unit, e.g. 30s".into());
     }
-    let mut total = Duration::ZERO;
+    let too_large = || format!("'{text}' is too large");
+    let mut total_ms: u64 = 0;
     let mut rest = text;
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
@@ -21,16 +23,14 @@ pub fn parse(text: &str) -> Result<Duration, String> {
                 "'{text}' is not a duration: use a number and a unit (ms, s, m, h), e.g. 30s"
             ));
         }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("'{text}' is too large"))?;
+        let number: u64 = rest[..digits].parse().map_err(|_| too_large())?;
         rest = &rest[digits..];
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
+        let unit_ms: u64 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
             "" => {
                 return Err(format!(
                     "'{text}' has no unit: add one of ms, s, m, h, e.g. {number}s"
@@ -43,15 +43,12 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             }
         };
         rest = &rest[unit_len..];
-        let part = u32::try_from(number)
-            .ok()
-            .and_then(|n| unit.checked_mul(n))
-            .ok_or_else(|| format!("'{text}' is too large"))?;
-        total = total
-            .checked_add(part)
-            .ok_or_else(|| format!("'{text}' is too large"))?;
+        total_ms = number
+            .checked_mul(unit_ms)
+            .and_then(|part| total_ms.checked_add(part))
+            .ok_or_else(too_large)?;
     }
-    Ok(total)
+    Ok(Duration::from_millis(total_ms))
 }
 
 /// Formats a duration the way [`parse`] reads it: `30s`, `1m30s`, `500ms`.
@@ -98,6 +95,8 @@ mod tests {
         assert!(parse("3d").is_err());
         assert!(parse("-5s").is_err());
         assert!(parse("99999999999999999999s").is_err());
+        assert!(parse("18446744073709551615ms1ms").is_err());
+        assert_eq!(parse("4294967296s"), Ok(Duration::from_secs(4_294_967_296)));
         assert!(parse("").is_err());
     }
 

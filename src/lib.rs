@@ -33,6 +33,8 @@
 //! - [`progress`]: a progress bar for long runs on a terminal.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, so a clean close is one call.
 //! - [`duration`]: `500ms`, `30s`, `10m`, `1h` as flag values.
+//! - [`mask`]: the one place where passwords and tokens are hidden from
+//!   every line the commands print.
 //!
 //! # The course's shared package: a listener and a publisher
 //!
@@ -128,6 +130,7 @@ pub mod connection;
 pub mod duration;
 pub mod events;
 pub mod listen;
+pub mod mask;
 pub mod progress;
 pub mod publish;
 pub mod shutdown;

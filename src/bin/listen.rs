@@ -2,8 +2,10 @@
 //! queue group `orders-microservice-queue-group` with manual ack, prints every
 //! event, and closes cleanly on Ctrl-C (SIGINT) or SIGTERM.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
+use nats_course_toolkit::mask::Masked;
 use nats_course_toolkit::{ListenArgs, cli, listen, shutdown};
 
 fn main() -> ExitCode {
@@ -11,27 +13,24 @@ fn main() -> ExitCode {
     let config = args
         .into_config()
         .unwrap_or_else(|err| cli::exit_usage(err));
-    match run(config) {
+    // Every line goes through the masking writers: no secret is printed.
+    let mut notes = Masked::line_buffered(std::io::stderr());
+    match run(config, &mut notes) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("Error: {}", cli::error_line(&err));
+            let _ = writeln!(notes, "Error: {}", cli::error_line(&err));
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(config: listen::ListenConfig) -> anyhow::Result<()> {
+fn run(config: listen::ListenConfig, notes: &mut Masked<std::io::Stderr>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let signal = shutdown::signal()?;
     // Buffered: a replay prints thousands of lines, and the listener flushes
     // whenever it waits for the next event.
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    runtime.block_on(listen::run(
-        config,
-        signal,
-        &mut out,
-        &mut std::io::stderr(),
-    ))
+    let mut out = Masked::with_capacity(64 * 1024, std::io::stdout().lock());
+    runtime.block_on(listen::run(config, signal, &mut out, notes))
 }

@@ -1,8 +1,10 @@
 //! `publish`: the course's `publisher.ts`. Connects and sends a
 //! `ticket:created` event at once; `--count`, `--data` and `--channel` vary it.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
+use nats_course_toolkit::mask::Masked;
 use nats_course_toolkit::{PublishArgs, cli, publish, shutdown, watch};
 
 fn main() -> ExitCode {
@@ -10,24 +12,27 @@ fn main() -> ExitCode {
     let config = args
         .into_config()
         .unwrap_or_else(|err| cli::exit_usage(err));
-    match run(config) {
+    // Every line goes through the masking writers: no secret is printed.
+    let mut errors = Masked::line_buffered(std::io::stderr());
+    match run(config, &mut errors) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("Error: {}", cli::error_line(&err));
+            let _ = writeln!(errors, "Error: {}", cli::error_line(&err));
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(config: publish::PublishConfig) -> anyhow::Result<()> {
+fn run(config: publish::PublishConfig, errors: &mut Masked<std::io::Stderr>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let signal = shutdown::signal()?;
-    let out = &mut std::io::stdout().lock();
+    // Line buffered, as stdout was: each line shows as soon as it is written.
+    let out = &mut Masked::line_buffered(std::io::stdout().lock());
     if config.watch.is_empty() {
         runtime.block_on(publish::run(config, signal, out))
     } else {
-        runtime.block_on(watch::run(config, signal, out, &mut std::io::stderr()))
+        runtime.block_on(watch::run(config, signal, out, errors))
     }
 }
