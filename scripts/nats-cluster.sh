@@ -4,16 +4,23 @@
 #
 # Usage: scripts/nats-cluster.sh start|stop|status
 #        scripts/nats-cluster.sh kill|restart NODE      (NODE: n1, n2 or n3)
+#        scripts/nats-cluster.sh kill leader [CHANNEL]
 #
 #   start         start the three servers n1, n2 and n3 in the background (the
 #                 ones already running are left alone), wait until they form
 #                 a cluster with a JetStream leader, and print the NATS_URL to use
 #   stop          stop all three (SIGTERM: a clean shutdown)
 #   status        each node: running or not, its ports, who leads JetStream,
-#                 and the streams and events it holds; exit 0 if all three
+#                 and the streams and events it holds; then, per channel, the
+#                 command that kills its stream's leader; exit 0 if all three
 #                 run, 3 otherwise
 #   kill NODE     kill one node at once (SIGKILL), as a crashed pod dies; its
 #                 store stays on disk
+#   kill leader [CHANNEL]
+#                 kill the node that leads the stream storing CHANNEL (default
+#                 ticket:created): the stream whose subjects hold the channel,
+#                 and the leader the running nodes agree on (it waits while
+#                 they elect one)
 #   restart NODE  start that node again with the same store (stopping it
 #                 first if it runs); it rejoins and catches up on what it missed
 #
@@ -24,10 +31,10 @@
 #   make publish ARGS="--replicas 3 --count 3"     # a stream kept on all 3 nodes
 #   scripts/nats-cluster.sh status                 # which node leads the stream?
 #   make publish ARGS="--replicas 3 --count 200000" &   # while it runs...
-#   scripts/nats-cluster.sh kill n2                # ...kill that leader (n2, say)
-#   make listen ARGS="--deliver-all --no-queue-group --count 200003"   # each event once
-#   scripts/nats-cluster.sh restart n2             # n2 catches up
-#   scripts/nats-cluster.sh status                 # n2 holds every event again
+#   scripts/nats-cluster.sh kill leader ticket:created  # ...kill that leader
+#   make listen ARGS="--deliver-all --no-queue-group --count 200003 --json" > events.json
+#   scripts/nats-cluster.sh start                  # the killed node is back, catches up
+#   scripts/nats-cluster.sh status                 # it holds every event again
 #   scripts/nats-cluster.sh stop
 #
 # How it works: each server runs JetStream (-js) with a store of its own and
@@ -76,6 +83,7 @@ CLUSTER_DIR="${NATS_CLUSTER_DIR:-$REPO_ROOT/.nats/cluster}"
 usage() {
     echo "usage: $0 start|stop|status" >&2
     echo "       $0 kill|restart n1|n2|n3" >&2
+    echo "       $0 kill leader [CHANNEL]     (the node leading CHANNEL's stream; default ticket:created)" >&2
     echo "  (env: NATS_CLUSTER_PORT=$CLIENT_BASE NATS_CLUSTER_ROUTE_PORT=$ROUTE_BASE" \
         "NATS_CLUSTER_MONITOR_PORT=$MONITOR_BASE NATS_CLUSTER_NAME=$CLUSTER_NAME)" >&2
     exit 2
@@ -160,9 +168,12 @@ running_pid() {
 # line starting with the node's name:
 #   <node> leader <meta leader, or empty>
 #   <node> held <streams> <events>        (what this node stores)
-#   <node> stream <name> <replicas> <stream leader> <events this node holds>
-# A node whose page does not answer prints nothing. One python3 for all nodes:
-# it takes a moment to start.
+#   <node> stream <name> <replicas> <stream leader or -> <events this node holds> <subjects>
+# <replicas> is the stream's configured number (config.num_replicas): the
+# list of peers a node reports is longer while it has no leader. <subjects>
+# are the stream's channels, comma-separated ("-" if none). A node whose page
+# does not answer prints nothing. One python3 for all nodes: it takes a
+# moment to start.
 jsz() {
     local node args=()
     for node in "$@"; do args+=("$node" "$(monitor_port "$node")"); done
@@ -174,7 +185,7 @@ import urllib.request
 host, nodes = sys.argv[1], sys.argv[2:]
 for node, port in zip(nodes[::2], nodes[1::2]):
     try:
-        url = f"http://{host}:{port}/jsz?streams=true"
+        url = f"http://{host}:{port}/jsz?streams=true&config=true"
         with urllib.request.urlopen(url, timeout=2) as response:
             jsz = json.load(response)
     except Exception:
@@ -184,10 +195,12 @@ for node, port in zip(nodes[::2], nodes[1::2]):
     for account in jsz.get("account_details") or []:
         for stream in account.get("stream_detail") or []:
             cluster = stream.get("cluster") or {}
-            replicas = 1 + len(cluster.get("replicas") or [])
+            config = stream.get("config") or {}
+            replicas = config.get("num_replicas") or 1 + len(cluster.get("replicas") or [])
             leader = cluster.get("leader") or "-"
             messages = (stream.get("state") or {}).get("messages", 0)
-            print(node, "stream", stream.get("name"), replicas, leader, messages)
+            subjects = ",".join(config.get("subjects") or []) or "-"
+            print(node, "stream", stream.get("name"), replicas, leader, messages, subjects)
 PYTHON
 }
 
@@ -196,6 +209,70 @@ meta_leader() { jsz "$1" | sed -n "s/^$1 leader //p"; }
 
 # The nodes among $@ that see a meta leader.
 with_leader() { jsz "$@" | awk '$2 == "leader" && $3 != "" { print $1 }'; }
+
+# The nodes that run, one per line.
+running_nodes() {
+    local node
+    for node in "${NODES[@]}"; do
+        if [[ -n "$(running_pid "$node")" ]]; then echo "$node"; fi
+    done
+}
+
+# Reads the facts of `jsz` on stdin and prints, per stream, sorted by name:
+#   <stream> <leader> <subjects>
+# <leader> is the stream leader that the running nodes $@ agree on: named by
+# the most of them, by two at least (one for a stream with one replica), and
+# running itself. While they elect one, or name a node that just died, it is -.
+stream_leaders() {
+    awk -v running=" $* " '
+        $2 == "stream" {
+            s = $3
+            seen[s] = 1
+            subjects[s] = $7
+            if ($4 + 0 > replicas[s]) replicas[s] = $4 + 0
+            if ($5 != "-") votes[s SUBSEP $5]++
+        }
+        END {
+            for (s in seen) {
+                need = replicas[s] >= 2 ? 2 : 1
+                best = "-"
+                most = 0
+                for (k in votes) {
+                    split(k, key, SUBSEP)
+                    if (key[1] == s && votes[k] > most) { most = votes[k]; best = key[2] }
+                }
+                if (most < need || index(running, " " best " ") == 0) best = "-"
+                print s, best, subjects[s]
+            }
+        }' | sort
+}
+
+# The stream name the toolkit used for a channel before it added hash
+# suffixes: uppercase, every character outside A-Z 0-9 _ - replaced by _.
+# Only a fallback: streams are found by their subjects first.
+mapped_stream_name() {
+    tr '[:lower:]' '[:upper:]' <<<"$1" | sed 's/[^A-Z0-9_-]/_/g'
+}
+
+# Prints "<stream> <leader>" for the stream that stores channel $1 (the one
+# whose subjects hold it, else the one named after it), with leader - while
+# the running nodes agree on none; prints nothing if there is no such stream.
+channel_stream_leader() {
+    local channel="$1" mapped running stream leader subjects by_name=""
+    mapfile -t running < <(running_nodes)
+    ((${#running[@]} > 0)) || return 0
+    mapped="$(mapped_stream_name "$channel")"
+    while read -r stream leader subjects; do
+        [[ -n "$stream" ]] || continue
+        if [[ ",$subjects," == *",$channel,"* ]]; then
+            echo "$stream $leader"
+            return 0
+        fi
+        if [[ "$stream" == "$mapped" ]]; then by_name="$stream $leader"; fi
+    done < <(jsz "${running[@]}" | stream_leaders "${running[@]}")
+    if [[ -n "$by_name" ]]; then echo "$by_name"; fi
+    return 0
+}
 
 # Shows the end of what node $1 logged since byte offset $2.
 show_log_tail() {
@@ -352,6 +429,36 @@ cmd_kill() {
     echo "Bring it back with: $0 restart $node"
 }
 
+# Kills the node that leads the stream of channel $1, once the running nodes
+# agree on which one it is.
+cmd_kill_leader() {
+    local channel="$1" found stream leader running waited="" deadline=$((SECONDS + START_TIMEOUT_SECS))
+    while :; do
+        running="$(running_nodes | wc -l)"
+        ((running > 0)) || die "no node of the cluster is running (start them with: $0 start)"
+        found="$(channel_stream_leader "$channel")"
+        if [[ -z "$found" ]]; then
+            die "no stream stores channel $channel on this cluster (see \`$0 status\`). Publish to it first, e.g.:
+  make publish ARGS=\"--replicas 3 --channel $channel\""
+        fi
+        read -r stream leader <<<"$found"
+        [[ "$leader" == - ]] || break
+        if ((running < 2)); then
+            die "only one node runs, so the stream of channel $channel ($stream) has no majority and no leader to kill"
+        fi
+        if ((SECONDS >= deadline)); then
+            die "the running nodes did not agree on a leader for the stream of channel $channel ($stream) within ${START_TIMEOUT_SECS}s (see \`$0 status\`)"
+        fi
+        if [[ -z "$waited" ]]; then
+            echo "The stream of channel $channel ($stream) has no leader right now (an election is under way): waiting for one..."
+            waited=yes
+        fi
+        sleep 0.2
+    done
+    echo "$leader leads the stream of channel $channel ($stream): killing it."
+    cmd_kill "$leader"
+}
+
 cmd_restart() {
     local node="$1" other running=0
     stop_node "$node" >/dev/null
@@ -413,8 +520,9 @@ cmd_status() {
                 echo "    holds $streams streams, $events events"
                 ;;
             stream)
-                read -r name replicas sleader events <<<"$rest"
-                echo "    stream $name ($replicas replicas, leader $sleader): $events events here"
+                read -r name replicas sleader events subjects <<<"$rest"
+                if [[ "$sleader" == - ]]; then sleader="no leader"; else sleader="leader $sleader"; fi
+                echo "    stream $name (channel ${subjects//,/, }, $replicas replicas, $sleader): $events events here"
                 ;;
             esac
         done <<<"$facts"
@@ -423,6 +531,24 @@ cmd_status() {
         fi
     done
     if ((rc == 0)); then echo "NATS_URL=$(all_urls)"; fi
+    # Per channel, the exact command that kills its stream's leader (with two
+    # nodes running at least: one alone has no majority, so no leaders).
+    local commands=() comments=() channel width=0 i
+    if ((${#running[@]} >= 2)); then
+        while read -r name sleader subjects; do
+            [[ -n "$name" && "$subjects" != - ]] || continue
+            channel="${subjects%%,*}"
+            commands+=("$0 kill leader $(printf '%q' "$channel")")
+            if [[ "$sleader" == - ]]; then comments+=("no leader right now"); else comments+=("now $sleader"); fi
+            ((${#commands[-1]} <= width)) || width=${#commands[-1]}
+        done < <(stream_leaders "${running[@]}" <<<"$facts")
+    fi
+    if ((${#commands[@]} > 0)); then
+        echo "To kill the node that leads a channel's stream (the others elect a new leader):"
+        for i in "${!commands[@]}"; do
+            printf '  %-*s  # %s\n' "$width" "${commands[$i]}" "${comments[$i]}"
+        done
+    fi
     return "$rc"
 }
 
@@ -430,7 +556,7 @@ check_node() {
     case "$1" in
     n1 | n2 | n3) ;;
     *)
-        echo "nats-cluster.sh: unknown node '$1': use n1, n2 or n3" >&2
+        echo "nats-cluster.sh: unknown node '$1': use n1, n2 or n3 (or, to kill, leader [CHANNEL])" >&2
         usage
         ;;
     esac
@@ -441,7 +567,16 @@ command="$1"
 shift
 case "$command" in
 start | stop | status) [[ $# -eq 0 ]] || usage ;;
-kill | restart)
+kill)
+    [[ $# -ge 1 ]] || usage
+    if [[ "$1" == leader ]]; then
+        [[ $# -le 2 ]] || usage
+    else
+        [[ $# -eq 1 ]] || usage
+        check_node "$1"
+    fi
+    ;;
+restart)
     [[ $# -eq 1 ]] || usage
     check_node "$1"
     ;;
@@ -457,6 +592,8 @@ case "$command" in
 start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
-kill) cmd_kill "$1" ;;
+kill)
+    if [[ "$1" == leader ]]; then cmd_kill_leader "${2:-ticket:created}"; else cmd_kill "$1"; fi
+    ;;
 restart) cmd_restart "$1" ;;
 esac

@@ -4,18 +4,26 @@
 //! - `scripts/nats-server.sh ensure` (what `make listen`, `make publish` and
 //!   `make demo` run first): it says which server the tools will use, says
 //!   loudly when it starts a local one because nothing answered, and never
-//!   starts one for a URL that names another server.
+//!   starts one for a URL that names another server;
+//! - `scripts/nats-cluster.sh`: `kill leader CHANNEL` kills the node that
+//!   leads the channel's stream, and `status` reads a stream's replica count
+//!   from its configuration.
 //!
 //! `tests/port_forward.rs` covers `scripts/port-forward.sh`. Every wait
 //! polls with a deadline.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How long a server may take to start or stop.
 const DEADLINE: Duration = Duration::from_secs(20);
+
+/// How long a cluster may take to form, elect or notice a dead node.
+const CLUSTER_DEADLINE: Duration = Duration::from_secs(60);
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -292,4 +300,206 @@ fn ensure_never_starts_a_server_for_a_url_that_names_another_server() {
     ran.assert_says("no local server is started");
     assert!(!ran.text().contains("secret"), "{}", ran.text());
     assert!(!accepts(local.port), "no local server was started");
+}
+
+// ------------------------------------------------------------- the cluster
+
+/// One cluster at a time: elections starve each other on 2 cores.
+static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Three consecutive free ports, `base..base + 3`, none in `taken`.
+fn free_port_run(taken: &[u16]) -> u16 {
+    for _ in 0..200 {
+        let base = 20_000 + rand::random::<u16>() % 40_000;
+        if (base..base + 3).any(|p| taken.contains(&p)) {
+            continue;
+        }
+        let bound: Vec<_> = (base..base + 3)
+            .map_while(|p| TcpListener::bind(("127.0.0.1", p)).ok())
+            .collect();
+        if bound.len() == 3 {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports found");
+}
+
+/// `scripts/nats-cluster.sh` on ports and in a folder of its own, stopped on drop.
+struct ClusterScript {
+    client: u16,
+    route: u16,
+    monitor: u16,
+    dir: tempfile::TempDir,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl ClusterScript {
+    fn start() -> ClusterScript {
+        let turn = ONE_CLUSTER_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let client = free_port_run(&[]);
+        let route = free_port_run(&[client, client + 1, client + 2]);
+        let taken: Vec<u16> = [client, route].iter().flat_map(|&b| b..b + 3).collect();
+        let monitor = free_port_run(&taken);
+        let cluster = ClusterScript {
+            client,
+            route,
+            monitor,
+            dir: tempfile::tempdir().expect("temp dir"),
+            _turn: turn,
+        };
+        cluster.expect(&["start"], 0);
+        cluster
+    }
+
+    fn run(&self, args: &[&str]) -> Ran {
+        run(script("nats-cluster.sh")
+            .args(args)
+            .env("NATS_CLUSTER_PORT", self.client.to_string())
+            .env("NATS_CLUSTER_ROUTE_PORT", self.route.to_string())
+            .env("NATS_CLUSTER_MONITOR_PORT", self.monitor.to_string())
+            .env("NATS_CLUSTER_DIR", self.dir.path()))
+    }
+
+    fn expect(&self, args: &[&str], code: i32) -> Ran {
+        let ran = self.run(args);
+        ran.assert_code(code, &format!("nats-cluster.sh {args:?}"));
+        ran
+    }
+
+    fn urls(&self) -> String {
+        (0..3)
+            .map(|i| format!("nats://127.0.0.1:{}", self.client + i))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Publishes `count` events to `channel`, in a stream with 3 replicas.
+    fn publish(&self, channel: &str, count: u32) {
+        let output = Command::new(env!("CARGO_BIN_EXE_publish"))
+            .args(["--server", &self.urls(), "--channel", channel])
+            .args(["--replicas", "3", "--count", &count.to_string()])
+            .env_remove("NATS_URL")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run publish");
+        assert!(
+            output.status.success(),
+            "publish failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Node `i`'s `/jsz?streams=true&config=true`, if its port answers.
+    fn jsz(&self, i: u16) -> Option<serde_json::Value> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.monitor + i)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            stream,
+            "GET /jsz?streams=true&config=true HTTP/1.0\r\nHost: localhost\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        serde_json::from_str(response.split_once("\r\n\r\n")?.1).ok()
+    }
+
+    /// The leader of the stream that stores `channel`, once all three nodes
+    /// name the same one.
+    fn agreed_leader(&self, channel: &str) -> String {
+        let mut agreed = None;
+        wait_until(
+            "the nodes to agree on the stream's leader",
+            CLUSTER_DEADLINE,
+            || {
+                let leaders: Vec<Option<String>> = (0..3)
+                    .map(|i| {
+                        let jsz = self.jsz(i)?;
+                        let streams = jsz["account_details"].as_array()?.iter().flat_map(|a| {
+                            a["stream_detail"].as_array().cloned().unwrap_or_default()
+                        });
+                        streams
+                            .filter(|s| {
+                                s["config"]["subjects"]
+                                    .as_array()
+                                    .is_some_and(|subjects| subjects.iter().any(|x| x == channel))
+                            })
+                            .find_map(|s| s["cluster"]["leader"].as_str().map(String::from))
+                    })
+                    .collect();
+                if leaders[0].is_some() && leaders.iter().all(|l| l == &leaders[0]) {
+                    agreed = leaders[0].clone();
+                }
+                agreed.is_some()
+            },
+        );
+        agreed.unwrap()
+    }
+}
+
+impl Drop for ClusterScript {
+    fn drop(&mut self) {
+        let _ = self.run(&["stop"]);
+    }
+}
+
+/// `status` prints the exact command that kills the leader of each
+/// channel's stream, and `kill leader CHANNEL` kills that node: the one all
+/// three nodes name as the leader of the stream whose subjects hold the
+/// channel. An unknown channel kills nothing.
+#[test]
+fn cluster_kill_leader_kills_the_node_that_leads_the_channels_stream() {
+    let cluster = ClusterScript::start();
+    let channel = "ticket:created";
+    cluster.publish(channel, 3);
+    let leader = cluster.agreed_leader(channel);
+
+    let status = cluster.expect(&["status"], 0);
+    status.assert_says(&format!("nats-cluster.sh kill leader {channel}"));
+
+    let unknown = cluster.run(&["kill", "leader", "no.such.channel"]);
+    unknown.assert_code(1, "kill leader of a channel without a stream");
+    unknown.assert_says("no stream stores channel no.such.channel");
+    let status = cluster.expect(&["status"], 0);
+    assert_eq!(status.text().matches(": running, pid").count(), 3);
+
+    let killed = cluster.expect(&["kill", "leader", channel], 0);
+    killed.assert_says(&format!("{leader} leads the stream of channel {channel}"));
+    killed.assert_says(&format!("{leader} killed (SIGKILL"));
+    let status = cluster.expect(&["status"], 3);
+    status.assert_says(&format!("{leader}: not running"));
+    assert_eq!(
+        status.text().matches(": running, pid").count(),
+        2,
+        "only the leader was killed:\n{}",
+        status.text()
+    );
+}
+
+/// With two of three nodes down the survivor's stream has no leader, and its
+/// replica list names every peer: `status` still says 3 replicas (from the
+/// stream's configuration) and that there is no leader.
+#[test]
+fn cluster_status_reads_the_replica_count_from_the_streams_config() {
+    let cluster = ClusterScript::start();
+    cluster.publish("ticket:created", 3);
+    cluster.agreed_leader("ticket:created");
+    cluster.expect(&["kill", "n2"], 0);
+    cluster.expect(&["kill", "n3"], 0);
+
+    // The survivor notices after a few seconds that the stream has no leader.
+    let mut line = String::new();
+    wait_until("n1 to see no stream leader", CLUSTER_DEADLINE, || {
+        let status = cluster.expect(&["status"], 3);
+        line = status
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("stream "))
+            .unwrap_or_default()
+            .to_string();
+        !line.is_empty() && !line.contains("leader n")
+    });
+    assert!(line.contains("3 replicas"), "{line}");
+    assert!(line.contains("no leader"), "{line}");
 }
