@@ -7,7 +7,9 @@
 //!   starts one for a URL that names another server;
 //! - `scripts/nats-cluster.sh`: `kill leader CHANNEL` kills the node that
 //!   leads the channel's stream, and `status` reads a stream's replica count
-//!   from its configuration.
+//!   from its configuration;
+//! - `scripts/demo.sh` (`make demo`): what it prints is what the README's
+//!   Quick start shows.
 //!
 //! `tests/port_forward.rs` covers `scripts/port-forward.sh`. Every wait
 //! polls with a deadline.
@@ -502,4 +504,54 @@ fn cluster_status_reads_the_replica_count_from_the_streams_config() {
     });
     assert!(line.contains("3 replicas"), "{line}");
     assert!(line.contains("no leader"), "{line}");
+}
+
+// ------------------------------------------------------------ make demo
+
+/// The text block the README's Quick start shows as `make demo`'s output.
+fn readme_demo_excerpt() -> Vec<String> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("read README.md");
+    let quick_start = readme
+        .split("\n## ")
+        .find(|section| section.starts_with("Quick start"))
+        .expect("README has a Quick start section");
+    let block = quick_start
+        .split("```text\n")
+        .nth(1)
+        .expect("Quick start shows the demo's output in a ```text block");
+    let block = block.split("```").next().unwrap();
+    block.lines().map(String::from).collect()
+}
+
+/// `scripts/demo.sh` against a fresh server prints, from its "==> Publishing"
+/// line on, exactly the README's excerpt (with the server's URL in place of
+/// `nats://localhost:4222`).
+#[test]
+fn demo_prints_what_the_readme_quick_start_shows() {
+    let server = Foreign::start(true);
+    let url = format!("nats://127.0.0.1:{}", server.port);
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let out_path = out_dir.path().join("output");
+    let out = std::fs::File::create(&out_path).expect("output file");
+    let status = script("demo.sh")
+        .env("NATS_URL", &url)
+        .env("PUBLISH_BIN", env!("CARGO_BIN_EXE_publish"))
+        .env("LISTEN_BIN", env!("CARGO_BIN_EXE_listen"))
+        .stdout(out.try_clone().expect("clone output file"))
+        .stderr(out)
+        .status()
+        .expect("run demo.sh");
+    let output = std::fs::read_to_string(&out_path).expect("read output");
+    assert!(status.success(), "demo.sh exited with {status}:\n{output}");
+
+    let expected: Vec<String> = readme_demo_excerpt()
+        .iter()
+        .map(|line| line.replace("nats://localhost:4222", &url))
+        .collect();
+    let printed: Vec<&str> = output
+        .lines()
+        .skip_while(|line| !line.starts_with("==> Publishing"))
+        .take(expected.len())
+        .collect();
+    assert_eq!(printed, expected, "demo.sh printed:\n{output}");
 }
