@@ -133,9 +133,30 @@ struct Foreign {
 
 impl Foreign {
     fn start(jetstream: bool) -> Foreign {
+        Foreign::start_as(jetstream, &nats_server_bin())
+    }
+
+    /// A JetStream nats-server whose process is named `kubectl`, as the
+    /// process listening on a forwarded port is.
+    fn start_as_kubectl() -> Foreign {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kubectl = dir.path().join("kubectl");
+        let bin = nats_server_bin();
+        let bin = if bin.components().count() > 1 {
+            bin
+        } else {
+            which(&bin)
+        };
+        std::os::unix::fs::symlink(&bin, &kubectl).expect("symlink nats-server as kubectl");
+        let server = Foreign::start_as(true, &kubectl);
+        drop(dir); // the running process keeps its executable
+        server
+    }
+
+    fn start_as(jetstream: bool, bin: &Path) -> Foreign {
         let port = free_ports(1)[0];
         let store = tempfile::tempdir().expect("temp dir");
-        let mut command = Command::new(nats_server_bin());
+        let mut command = Command::new(bin);
         command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
         if jetstream {
             command.arg("-js").arg("-sd").arg(store.path());
@@ -166,6 +187,14 @@ impl Drop for Foreign {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The full path of program `name` on `PATH`.
+fn which(name: &Path) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| panic!("{} not found on PATH", name.display()))
 }
 
 /// `scripts/nats-server.sh` with ports and a `.nats` folder of its own
@@ -248,6 +277,45 @@ fn ensure_warns_that_a_foreign_server_has_no_jetstream() {
     ran.assert_says("does not announce JetStream");
     ran.assert_says("NATS_URL=nats://localhost:4333");
     assert!(!local.pid_file().exists(), "ensure started no server");
+}
+
+/// A port-forward on the port (the listening process is kubectl): `ensure`
+/// says the tools use it, that it is the cluster's server, and starts nothing.
+#[test]
+fn ensure_names_a_port_forward_as_the_clusters_server() {
+    let forward = Foreign::start_as_kubectl();
+    let local = LocalServer::on(forward.port, free_ports(1)[0]);
+    let ran = local.run(&["ensure"], &local.url());
+    ran.assert_code(0, "ensure with a port-forward on the port");
+    if port_owner_is_known(forward.port) {
+        ran.assert_says("kubectl, pid");
+        ran.assert_says("your port-forward to the NATS server in your Kubernetes cluster");
+    }
+    ran.assert_says("with JetStream");
+    assert!(!local.pid_file().exists(), "ensure started no server");
+}
+
+/// Something listens on the port but never greets as a NATS server does (a
+/// port-forward whose pod is gone accepts connections, then drops them):
+/// `ensure` says the tools will fail to connect, and starts nothing.
+#[test]
+fn ensure_says_when_what_listens_is_no_nats_server() {
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().unwrap().port();
+    let local = LocalServer::on(port, free_ports(1)[0]);
+    let ran = local.run(&["ensure"], &local.url());
+    ran.assert_code(0, "ensure with a silent program on the port");
+    ran.assert_says("nothing greeted us there as a NATS server does");
+    assert!(!local.pid_file().exists(), "ensure started no server");
+}
+
+/// True if `ss` can name the process listening on `port` here (it can for
+/// our own processes on Linux); the script names the owner only then.
+fn port_owner_is_known(port: u16) -> bool {
+    Command::new("ss")
+        .args(["-Hltnp", &format!("sport = :{port}")])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("pid="))
 }
 
 /// Nothing answers at the local URL: `ensure` starts the local server in
@@ -554,4 +622,45 @@ fn demo_prints_what_the_readme_quick_start_shows() {
         .take(expected.len())
         .collect();
     assert_eq!(printed, expected, "demo.sh printed:\n{output}");
+}
+
+// ------------------------------------------------------------ Kubernetes
+
+/// Every `nats:<version>` image named in `text`, e.g. `nats:2.12-alpine`.
+fn nats_images(text: &str) -> Vec<String> {
+    text.match_indices("nats:2.")
+        .filter(|(at, _)| {
+            // not part of a longer name such as nats-streaming:0.17.0
+            !text[..*at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .map(|(at, _)| {
+            text[at..]
+                .split(|c: char| c.is_whitespace() || c == '`' || c == '\'' || c == '"')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The README and both manifests name the same `nats` image, so what the
+/// prose says is what gets deployed.
+#[test]
+fn readme_and_manifests_name_one_nats_image() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("read README.md");
+    let mut named = nats_images(&readme);
+    assert!(!named.is_empty(), "the README names the nats image");
+    for manifest in ["nats-depl.yaml", "nats-js-depl.yaml"] {
+        let text = std::fs::read_to_string(repo().join("infra/k8s").join(manifest))
+            .expect("read manifest");
+        let images = nats_images(&text);
+        assert_eq!(
+            images.len(),
+            1,
+            "{manifest} runs one nats image: {images:?}"
+        );
+        named.extend(images);
+    }
+    named.dedup();
+    assert_eq!(named.len(), 1, "one image everywhere: {named:?}");
 }
