@@ -15,7 +15,7 @@ ARGS ?=
 
 .PHONY: help install-server server server-stop server-status build publish listen demo test clean distclean
 .PHONY: status demos demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all
-.PHONY: demo-durable demo-graceful-shutdown demo-health port-forward watch
+.PHONY: demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery port-forward watch
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=\"...\"]"
@@ -75,7 +75,10 @@ demo-graceful-shutdown: build ## Lesson 6: Ctrl-C removes the subscription at on
 demo-health: build ## Lesson 7: what the monitoring port shows
 	@scripts/demo/health.sh
 
-demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health ## Run every lesson demo, in order
+demo-crash-redelivery: build ## Lesson 8: a crashed member's unacked events go to another member
+	@scripts/demo/crash-redelivery.sh
+
+demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery ## Run every lesson demo, in order
 
 status: ## Show channels, events and subscriptions from the monitoring port; ARGS=CHANNEL for one
 	@scripts/status.sh $(ARGS)

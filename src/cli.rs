@@ -43,6 +43,10 @@ pub const CONNECT_TIMEOUT_RANGE: (Duration, Duration) =
 pub const ACK_WAIT_RANGE: (Duration, Duration) =
     (Duration::from_millis(100), Duration::from_secs(24 * 3600));
 
+/// `--delay`: from 1ms to 24h.
+pub const DELAY_RANGE: (Duration, Duration) =
+    (Duration::from_millis(1), Duration::from_secs(24 * 3600));
+
 /// `--since`: from 1ms to 876000h, 100 years back.
 pub const SINCE_RANGE: (Duration, Duration) = (
     Duration::from_millis(1),
@@ -546,7 +550,14 @@ pub struct ListenArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_deliver: Option<u32>,
 
-    /// Exit after this many events (1 to 1000000000).
+    /// Wait this long before acking each event, as a slow service would
+    /// (1ms to 24h). Kill the listener meanwhile to see its events go to
+    /// another member after the ack wait.
+    #[arg(long, value_name = "DURATION", value_parser = duration_in(DELAY_RANGE), conflicts_with = "skip_ack")]
+    pub delay: Option<Duration>,
+
+    /// Exit after this many deliveries (1 to 1000000000). A redelivered
+    /// event counts again.
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
     pub count: Option<u64>,
 
@@ -555,7 +566,8 @@ pub struct ListenArgs {
     pub json: bool,
 
     /// Delete the durable or queue group's subscription first and start over,
-    /// forgetting what it acked.
+    /// forgetting what it acked. Members of the group still running lose
+    /// their subscription and stop.
     #[arg(long)]
     pub reset: bool,
 }
@@ -616,6 +628,7 @@ impl ListenArgs {
             },
             connect: self.connect.into_config(random_client_id),
             skip_ack: self.skip_ack,
+            delay: self.delay,
             json: self.json,
         })
     }

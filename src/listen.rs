@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
 use crate::connection::ConnectConfig;
 use crate::progress::Progress;
@@ -22,6 +23,8 @@ pub struct ListenConfig {
     pub subscription: SubscriptionOptions,
     /// Receive but never ack, to watch redelivery.
     pub skip_ack: bool,
+    /// Wait this long before acking each event (a slow service).
+    pub delay: Option<Duration>,
     /// Print one JSON object per event.
     pub json: bool,
 }
@@ -141,9 +144,23 @@ async fn print_events(
             progress.inc();
         }
         printed.push(event);
+        // A slow service: its line is out, its ack comes after the delay.
+        // Stopped meanwhile, it does not ack what it had not finished.
+        if let Some(delay) = config.delay {
+            out.flush()?;
+            tokio::select! {
+                biased;
+                () = &mut shutdown => {
+                    printed.clear();
+                    progress.finish();
+                    return Ok(());
+                }
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
         // Events that already arrived are written in one go; the output
         // is written out whenever the listener is about to wait.
-        if printed.len() >= ACK_AFTER || !subscription.has_ready() {
+        if config.delay.is_some() || printed.len() >= ACK_AFTER || !subscription.has_ready() {
             write_out_and_ack(subscription, config, out, printed).await?;
         }
     }

@@ -248,15 +248,19 @@ fn queue_groups_demo_shares_events_in_a_group_and_not_without() {
     assert_eq!(run.events_of("alone-d"), [11, 12, 13, 14, 15]);
 }
 
-/// Lesson 3: a listener that never acks gets the event again after its 2 s
-/// ack wait, marked as a redelivery.
+/// Lesson 3: a listener that never acks gets the event again after each 2 s
+/// ack wait, marked as a redelivery; a listener that acks ends the loop.
 #[test]
-fn manual_ack_demo_shows_the_unacked_event_redelivered() {
+fn manual_ack_demo_shows_the_unacked_event_redelivered_until_acked() {
     let run = run_demo("manual-ack");
-    run.assert_contains(&format!(
-        "[forgetful] Received event #1, with data: {COURSE_DATA} (redelivered, delivery #2)"
-    ));
-    assert_eq!(&run.events_of("forgetful")[..2], [1, 1]);
+    for delivery in [2, 3] {
+        run.assert_contains(&format!(
+            "[forgetful] Received event #1, with data: {COURSE_DATA} (redelivered, delivery #{delivery})"
+        ));
+    }
+    assert_eq!(&run.events_of("forgetful")[..3], [1, 1, 1]);
+    assert_eq!(run.events_of("acking"), [1]);
+    run.assert_contains("the server holds nothing unacked for 'manual-ack-lesson'");
 }
 
 /// Lesson 4: a late listener gets only the new event, a late listener with
@@ -286,6 +290,21 @@ fn graceful_shutdown_demo_shows_ctrl_c_and_kill_9_differ() {
     run.assert_contains("is gone");
     run.assert_contains("outlives its listener");
     run.assert_contains("expired after about");
+}
+
+/// Lesson 8: a queue-group member killed with kill -9 while it holds 3
+/// unacked events; the other member gets exactly those 3 after the ack wait,
+/// each marked as a redelivery.
+#[test]
+fn crash_redelivery_demo_gives_a_crashed_members_events_to_the_other() {
+    let run = run_demo("crash-redelivery");
+    assert_eq!(run.events_of("member-a"), [1], "A was still on its first event");
+    assert_eq!(run.events_of("member-b"), [1, 2, 3]);
+    for event in 1..=3 {
+        run.assert_contains(&format!(
+            "[member-b] Received event #{event}, with data: {COURSE_DATA} (redelivered, delivery #2)"
+        ));
+    }
 }
 
 /// Lesson 7: status.sh lists the channel's stream and both subscriptions, the

@@ -280,3 +280,25 @@ for account in jsz.get("account_details") or []:
                 print(consumer["name"])
 PYTHON
 }
+
+# ack_pending CHANNEL CONSUMER: how many events the channel's consumer has
+# delivered and not had acked yet, from the monitoring port's /jsz page.
+ack_pending() {
+    python3 - "$MONITOR_URL" "$1" "$2" <<'PYTHON' || fail "could not read $MONITOR_URL/jsz: is the monitoring port (-m 8222) open? Set NATS_MONITOR_URL if it is elsewhere"
+import json, sys, urllib.request
+url, channel, consumer_name = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
+try:
+    with urllib.request.urlopen(url + "/jsz?consumers=true&config=true", timeout=3) as response:
+        jsz = json.load(response)
+except Exception as err:
+    sys.exit(f"ack_pending: {err}")
+for account in jsz.get("account_details") or []:
+    for stream in account.get("stream_detail") or []:
+        if channel in ((stream.get("config") or {}).get("subjects") or []):
+            for consumer in stream.get("consumer_detail") or []:
+                if consumer["name"] == consumer_name:
+                    print(consumer.get("num_ack_pending", 0))
+                    sys.exit(0)
+print(0)
+PYTHON
+}

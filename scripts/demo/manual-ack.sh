@@ -14,12 +14,15 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CHANNEL=lesson.manual-ack
+DURABLE=manual-ack-lesson
 
 demo_start
 
 step "1. Start a listener that never acks, with a 2 s ack wait"
-notice "--skip-ack is a listener that forgets msg.ack(); --ack-wait 2s is setAckWait(2 * 1000)"
-start_listener forgetful --channel "$CHANNEL" --no-queue-group --skip-ack --ack-wait 2s
+notice "--skip-ack is a listener that forgets msg.ack(); --ack-wait 2s is setAckWait(2 * 1000)." \
+    "--durable keeps its place for step 4; --reset forgets what a previous run left"
+start_listener forgetful --channel "$CHANNEL" --no-queue-group --durable "$DURABLE" --reset \
+    --skip-ack --ack-wait 2s
 
 step "2. Publish one event"
 notice "the listener receives it once, right away"
@@ -28,14 +31,27 @@ event="${PUBLISHED[0]}"
 wait_for_events forgetful 1
 show_output forgetful
 
-step "3. Wait for the ack wait to run out"
-notice "about 2 s later the server delivers event #$event again, because nobody acked it"
+step "3. Wait for the ack wait to run out, twice"
+notice "about 2 s later the server delivers event #$event again, because nobody acked it; 2 s later, again"
 wait_for_line forgetful "(redelivered, delivery #2)"
 show_output forgetful
 grep -qF "Received event #$event, with data: {\"id\":\"123\",\"title\":\"concert\",\"price\":20} (redelivered, delivery #2)" \
     "$(log_of forgetful)" || fail "the redelivered event should be event #$event"
-ok "event #$event was delivered a second time"
-notice "it keeps coming back every 2 s until someone acks it; without --skip-ack, listen acks each event after printing it"
+wait_for_line forgetful "(redelivered, delivery #3)"
+show_output forgetful
+ok "event #$event was delivered a second and a third time"
+notice "it keeps coming back every 2 s until someone acks it"
 stop_listener forgetful
 
-lesson_shown "an event that is not acked within the ack wait is delivered again"
+step "4. The same subscription again, with a listener that acks"
+notice "without --skip-ack, listen acks each event after printing it: the event comes once more, and then never again"
+start_listener acking --channel "$CHANNEL" --no-queue-group --durable "$DURABLE" --ack-wait 2s
+wait_for_line acking "Received event #$event"
+show_output acking
+# shellcheck disable=SC2317 # called by wait_until
+acked() { [[ "$(ack_pending "$CHANNEL" "$DURABLE")" == 0 ]]; }
+wait_until "the server to have event #$event acked" acked
+ok "the server holds nothing unacked for '$DURABLE': the loop is over"
+stop_listener acking
+
+lesson_shown "an event that is not acked within the ack wait is delivered again, until it is acked"

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# crash-redelivery.sh — lesson 8: a member that crashes while it holds
+# events does not lose them; the other member gets them after the ack wait.
+#
+# This is why the course uses manual ack. A service acks an event only once
+# it has handled it. If it crashes half-way, it never acks, and the server
+# hands the event to another member of its queue group once the ack wait
+# (setAckWait()) is over. Here member A is a slow service: `--delay 1h` makes
+# it wait before acking each event, as if it took that long to handle it.
+# It gets the events, and is killed with kill -9 while it still holds them.
+# Member B then gets exactly those events, marked as redelivered.
+#
+# Run it with `make demo-crash-redelivery`. It checks that the events A held
+# are the ones B got redelivered, and exits 1 if not.
+
+# shellcheck source=scripts/demo/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+CHANNEL=lesson.crash-redelivery
+GROUP=crash-lesson-group
+ACK_WAIT=3s
+
+demo_start
+
+step "1. Start member A of queue group '$GROUP': a slow service"
+notice "--delay 1h: A waits an hour before acking each event, as if handling it took that long." \
+    "--reset forgets the group a previous run left behind"
+start_listener member-a --channel "$CHANNEL" --queue-group "$GROUP" --reset \
+    --ack-wait "$ACK_WAIT" --delay 1h
+
+step "2. Publish 3 events while A is the group's only member"
+notice "A prints the first one and starts on it; the other two wait in A's buffer. A holds all 3, none acked"
+publish --channel "$CHANNEL" --count 3
+held=("${PUBLISHED[@]}")
+wait_for_events member-a 1
+show_output member-a
+# shellcheck disable=SC2317 # called by wait_until
+held_by_a() { [[ "$(ack_pending "$CHANNEL" "$GROUP")" == "${#held[@]}" ]]; }
+wait_until "the server to count ${#held[@]} events unacked by the group" held_by_a
+ok "the server counts ${#held[@]} events delivered to the group and not acked: $(printf '#%s ' "${held[@]}")"
+
+step "3. Start member B of the same group"
+notice "B gets nothing yet: every event was already handed to A"
+start_listener member-b --channel "$CHANNEL" --queue-group "$GROUP" --ack-wait "$ACK_WAIT"
+
+step "4. Kill A with kill -9, as a crash would"
+notice "A cannot ack or say goodbye. About $ACK_WAIT later (the ack wait) the server gives A's events to B"
+kill_listener member-a
+wait_until "B to receive the ${#held[@]} events A held" events_at_least "${#held[@]}" member-b
+show_output member-b
+got="$(events_of member-b | sort -n | tr '\n' ' ')"
+want="$(printf '%s\n' "${held[@]}" | sort -n | tr '\n' ' ')"
+[[ "$got" == "$want" ]] || fail "B should have got exactly the events A held (#$want), got #$got"
+redelivered="$(grep -c '(redelivered, delivery #2)' "$(log_of member-b)" || true)"
+[[ "$redelivered" == "${#held[@]}" ]] ||
+    fail "each of B's ${#held[@]} events should be marked '(redelivered, delivery #2)'; $redelivered are"
+ok "B got exactly the events A held ($(printf '#%s ' "${held[@]}")), each marked redelivered"
+notice "nothing was lost: an event leaves the group only when someone acks it"
+stop_listener member-b
+
+lesson_shown "events a crashed member held are delivered to another member after the ack wait"
