@@ -194,9 +194,10 @@ impl ConnectConfig {
                 let creds = read_at_most(path, MAX_CREDS_BYTES, CREDS_LIMIT)
                     .map_err(|err| anyhow!(err))
                     .with_context(cannot_read)?;
-                warn_if_others_can_read(path);
                 let creds = String::from_utf8(creds).with_context(cannot_read)?;
-                ConnectOptions::with_credentials(&creds).with_context(cannot_read)?
+                let options = ConnectOptions::with_credentials(&creds).with_context(cannot_read)?;
+                warn_if_others_can_read(path);
+                options
             }
         };
         if let Some(ca) = &self.tls.ca {

@@ -312,9 +312,13 @@ impl OperatorServer {
     /// Writes a creds file for a new user of `account` into the server's
     /// folder; returns its path and the user's seed.
     fn write_creds(&self, account: &nkeys::KeyPair, file: &str) -> (String, String) {
+        use std::os::unix::fs::PermissionsExt as _;
         let (contents, seed) = creds(account, file);
         let path = self.server.path(file);
         std::fs::write(&path, contents).expect("write creds");
+        // As nsc writes them: for the owner only.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod creds");
         (path, seed)
     }
 }
@@ -767,6 +771,206 @@ fn invalid_server_url_with_a_password_is_masked_in_the_usage_error() {
                 "{stderr}"
             );
             assert_no_secret(&output, &[SECRET]);
+        }
+    }
+}
+
+/// Passwords holding the characters that split lists, URLs and arguments
+/// (`,` `@` `:` `/` `#`, a space, a leading `-`) never show, not even in
+/// part: not in usage errors (a URL given without `-s`, `--password -Qz9Xw`
+/// without `--user`), nor in run-time errors. Where the password can be
+/// used (the flags, and URLs that can carry it), publish and listen work.
+#[test]
+fn passwords_with_separators_never_show_even_in_part() {
+    let passwords = [
+        "Qz,9Xw", "Qz@9Xw", "Qz:9Xw", "Qz/9Xw", "Qz#9Xw", "Qz 9Xw", "-Qz9Xw",
+    ];
+    for password in passwords {
+        let server = user_password_server(USER, password);
+        let url = server.url();
+        let in_url = server.url_with(&format!("{USER}:{password}"));
+        let dead = in_url.replace(&url[url.rfind(':').unwrap()..], ":1");
+        let bad_channel = ["--channel", "bad channel"];
+        let env = [("NATS_USER", USER), ("NATS_PASSWORD", password)];
+        let flags = ["--user", USER, "--password", password];
+        let flags_eq = format!("--password={password}");
+        // The URL, arguments, environment, and the exit code expected.
+        type Case<'a> = (&'a str, Vec<&'a str>, &'a [(&'a str, &'a str)], i32);
+        // A comma, an @, a colon, a space fit in a URL's password: it works.
+        // A / or a # ends the URL's host part: a usage error.
+        let url_fits = !password.contains(['/', '#']);
+        let cases: Vec<Case> = vec![
+            (&url, flags.to_vec(), &[], 0),
+            (&url, vec![], &env, 0),
+            (&url, [&flags[..], &bad_channel[..]].concat(), &[], 2),
+            (&url, bad_channel.to_vec(), &env, 2),
+            (&url, vec!["--password", password], &[], 2),
+            (
+                &url,
+                vec!["--user", USER, &flags_eq, "--token", "x"],
+                &[],
+                2,
+            ),
+            (&in_url, bad_channel.to_vec(), &[], 2),
+            (&in_url, vec![], &[], if url_fits { 0 } else { 2 }),
+            (
+                &dead,
+                vec!["--connect-timeout", "1s"],
+                &[],
+                if url_fits { 1 } else { 2 },
+            ),
+        ];
+        for (url, args, env, code) in &cases {
+            for (bin, extra) in [(PUBLISH, &[][..]), (LISTEN, &READ_ONE[..])] {
+                let output = run(bin, url, &[&args[..], extra].concat(), env);
+                assert_eq!(
+                    output.status.code(),
+                    Some(*code),
+                    "{bin} {url} {args:?} {env:?}\nstdout:\n{}\nstderr:\n{}",
+                    text(&output.stdout),
+                    text(&output.stderr)
+                );
+                assert_no_part_of(&output, password);
+            }
+        }
+        // The URL given without -s: an unexpected argument, masked.
+        for bin in [PUBLISH, LISTEN] {
+            let mut cmd = Command::new(bin);
+            for name in TOOL_ENV {
+                cmd.env_remove(name);
+            }
+            cmd.arg(&in_url);
+            let output = output_within_deadline(cmd);
+            assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+            assert!(
+                text(&output.stderr).contains("unexpected argument"),
+                "{}",
+                text(&output.stderr)
+            );
+            assert_no_part_of(&output, password);
+        }
+    }
+}
+
+/// Asserts that no two characters of `secret` around its letters `Q` and
+/// `X` show: `-Q`, `Qz`, `9X`, `Xw`.
+fn assert_no_part_of(output: &Output, secret: &str) {
+    let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    let chars: Vec<char> = secret.chars().collect();
+    for pair in chars.windows(2) {
+        if pair.contains(&'Q') || pair.contains(&'X') {
+            let part: String = pair.iter().collect();
+            assert!(
+                !all.contains(&part),
+                "{part:?} of {secret:?} leaked:\n{all}"
+            );
+        }
+    }
+}
+
+/// Every line is masked, the event lines on stdout too: an event whose data
+/// holds this run's password shows `***` in its place.
+#[test]
+fn listen_masks_the_password_in_event_lines_too() {
+    const SECRET: &str = "Qz9Xw-in-the-data";
+    let server = user_password_server(USER, SECRET);
+    let flags = ["--user", USER, "--password", SECRET];
+    let data = format!(r#"{{"note":"{SECRET}"}}"#);
+    let output = run(
+        PUBLISH,
+        &server.url(),
+        &[&flags[..], &["--data", &data]].concat(),
+        &[],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    for json in [&[][..], &["--json"]] {
+        let output = run(
+            LISTEN,
+            &server.url(),
+            &[&flags[..], &READ_ONE[..], json].concat(),
+            &[],
+        );
+        let stdout = text(&output.stdout);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert!(stdout.contains(r#"{"note":"***"}"#), "{stdout}");
+        assert_no_part_of(&output, SECRET);
+    }
+}
+
+/// A creds file other users can read works, with one warning on stderr, as
+/// ssh gives for keys; at mode 600 there is none.
+#[test]
+fn creds_file_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = OperatorServer::start();
+    let (creds, _) = server.write_creds(&server.app, "app-user.creds");
+    let chmod = |mode: u32| {
+        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    for (mode, shown) in [(0o644, "644"), (0o666, "666"), (0o640, "640")] {
+        chmod(mode);
+        for (bin, extra) in [(PUBLISH, &[][..]), (LISTEN, &READ_ONE[..])] {
+            let output = run(
+                bin,
+                &server.server.url(),
+                &[&["--creds", creds.as_str()][..], extra].concat(),
+                &[],
+            );
+            let stderr = text(&output.stderr);
+            assert!(output.status.success(), "{stderr}");
+            assert_eq!(
+                stderr,
+                format!(
+                    "Warning: the credentials file {creds} can be read by other users \
+                     (mode {shown}); run chmod 600 {creds}\n"
+                )
+            );
+        }
+    }
+    chmod(0o600);
+    assert_publish_and_listen_work(&server.server.url(), &["--creds", &creds], &[]);
+    let output = run(PUBLISH, &server.server.url(), &["--creds", &creds], &[]);
+    assert_eq!(text(&output.stderr), "", "no warning at mode 600");
+}
+
+/// A --tls-ca that holds no PEM certificate (a text file, a key) is a usage
+/// error naming the file, instead of being ignored; so is a --tls-cert
+/// without a certificate and a --tls-key without a key.
+#[test]
+fn tls_files_without_pem_are_usage_errors_naming_the_file() {
+    let server = tls_server(true);
+    let not_pem = server.path("not-pem.txt");
+    std::fs::write(&not_pem, "just some text\n").unwrap();
+    let (ca, cert, key) = (
+        server.path("ca.pem"),
+        server.path("client.pem"),
+        server.path("client-key.pem"),
+    );
+    let cases: [(Vec<&str>, &str, &str); 4] = [
+        (vec!["--tls-ca", &not_pem], &not_pem, "no PEM certificate"),
+        (vec!["--tls-ca", &key], &key, "no PEM certificate"),
+        (
+            vec!["--tls-ca", &ca, "--tls-cert", &key, "--tls-key", &key],
+            &key,
+            "no PEM certificate",
+        ),
+        (
+            vec!["--tls-ca", &ca, "--tls-cert", &cert, "--tls-key", &cert],
+            &cert,
+            "no PEM private key",
+        ),
+    ];
+    for (args, file, problem) in &cases {
+        for (bin, extra) in [(PUBLISH, &[][..]), (LISTEN, &READ_ONE[..])] {
+            let output = run(bin, &server.url(), &[&args[..], extra].concat(), &[]);
+            let stderr = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+            assert!(
+                stderr.starts_with("error: ") && stderr.contains(file) && stderr.contains(problem),
+                "{args:?}: {stderr}"
+            );
+            assert!(output.stdout.is_empty());
         }
     }
 }
