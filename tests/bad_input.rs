@@ -58,12 +58,18 @@ fn no_server_names_the_url_and_how_to_get_one() {
     }
 }
 
-/// A server without JetStream: say that JetStream is required and how to turn it on.
+/// A server without JetStream: say that JetStream is required and how to
+/// turn it on, naming the server by the URL given (its password masked),
+/// not by the address the server listens on.
 #[test]
 fn server_without_jetstream_says_how_to_enable_it() {
     let server = NatsServer::start_without_jetstream();
+    let given = server
+        .url()
+        .replace("nats://127.0.0.1", "nats://bob:Pw-Qz9Xw@localhost");
+    let shown = given.replace("Pw-Qz9Xw", "***");
     for run in [publish, listen] {
-        let output = run(&server.url(), &[]);
+        let output = run(&given, &[]);
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(1), "{err}");
         assert_eq!(err.lines().count(), 1, "one line: {err}");
@@ -71,7 +77,183 @@ fn server_without_jetstream_says_how_to_enable_it() {
             err.contains("does not have JetStream enabled") && err.contains("-js"),
             "{err}"
         );
+        assert!(err.contains(&format!("at {shown} ")), "{err}");
+        assert!(!err.contains("Qz9Xw"), "{err}");
     }
+}
+
+/// A server that answers and refuses the connection (a CONNECT longer than
+/// its max_control_line: a 5000-character password) is not "no server".
+#[test]
+fn a_refused_connection_says_what_the_server_said() {
+    let server = NatsServer::start();
+    let password = format!("Qz9Xw{}", "p".repeat(5000));
+    for run in [publish, listen] {
+        let output = run(&server.url(), &["--user", "ana", "--password", &password]);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains("the server refused the connection")
+                && err.contains("maximum control line exceeded"),
+            "{err}"
+        );
+        assert!(!err.contains("no server answered"), "{err}");
+        assert!(!err.contains("Qz9Xw"), "{err}");
+    }
+}
+
+/// Durations out of their flag's range are usage errors that state the
+/// range, against a real server: `--since 4294967295h` used to panic (an
+/// overflow subtracting it from now), `--ack-wait 4294967295h` to wrap.
+#[test]
+fn huge_durations_are_usage_errors_stating_the_range() {
+    let server = NatsServer::start();
+    let url = server.url();
+    common::publish_ok(&url, &[]);
+    let replay = ["--deliver-all", "--no-queue-group", "--count", "1"];
+    let cases: &[(&[&str], &str)] = &[
+        (&["--since", "4294967295h"], "from 1ms to 876000h"),
+        (&["--since", "876001h"], "from 1ms to 876000h"),
+        (&["--ack-wait", "4294967295h"], "from 100ms to 24h"),
+        (&["--ack-wait", "24h1ms"], "from 100ms to 24h"),
+        (&["--ack-wait", "99ms"], "from 100ms to 24h"),
+        (&["--connect-timeout", "4294967295h"], "from 100ms to 1h"),
+    ];
+    for (args, range) in cases {
+        let args: Vec<&str> = if args[0] == "--since" {
+            [&args[..], &["--no-queue-group", "--count", "1"]].concat()
+        } else {
+            [&args[..], &replay[..]].concat()
+        };
+        let output = listen(&url, &args);
+        assert_usage_error(&output, range);
+        assert!(stderr(&output).contains(args[0]), "{}", stderr(&output));
+    }
+    let output = publish(&url, &["--connect-timeout", "61m"]);
+    assert_usage_error(&output, "from 100ms to 1h");
+    // The ends of each range are taken.
+    for args in [
+        &["--ack-wait", "24h", "--deliver-all"][..],
+        &["--ack-wait", "100ms", "--deliver-all"],
+        &["--since", "876000h"],
+    ] {
+        let output = listen(&url, &[args, &replay[1..]].concat());
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+/// Names longer than nats-server takes are usage errors before connecting,
+/// stating the limit: a channel (the stream name, at most 255 bytes; at
+/// 5000 the server dropped the connection), a queue group or durable (the
+/// consumer name, at most 255 bytes), a client id (at 10000 the server
+/// refused the CONNECT, and the tools said no server answered).
+#[test]
+fn names_longer_than_the_server_takes_are_usage_errors() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let (a255, a256, a300, a5000, a10000) = (
+        "a".repeat(255),
+        "a".repeat(256),
+        "a".repeat(300),
+        "a".repeat(5000),
+        "a".repeat(10_000),
+    );
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("publish", &["--channel", &a5000], "at most 255"),
+        ("listen", &["--channel", &a5000], "at most 255"),
+        ("publish", &["--channel", &a300], "at most 255"),
+        ("listen", &["--channel", &a256], "at most 255"),
+        ("listen", &["--queue-group", &a300], "at most 255"),
+        ("listen", &["--durable", &a300], "at most 255"),
+        ("publish", &["--client-id", &a10000], "at most 255"),
+        ("listen", &["--client-id", &a300], "at most 255"),
+    ];
+    for (bin, args, limit) in cases {
+        let run = if *bin == "publish" { publish } else { listen };
+        let output = run(&url, args);
+        assert_usage_error(&output, limit);
+        assert!(stderr(&output).contains(args[0]), "{}", stderr(&output));
+        assert!(stderr(&output).len() < 400, "{}", stderr(&output));
+    }
+    assert!(server.stream_names().is_empty(), "nothing was created");
+    // At the limit, both work.
+    let long_channel = ["--channel", &a255, "--client-id", &a255];
+    common::publish_ok(&url, &long_channel);
+    let output = listen(
+        &url,
+        &[
+            &long_channel[..],
+            &["--durable", &a255, "--deliver-all", "--count", "1"],
+        ]
+        .concat(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        common::received(&String::from_utf8_lossy(&output.stdout)),
+        [1]
+    );
+}
+
+/// A long bad value is cut in the usage error: a 100 KB `--data` is not
+/// echoed whole.
+#[test]
+fn long_bad_values_are_cut_in_usage_errors() {
+    let url = dead_url();
+    let data = format!("{{\"id\": {}", "1".repeat(100_000));
+    let output = publish(&url, &["--data", &data]);
+    assert_usage_error(&output, "--data");
+    let err = stderr(&output);
+    assert!(err.len() < 400, "{} bytes: {}", err.len(), &err[..400]);
+    assert!(err.contains(&format!("{}…", &data[..80])), "{err}");
+    let leftover = "x".repeat(100_000);
+    let output = listen(&url, &[&leftover]);
+    assert_usage_error(&output, "unexpected argument");
+    assert!(stderr(&output).len() < 400, "{}", &stderr(&output)[..400]);
+}
+
+/// Files are read with a limit: an event, a creds file and a certificate
+/// are at most 1 MiB. `/dev/zero` (size 0 to the file system, endless to
+/// a read) used to grow the tools to gigabytes. Past the limit: one line
+/// naming the flag and the limit, exit 2, at once.
+#[test]
+fn files_past_their_limit_are_usage_errors_naming_flag_and_limit() {
+    let url = dead_url();
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![b' '; 1024 * 1024 + 1]).unwrap();
+    let big = big.to_str().unwrap();
+    for file in ["/dev/zero", big] {
+        let cases: &[(&str, &[&str])] = &[
+            ("publish", &["--data-file", file]),
+            ("publish", &["--creds", file]),
+            ("listen", &["--creds", file]),
+            ("publish", &["--tls-ca", file]),
+            ("listen", &["--tls-ca", file]),
+            ("publish", &["--tls-cert", file, "--tls-key", file]),
+        ];
+        for (bin, args) in cases {
+            let run = if *bin == "publish" { publish } else { listen };
+            let start = Instant::now();
+            let output = run(&url, args);
+            assert!(start.elapsed() < Duration::from_secs(10), "{bin} {args:?}");
+            assert_usage_error(&output, "larger than 1 MiB");
+            assert!(stderr(&output).contains(args[0]), "{}", stderr(&output));
+        }
+    }
+    // Exactly 1 MiB of JSON is an event.
+    let fits = dir.path().join("fits.json");
+    let mut json = b"{\"id\":\"1\"}".to_vec();
+    json.resize(1024 * 1024, b' ');
+    std::fs::write(&fits, json).unwrap();
+    let output = publish(&url, &["--data-file", fits.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no server answered"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// Empty channels, whitespace and wildcards are usage errors, for both binaries.
@@ -165,6 +347,7 @@ fn every_bad_input_is_one_line_and_exit_2() {
     let dir_path = dir.path().to_str().unwrap().to_owned();
     let missing = dir.path().join("missing.json");
     let missing = missing.to_str().unwrap().to_owned();
+    let long = "x".repeat(300);
     let cases: &[(&str, &[&str])] = &[
         // Malformed URLs and ports out of range.
         ("publish", &["--server", "nats://localhost:65536"]),
@@ -183,6 +366,21 @@ fn every_bad_input_is_one_line_and_exit_2() {
         ("listen", &["--ack-wait", "soon"]),
         ("listen", &["--since", "10"]),
         ("publish", &["--connect-timeout", "5"]),
+        // Durations out of range: no panic, no wrap-around.
+        ("listen", &["--since", "4294967295h"]),
+        ("listen", &["--ack-wait", "4294967295h"]),
+        ("listen", &["--ack-wait", "99999999999999999999ms"]),
+        ("publish", &["--connect-timeout", "2h"]),
+        // Files past their limit, or not what the flag needs.
+        ("publish", &["--data-file", "/dev/zero"]),
+        ("publish", &["--creds", "/dev/zero"]),
+        ("listen", &["--tls-ca", "/dev/zero"]),
+        ("listen", &["--tls-ca", "Cargo.toml"]),
+        // Names longer than the server takes.
+        ("publish", &["--channel", &long]),
+        ("listen", &["--queue-group", &long]),
+        ("listen", &["--durable", &long]),
+        ("publish", &["--client-id", &long]),
         // --data that is not JSON, or is JSON but not an object.
         ("publish", &["--data", "{oops}"]),
         ("publish", &["--data", "42"]),
