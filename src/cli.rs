@@ -405,7 +405,7 @@ pub fn read_event_file(path: &str) -> Result<EventData, String> {
 /// their original order, as `JSON.stringify` would send it.
 pub fn check_event_json(text: &str) -> Result<String, String> {
     let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|err| format!("not valid JSON: {err}"))?;
+        serde_json::from_str(text).map_err(|err| json_error(text, &err))?;
     if !value.is_object() {
         return Err(format!(
             "an event's data must be a JSON object like {{\"id\":\"123\"}}, not {}",
@@ -413,6 +413,30 @@ pub fn check_event_json(text: &str) -> Result<String, String> {
         ));
     }
     Ok(compact_json(text))
+}
+
+/// A JSON error with its line and column. serde_json finds a trailing comma
+/// only at the `}` or `]` after it, often on the next line: the error names
+/// the comma's own place instead, where an editor shows the mistake.
+fn json_error(text: &str, err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    if message.starts_with("trailing comma") && err.line() > 0 {
+        // The byte offset of the error's line and column (columns count from 1).
+        let line_start: usize = text
+            .split_inclusive('\n')
+            .take(err.line() - 1)
+            .map(str::len)
+            .sum();
+        let at = (line_start + err.column().saturating_sub(1)).min(text.len());
+        if let Some(comma) = text[..at].rfind(|c: char| !c.is_whitespace())
+            && text[comma..].starts_with(',')
+        {
+            let line = text[..comma].matches('\n').count() + 1;
+            let column = comma - text[..comma].rfind('\n').map_or(0, |i| i + 1) + 1;
+            return format!("not valid JSON: trailing comma at line {line} column {column}");
+        }
+    }
+    format!("not valid JSON: {message}")
 }
 
 fn kind_of(value: &serde_json::Value) -> &'static str {
@@ -608,16 +632,32 @@ impl ListenArgs {
             self.since.map(StartPosition::Since)
         };
         let queue_group = (!self.no_queue_group).then_some(self.queue_group);
+        let connect_channel = self.connect.channel.clone();
+        let replicas = usize::from(self.connect.replicas);
         if self.reset && queue_group.is_none() && self.durable.is_none() {
             return Err(ListenArgs::command().error(
                 ErrorKind::ArgumentConflict,
                 "--reset starts a durable or a queue group over; give --durable NAME or a --queue-group",
             ));
         }
+        // A listener of its own names its consumer after its client id, so
+        // `make status` shows which terminal a subscription is. A client id
+        // given by hand may be given twice: it gets a random suffix.
+        let client_id = self.connect.client_id.clone();
+        let connect = self.connect.into_config(random_client_id);
+        let own_name = match client_id {
+            Some(id) => format!(
+                "{}-{}",
+                consumer_safe(&id),
+                hex::encode(rand::random::<[u8; 2]>())
+            ),
+            None => connect.client_id.clone(),
+        };
         Ok(ListenConfig {
             subscription: SubscriptionOptions {
-                channel: self.connect.channel.clone(),
-                replicas: usize::from(self.connect.replicas),
+                channel: connect_channel,
+                own_name: Some(own_name),
+                replicas,
                 max_deliver: self.max_deliver,
                 queue_group,
                 start,
@@ -626,12 +666,27 @@ impl ListenArgs {
                 count: self.count,
                 reset: self.reset,
             },
-            connect: self.connect.into_config(random_client_id),
+            connect,
             skip_ack: self.skip_ack,
             delay: self.delay,
             json: self.json,
         })
     }
+}
+
+/// A client id as a consumer name: at most 32 characters, anything but
+/// letters, digits, `-` and `_` as `_`.
+fn consumer_safe(id: &str) -> String {
+    id.chars()
+        .take(32)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// 8 random hex characters, like the seed's `randomBytes(4).toString('hex')`.
@@ -662,6 +717,15 @@ mod tests {
         assert!(check_event_json("[1]").unwrap_err().contains("an array"));
         let err = check_event_json("{\"id\":\n}").unwrap_err();
         assert!(err.contains("line 2 column 1"), "{err}");
+    }
+
+    #[test]
+    fn a_trailing_comma_is_reported_where_it_stands() {
+        let text = "{\n  \"id\": \"123\",\n  \"price\": 20,\n}\n";
+        assert_eq!(
+            check_event_json(text).unwrap_err(),
+            "not valid JSON: trailing comma at line 3 column 14"
+        );
     }
 
     #[test]

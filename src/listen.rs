@@ -39,7 +39,14 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let client = config.connect.connect().await?;
     let mut subscription = Subscription::open(&client, &config.subscription, notes).await?;
-    status(&config, out, notes, "Listener connected to NATS")?;
+    // The client id tells terminals apart: a listener of its own names its
+    // subscription after it (see `make status`).
+    status(
+        &config,
+        out,
+        notes,
+        &format!("Listener connected to NATS as {}", config.connect.client_id),
+    )?;
 
     let result = receive(&mut subscription, &config, shutdown, out).await;
 

@@ -157,6 +157,10 @@ pub struct SubscriptionOptions {
     pub replicas: usize,
     /// Deliver an event at most this many times, then give it up.
     pub max_deliver: Option<u32>,
+    /// The consumer's name for a listener of its own (no queue group, not
+    /// durable): `listen` uses its client id, so the subscription can be
+    /// told apart. `None` lets the server choose one.
+    pub own_name: Option<String>,
 }
 
 impl SubscriptionOptions {
@@ -173,6 +177,7 @@ impl SubscriptionOptions {
             reset: false,
             replicas: 1,
             max_deliver: None,
+            own_name: None,
         }
     }
 
@@ -189,7 +194,10 @@ impl SubscriptionOptions {
             metadata.insert(QUEUE_GROUP_KEY.to_owned(), group.clone());
         }
         pull::Config {
-            name: self.consumer_name().map(str::to_owned),
+            name: self
+                .consumer_name()
+                .or(self.own_name.as_deref())
+                .map(str::to_owned),
             // setDurableName(): the server keeps the consumer, and what it acked, forever.
             durable_name: self.durable.clone(),
             // setDeliverAllAvailable() and friends.
@@ -448,7 +456,10 @@ impl Subscription {
             Some(_) => {
                 let description = message.description.as_deref().unwrap_or_default();
                 if description.eq_ignore_ascii_case("consumer deleted") {
-                    bail!("the server deleted this listener's consumer; start the listener again");
+                    bail!(
+                        "the server deleted this listener's subscription (someone ran listen --reset \
+                         for its queue group or durable, or deleted its consumer); start the listener again"
+                    );
                 }
                 let void = message
                     .headers

@@ -177,6 +177,41 @@ fn own_listener_deletes_its_consumer_on_clean_exit() {
     assert!(server.consumer_names("TICKET_CREATED").is_empty());
 }
 
+/// A listener of its own says its client id, and its subscription is named
+/// after it, so `make status` tells which terminal it is. A client id given
+/// by hand gets a suffix: two terminals may give the same one.
+#[test]
+fn own_listener_names_its_subscription_after_its_client_id() {
+    let server = NatsServer::start();
+    let listener = Listener::start(&server.url(), &[OWN]);
+    let stdout = listener.stdout();
+    let id = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("Listener connected to NATS as "))
+        .expect("the client id on the first line");
+    assert_eq!(server.consumer_names("TICKET_CREATED"), [id]);
+    listener.stop();
+    let a = Listener::start(&server.url(), &[OWN, "--client-id", "alice"]);
+    let b = Listener::start(&server.url(), &[OWN, "--client-id", "alice"]);
+    a.wait_for_stdout("Listener connected to NATS as alice\n");
+    let names = server.consumer_names("TICKET_CREATED");
+    assert_eq!(names.len(), 2, "one each: {names:?}");
+    assert!(names.iter().all(|n| n.starts_with("alice-")), "{names:?}");
+    a.stop();
+    b.stop();
+}
+
+/// `--reset` deletes the group's subscription: a member still running stops
+/// and says that someone ran --reset.
+#[test]
+fn reset_stops_the_running_members_and_says_why() {
+    let server = NatsServer::start();
+    let mut member = Listener::start(&server.url(), &[]);
+    let _resetting = Listener::start(&server.url(), &["--reset"]);
+    member.wait_for_stderr("someone ran listen --reset for its queue group or durable");
+    assert_eq!(member.wait_exit().code(), Some(1));
+}
+
 /// A crashed listener's consumer expires shortly after, on its own.
 #[test]
 fn crashed_listeners_consumer_expires() {
