@@ -591,9 +591,21 @@ fn readme_demo_excerpt() -> Vec<String> {
     block.lines().map(String::from).collect()
 }
 
+/// `line` with the listener's random client id (8 hex digits, in
+/// `Listener connected to NATS as 5f0c2a9e`) replaced by `<client id>`.
+fn without_client_id(line: &str) -> String {
+    const PREFIX: &str = "Listener connected to NATS as ";
+    match line.strip_prefix(PREFIX) {
+        Some(id) if id.len() == 8 && id.chars().all(|c| c.is_ascii_hexdigit()) => {
+            format!("{PREFIX}<client id>")
+        }
+        _ => line.to_string(),
+    }
+}
+
 /// `scripts/demo.sh` against a fresh server prints, from its "==> Publishing"
 /// line on, exactly the README's excerpt (with the server's URL in place of
-/// `nats://localhost:4222`).
+/// `nats://localhost:4222`, and any listener's client id, which is random).
 #[test]
 fn demo_prints_what_the_readme_quick_start_shows() {
     let server = Foreign::start(true);
@@ -614,12 +626,13 @@ fn demo_prints_what_the_readme_quick_start_shows() {
 
     let expected: Vec<String> = readme_demo_excerpt()
         .iter()
-        .map(|line| line.replace("nats://localhost:4222", &url))
+        .map(|line| without_client_id(&line.replace("nats://localhost:4222", &url)))
         .collect();
-    let printed: Vec<&str> = output
+    let printed: Vec<String> = output
         .lines()
         .skip_while(|line| !line.starts_with("==> Publishing"))
         .take(expected.len())
+        .map(without_client_id)
         .collect();
     assert_eq!(printed, expected, "demo.sh printed:\n{output}");
 }
