@@ -32,7 +32,8 @@
 #   scripts/nats-cluster.sh status                 # which node leads the stream?
 #   make publish ARGS="--replicas 3 --count 200000" &   # while it runs...
 #   scripts/nats-cluster.sh kill leader ticket:created  # ...kill that leader
-#   make listen ARGS="--deliver-all --no-queue-group --count 200003 --json" > events.json
+#   ./target/debug/listen --deliver-all --no-queue-group --count 200003 --json > events.json
+#   wc -l events.json                              # 200003: each event once
 #   scripts/nats-cluster.sh start                  # the killed node is back, catches up
 #   scripts/nats-cluster.sh status                 # it holds every event again
 #   scripts/nats-cluster.sh stop
@@ -522,7 +523,8 @@ cmd_status() {
             stream)
                 read -r name replicas sleader events subjects <<<"$rest"
                 if [[ "$sleader" == - ]]; then sleader="no leader"; else sleader="leader $sleader"; fi
-                echo "    stream $name (channel ${subjects//,/, }, $replicas replicas, $sleader): $events events here"
+                if [[ "$subjects" == - ]]; then subjects=""; else subjects="channel ${subjects//,/, }, "; fi
+                echo "    stream $name ($subjects$replicas replicas, $sleader): $events events here"
                 ;;
             esac
         done <<<"$facts"
