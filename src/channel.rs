@@ -232,13 +232,17 @@ impl Settling {
     /// Whether `err` is one a settling cluster gives and there is time left;
     /// if so, says so (the first time) and waits before the next try.
     pub(crate) async fn wait_to_retry(&mut self, err: &anyhow::Error) -> bool {
-        if !is_transient(err) || self.started.elapsed() >= CLUSTER_SETTLE {
+        let Some(reason) = transient_reason(err) else {
+            return false;
+        };
+        if self.started.elapsed() >= CLUSTER_SETTLE {
             return false;
         }
         if !self.said {
             crate::mask::eprintln(format_args!(
-                "JetStream is not ready yet ({}); trying again...",
-                crate::cli::error_line(err)
+                "JetStream is not ready yet (a request {reason}: a cluster electing leaders, or \
+                 one that lost the majority of its nodes); trying again for up to {}s...",
+                CLUSTER_SETTLE.as_secs()
             ));
             self.said = true;
         }
@@ -247,19 +251,23 @@ impl Settling {
     }
 }
 
-/// Errors a cluster gives while it elects leaders after losing a node.
-fn is_transient(err: &anyhow::Error) -> bool {
+/// Errors a cluster gives while it elects leaders after losing a node, as
+/// a few words for the user ("timed out"), or `None` for any other error.
+fn transient_reason(err: &anyhow::Error) -> Option<&'static str> {
     let text = format!("{err:#}").to_ascii_lowercase();
     [
-        "timed out",
-        "no suitable peers",
-        "peer offline",
-        "leader not known",
-        "jetstream not ready",
-        "temporarily unavailable",
+        ("timed out", "timed out"),
+        ("no suitable peers", "found no suitable peers"),
+        ("peer offline", "found a peer offline"),
+        ("leader not known", "found no leader"),
+        ("jetstream not ready", "found JetStream not ready"),
+        (
+            "temporarily unavailable",
+            "found JetStream temporarily unavailable",
+        ),
     ]
-    .iter()
-    .any(|marker| text.contains(marker))
+    .into_iter()
+    .find_map(|(marker, reason)| text.contains(marker).then_some(reason))
 }
 
 /// Explains a failed JetStream request: most often the server runs without

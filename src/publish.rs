@@ -90,6 +90,7 @@ pub async fn run(
     config: PublishConfig,
     shutdown: impl Future<Output = ()>,
     out: &mut impl Write,
+    notes: &mut impl Write,
 ) -> anyhow::Result<()> {
     let client = connect(&config, out).await?;
     if let Err(err) = check_size(&client, &config.payload) {
@@ -97,7 +98,7 @@ pub async fn run(
         return Err(err);
     }
     let batch = Batch::new(&config).with_progress();
-    let result = batch.publish(&client, out, shutdown).await;
+    let result = batch.publish(&client, out, notes, shutdown).await;
     close(client).await;
     let published = result?;
     if config.count > MAX_LINES {
@@ -216,6 +217,8 @@ struct Flight {
     last_resend: Instant,
     /// The client's connect count when events were last sent again.
     connects_seen: u64,
+    /// Whether the user was told that JetStream does not confirm events.
+    said_not_ready: bool,
 }
 
 impl Flight {
@@ -228,6 +231,7 @@ impl Flight {
             last_progress: Instant::now(),
             last_resend: Instant::now(),
             connects_seen,
+            said_not_ready: false,
         }
     }
 
@@ -279,6 +283,7 @@ impl Batch {
         &self,
         client: &Client,
         out: &mut impl Write,
+        notes: &mut impl Write,
         stop: impl Future<Output = ()>,
     ) -> anyhow::Result<Published> {
         tokio::pin!(stop);
@@ -336,6 +341,12 @@ impl Batch {
                         format!("unreadable ack from the server: {:?}", message.payload)
                     })?;
                     if let Some(error) = ack.error {
+                        // A copy sent again while the first is still being
+                        // stored (a cluster without a majority): not an
+                        // answer yet, the first copy's is still to come.
+                        if error.description.contains("in process") {
+                            continue;
+                        }
                         bail!(
                             "the server refused event {} of {} on {}: {}; {}",
                             i + 1,
@@ -379,6 +390,17 @@ impl Batch {
                     }
                     if stop_by.is_some() {
                         continue; // stopping: nothing is sent again
+                    }
+                    if !reconnected && !flight.said_not_ready {
+                        writeln!(
+                            notes,
+                            "JetStream is not ready yet (no event confirmed for {}s: a cluster that \
+                             lost the majority of its nodes, or a server that is starting); \
+                             trying again for up to {}s...",
+                            ACK_TIMEOUT.as_secs(),
+                            GIVE_UP_AFTER.as_secs()
+                        )?;
+                        flight.said_not_ready = true;
                     }
                     // Acks stopped coming: send again whatever is not stored.
                     flight.connects_seen = connects(client);

@@ -76,7 +76,7 @@ pub async fn run(
                 continue;
             }
             let result = tokio::select! {
-                result = batch.publish(&client, out, std::future::pending()) => result,
+                result = batch.publish(&client, out, errors, std::future::pending()) => result,
                 () = &mut shutdown => break,
             };
             match result {

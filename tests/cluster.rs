@@ -233,6 +233,33 @@ fn a_listener_waits_for_a_cluster_that_lost_its_quorum() {
     assert_eq!(finished(listener, "the listener"), [1, 2, 3]);
 }
 
+/// A publish to a cluster that lost its majority says that JetStream is not
+/// ready, keeps trying, and once the nodes are back stores each event once.
+#[test]
+fn a_publish_waits_for_a_cluster_that_lost_its_majority() {
+    let mut cluster = Cluster::start();
+    publish_ok(&cluster.url(0), &["--replicas", "3", "--count", "3"]);
+    cluster.kill(1);
+    cluster.kill(2);
+    let mut publish = Running::publish(&cluster.url(0), &["--count", "3"]);
+    // Said when finding the stream, or when no event is confirmed, as the
+    // cluster's state has it.
+    publish.wait_for_stderr("JetStream is not ready yet (");
+    publish.wait_for_stderr("the majority of its nodes");
+    cluster.spawn(1);
+    cluster.spawn(2);
+    let status = publish.wait_exit();
+    assert!(status.success(), "{}", publish.stderr());
+    publish.wait_for_stdout("as event #6");
+    assert!(
+        !publish.stdout().contains("as event #7"),
+        "{}",
+        publish.stdout()
+    );
+    let stored = cluster.poll("the stream's state", || cluster.stream_info(0));
+    assert_eq!(stored.state.messages, 6, "each event stored once");
+}
+
 /// Three consecutive free ports, `base..base + 3`, for the script's settings.
 fn free_port_run(taken: &[u16]) -> u16 {
     for _ in 0..200 {

@@ -31,7 +31,7 @@ fn run(config: publish::PublishConfig, errors: &mut Masked<std::io::Stderr>) -> 
     // Line buffered, as stdout was: each line shows as soon as it is written.
     let out = &mut Masked::line_buffered(std::io::stdout().lock());
     if config.watch.is_empty() {
-        runtime.block_on(publish::run(config, signal, out))
+        runtime.block_on(publish::run(config, signal, out, errors))
     } else {
         runtime.block_on(watch::run(config, signal, out, errors))
     }
