@@ -272,15 +272,37 @@ impl ConnectConfig {
                     "could not connect to NATS at {url}: the server refused the connection ({refusal}){advice}"
                 )
             }
+            Kind::Io if refused(&err) => anyhow!(
+                "could not connect to NATS at {url}: connection refused (nothing listens there). {}",
+                no_server_advice()
+            ),
             Kind::TimedOut | Kind::Io | Kind::MaxReconnects => anyhow!(
-                "could not connect to NATS at {url}: no server answered within {}. \
-                 Start a local server with `make server`, or forward your cluster's with \
-                 `kubectl port-forward <nats pod> 4222:4222`",
-                crate::duration::format(self.connect_timeout)
+                "could not connect to NATS at {url}: no server answered within {}. {}",
+                crate::duration::format(self.connect_timeout),
+                no_server_advice()
             ),
             _ => anyhow!("could not connect to NATS at {url}: {err}"),
         }
     }
+}
+
+/// Whether nothing listened at the address: the connection was refused at
+/// once, rather than left unanswered.
+fn refused(err: &async_nats::ConnectError) -> bool {
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+}
+
+/// How to get a server: `make server` only where it means something, in
+/// the toolkit's own folder.
+fn no_server_advice() -> String {
+    let in_project = Path::new("scripts/nats-server.sh").is_file();
+    format!(
+        "Start a server with `nats-server -js`{}, or forward your cluster's with \
+         `kubectl port-forward <nats pod> 4222:4222`",
+        if in_project { " (here: `make server`)" } else { "" }
+    )
 }
 
 /// The TLS error under a connect error, if a TLS handshake failed.
