@@ -476,3 +476,41 @@ fn watch_survives_its_folder_being_removed_and_made_again() {
     watcher.wait_for_stdout("as event #2");
     assert_eq!(server.event_data("TICKET_CREATED", 2), r#"{"id":"back"}"#);
 }
+
+/// Nothing listening at the URL is a refusal, said at once; a server that
+/// takes the connection and never answers is silence, said after the
+/// connect timeout. `make server` is advised only in the toolkit's folder.
+#[test]
+fn a_refused_connection_and_a_silent_one_say_what_happened() {
+    // A port nothing listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = common::listen(&format!("nats://127.0.0.1:{port}"), &[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr.contains("connection refused (nothing listens there). Start a server with `nats-server -js` (here: `make server`)"),
+        "{stderr}"
+    );
+    let elsewhere = Command::new(env!("CARGO_BIN_EXE_publish"))
+        .env_remove("NATS_URL")
+        .args(["--server", &format!("nats://127.0.0.1:{port}")])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&elsewhere.stderr);
+    assert!(
+        stderr.contains("`nats-server -js`, or forward") && !stderr.contains("make server"),
+        "{stderr}"
+    );
+    // Takes the connection, says nothing.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("nats://127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let output = common::listen(&url, &["--connect-timeout", "1s"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains("no server answered within 1s"), "{stderr}");
+}
