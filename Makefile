@@ -35,19 +35,19 @@ server-status: ## Tell whether the local nats-server is running
 	@scripts/nats-server.sh status || [ $$? -eq 3 ]
 
 build: ## Build the publish and listen tools (debug)
-	cargo build --bins
+	@cargo build --bins
 
 publish: build ## Publish course events (starts a local server if needed); ARGS="..." for options
 	@scripts/nats-server.sh ensure
-	./target/debug/publish $(ARGS)
+	@./target/debug/publish $(ARGS)
 
 watch: build ## Publish events/ticket-created.json, and again on every save of it (Ctrl-C to stop)
 	@scripts/nats-server.sh ensure
-	./target/debug/publish --watch --data-file events/ticket-created.json $(ARGS)
+	@./target/debug/publish --watch --data-file events/ticket-created.json $(ARGS)
 
 listen: build ## Listen to course events (starts a local server if needed); ARGS="..." for options
 	@scripts/nats-server.sh ensure
-	./target/debug/listen $(ARGS)
+	@./target/debug/listen $(ARGS)
 
 demo: ## Publish 3 events, then replay the history with a new listener
 	@scripts/demo.sh
