@@ -291,8 +291,16 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 /// [`mask`] with the secrets given: every secret replaced by `***`, then the
 /// credentials of every URL.
 fn mask_with<'a>(text: &'a [u8], secrets: &[Vec<u8>]) -> Cow<'a, [u8]> {
-    let has_secret = secrets.iter().any(|s| find(text, s, 0).is_some());
-    let has_credentials = credentials(text, true).any(|range| &text[range] != MASK.as_bytes());
+    // The common case first, fast: text (valid UTF-8, where the standard
+    // library's substring search is vectorised) without a secret or a `://`.
+    let as_str = std::str::from_utf8(text).ok();
+    let contains = |needle: &[u8]| match (as_str, std::str::from_utf8(needle)) {
+        (Some(text), Ok(needle)) => text.contains(needle),
+        _ => find(text, needle, 0).is_some(),
+    };
+    let has_secret = secrets.iter().any(|secret| contains(secret));
+    let has_credentials =
+        contains(b"://") && credentials(text, true).any(|range| &text[range] != MASK.as_bytes());
     if !has_secret && !has_credentials {
         return Cow::Borrowed(text);
     }
