@@ -250,7 +250,7 @@ fn files_past_their_limit_are_usage_errors_naming_flag_and_limit() {
     let output = publish(&url, &["--data-file", fits.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("no server answered"),
+        stderr(&output).contains("could not connect"),
         "{}",
         stderr(&output)
     );
