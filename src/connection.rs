@@ -301,7 +301,11 @@ fn no_server_advice() -> String {
     format!(
         "Start a server with `nats-server -js`{}, or forward your cluster's with \
          `kubectl port-forward <nats pod> 4222:4222`",
-        if in_project { " (here: `make server`)" } else { "" }
+        if in_project {
+            " (here: `make server`)"
+        } else {
+            ""
+        }
     )
 }
 
