@@ -298,7 +298,11 @@ fn graceful_shutdown_demo_shows_ctrl_c_and_kill_9_differ() {
 #[test]
 fn crash_redelivery_demo_gives_a_crashed_members_events_to_the_other() {
     let run = run_demo("crash-redelivery");
-    assert_eq!(run.events_of("member-a"), [1], "A was still on its first event");
+    assert_eq!(
+        run.events_of("member-a"),
+        [1],
+        "A was still on its first event"
+    );
     assert_eq!(run.events_of("member-b"), [1, 2, 3]);
     for event in 1..=3 {
         run.assert_contains(&format!(
