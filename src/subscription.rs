@@ -117,8 +117,14 @@ impl StartPosition {
             StartPosition::Sequence(start_sequence) => {
                 DeliverPolicy::ByStartSequence { start_sequence }
             }
+            // A span reaching back before 1970 is the whole history.
             StartPosition::Since(span) => DeliverPolicy::ByStartTime {
-                start_time: time::OffsetDateTime::now_utc() - span,
+                start_time: time::Duration::try_from(span)
+                    .ok()
+                    .and_then(|span| time::OffsetDateTime::now_utc().checked_sub(span))
+                    .map_or(time::OffsetDateTime::UNIX_EPOCH, |t| {
+                        t.max(time::OffsetDateTime::UNIX_EPOCH)
+                    }),
             },
         }
     }
@@ -955,6 +961,17 @@ impl AckSubject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_since_span_beyond_1970_starts_at_the_whole_history() {
+        let policy = StartPosition::Since(Duration::MAX).deliver_policy();
+        assert_eq!(
+            policy,
+            DeliverPolicy::ByStartTime {
+                start_time: time::OffsetDateTime::UNIX_EPOCH
+            }
+        );
+    }
 
     #[test]
     fn reads_sequence_and_delivery_from_both_ack_subject_forms() {

@@ -161,7 +161,8 @@ pub trait Listener: Send {
         shutdown: impl Future<Output = ()> + Send,
     ) -> impl Future<Output = anyhow::Result<()>> + Send {
         async move {
-            let mut stderr = std::io::stderr();
+            // Masked, as every line the commands print: a note may quote a URL.
+            let mut stderr = crate::mask::Masked::line_buffered(std::io::stderr());
             self.listen_with(client, shutdown, &mut stderr).await
         }
     }
