@@ -84,6 +84,11 @@ fn invalid_json_publishes_nothing_and_the_watcher_survives() {
     save_in_place(&file, "{\"id\": \n");
     watcher.wait_for_stderr("line 2 column 0");
     watcher.wait_for_stderr("Nothing published; still watching");
+    assert!(
+        !watcher.stdout().contains("Restarting"),
+        "a refused save restarts nothing: {}",
+        watcher.stdout()
+    );
     save_in_place(&file, r#"{"id":"fixed"}"#);
     watcher.wait_for_stdout("as event #2");
     assert_eq!(
