@@ -347,3 +347,86 @@ pub fn stream_leader(jsz: &serde_json::Value) -> Option<String> {
     }
     None
 }
+
+/// Three consecutive free ports, `base..base + 3`, for the script's settings.
+pub fn free_port_run(taken: &[u16]) -> u16 {
+    for _ in 0..200 {
+        let base = 20_000 + rand::random::<u16>() % 40_000;
+        if (base..base + 3).any(|p| taken.contains(&p)) {
+            continue;
+        }
+        let bound: Vec<_> = (base..base + 3)
+            .map_while(|p| TcpListener::bind(("127.0.0.1", p)).ok())
+            .collect();
+        if bound.len() == 3 {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports found");
+}
+
+/// `scripts/nats-cluster.sh` on its own ports and folder, stopped on drop.
+pub struct Script {
+    pub env: Vec<(&'static str, String)>,
+    pub dir: tempfile::TempDir,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl Script {
+    pub fn new() -> Script {
+        let turn = take_turn();
+        let client = free_port_run(&[]);
+        let route = free_port_run(&[client, client + 1, client + 2]);
+        let taken: Vec<u16> = [client, route].iter().flat_map(|&b| b..b + 3).collect();
+        let monitor = free_port_run(&taken);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = vec![
+            ("NATS_CLUSTER_PORT", client.to_string()),
+            ("NATS_CLUSTER_ROUTE_PORT", route.to_string()),
+            ("NATS_CLUSTER_MONITOR_PORT", monitor.to_string()),
+            ("NATS_CLUSTER_DIR", dir.path().display().to_string()),
+            ("NATS_SERVER_BIN", nats_server_bin().display().to_string()),
+        ];
+        Script {
+            env,
+            dir,
+            _turn: turn,
+        }
+    }
+
+    /// Runs the script; returns its exit code and what it printed.
+    pub fn run(&self, args: &[&str]) -> (i32, String) {
+        let output = Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/nats-cluster.sh"
+        ))
+        .args(args)
+        .envs(self.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run scripts/nats-cluster.sh");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code().unwrap_or(-1), text)
+    }
+
+    /// Runs the script and checks its exit code.
+    pub fn expect(&self, args: &[&str], code: i32) -> String {
+        let (actual, text) = self.run(args);
+        assert_eq!(actual, code, "nats-cluster.sh {args:?}:\n{text}");
+        text
+    }
+
+    pub fn port(&self, i: usize) -> u16 {
+        self.env[0].1.parse::<u16>().unwrap() + i as u16
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = self.run(&["stop"]);
+    }
+}
