@@ -3,7 +3,8 @@
 //! run on the same server.
 //!
 //! The bench starts its own nats-server (JetStream, file storage, a random
-//! loopback port, a temporary store), runs the release builds of both
+//! loopback port, a temporary store: the tests' launcher, from
+//! `tests/common/`), runs the release builds of both
 //! commands as separate processes, and prints one Markdown table on stdout
 //! (progress goes to stderr). It exits with status 1 when a target is missed.
 //!
@@ -51,6 +52,10 @@ use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use bytes::Bytes;
 use futures_util::StreamExt;
+
+// The tests' support module: the nats-server launcher.
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const PUBLISH: &str = env!("CARGO_BIN_EXE_publish");
 const LISTEN: &str = env!("CARGO_BIN_EXE_listen");
@@ -259,14 +264,14 @@ mod bench {
         let runs: usize = env_number("BENCH_RUNS", 5)?.max(5);
         let events: u64 = env_number("BENCH_EVENTS", 100_000)?;
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-        let server_bin = nats_server_bin();
+        let server_bin = common::nats_server_bin();
         let server_version = Command::new(&server_bin)
             .arg("--version")
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
             .unwrap_or_default();
         let scratch = tempfile::tempdir()?;
-        let server = Server::start(&server_bin, &scratch.path().join("store"))?;
+        let server = common::NatsServer::start();
         let url = server.url();
         eprintln!(
             "bench: {cores} cores, {server_version} on {url} (file storage), {events} events, {runs} runs each"
@@ -277,7 +282,7 @@ mod bench {
         replay(&url, events, runs, &mut table)?;
         one_shot(&url, &mut table)?;
         watch(&url, scratch.path(), &mut table)?;
-        progress_bar(&url, server.child.id(), events, runs, &mut table)?;
+        progress_bar(&url, server.pid(), events, runs, &mut table)?;
 
         let mut heading = format!(
             "Machine: {cores} cores{}; {server_version}; {events} events per bulk run, \
@@ -872,76 +877,6 @@ mod bench {
         let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
         let line = info.lines().find(|l| l.starts_with("model name"))?;
         Some(line.split(':').nth(1)?.trim().to_owned())
-    }
-
-    /// `NATS_SERVER_BIN`, else `.nats/bin/nats-server`, else `nats-server` on `PATH`.
-    fn nats_server_bin() -> PathBuf {
-        if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
-            return PathBuf::from(path);
-        }
-        let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".nats/bin/nats-server");
-        if local.exists() {
-            return local;
-        }
-        PathBuf::from("nats-server")
-    }
-
-    /// The bench's own nats-server: JetStream, a random loopback port, its
-    /// store in a temporary folder; killed on drop.
-    struct Server {
-        child: Child,
-        port: u16,
-    }
-
-    impl Server {
-        fn start(bin: &Path, store: &Path) -> anyhow::Result<Server> {
-            let mut child = Command::new(bin)
-                .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
-                .arg(store)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .with_context(|| {
-                    format!(
-                        "could not start {} (run scripts/install-nats-server.sh, or set NATS_SERVER_BIN)",
-                        bin.display()
-                    )
-                })?;
-            // The server logs its port, then "Server is ready"; keep reading
-            // its log so that it never blocks on a full pipe.
-            let stderr = child.stderr.take().expect("piped");
-            let (tx, rx) = mpsc::channel();
-            std::thread::spawn(move || {
-                let mut port = None;
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
-                        port = rest.trim().rsplit(':').next().and_then(|p| p.parse().ok());
-                    }
-                    if line.contains("Server is ready")
-                        && let Some(port) = port
-                    {
-                        let _ = tx.send(port);
-                    }
-                }
-            });
-            let mut server = Server { child, port: 0 };
-            server.port = rx
-                .recv_timeout(Duration::from_secs(20))
-                .context("nats-server did not become ready")?;
-            Ok(server)
-        }
-
-        fn url(&self) -> String {
-            format!("nats://127.0.0.1:{}", self.port)
-        }
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 
     /// Minimum, median and maximum of some runs.

@@ -6,13 +6,12 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{DEADLINE, NatsServer, received};
+use common::{NatsServer, received, text};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -40,7 +39,7 @@ const READ_ONE: [&str; 4] = ["--count", "1", "--deliver-all", "--no-queue-group"
 // Running the tools
 
 /// Runs `bin --server url args` with exactly the tool variables in `env`,
-/// to completion; kills it and fails the test if it outlives [`DEADLINE`].
+/// to completion; kills it and fails the test if it hangs.
 fn run(bin: &str, url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin);
     for name in TOOL_ENV {
@@ -48,48 +47,8 @@ fn run(bin: &str, url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     }
     cmd.envs(env.iter().copied())
         .args(["--server", url])
-        .args(args)
-        .stdin(Stdio::null());
-    output_within_deadline(cmd)
-}
-
-/// `cmd.output()`, but a hung process fails the test instead of hanging it.
-fn output_within_deadline(mut cmd: Command) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start binary");
-    let read_all = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            pipe.read_to_end(&mut bytes).expect("read output");
-            bytes
-        })
-    };
-    let stdout = read_all(Box::new(child.stdout.take().expect("stdout")));
-    let stderr = read_all(Box::new(child.stderr.take().expect("stderr")));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not exit within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+        .args(args);
+    common::run(&mut cmd)
 }
 
 /// Publishes one event, then reads the channel back with `listen`, both with
@@ -428,7 +387,7 @@ fn credentials_in_the_url_publish_and_listen() {
             cmd.env_remove(name);
         }
         cmd.env("NATS_URL", &url).args(args);
-        let output = output_within_deadline(cmd);
+        let output = common::run(&mut cmd);
         assert!(output.status.success(), "{}", text(&output.stderr));
     }
 }
@@ -743,7 +702,7 @@ fn secrets_never_appear_in_output() {
         cmd.env_remove(name);
     }
     cmd.env("NATS_URL", &in_url).arg("--help");
-    let output = output_within_deadline(cmd);
+    let output = common::run(&mut cmd);
     assert!(output.status.success());
     assert_no_secret(&output, &[SECRET]);
 }
@@ -761,7 +720,7 @@ fn invalid_server_url_with_a_password_is_masked_in_the_usage_error() {
             cmd.env_remove(name);
         }
         cmd.env("NATS_URL", &invalid);
-        let from_env = output_within_deadline(cmd);
+        let from_env = common::run(&mut cmd);
         for output in [from_flag, from_env] {
             let stderr = text(&output.stderr);
             assert_eq!(output.status.code(), Some(2), "{stderr}");
@@ -840,7 +799,7 @@ fn passwords_with_separators_never_show_even_in_part() {
                 cmd.env_remove(name);
             }
             cmd.arg(&in_url);
-            let output = output_within_deadline(cmd);
+            let output = common::run(&mut cmd);
             assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
             assert!(
                 text(&output.stderr).contains("unexpected argument"),

@@ -28,7 +28,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,7 +42,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
 use common::cluster::{self, Cluster, STREAM};
-use common::{block_on, command};
+use common::{Running, block_on, command, text};
 
 /// Events per `publish` run.
 const BATCH: u64 = 5_000;
@@ -350,34 +350,30 @@ fn publish_batches(
         let (started, at) = (Instant::now(), t0.elapsed());
         active.store(true, Ordering::Relaxed);
         let (count_arg, data) = (count.to_string(), batch_data(index as u64));
-        let mut child = command(
-            env!("CARGO_BIN_EXE_publish"),
-            &server,
-            &["--replicas", "3", "--count", &count_arg, "--data", &data],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start publish");
-        let read_all = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = pipe.read_to_string(&mut text);
-                text
-            })
-        };
-        let stdout = read_all(Box::new(child.stdout.take().unwrap()));
-        let stderr = read_all(Box::new(child.stderr.take().unwrap()));
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                break Some(status);
+        let args = ["--replicas", "3", "--count", &count_arg, "--data", &data];
+        let mut publish = Running::spawn(
+            &format!("publish of batch {index}"),
+            &mut command(env!("CARGO_BIN_EXE_publish"), &server, &args),
+        );
+        let exited = loop {
+            if publish.try_wait().is_some() {
+                break true;
             }
             if started.elapsed() > BATCH_DEADLINE || stop.load(Ordering::Relaxed) {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
+                publish.kill();
+                break false;
             }
             std::thread::sleep(Duration::from_millis(20));
+        };
+        let (status, stdout, stderr) = if exited {
+            let output = publish.finish();
+            (
+                Some(output.status),
+                text(&output.stdout),
+                text(&output.stderr),
+            )
+        } else {
+            (None, publish.stdout(), publish.stderr())
         };
         let took = started.elapsed();
         active.store(false, Ordering::Relaxed);
@@ -387,8 +383,8 @@ fn publish_batches(
             at,
             took,
             status,
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
+            stdout,
+            stderr,
         });
     }
     runs

@@ -15,7 +15,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::cluster::{CLUSTER_DEADLINE, Cluster, Script};
+use common::cluster::{CLUSTER_DEADLINE, Cluster, ClusterScript};
 use common::{Running, publish_ok};
 
 /// Events published while the stream's leader is killed.
@@ -261,7 +261,7 @@ fn a_publish_waits_for_a_cluster_that_lost_its_majority() {
 /// ports of its own, and its usage errors.
 #[test]
 fn cluster_script_starts_kills_restarts_and_stops_nodes() {
-    let script = Script::new();
+    let script = ClusterScript::new();
     for bad in [
         &[][..],
         &["kill"],
@@ -272,12 +272,7 @@ fn cluster_script_starts_kills_restarts_and_stops_nodes() {
         script.expect(bad, 2);
     }
 
-    let urls = format!(
-        "nats://127.0.0.1:{},nats://127.0.0.1:{},nats://127.0.0.1:{}",
-        script.port(0),
-        script.port(1),
-        script.port(2)
-    );
+    let urls = script.urls();
     let out = script.expect(&["start"], 0);
     assert!(out.contains(&format!("export NATS_URL={urls}")), "{out}");
     let out = script.expect(&["start"], 0);
@@ -301,7 +296,7 @@ fn cluster_script_starts_kills_restarts_and_stops_nodes() {
     let out = script.expect(&["status"], 3);
     assert_eq!(out.matches("not running").count(), 3, "{out}");
     for node in ["n1", "n2", "n3"] {
-        let node_dir = script.dir.path().join(node);
+        let node_dir = script.dir().join(node);
         assert!(node_dir.join("store").is_dir(), "{node}'s store is kept");
         assert!(
             !node_dir.join("nats.pid").exists(),

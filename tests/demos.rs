@@ -7,106 +7,23 @@
 //! `NATS_MONITOR_URL` and the binaries cargo built. So the demos never touch
 //! the local server on port 4222, and `scripts/nats-server.sh ensure` leaves
 //! them alone.
-//!
-//! The server helper is here rather than in `tests/common/`, because the
-//! scripts need the monitoring port's number, not only the pages behind it.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use common::{NatsServer, Running, script, text};
 
 /// How long a demo may run. The slowest waits about 6 s for a subscription
 /// to expire; the rest is headroom for a busy machine.
 const DEMO_DEADLINE: Duration = Duration::from_secs(120);
 
-/// How long the server may take to start.
-const START_DEADLINE: Duration = Duration::from_secs(20);
-
 const COURSE_DATA: &str = r#"{"id":"123","title":"concert","price":20}"#;
-
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The nats-server to run: `NATS_SERVER_BIN`, else `.nats/bin/nats-server`,
-/// else the one on `PATH` (the same order as tests/common).
-fn nats_server_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
-        return PathBuf::from(path);
-    }
-    let local = repo_root().join(".nats/bin/nats-server");
-    if local.exists() {
-        return local;
-    }
-    PathBuf::from("nats-server")
-}
-
-/// A JetStream nats-server on random loopback ports, monitoring included,
-/// killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-    monitor_url: String,
-    _store: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Server {
-        let store = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(nats_server_bin())
-            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-m", "-1", "-sd"])
-            .arg(store.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect(
-                "nats-server not found: run scripts/install-nats-server.sh or set NATS_SERVER_BIN",
-            );
-        // The server logs the ports it picked, then "Server is ready".
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let (mut port, mut monitor_port) = (None, None);
-            let port_in = |line: &str| line.trim().rsplit(':').next()?.parse::<u16>().ok();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("Listening for client connections on ") {
-                    port = port_in(&line);
-                }
-                if line.contains("Starting http monitor on ") {
-                    monitor_port = port_in(&line);
-                }
-                if line.contains("Server is ready")
-                    && let (Some(port), Some(monitor_port)) = (port, monitor_port)
-                {
-                    let _ = tx.send((port, monitor_port));
-                }
-            }
-        });
-        let (port, monitor_port) = rx
-            .recv_timeout(START_DEADLINE)
-            .expect("nats-server did not become ready");
-        Server {
-            child,
-            url: format!("nats://127.0.0.1:{port}"),
-            monitor_url: format!("http://127.0.0.1:{monitor_port}"),
-            _store: store,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// What a finished script printed (stdout and stderr, interleaved) and how it exited.
 struct Run {
-    status: ExitStatus,
+    finished: Output,
     output: String,
 }
 
@@ -114,11 +31,15 @@ impl Run {
     /// Fails the test unless the script exited 0.
     fn assert_success(&self) {
         assert!(
-            self.status.success(),
+            self.finished.status.success(),
             "exited with {}:\n{}",
-            self.status,
+            self.finished.status,
             self.output
         );
+    }
+
+    fn code(&self) -> Option<i32> {
+        self.finished.status.code()
     }
 
     fn assert_contains(&self, text: &str) {
@@ -140,73 +61,25 @@ impl Run {
     }
 }
 
-/// Runs `script` (relative to the repository) with `env`, in a process group of
-/// its own so that it and every listener it started can be killed on timeout,
-/// and checks that it left no process running.
-fn run_script(script: &str, env: &[(&str, &str)]) -> Run {
-    let output_dir = tempfile::tempdir().expect("temp dir");
-    let output_path = output_dir.path().join("output");
-    let output = File::create(&output_path).expect("output file");
-    let mut child = Command::new(repo_root().join(script))
-        .current_dir(repo_root())
-        .env_remove("NATS_CLIENT_ID")
-        .env_remove("NATS_PORT")
-        .env_remove("NATS_MONITOR_PORT")
-        .env("PUBLISH_BIN", env!("CARGO_BIN_EXE_publish"))
-        .env("LISTEN_BIN", env!("CARGO_BIN_EXE_listen"))
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(output.try_clone().expect("clone output file"))
-        .stderr(output)
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|err| panic!("run {script}: {err}"));
-    let group = child.id();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if start.elapsed() > DEMO_DEADLINE {
-            signal_group(group, "KILL");
-            let _ = child.wait();
-            panic!(
-                "{script} did not finish within {DEMO_DEADLINE:?}:\n{}",
-                std::fs::read_to_string(&output_path).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = std::fs::read_to_string(&output_path).expect("read output");
-    // The script's clean-up trap stops its background listeners.
-    let left_at = Instant::now();
-    while signal_group(group, "0") {
-        if left_at.elapsed() > START_DEADLINE {
-            signal_group(group, "KILL");
-            panic!("{script} left processes running:\n{output}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Run { status, output }
-}
-
-/// Sends a signal to every process of a group; true if there was one.
-fn signal_group(group: u32, signal: &str) -> bool {
-    Command::new("kill")
-        .args([&format!("-{signal}"), "--", &format!("-{group}")])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+/// Runs `scripts/<name>` with `env`, in a process group of its own so that
+/// it and every listener it started can be killed on timeout, and checks
+/// that it left no process running.
+fn run_script(name: &str, env: &[(&str, &str)]) -> Run {
+    let mut command = script(name);
+    command.envs(env.iter().copied());
+    let finished = Running::script(name, &mut command).finish_within(DEMO_DEADLINE);
+    let output = text(&finished.stdout);
+    Run { finished, output }
 }
 
 /// Runs `scripts/demo/<name>.sh` against a fresh server.
 fn run_demo(name: &str) -> Run {
-    let server = Server::start();
+    let server = NatsServer::start_with_monitoring();
     let run = run_script(
-        &format!("scripts/demo/{name}.sh"),
+        &format!("demo/{name}.sh"),
         &[
-            ("NATS_URL", &server.url),
-            ("NATS_MONITOR_URL", &server.monitor_url),
+            ("NATS_URL", &server.url()),
+            ("NATS_MONITOR_URL", &server.monitor_url()),
         ],
     );
     run.assert_success();
@@ -341,15 +214,15 @@ fn health_demo_shows_the_subscriptions_from_the_monitoring_port() {
 /// monitoring port it reads the subscriptions from doesn't answer.
 #[test]
 fn demo_without_monitoring_port_fails_with_a_clear_message() {
-    let server = Server::start();
+    let server = NatsServer::start_with_monitoring();
     let run = run_script(
-        "scripts/demo/graceful-shutdown.sh",
+        "demo/graceful-shutdown.sh",
         &[
-            ("NATS_URL", &server.url),
+            ("NATS_URL", &server.url()),
             ("NATS_MONITOR_URL", "http://127.0.0.1:9"),
         ],
     );
-    assert_eq!(run.status.code(), Some(1), "{}", run.output);
+    assert_eq!(run.code(), Some(1), "{}", run.output);
     run.assert_contains("FAILED (graceful-shutdown): could not read http://127.0.0.1:9/jsz");
 }
 
@@ -357,11 +230,8 @@ fn demo_without_monitoring_port_fails_with_a_clear_message() {
 /// and exits 1.
 #[test]
 fn status_without_monitoring_port_says_to_start_the_server_or_port_forward() {
-    let run = run_script(
-        "scripts/status.sh",
-        &[("NATS_MONITOR_URL", "http://127.0.0.1:9")],
-    );
-    assert_eq!(run.status.code(), Some(1), "{}", run.output);
+    let run = run_script("status.sh", &[("NATS_MONITOR_URL", "http://127.0.0.1:9")]);
+    assert_eq!(run.code(), Some(1), "{}", run.output);
     assert_eq!(run.output.lines().count(), 1, "{}", run.output);
     run.assert_contains("no NATS monitoring page answered at http://127.0.0.1:9");
     run.assert_contains("'make server' (it enables -m 8222)");
@@ -371,11 +241,8 @@ fn status_without_monitoring_port_says_to_start_the_server_or_port_forward() {
 /// status.sh on a server with no events yet says how to make some.
 #[test]
 fn status_with_no_channels_says_to_publish_first() {
-    let server = Server::start();
-    let run = run_script(
-        "scripts/status.sh",
-        &[("NATS_MONITOR_URL", &server.monitor_url)],
-    );
+    let server = NatsServer::start_with_monitoring();
+    let run = run_script("status.sh", &[("NATS_MONITOR_URL", &server.monitor_url())]);
     run.assert_success();
     run.assert_contains("No channels yet: publish an event first (make publish).");
 }

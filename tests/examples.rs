@@ -8,134 +8,24 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use common::{DEADLINE, NatsServer, collect};
+use common::{DEADLINE, NatsServer, Running, text};
 
 /// How long building one example may take: the first build compiles the crate,
 /// maybe while other builds hold the machine.
 const BUILD_DEADLINE: Duration = Duration::from_secs(900);
 
-/// What a finished program printed.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn assert_success(&self, what: &str) {
-        assert!(
-            self.status.success(),
-            "{what} exited with {}\nstdout:\n{}\nstderr:\n{}",
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-    }
-}
-
-/// A running program whose output is being collected.
-struct Running {
-    what: String,
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Running {
-    fn start(what: &str, mut command: Command) -> Running {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|err| panic!("could not start {what}: {err}"));
-        let stdout = collect(child.stdout.take().expect("stdout"));
-        let stderr = collect(child.stderr.take().expect("stderr"));
-        Running {
-            what: what.to_owned(),
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    fn stdout(&self) -> String {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Polls `condition` until it holds; kills the program and fails the
-    /// test after `deadline`.
-    fn wait_until(&mut self, what: &str, deadline: Duration, condition: impl Fn(&Running) -> bool) {
-        let start = Instant::now();
-        while !condition(self) {
-            if start.elapsed() > deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "timed out after {deadline:?} waiting for {what} ({})\nstdout:\n{}\nstderr:\n{}",
-                    self.what,
-                    self.stdout(),
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Waits for the program to exit, then for its output to be read.
-    fn finish(mut self, deadline: Duration) -> Finished {
-        let mut status = None;
-        let start = Instant::now();
-        while status.is_none() {
-            status = self.child.try_wait().expect("try_wait");
-            if status.is_none() && start.elapsed() > deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "{} did not exit within {deadline:?}\nstdout:\n{}\nstderr:\n{}",
-                    self.what,
-                    self.stdout(),
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // The reader threads end once the pipes close; their text is complete
-        // when no other process holds the pipes, which is at exit.
-        let reader_deadline = Instant::now() + Duration::from_secs(5);
-        while (Arc::strong_count(&self.stdout) > 1 || Arc::strong_count(&self.stderr) > 1)
-            && Instant::now() < reader_deadline
-        {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Finished {
-            status: status.expect("exited"),
-            stdout: self.stdout(),
-            stderr: self.stderr(),
-        }
-    }
-
-    /// Sends SIGINT, as Ctrl-C does.
-    fn interrupt(&self) {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Fails the test unless `what` exited with success.
+fn assert_success(finished: &Output, what: &str) {
+    assert!(
+        finished.status.success(),
+        "{what} exited with {}\nstdout:\n{}\nstderr:\n{}",
+        finished.status,
+        text(&finished.stdout),
+        text(&finished.stderr)
+    );
 }
 
 /// Builds the example and returns the path of its program, as cargo reports it.
@@ -154,11 +44,10 @@ fn build_example(name: &str) -> PathBuf {
             cargo.env_remove(&*key);
         }
     }
-    let built =
-        Running::start(&format!("cargo build --example {name}"), cargo).finish(BUILD_DEADLINE);
-    built.assert_success(&format!("cargo build --example {name}"));
-    built
-        .stdout
+    let what = format!("cargo build --example {name}");
+    let built = Running::spawn(&what, &mut cargo).finish_within(BUILD_DEADLINE);
+    assert_success(&built, &what);
+    text(&built.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| {
@@ -195,11 +84,20 @@ fn example(name: &str, server: Option<&NatsServer>, args: &[&str]) -> Command {
     command
 }
 
+/// What an example printed: stdout and stderr.
+struct Printed {
+    stdout: String,
+    stderr: String,
+}
+
 /// Runs the example to completion, failing the test unless it succeeds.
-fn run_example(name: &str, server: Option<&NatsServer>, args: &[&str]) -> Finished {
-    let finished = Running::start(name, example(name, server, args)).finish(DEADLINE);
-    finished.assert_success(name);
-    finished
+fn run_example(name: &str, server: Option<&NatsServer>, args: &[&str]) -> Printed {
+    let finished = Running::spawn(name, &mut example(name, server, args)).finish_within(DEADLINE);
+    assert_success(&finished, name);
+    Printed {
+        stdout: text(&finished.stdout),
+        stderr: text(&finished.stderr),
+    }
 }
 
 fn count(text: &str, needle: &str) -> usize {
@@ -301,21 +199,16 @@ fn listener_example_reports_each_event_that_does_not_fit_once_and_goes_on() {
 fn listener_example_closes_cleanly_on_ctrl_c() {
     let server = NatsServer::start();
     run_example("ticket_created_publisher", Some(&server), &[]);
-    let mut listener = Running::start(
+    let listener = Running::spawn(
         "ticket_created_listener",
-        example("ticket_created_listener", Some(&server), &[]),
+        &mut example("ticket_created_listener", Some(&server), &[]),
     );
-    listener.wait_until("the first event", DEADLINE, |l| {
-        l.stdout().contains("Event data! #1")
-    });
-    listener.interrupt();
-    let finished = listener.finish(DEADLINE);
-    finished.assert_success("ticket_created_listener after Ctrl-C");
-    assert!(
-        finished.stdout.ends_with("NATS connection closed!\n"),
-        "{}",
-        finished.stdout
-    );
+    listener.wait_for_stdout("Event data! #1");
+    listener.signal("INT");
+    let finished = listener.finish_within(DEADLINE);
+    assert_success(&finished, "ticket_created_listener after Ctrl-C");
+    let stdout = text(&finished.stdout);
+    assert!(stdout.ends_with("NATS connection closed!\n"), "{stdout}");
 }
 
 /// The typed-events example, which needs no server, shows the six subjects,

@@ -8,9 +8,13 @@
 //! Ctrl-C. Each test forwards to local ports that were free when it began
 //! (the script refuses ports in use), unless it is about the ports.
 
+mod common;
+
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::{free_ports, run, script, text};
 
 const FAKE_KUBECTL: &str = r#"#!/usr/bin/env bash
 echo "$*" >>"$KUBECTL_LOG"
@@ -25,17 +29,6 @@ case "$*" in
 "port-forward "*) echo "Forwarding from 127.0.0.1:4222 -> 4222" ;;
 esac
 "#;
-
-/// `n` different ports, free on 127.0.0.1 when this returns.
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local addr").port())
-        .collect()
-}
 
 /// A temp folder holding the stand-in `kubectl` and the log of its calls,
 /// and the free local ports the script is given.
@@ -72,14 +65,12 @@ impl FakeKubectl {
             self.dir.path().display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        script(&path)
+        run(port_forward(&path)
             .env("KUBECTL_LOG", self.log())
             .env("LOCAL_PORT", self.port.to_string())
             .env("LOCAL_MONITOR_PORT", self.monitor_port.to_string())
             .env("NATS_DIR", self.dir.path().join("nats"))
-            .envs(env.iter().copied())
-            .output()
-            .expect("run port-forward.sh")
+            .envs(env.iter().copied()))
     }
 
     /// What the script forwards: `<local>:4222 <local monitor>:8222`.
@@ -105,30 +96,19 @@ impl FakeKubectl {
 }
 
 /// The script, with `PATH` set and no settings inherited from the caller.
-fn script(path: &str) -> Command {
-    let mut command =
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/port-forward.sh"));
+fn port_forward(path: &str) -> Command {
+    let mut command = script("port-forward.sh");
     command
         .env("PATH", path)
         .env_remove("POD")
         .env_remove("LOCAL_PORT")
-        .env_remove("LOCAL_MONITOR_PORT")
-        .env_remove("NATS_DIR")
-        .stdin(Stdio::null());
+        .env_remove("LOCAL_MONITOR_PORT");
     command
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Fails the test unless the script exited 1 with each of `texts` in its message.
 fn assert_fails_saying(output: &Output, texts: &[&str]) {
-    let stderr = stderr(output);
+    let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     for text in texts {
         assert!(
@@ -144,7 +124,7 @@ fn assert_fails_saying(output: &Output, texts: &[&str]) {
 fn forwards_the_pod_labelled_app_nats_and_prints_the_url() {
     let kubectl = FakeKubectl::new();
     let output = kubectl.run(&[("LABELLED_PODS", "pod/nats-depl-6d8f9c7b5-x2k4q\n")]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(output.status.success(), "{}", text(&output.stderr));
     let calls = kubectl.calls();
     assert!(
         calls
@@ -159,7 +139,7 @@ fn forwards_the_pod_labelled_app_nats_and_prints_the_url() {
             kubectl.ports()
         ))
     );
-    let stdout = stdout(&output);
+    let stdout = text(&output.stdout);
     let url = stdout
         .find(&format!("NATS_URL=nats://localhost:{}", kubectl.port))
         .expect(&stdout);
@@ -180,7 +160,7 @@ fn prefers_the_jetstream_pod_next_to_the_course_server() {
         ("JS_PODS", "pod/nats-js-depl-5b7c9-abcde\n"),
         ("LABELLED_PODS", "pod/nats-depl-6d8f9c7b5-x2k4q\n"),
     ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(
         kubectl.port_forward(),
         Some(format!(
@@ -198,7 +178,7 @@ fn falls_back_to_the_pod_named_nats_depl() {
     let all =
         "pod/auth-depl-5c9d8-abcde\npod/nats-depl-7f6b9-qwert\npod/tickets-depl-1a2b3-zxcvb\n";
     let output = kubectl.run(&[("ALL_PODS", all)]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(
         kubectl.port_forward(),
         Some(format!(
@@ -221,18 +201,16 @@ fn default_local_ports_are_4222_and_8222() {
         kubectl.dir.path().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let output = script(&path)
+    let output = run(port_forward(&path)
         .env("KUBECTL_LOG", kubectl.log())
-        .env("LABELLED_PODS", "pod/nats-depl-1\n")
-        .output()
-        .expect("run port-forward.sh");
+        .env("LABELLED_PODS", "pod/nats-depl-1\n"));
     if both_free {
-        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(output.status.success(), "{}", text(&output.stderr));
         assert_eq!(
             kubectl.port_forward().as_deref(),
             Some("port-forward nats-depl-1 4222:4222 8222:8222")
         );
-        assert!(stdout(&output).contains("NATS_URL=nats://localhost:4222"));
+        assert!(text(&output.stdout).contains("NATS_URL=nats://localhost:4222"));
     } else {
         assert_fails_saying(&output, &["is already in use"]);
         assert_eq!(kubectl.port_forward(), None);
@@ -251,14 +229,14 @@ fn local_ports_can_be_changed() {
         ("LOCAL_PORT", &port),
         ("LOCAL_MONITOR_PORT", &monitor_port),
     ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(
         kubectl.port_forward(),
         Some(format!(
             "port-forward nats-depl-1 {port}:4222 {monitor_port}:8222"
         ))
     );
-    let stdout = stdout(&output);
+    let stdout = text(&output.stdout);
     assert!(
         stdout.contains(&format!("NATS_URL=nats://localhost:{port}")),
         "{stdout}"
@@ -312,14 +290,11 @@ fn ports_held_by_make_server_say_make_server_stop() {
     let nats_dir = tempfile::tempdir().expect("temp dir");
     let ports = free_ports(2);
     let server = |command: &str| {
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/nats-server.sh"))
+        run(script("nats-server.sh")
             .arg(command)
             .env("NATS_PORT", ports[0].to_string())
             .env("NATS_MONITOR_PORT", ports[1].to_string())
-            .env("NATS_DIR", nats_dir.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run nats-server.sh")
+            .env("NATS_DIR", nats_dir.path()))
     };
     struct Stop<F: Fn(&str) -> Output>(F);
     impl<F: Fn(&str) -> Output> Drop for Stop<F> {
@@ -328,7 +303,7 @@ fn ports_held_by_make_server_say_make_server_stop() {
         }
     }
     let started = server("start");
-    assert!(started.status.success(), "{}", stderr(&started));
+    assert!(started.status.success(), "{}", text(&started.stderr));
     let _stop = Stop(server);
 
     let nats_dir_path = nats_dir.path().display().to_string();
@@ -359,7 +334,7 @@ fn pod_variable_chooses_the_pod() {
         ("LABELLED_PODS", "pod/nats-depl-1\npod/nats-depl-2\n"),
         ("POD", "pod/nats-depl-2"),
     ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(
         kubectl.calls(),
         [format!("port-forward nats-depl-2 {}", kubectl.ports())]
@@ -424,9 +399,7 @@ fn missing_kubectl_exits_1_saying_to_install_it() {
         .expect("bash on PATH");
     let only_bash = tempfile::tempdir().expect("temp dir");
     std::os::unix::fs::symlink(&bash, only_bash.path().join("bash")).expect("symlink bash");
-    let output = script(&only_bash.path().display().to_string())
-        .output()
-        .expect("run port-forward.sh");
+    let output = run(&mut port_forward(&only_bash.path().display().to_string()));
     assert_fails_saying(
         &output,
         &[

@@ -5,20 +5,17 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{NatsServer, listen, publish_ok, received};
+use common::{NatsServer, listen, publish_ok, received, run};
 
 /// Runs `shell_line` with a pseudo-terminal as its terminal; what appeared
 /// on that terminal.
 fn on_terminal(shell_line: &str) -> String {
-    let output = Command::new("script")
+    let output = run(Command::new("script")
         .args(["--quiet", "--return", "--command", shell_line, "/dev/null"])
         .env_remove("NATS_URL")
-        .env_remove("NATS_CLIENT_ID")
-        .stdin(Stdio::null())
-        .output()
-        .expect("util-linux `script` runs");
+        .env_remove("NATS_CLIENT_ID"));
     assert!(
         output.status.success(),
         "{shell_line} failed: {}",

@@ -5,9 +5,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{NatsServer, Running, publish_ok};
@@ -23,43 +21,28 @@ fn listen_until(
     deadline: Duration,
     mut stop: impl FnMut(usize, &BTreeSet<u64>, Duration) -> bool,
 ) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_listen"))
-        .env_remove("NATS_URL")
-        .args(["--server", url])
-        .args(flags)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start listen");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(seq) = common::received(&line).first() {
-                let _ = tx.send(*seq);
-            }
-        }
-    });
+    let mut listener = Running::launch(url, flags);
     let started = Instant::now();
-    let (mut new, mut last_new) = (0, Instant::now());
+    let (mut new, mut last_new, mut read) = (0, Instant::now(), 0);
     while !stop(new, printed, last_new.elapsed()) {
         assert!(
             started.elapsed() < deadline,
             "timed out: {new} new events this run, {} of them in all",
             printed.len()
         );
-        if let Ok(seq) = rx.recv_timeout(Duration::from_millis(20))
-            && printed.insert(seq)
-        {
-            new += 1;
-            last_new = Instant::now();
+        std::thread::sleep(Duration::from_millis(20));
+        let (lines, end) = listener.stdout_from(read);
+        read = end;
+        for seq in common::received(&lines) {
+            if printed.insert(seq) {
+                new += 1;
+                last_new = Instant::now();
+            }
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
     // The pipe holds what the listener wrote before it died: read it to the end.
-    reader.join().expect("reader");
-    printed.extend(rx.try_iter());
+    listener.kill();
+    printed.extend(common::received(&listener.stdout_from(read).0));
 }
 
 /// A listener killed with SIGKILL in the middle of a replay loses no event:
@@ -124,10 +107,8 @@ fn acks_only_events_whose_lines_were_written_out() {
     let server = NatsServer::start();
     let url = server.url();
     publish_ok(&url, &["--count", "20000"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_listen"))
-        .env_remove("NATS_URL")
-        .args(["--server", &url])
-        .args(["--no-queue-group", "--durable", "stalled", "--deliver-all"])
+    let flags = ["--no-queue-group", "--durable", "stalled", "--deliver-all"];
+    let mut child = common::command(env!("CARGO_BIN_EXE_listen"), &url, &flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -495,12 +476,14 @@ fn a_refused_connection_and_a_silent_one_say_what_happened() {
         stderr.contains("connection refused (nothing listens there). Start a server with `nats-server -js` (here: `make server`)"),
         "{stderr}"
     );
-    let elsewhere = Command::new(env!("CARGO_BIN_EXE_publish"))
-        .env_remove("NATS_URL")
-        .args(["--server", &format!("nats://127.0.0.1:{port}")])
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
+    let elsewhere = common::run(
+        common::command(
+            env!("CARGO_BIN_EXE_publish"),
+            &format!("nats://127.0.0.1:{port}"),
+            &[],
+        )
+        .current_dir(std::env::temp_dir()),
+    );
     let stderr = String::from_utf8_lossy(&elsewhere.stderr);
     assert!(
         stderr.contains("`nats-server -js`, or forward") && !stderr.contains("make server"),

@@ -14,60 +14,20 @@
 //! `tests/port_forward.rs` covers `scripts/port-forward.sh`. Every wait
 //! polls with a deadline.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+mod common;
 
-/// How long a server may take to start or stop.
-const DEADLINE: Duration = Duration::from_secs(20);
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::cluster::ClusterScript;
+use common::{
+    NatsServer, Running, accepts, free_ports, nats_server_bin, repo_root, script, text, wait_until,
+};
 
 /// How long a cluster may take to form, elect or notice a dead node.
 const CLUSTER_DEADLINE: Duration = Duration::from_secs(60);
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `NATS_SERVER_BIN`, else `.nats/bin/nats-server`, else the one on `PATH`
-/// (the order of tests/common).
-fn nats_server_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
-        return PathBuf::from(path);
-    }
-    let local = repo().join(".nats/bin/nats-server");
-    if local.exists() {
-        return local;
-    }
-    PathBuf::from("nats-server")
-}
-
-/// `n` different ports, free on 127.0.0.1 when this returns.
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local addr").port())
-        .collect()
-}
-
-/// True if something accepts connections on 127.0.0.1:`port`.
-fn accepts(port: u16) -> bool {
-    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).is_ok()
-}
-
-/// Polls `condition` every 50 ms until it holds; fails after `deadline`.
-fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// What a script printed and how it exited.
 struct Ran {
@@ -94,99 +54,35 @@ impl Ran {
     }
 }
 
-/// `scripts/<name>` from the repository root, with none of the caller's settings.
-fn script(name: &str) -> Command {
-    let mut command = Command::new(repo().join("scripts").join(name));
-    command
-        .current_dir(repo())
-        .env("NATS_SERVER_BIN", nats_server_bin())
-        .stdin(Stdio::null());
-    for var in [
-        "NATS_URL",
-        "NATS_PORT",
-        "NATS_MONITOR_PORT",
-        "NATS_MONITOR_URL",
-        "NATS_DIR",
-        "NATS_CLIENT_ID",
-    ] {
-        command.env_remove(var);
+impl From<Output> for Ran {
+    fn from(output: Output) -> Ran {
+        Ran {
+            code: output.status.code(),
+            stdout: text(&output.stdout),
+            stderr: text(&output.stderr),
+        }
     }
-    command
 }
 
 fn run(command: &mut Command) -> Ran {
-    let output = command.output().expect("run script");
-    Ran {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Ran::from(common::run(command))
 }
 
-/// A nats-server that the scripts did not start, as a student may have one
-/// running on the port already; killed on drop.
-struct Foreign {
-    child: Child,
-    port: u16,
-    _store: tempfile::TempDir,
-}
-
-impl Foreign {
-    fn start(jetstream: bool) -> Foreign {
-        Foreign::start_as(jetstream, &nats_server_bin())
-    }
-
-    /// A JetStream nats-server whose process is named `kubectl`, as the
-    /// process listening on a forwarded port is.
-    fn start_as_kubectl() -> Foreign {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let kubectl = dir.path().join("kubectl");
-        let bin = nats_server_bin();
-        let bin = if bin.components().count() > 1 {
-            bin
-        } else {
-            which(&bin)
-        };
-        std::os::unix::fs::symlink(&bin, &kubectl).expect("symlink nats-server as kubectl");
-        let server = Foreign::start_as(true, &kubectl);
-        drop(dir); // the running process keeps its executable
-        server
-    }
-
-    fn start_as(jetstream: bool, bin: &Path) -> Foreign {
-        let port = free_ports(1)[0];
-        let store = tempfile::tempdir().expect("temp dir");
-        let mut command = Command::new(bin);
-        command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
-        if jetstream {
-            command.arg("-js").arg("-sd").arg(store.path());
-        }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nats-server");
-        let mut server = Foreign {
-            child,
-            port,
-            _store: store,
-        };
-        wait_until("the foreign server to listen", DEADLINE, || {
-            assert!(
-                server.child.try_wait().expect("try_wait").is_none(),
-                "nats-server exited at start (port {port} taken?)"
-            );
-            accepts(port)
-        });
-        server
-    }
-}
-
-impl Drop for Foreign {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A JetStream nats-server whose process is named `kubectl`, as the process
+/// listening on a forwarded port is: a server the scripts did not start.
+fn start_as_kubectl() -> NatsServer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubectl = dir.path().join("kubectl");
+    let bin = nats_server_bin();
+    let bin = if bin.components().count() > 1 {
+        bin
+    } else {
+        which(&bin)
+    };
+    std::os::unix::fs::symlink(&bin, &kubectl).expect("symlink nats-server as kubectl");
+    let server = NatsServer::start_as(&kubectl, &["-js"]);
+    drop(dir); // the running process keeps its executable
+    server
 }
 
 /// The full path of program `name` on `PATH`.
@@ -249,8 +145,8 @@ impl Drop for LocalServer {
 /// `ensure` says it uses that one, that it has JetStream, and starts nothing.
 #[test]
 fn ensure_names_a_foreign_server_it_uses() {
-    let foreign = Foreign::start(true);
-    let local = LocalServer::on(foreign.port, free_ports(1)[0]);
+    let foreign = NatsServer::start();
+    let local = LocalServer::on(foreign.port(), free_ports(1)[0]);
     let ran = local.run(&["ensure"], &local.url());
     ran.assert_code(0, "ensure with a server on the port");
     ran.assert_says(&format!(
@@ -269,8 +165,8 @@ fn ensure_names_a_foreign_server_it_uses() {
 /// `ensure` still uses it, but says it has no JetStream and what to do.
 #[test]
 fn ensure_warns_that_a_foreign_server_has_no_jetstream() {
-    let foreign = Foreign::start(false);
-    let local = LocalServer::on(foreign.port, free_ports(1)[0]);
+    let foreign = NatsServer::start_without_jetstream();
+    let local = LocalServer::on(foreign.port(), free_ports(1)[0]);
     let ran = local.run(&["ensure"], &local.url());
     ran.assert_code(0, "ensure with a server without JetStream on the port");
     ran.assert_says("Using the NATS server already running at");
@@ -283,11 +179,11 @@ fn ensure_warns_that_a_foreign_server_has_no_jetstream() {
 /// says the tools use it, that it is the cluster's server, and starts nothing.
 #[test]
 fn ensure_names_a_port_forward_as_the_clusters_server() {
-    let forward = Foreign::start_as_kubectl();
-    let local = LocalServer::on(forward.port, free_ports(1)[0]);
+    let forward = start_as_kubectl();
+    let local = LocalServer::on(forward.port(), free_ports(1)[0]);
     let ran = local.run(&["ensure"], &local.url());
     ran.assert_code(0, "ensure with a port-forward on the port");
-    if port_owner_is_known(forward.port) {
+    if port_owner_is_known(forward.port()) {
         ran.assert_says("kubectl, pid");
         ran.assert_says("your port-forward to the NATS server in your Kubernetes cluster");
     }
@@ -374,144 +270,52 @@ fn ensure_never_starts_a_server_for_a_url_that_names_another_server() {
 
 // ------------------------------------------------------------- the cluster
 
-/// One cluster at a time: elections starve each other on 2 cores.
-static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// Three consecutive free ports, `base..base + 3`, none in `taken`.
-fn free_port_run(taken: &[u16]) -> u16 {
-    for _ in 0..200 {
-        let base = 20_000 + rand::random::<u16>() % 40_000;
-        if (base..base + 3).any(|p| taken.contains(&p)) {
-            continue;
-        }
-        let bound: Vec<_> = (base..base + 3)
-            .map_while(|p| TcpListener::bind(("127.0.0.1", p)).ok())
-            .collect();
-        if bound.len() == 3 {
-            return base;
-        }
-    }
-    panic!("no three consecutive free ports found");
+/// Publishes `count` events to `channel` through the cluster, in a stream
+/// with 3 replicas.
+fn publish_to(cluster: &ClusterScript, channel: &str, count: u32) {
+    let count = count.to_string();
+    let args = ["--channel", channel, "--replicas", "3", "--count", &count];
+    common::publish_ok(&cluster.urls(), &args);
 }
 
-/// `scripts/nats-cluster.sh` on ports and in a folder of its own, stopped on drop.
-struct ClusterScript {
-    client: u16,
-    route: u16,
-    monitor: u16,
-    dir: tempfile::TempDir,
-    _turn: MutexGuard<'static, ()>,
+/// Runs `nats-cluster.sh ARGS` and checks its exit code.
+fn expect(cluster: &ClusterScript, args: &[&str], code: i32) -> Ran {
+    let ran = Ran::from(cluster.run(args));
+    ran.assert_code(code, &format!("nats-cluster.sh {args:?}"));
+    ran
 }
 
-impl ClusterScript {
-    fn start() -> ClusterScript {
-        let turn = ONE_CLUSTER_AT_A_TIME
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let client = free_port_run(&[]);
-        let route = free_port_run(&[client, client + 1, client + 2]);
-        let taken: Vec<u16> = [client, route].iter().flat_map(|&b| b..b + 3).collect();
-        let monitor = free_port_run(&taken);
-        let cluster = ClusterScript {
-            client,
-            route,
-            monitor,
-            dir: tempfile::tempdir().expect("temp dir"),
-            _turn: turn,
-        };
-        cluster.expect(&["start"], 0);
-        cluster
-    }
-
-    fn run(&self, args: &[&str]) -> Ran {
-        run(script("nats-cluster.sh")
-            .args(args)
-            .env("NATS_CLUSTER_PORT", self.client.to_string())
-            .env("NATS_CLUSTER_ROUTE_PORT", self.route.to_string())
-            .env("NATS_CLUSTER_MONITOR_PORT", self.monitor.to_string())
-            .env("NATS_CLUSTER_DIR", self.dir.path()))
-    }
-
-    fn expect(&self, args: &[&str], code: i32) -> Ran {
-        let ran = self.run(args);
-        ran.assert_code(code, &format!("nats-cluster.sh {args:?}"));
-        ran
-    }
-
-    fn urls(&self) -> String {
-        (0..3)
-            .map(|i| format!("nats://127.0.0.1:{}", self.client + i))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// Publishes `count` events to `channel`, in a stream with 3 replicas.
-    fn publish(&self, channel: &str, count: u32) {
-        let output = Command::new(env!("CARGO_BIN_EXE_publish"))
-            .args(["--server", &self.urls(), "--channel", channel])
-            .args(["--replicas", "3", "--count", &count.to_string()])
-            .env_remove("NATS_URL")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run publish");
-        assert!(
-            output.status.success(),
-            "publish failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    /// Node `i`'s `/jsz?streams=true&config=true`, if its port answers.
-    fn jsz(&self, i: u16) -> Option<serde_json::Value> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.monitor + i)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(
-            stream,
-            "GET /jsz?streams=true&config=true HTTP/1.0\r\nHost: localhost\r\n\r\n"
-        )
-        .ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        serde_json::from_str(response.split_once("\r\n\r\n")?.1).ok()
-    }
-
-    /// The leader of the stream that stores `channel`, once all three nodes
-    /// name the same one.
-    fn agreed_leader(&self, channel: &str) -> String {
-        let mut agreed = None;
-        wait_until(
-            "the nodes to agree on the stream's leader",
-            CLUSTER_DEADLINE,
-            || {
-                let leaders: Vec<Option<String>> = (0..3)
-                    .map(|i| {
-                        let jsz = self.jsz(i)?;
-                        let streams = jsz["account_details"].as_array()?.iter().flat_map(|a| {
-                            a["stream_detail"].as_array().cloned().unwrap_or_default()
-                        });
-                        streams
-                            .filter(|s| {
-                                s["config"]["subjects"]
-                                    .as_array()
-                                    .is_some_and(|subjects| subjects.iter().any(|x| x == channel))
-                            })
-                            .find_map(|s| s["cluster"]["leader"].as_str().map(String::from))
-                    })
-                    .collect();
-                if leaders[0].is_some() && leaders.iter().all(|l| l == &leaders[0]) {
-                    agreed = leaders[0].clone();
-                }
-                agreed.is_some()
-            },
-        );
-        agreed.unwrap()
-    }
-}
-
-impl Drop for ClusterScript {
-    fn drop(&mut self) {
-        let _ = self.run(&["stop"]);
-    }
+/// The leader of the stream that stores `channel`, once all three nodes
+/// name the same one.
+fn agreed_leader(cluster: &ClusterScript, channel: &str) -> String {
+    let mut agreed = None;
+    wait_until(
+        "the nodes to agree on the stream's leader",
+        CLUSTER_DEADLINE,
+        || {
+            let leaders: Vec<Option<String>> = (0..3)
+                .map(|i| {
+                    let jsz = cluster.jsz(i)?;
+                    let streams = jsz["account_details"]
+                        .as_array()?
+                        .iter()
+                        .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default());
+                    streams
+                        .filter(|s| {
+                            s["config"]["subjects"]
+                                .as_array()
+                                .is_some_and(|subjects| subjects.iter().any(|x| x == channel))
+                        })
+                        .find_map(|s| s["cluster"]["leader"].as_str().map(String::from))
+                })
+                .collect();
+            if leaders[0].is_some() && leaders.iter().all(|l| l == &leaders[0]) {
+                agreed = leaders[0].clone();
+            }
+            agreed.is_some()
+        },
+    );
+    agreed.unwrap()
 }
 
 /// `status` prints the exact command that kills the leader of each
@@ -522,22 +326,22 @@ impl Drop for ClusterScript {
 fn cluster_kill_leader_kills_the_node_that_leads_the_channels_stream() {
     let cluster = ClusterScript::start();
     let channel = "ticket:created";
-    cluster.publish(channel, 3);
-    let leader = cluster.agreed_leader(channel);
+    publish_to(&cluster, channel, 3);
+    let leader = agreed_leader(&cluster, channel);
 
-    let status = cluster.expect(&["status"], 0);
+    let status = expect(&cluster, &["status"], 0);
     status.assert_says(&format!("nats-cluster.sh kill leader {channel}"));
 
-    let unknown = cluster.run(&["kill", "leader", "no.such.channel"]);
+    let unknown = Ran::from(cluster.run(&["kill", "leader", "no.such.channel"]));
     unknown.assert_code(1, "kill leader of a channel without a stream");
     unknown.assert_says("no stream stores channel no.such.channel");
-    let status = cluster.expect(&["status"], 0);
+    let status = expect(&cluster, &["status"], 0);
     assert_eq!(status.text().matches(": running, pid").count(), 3);
 
-    let killed = cluster.expect(&["kill", "leader", channel], 0);
+    let killed = expect(&cluster, &["kill", "leader", channel], 0);
     killed.assert_says(&format!("{leader} leads the stream of channel {channel}"));
     killed.assert_says(&format!("{leader} killed (SIGKILL"));
-    let status = cluster.expect(&["status"], 3);
+    let status = expect(&cluster, &["status"], 3);
     status.assert_says(&format!("{leader}: not running"));
     assert_eq!(
         status.text().matches(": running, pid").count(),
@@ -553,15 +357,15 @@ fn cluster_kill_leader_kills_the_node_that_leads_the_channels_stream() {
 #[test]
 fn cluster_status_reads_the_replica_count_from_the_streams_config() {
     let cluster = ClusterScript::start();
-    cluster.publish("ticket:created", 3);
-    cluster.agreed_leader("ticket:created");
-    cluster.expect(&["kill", "n2"], 0);
-    cluster.expect(&["kill", "n3"], 0);
+    publish_to(&cluster, "ticket:created", 3);
+    agreed_leader(&cluster, "ticket:created");
+    expect(&cluster, &["kill", "n2"], 0);
+    expect(&cluster, &["kill", "n3"], 0);
 
     // The survivor notices after a few seconds that the stream has no leader.
     let mut line = String::new();
     wait_until("n1 to see no stream leader", CLUSTER_DEADLINE, || {
-        let status = cluster.expect(&["status"], 3);
+        let status = expect(&cluster, &["status"], 3);
         line = status
             .stdout
             .lines()
@@ -578,7 +382,7 @@ fn cluster_status_reads_the_replica_count_from_the_streams_config() {
 
 /// The text block the README's Quick start shows as `make demo`'s output.
 fn readme_demo_excerpt() -> Vec<String> {
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("read README.md");
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("read README.md");
     let quick_start = readme
         .split("\n## ")
         .find(|section| section.starts_with("Quick start"))
@@ -608,20 +412,13 @@ fn without_client_id(line: &str) -> String {
 /// `nats://localhost:4222`, and any listener's client id, which is random).
 #[test]
 fn demo_prints_what_the_readme_quick_start_shows() {
-    let server = Foreign::start(true);
-    let url = format!("nats://127.0.0.1:{}", server.port);
-    let out_dir = tempfile::tempdir().expect("temp dir");
-    let out_path = out_dir.path().join("output");
-    let out = std::fs::File::create(&out_path).expect("output file");
-    let status = script("demo.sh")
-        .env("NATS_URL", &url)
-        .env("PUBLISH_BIN", env!("CARGO_BIN_EXE_publish"))
-        .env("LISTEN_BIN", env!("CARGO_BIN_EXE_listen"))
-        .stdout(out.try_clone().expect("clone output file"))
-        .stderr(out)
-        .status()
-        .expect("run demo.sh");
-    let output = std::fs::read_to_string(&out_path).expect("read output");
+    let server = NatsServer::start();
+    let url = server.url();
+    let mut demo = script("demo.sh");
+    demo.env("NATS_URL", &url);
+    let finished = Running::script("demo.sh", &mut demo).finish();
+    let output = text(&finished.stdout);
+    let status = finished.status;
     assert!(status.success(), "demo.sh exited with {status}:\n{output}");
 
     let expected: Vec<String> = readme_demo_excerpt()
@@ -660,11 +457,11 @@ fn nats_images(text: &str) -> Vec<String> {
 /// prose says is what gets deployed.
 #[test]
 fn readme_and_manifests_name_one_nats_image() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("read README.md");
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("read README.md");
     let mut named = nats_images(&readme);
     assert!(!named.is_empty(), "the README names the nats image");
     for manifest in ["nats-depl.yaml", "nats-js-depl.yaml"] {
-        let text = std::fs::read_to_string(repo().join("infra/k8s").join(manifest))
+        let text = std::fs::read_to_string(repo_root().join("infra/k8s").join(manifest))
             .expect("read manifest");
         let images = nats_images(&text);
         assert_eq!(

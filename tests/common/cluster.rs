@@ -2,22 +2,24 @@
 //! `scripts/nats-cluster.sh` runs it: nodes `n1` to `n3`, each a real
 //! `nats-server` with JetStream, a store of its own (in a temporary folder,
 //! kept across kills and restarts) and routes to the other two, in a cluster
-//! named `course`. Used by `tests/cluster.rs` and `tests/chaos.rs`.
+//! named `course`: [`Cluster`], used by `tests/cluster.rs` and
+//! `tests/chaos.rs`. And [`ClusterScript`], `scripts/nats-cluster.sh`
+//! itself on ports and in a folder of its own, used by `tests/cluster.rs`
+//! and `tests/scripts.rs`.
 //!
 //! Only one cluster runs at a time in a test binary ([`take_turn`]), and
 //! every wait polls with a deadline: elections and catch-ups take seconds.
 
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::stream;
 
-use super::{block_on, nats_server_bin};
+use super::{block_on, free_ports, monitoring_json, nats_server_bin, run, script, text};
 
 /// The stream of the default channel, `ticket:created`, that the helpers look at.
 pub const STREAM: &str = "TICKET_CREATED";
@@ -51,17 +53,6 @@ pub fn take_turn() -> MutexGuard<'static, ()> {
     ONE_CLUSTER_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// `n` ports free on 127.0.0.1: all bound at once (so they differ), then released.
-pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local addr").port())
-        .collect()
 }
 
 impl Cluster {
@@ -268,16 +259,9 @@ impl Cluster {
     /// Polls `f` until it returns something, failing the test after
     /// [`CLUSTER_DEADLINE`] with the end of every node's log.
     pub fn poll<T>(&self, what: &str, f: impl Fn() -> Option<T>) -> T {
-        let start = Instant::now();
-        loop {
-            if let Some(value) = f() {
-                return value;
-            }
-            if start.elapsed() > CLUSTER_DEADLINE {
-                panic!("timed out waiting for {what}\n{}", self.log_tails());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let every = Duration::from_millis(100);
+        super::poll(CLUSTER_DEADLINE, every, f)
+            .unwrap_or_else(|| panic!("timed out waiting for {what}\n{}", self.log_tails()))
     }
 
     pub fn log_tails(&self) -> String {
@@ -303,17 +287,7 @@ impl Drop for Cluster {
 /// The monitoring page `/jsz?streams=true` of the node whose monitoring port
 /// is `port`, or `None` while it does not answer.
 pub fn jsz(port: u16) -> Option<serde_json::Value> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET /jsz?streams=true HTTP/1.0\r\nHost: localhost\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (_, body) = response.split_once("\r\n\r\n")?;
-    serde_json::from_str(body).ok()
+    monitoring_json(port, "/jsz?streams=true")
 }
 
 /// [`STREAM`]'s state in one node's own copy, from that node's `/jsz`:
@@ -348,7 +322,7 @@ pub fn stream_leader(jsz: &serde_json::Value) -> Option<String> {
     None
 }
 
-/// Three consecutive free ports, `base..base + 3`, for the script's settings.
+/// Three consecutive free ports, `base..base + 3`, none in `taken`.
 pub fn free_port_run(taken: &[u16]) -> u16 {
     for _ in 0..200 {
         let base = 20_000 + rand::random::<u16>() % 40_000;
@@ -365,67 +339,89 @@ pub fn free_port_run(taken: &[u16]) -> u16 {
     panic!("no three consecutive free ports found");
 }
 
-/// `scripts/nats-cluster.sh` on its own ports and folder, stopped on drop.
-pub struct Script {
-    pub env: Vec<(&'static str, String)>,
-    pub dir: tempfile::TempDir,
+/// `scripts/nats-cluster.sh` on ports (three runs of three: client, route,
+/// monitoring) and in a folder of its own; stopped on drop.
+pub struct ClusterScript {
+    client: u16,
+    route: u16,
+    monitor: u16,
+    dir: tempfile::TempDir,
     _turn: MutexGuard<'static, ()>,
 }
 
-impl Script {
-    pub fn new() -> Script {
+impl ClusterScript {
+    /// Its ports and folder; nothing started yet.
+    pub fn new() -> ClusterScript {
         let turn = take_turn();
         let client = free_port_run(&[]);
         let route = free_port_run(&[client, client + 1, client + 2]);
         let taken: Vec<u16> = [client, route].iter().flat_map(|&b| b..b + 3).collect();
         let monitor = free_port_run(&taken);
-        let dir = tempfile::tempdir().expect("temp dir");
-        let env = vec![
-            ("NATS_CLUSTER_PORT", client.to_string()),
-            ("NATS_CLUSTER_ROUTE_PORT", route.to_string()),
-            ("NATS_CLUSTER_MONITOR_PORT", monitor.to_string()),
-            ("NATS_CLUSTER_DIR", dir.path().display().to_string()),
-            ("NATS_SERVER_BIN", nats_server_bin().display().to_string()),
-        ];
-        Script {
-            env,
-            dir,
+        ClusterScript {
+            client,
+            route,
+            monitor,
+            dir: tempfile::tempdir().expect("temp dir"),
             _turn: turn,
         }
     }
 
-    /// Runs the script; returns its exit code and what it printed.
-    pub fn run(&self, args: &[&str]) -> (i32, String) {
-        let output = Command::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/nats-cluster.sh"
-        ))
-        .args(args)
-        .envs(self.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run scripts/nats-cluster.sh");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.code().unwrap_or(-1), text)
+    /// Its ports and folder, the cluster started (`nats-cluster.sh start`).
+    pub fn start() -> ClusterScript {
+        let cluster = ClusterScript::new();
+        cluster.expect(&["start"], 0);
+        cluster
     }
 
-    /// Runs the script and checks its exit code.
+    /// Runs `nats-cluster.sh ARGS` to its end.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run(script("nats-cluster.sh")
+            .args(args)
+            .env("NATS_CLUSTER_PORT", self.client.to_string())
+            .env("NATS_CLUSTER_ROUTE_PORT", self.route.to_string())
+            .env("NATS_CLUSTER_MONITOR_PORT", self.monitor.to_string())
+            .env("NATS_CLUSTER_DIR", self.dir.path()))
+    }
+
+    /// Runs `nats-cluster.sh ARGS`, checks its exit code, and returns what
+    /// it printed (stdout, then stderr).
     pub fn expect(&self, args: &[&str], code: i32) -> String {
-        let (actual, text) = self.run(args);
-        assert_eq!(actual, code, "nats-cluster.sh {args:?}:\n{text}");
-        text
+        let output = self.run(args);
+        let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "nats-cluster.sh {args:?}:\n{printed}"
+        );
+        printed
     }
 
+    /// Node `i`'s client port (`i` from 0).
     pub fn port(&self, i: usize) -> u16 {
-        self.env[0].1.parse::<u16>().unwrap() + i as u16
+        self.client + i as u16
+    }
+
+    /// The `--server` list of the three nodes.
+    pub fn urls(&self) -> String {
+        (0..3)
+            .map(|i| format!("nats://127.0.0.1:{}", self.port(i)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Node `i`'s `/jsz?streams=true&config=true`, if its port answers.
+    pub fn jsz(&self, i: usize) -> Option<serde_json::Value> {
+        let port = self.monitor + i as u16;
+        monitoring_json(port, "/jsz?streams=true&config=true")
+    }
+
+    /// The folder of its nodes' stores, logs and pid files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 }
 
-impl Drop for Script {
+impl Drop for ClusterScript {
     fn drop(&mut self) {
         let _ = self.run(&["stop"]);
     }

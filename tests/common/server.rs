@@ -1,16 +1,23 @@
-//! The nats-server that each test starts for itself.
+//! The nats-server each test starts for itself: [`NatsServer`], on random
+//! loopback ports with a temporary store, killed on drop; and the loopback
+//! helpers around it (free ports, the monitoring port's pages).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use super::{DEADLINE, block_on};
 
+/// The nats-server to run: `NATS_SERVER_BIN`, else `.nats/bin/nats-server`
+/// (where `scripts/install-nats-server.sh` puts it), else the one on `PATH`.
 pub fn nats_server_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
         return PathBuf::from(path);
     }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".nats/bin/nats-server");
+    let local = super::repo_root().join(".nats/bin/nats-server");
     if local.exists() {
         return local;
     }
@@ -29,7 +36,8 @@ pub struct NatsServer {
     child: Child,
     port: u16,
     monitor_port: Option<u16>,
-    extra: Vec<String>,
+    program: PathBuf,
+    extra: Vec<OsString>,
     store: tempfile::TempDir,
 }
 
@@ -44,20 +52,27 @@ impl NatsServer {
         NatsServer::start_with(&[])
     }
 
-    /// A JetStream server with its monitoring port open.
+    /// A JetStream server with its monitoring port open, on a random port too.
     pub fn start_with_monitoring() -> NatsServer {
         NatsServer::start_with(&["-js", "-m", "-1"])
     }
 
     /// A server started with these extra arguments (a `-c` config file, say).
     pub fn start_with(extra: &[&str]) -> NatsServer {
+        NatsServer::start_as(&nats_server_bin(), extra)
+    }
+
+    /// `program` (nats-server under another name, say) started as a server
+    /// with these extra arguments.
+    pub fn start_as(program: &Path, extra: &[&str]) -> NatsServer {
         let store = tempfile::tempdir().expect("temp dir");
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, port, monitor_port) = spawn_server("-1", store.path(), &extra);
+        let extra: Vec<OsString> = extra.iter().map(OsString::from).collect();
+        let (child, port, monitor_port) = spawn_server(program, "-1", store.path(), &extra);
         NatsServer {
             child,
             port,
             monitor_port,
+            program: program.to_owned(),
             extra,
             store,
         }
@@ -71,16 +86,13 @@ impl NatsServer {
 
     /// Sends the server a signal (`STOP` to freeze it, `CONT` to go on).
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
+        super::signal(self.pid(), name);
     }
 
     /// Starts the killed server again on the same port, with the same store.
     pub fn start_again(&mut self) {
-        let (child, _, _) = spawn_server(&self.port.to_string(), self.store.path(), &self.extra);
+        let port = self.port.to_string();
+        let (child, _, _) = spawn_server(&self.program, &port, self.store.path(), &self.extra);
         self.child = child;
     }
 
@@ -89,15 +101,26 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// GETs a page of the monitoring port, e.g. `/connz` or `/jsz?consumers=true`.
-    pub fn monitoring(&self, path: &str) -> String {
-        use std::io::{Read, Write};
+    /// The client port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The monitoring port's URL, as `NATS_MONITOR_URL` takes it.
+    pub fn monitor_url(&self) -> String {
         let port = self.monitor_port.expect("start_with_monitoring");
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("monitor port");
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// The body of a page of the monitoring port, e.g. `/connz` or `/jsz?consumers=true`.
+    pub fn monitoring(&self, path: &str) -> String {
+        let port = self.monitor_port.expect("start_with_monitoring");
+        monitoring_page(port, path).unwrap_or_else(|| panic!("no answer from {path}"))
     }
 
     /// Runs `f` with a JetStream context on a fresh connection, to look at
@@ -154,27 +177,31 @@ impl NatsServer {
     }
 }
 
-/// Starts nats-server on `port` (`-1` for a random one) and waits until it
-/// is ready; returns it with its client and monitoring ports.
+/// Starts `program` as nats-server on `port` (`-1` for a random one) and
+/// waits until it is ready; returns it with its client and monitoring ports.
 fn spawn_server(
+    program: &Path,
     port: &str,
-    store: &std::path::Path,
-    extra: &[String],
+    store: &Path,
+    extra: &[OsString],
 ) -> (Child, u16, Option<u16>) {
-    let mut child = Command::new(nats_server_bin())
+    let mut child = Command::new(program)
         .args(["-a", "127.0.0.1", "-p", port, "-sd"])
         .arg(store)
         .args(extra)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start nats-server");
-    // The server logs its ports, then "Server is ready".
+        .unwrap_or_else(|err| panic!("start {}: {err}", program.display()));
+    // The server logs its ports, then "Server is ready". The log is read to
+    // its end, so that the server never blocks on a full pipe.
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let (mut port, mut monitor_port) = (None, None);
         let port_of = |rest: &str| rest.trim().rsplit(':').next()?.parse::<u16>().ok();
+        let (mut log, mut ready) = (Vec::new(), false);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
                 port = port_of(rest);
@@ -185,15 +212,29 @@ fn spawn_server(
             if line.contains("Server is ready")
                 && let Some(port) = port
             {
-                let _ = tx.send((port, monitor_port));
+                ready = true;
+                let _ = tx.send(Ok((port, monitor_port)));
             }
+            if !ready {
+                log.push(line);
+            }
+        }
+        if !ready {
+            // It exited before it was ready: say what it said.
+            let _ = tx.send(Err(log.join("\n")));
         }
     });
     match rx.recv_timeout(DEADLINE) {
-        Ok((port, monitor_port)) => (child, port, monitor_port),
+        Ok(Ok((port, monitor_port))) => (child, port, monitor_port),
+        Ok(Err(log)) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("nats-server exited before it was ready:\n{log}");
+        }
         Err(_) => {
             let _ = child.kill();
-            panic!("nats-server did not become ready");
+            let _ = child.wait();
+            panic!("nats-server did not become ready within {DEADLINE:?}");
         }
     }
 }
@@ -202,6 +243,44 @@ impl Drop for NatsServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = &self.store;
     }
+}
+
+/// `n` different ports, free on 127.0.0.1 when this returns: all bound at
+/// once (so they differ), then released.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect()
+}
+
+/// A URL where nothing listens: a port that was free a moment ago.
+pub fn dead_url() -> String {
+    format!("nats://127.0.0.1:{}", free_ports(1)[0])
+}
+
+/// True if something accepts connections on 127.0.0.1:`port`.
+pub fn accepts(port: u16) -> bool {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).is_ok()
+}
+
+/// The body of the page `path` (`/jsz?streams=true`, say) of the
+/// monitoring port `port` on 127.0.0.1, or `None` while it does not answer.
+pub fn monitoring_page(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    Some(body.to_owned())
+}
+
+/// [`monitoring_page`], read as JSON.
+pub fn monitoring_json(port: u16, path: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(&monitoring_page(port, path)?).ok()
 }
