@@ -3,39 +3,34 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::Output;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{Listener, NatsServer, listen, publish};
+use common::{Listener, NatsServer, dead_url, listen, publish, run, text};
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Asserts a usage error: exit 2, a clap `error:` line naming the problem, no panic.
-fn assert_usage_error(output: &Output, expected: &str) {
-    let err = stderr(output);
+/// Asserts a usage error: exit 2, one clap `error:` line on stderr, nothing
+/// on stdout, neither a panic nor a backtrace; returns the line.
+fn usage_error(output: &Output) -> String {
+    let err = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{err}");
     assert!(err.starts_with("error: "), "{err}");
-    assert!(err.contains(expected), "expected {expected:?} in {err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
     assert!(
         output.stdout.is_empty(),
         "nothing is done: {:?}",
-        output.stdout
+        text(&output.stdout)
     );
+    err
 }
 
-/// A URL where nothing listens: a port that was free a moment ago.
-fn dead_url() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("nats://127.0.0.1:{port}")
+/// Asserts a [`usage_error`] that names `expected`.
+fn assert_usage_error(output: &Output, expected: &str) {
+    let err = usage_error(output);
+    assert!(err.contains(expected), "expected {expected:?} in {err}");
 }
 
 /// No server at the URL: exit 1 within the connect timeout, naming the URL
@@ -47,7 +42,7 @@ fn no_server_names_the_url_and_how_to_get_one() {
         let start = Instant::now();
         let output = run(&url, &["--connect-timeout", "2s"]);
         assert!(start.elapsed() < Duration::from_secs(10));
-        let err = stderr(&output);
+        let err = text(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{err}");
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(err.contains(&url), "{err}");
@@ -70,7 +65,7 @@ fn server_without_jetstream_says_how_to_enable_it() {
     let shown = given.replace("Pw-Qz9Xw", "***");
     for run in [publish, listen] {
         let output = run(&given, &[]);
-        let err = stderr(&output);
+        let err = text(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{err}");
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(
@@ -90,7 +85,7 @@ fn a_refused_connection_says_what_the_server_said() {
     let password = format!("Qz9Xw{}", "p".repeat(5000));
     for run in [publish, listen] {
         let output = run(&server.url(), &["--user", "ana", "--password", &password]);
-        let err = stderr(&output);
+        let err = text(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{err}");
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(
@@ -128,7 +123,11 @@ fn huge_durations_are_usage_errors_stating_the_range() {
         };
         let output = listen(&url, &args);
         assert_usage_error(&output, range);
-        assert!(stderr(&output).contains(args[0]), "{}", stderr(&output));
+        assert!(
+            text(&output.stderr).contains(args[0]),
+            "{}",
+            text(&output.stderr)
+        );
     }
     let output = publish(&url, &["--connect-timeout", "61m"]);
     assert_usage_error(&output, "from 100ms to 1h");
@@ -139,7 +138,7 @@ fn huge_durations_are_usage_errors_stating_the_range() {
         &["--since", "876000h"],
     ] {
         let output = listen(&url, &[args, &replay[1..]].concat());
-        let err = stderr(&output);
+        let err = text(&output.stderr);
         assert_eq!(output.status.code(), Some(0), "{args:?}: {err}");
     }
 }
@@ -174,8 +173,12 @@ fn names_longer_than_the_server_takes_are_usage_errors() {
         let run = if *bin == "publish" { publish } else { listen };
         let output = run(&url, args);
         assert_usage_error(&output, limit);
-        assert!(stderr(&output).contains(args[0]), "{}", stderr(&output));
-        assert!(stderr(&output).len() < 400, "{}", stderr(&output));
+        assert!(
+            text(&output.stderr).contains(args[0]),
+            "{}",
+            text(&output.stderr)
+        );
+        assert!(text(&output.stderr).len() < 400, "{}", text(&output.stderr));
     }
     assert!(server.stream_names().is_empty(), "nothing was created");
     // At the limit, both work.
@@ -189,7 +192,7 @@ fn names_longer_than_the_server_takes_are_usage_errors() {
         ]
         .concat(),
     );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(
         common::received(&String::from_utf8_lossy(&output.stdout)),
         [1]
@@ -204,13 +207,17 @@ fn long_bad_values_are_cut_in_usage_errors() {
     let data = format!("{{\"id\": {}", "1".repeat(100_000));
     let output = publish(&url, &["--data", &data]);
     assert_usage_error(&output, "--data");
-    let err = stderr(&output);
+    let err = text(&output.stderr);
     assert!(err.len() < 400, "{} bytes: {}", err.len(), &err[..400]);
     assert!(err.contains(&format!("{}…", &data[..80])), "{err}");
     let leftover = "x".repeat(100_000);
     let output = listen(&url, &[&leftover]);
     assert_usage_error(&output, "unexpected argument");
-    assert!(stderr(&output).len() < 400, "{}", &stderr(&output)[..400]);
+    assert!(
+        text(&output.stderr).len() < 400,
+        "{}",
+        &text(&output.stderr)[..400]
+    );
 }
 
 /// Files are read with a limit: an event, a creds file and a certificate
@@ -239,7 +246,11 @@ fn files_past_their_limit_are_usage_errors_naming_flag_and_limit() {
             let output = run(&url, args);
             assert!(start.elapsed() < Duration::from_secs(10), "{bin} {args:?}");
             assert_usage_error(&output, "larger than 1 MiB");
-            assert!(stderr(&output).contains(args[0]), "{}", stderr(&output));
+            assert!(
+                text(&output.stderr).contains(args[0]),
+                "{}",
+                text(&output.stderr)
+            );
         }
     }
     // Exactly 1 MiB of JSON is an event.
@@ -248,11 +259,11 @@ fn files_past_their_limit_are_usage_errors_naming_flag_and_limit() {
     json.resize(1024 * 1024, b' ');
     std::fs::write(&fits, json).unwrap();
     let output = publish(&url, &["--data-file", fits.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     assert!(
-        stderr(&output).contains("could not connect"),
+        text(&output.stderr).contains("could not connect"),
         "{}",
-        stderr(&output)
+        text(&output.stderr)
     );
 }
 
@@ -319,7 +330,7 @@ fn durable_with_different_config_says_what_differs() {
     Listener::start(&url, &durable).stop();
 
     let output = listen(&url, &[&durable[..], &["--ack-wait", "5s"]].concat());
-    let err = stderr(&output);
+    let err = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(err.contains("ack wait is 30s, you asked for 5s"), "{err}");
@@ -338,7 +349,9 @@ fn durable_with_different_config_says_what_differs() {
 }
 
 /// Bad input, tried wholesale: every case exits 2 with one line on stderr,
-/// prints nothing on stdout, and neither panics nor shows a backtrace.
+/// prints nothing on stdout, and neither panics nor
+/// shows a backtrace. What each case says is `tests/snapshots/bad-input.snap`:
+/// a change of wording shows in review as a change of that file.
 #[test]
 fn every_bad_input_is_one_line_and_exit_2() {
     use std::os::unix::ffi::OsStrExt;
@@ -410,42 +423,59 @@ fn every_bad_input_is_one_line_and_exit_2() {
         "publish" => env!("CARGO_BIN_EXE_publish"),
         _ => env!("CARGO_BIN_EXE_listen"),
     };
-    let check = |name: &str, output: Output, shown: String| {
-        let err = stderr(&output);
-        assert_eq!(output.status.code(), Some(2), "{name} {shown}: {err}");
-        assert_eq!(
-            err.lines().count(),
-            1,
-            "{name} {shown}: one line, got {err}"
-        );
-        assert!(err.starts_with("error: "), "{name} {shown}: {err}");
-        assert!(
-            !err.contains("panicked") && !err.contains("backtrace"),
-            "{err}"
-        );
-        assert!(
-            output.stdout.is_empty(),
-            "{name} {shown}: nothing on stdout"
-        );
+    // Each run gets only RUST_BACKTRACE (a panic would show one), and a URL
+    // where nothing listens unless the case gives --server.
+    let command = |name: &str| {
+        let mut command = Command::new(bins(name));
+        command.env_clear().env("RUST_BACKTRACE", "1");
+        command
     };
+    let mut snapshot = String::new();
     for (name, args) in cases {
-        let mut command = std::process::Command::new(bins(name));
-        command.env_remove("NATS_URL").env("RUST_BACKTRACE", "1");
+        let mut command = command(name);
         if !args.contains(&"--server") {
             command.args(["--server", &url]);
         }
-        let output = command.args(*args).output().unwrap();
-        check(name, output, format!("{args:?}"));
+        let output = run(command.args(*args));
+        usage_error(&output);
+        snapshot.push_str(&shown(name, args, &output));
     }
     // Non-UTF-8 bytes in arguments.
     let bad = std::ffi::OsStr::from_bytes(b"ticket\xff");
     for name in ["publish", "listen"] {
-        let output = std::process::Command::new(bins(name))
-            .env_remove("NATS_URL")
-            .arg("--channel")
-            .arg(bad)
-            .output()
-            .unwrap();
-        check(name, output, "--channel <non-UTF-8>".into());
+        let output = run(command(name).arg("--channel").arg(bad));
+        assert_usage_error(&output, "UTF-8");
+        snapshot.push_str(&shown(name, &["--channel", "ticket\\xff"], &output));
     }
+    // The test's own folder and URL are not part of what the tools say.
+    let snapshot = snapshot
+        .replace(&dir_path, "[TEMP DIR]")
+        .replace(&url, "[DEAD URL]");
+    insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("bad-input", snapshot);
+    });
+}
+
+/// One case as the snapshot shows it: the command line (a long argument
+/// cut short), the exit code, and stderr.
+fn shown(name: &str, args: &[&str], output: &Output) -> String {
+    let args: Vec<String> = args
+        .iter()
+        .map(|arg| match arg.chars().next() {
+            Some(first) if arg.len() > 60 && arg.chars().all(|c| c == first) => {
+                format!("<{} × {first}>", arg.len())
+            }
+            _ if arg.is_empty() || arg.contains(char::is_whitespace) => format!("'{arg}'"),
+            _ => arg.to_string(),
+        })
+        .collect();
+    format!(
+        "$ {name} {}\n? {}\n{}\n",
+        args.join(" "),
+        output
+            .status
+            .code()
+            .map_or("signal".into(), |c| c.to_string()),
+        text(&output.stderr)
+    )
 }

@@ -1,0 +1,43 @@
+//! `--help` of each command, whole, against its snapshot in
+//! `tests/snapshots/` (`publish-help.snap`, `listen-help.snap`): a change to
+//! a flag, its help text, default or variable shows in review as a change
+//! of the snapshot, and `tests/docs.rs` holds `docs/flags.md` to the same
+//! output.
+//!
+//! The commands run with an empty environment: `--help` shows the value of
+//! a variable such as `NATS_USER` when it is set.
+//!
+//! After a deliberate change, `INSTA_UPDATE=always cargo test --test help`
+//! writes the new snapshots (or `cargo insta review`, with cargo-insta).
+
+mod common;
+
+use std::process::Command;
+
+use common::{run, text};
+
+/// Runs `bin --help` with an empty environment; what it printed on stdout.
+fn help(bin: &str) -> String {
+    let output = run(Command::new(bin).env_clear().arg("--help"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+    text(&output.stdout)
+}
+
+/// `publish --help` is what `tests/snapshots/publish-help.snap` holds.
+#[test]
+fn publish_help_is_its_snapshot() {
+    let help = help(env!("CARGO_BIN_EXE_publish"));
+    insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("publish-help", help);
+    });
+}
+
+/// `listen --help` is what `tests/snapshots/listen-help.snap` holds.
+#[test]
+fn listen_help_is_its_snapshot() {
+    let help = help(env!("CARGO_BIN_EXE_listen"));
+    insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("listen-help", help);
+    });
+}
