@@ -3,8 +3,12 @@
 #
 # 1. installs (or finds) a nats-server and exports its path as NATS_SERVER_BIN,
 #    so the integration tests can start their own throw-away servers;
-# 2. checks formatting (cargo fmt), lints (cargo clippy, warnings are errors)
-#    and runs the tests (cargo test).
+# 2. checks formatting (cargo fmt) and the shell scripts in scripts/
+#    (shellcheck, installed by scripts/install-shellcheck.sh; where it cannot
+#    be installed, this check is skipped with a notice);
+# 3. lints (cargo clippy) and builds the API docs (cargo doc), warnings being
+#    errors in both, so a broken intra-doc link fails the run;
+# 4. runs the tests (cargo test).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,8 +20,20 @@ echo "==> using nats-server $NATS_SERVER_BIN ($("$NATS_SERVER_BIN" --version))"
 echo "==> cargo fmt --check"
 cargo fmt --check
 
+echo "==> shellcheck scripts/"
+if SHELLCHECK_BIN="$(scripts/install-shellcheck.sh | tail -n1)" && [[ -n "$SHELLCHECK_BIN" ]]; then
+    mapfile -t shell_scripts < <(find scripts -type f -name '*.sh' | sort)
+    # -x follows `source`: the demos' scripts/demo/lib.sh is checked as they use it.
+    "$SHELLCHECK_BIN" -x "${shell_scripts[@]}"
+else
+    echo "==> NOTICE: shellcheck is not available (see above): the scripts in scripts/ were NOT checked"
+fi
+
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
+
+echo "==> cargo doc --no-deps (RUSTDOCFLAGS=-D warnings)"
+RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" cargo doc --no-deps
 
 echo "==> cargo test"
 cargo test
