@@ -13,13 +13,11 @@ mod common;
 use std::process::Output;
 use std::time::Duration;
 
-use common::{NatsServer, Running, script, text};
+use common::{NatsServer, Running, SEED, script, text};
 
 /// How long a demo may run. The slowest waits about 6 s for a subscription
 /// to expire; the rest is headroom for a busy machine.
 const DEMO_DEADLINE: Duration = Duration::from_secs(120);
-
-const COURSE_DATA: &str = r#"{"id":"123","title":"concert","price":20}"#;
 
 /// What a finished script printed (stdout and stderr, interleaved) and how it exited.
 struct Run {
@@ -93,9 +91,7 @@ fn run_demo(name: &str) -> Run {
 fn publish_listen_demo_shows_the_published_events_arrive() {
     let run = run_demo("publish-listen");
     run.assert_contains("Event published to lesson.publish-listen as event #1");
-    run.assert_contains(&format!(
-        "[listener] Received event #1, with data: {COURSE_DATA}"
-    ));
+    run.assert_contains(&format!("[listener] Received event #1, with data: {SEED}"));
     run.assert_contains(
         r#"[listener] Received event #2, with data: {"id":"456","title":"opera","price":55}"#,
     );
@@ -128,7 +124,7 @@ fn manual_ack_demo_shows_the_unacked_event_redelivered_until_acked() {
     let run = run_demo("manual-ack");
     for delivery in [2, 3] {
         run.assert_contains(&format!(
-            "[forgetful] Received event #1, with data: {COURSE_DATA} (redelivered, delivery #{delivery})"
+            "[forgetful] Received event #1, with data: {SEED} (redelivered, delivery #{delivery})"
         ));
     }
     assert_eq!(&run.events_of("forgetful")[..3], [1, 1, 1]);
@@ -179,7 +175,7 @@ fn crash_redelivery_demo_gives_a_crashed_members_events_to_the_other() {
     assert_eq!(run.events_of("member-b"), [1, 2, 3]);
     for event in 1..=3 {
         run.assert_contains(&format!(
-            "[member-b] Received event #{event}, with data: {COURSE_DATA} (redelivered, delivery #2)"
+            "[member-b] Received event #{event}, with data: {SEED} (redelivered, delivery #2)"
         ));
     }
 }
