@@ -125,18 +125,15 @@
 //! `concurrency_versions` (events processed in version order).
 
 pub mod channel;
-pub mod cli;
+pub mod cmd;
 pub mod connection;
 pub mod duration;
 pub mod events;
-pub mod listen;
 pub mod mask;
-pub mod progress;
-pub mod publish;
-pub mod shutdown;
 pub mod subscription;
 pub mod typed;
-pub mod watch;
+
+pub use cmd::{cli, listen, progress, publish, shutdown, watch};
 
 pub use channel::Channel;
 pub use cli::{ListenArgs, PublishArgs};
