@@ -26,8 +26,9 @@
 
 use std::time::Duration;
 
+use nats_course_toolkit::Notes;
+use nats_course_toolkit::cmd::shutdown;
 use nats_course_toolkit::events::{TicketUpdatedData, TicketUpdatedEvent};
-use nats_course_toolkit::shutdown;
 use nats_course_toolkit::typed::{Ack, Listener, Publisher, VersionCheck, VersionTracker};
 
 /// The order of versions the publisher sends them in.
@@ -139,7 +140,9 @@ async fn main() -> anyhow::Result<()> {
         versions: VersionTracker::default(),
         processed: Vec::new(),
     };
-    let result = listener.listen(&client, ctrl_c).await;
+    // Notes (an event that cannot be read, say) on stderr: the library prints nothing itself.
+    let notes = Notes::to(|line| eprintln!("{line}"));
+    let result = listener.listen_with(&client, ctrl_c, &notes).await;
     client.drain().await.ok();
     result?;
 

@@ -27,8 +27,9 @@
 //! `cargo run --example ticket_created_listener -- 3` exits after 3 events.
 //! Publish with `cargo run --example ticket_created_publisher`.
 
+use nats_course_toolkit::Notes;
+use nats_course_toolkit::cmd::shutdown;
 use nats_course_toolkit::events::{Event, TicketCreatedData, TicketCreatedEvent};
-use nats_course_toolkit::shutdown;
 use nats_course_toolkit::typed::{Ack, Listener};
 
 // export class TicketCreatedListener extends Listener<TicketCreatedEvent>
@@ -111,9 +112,11 @@ async fn main() -> anyhow::Result<()> {
         })?;
     println!("Listener connected to NATS");
 
+    // Notes (an event that cannot be read, say) on stderr: the library prints nothing itself.
+    let notes = Notes::to(|line| eprintln!("{line}"));
     // new TicketCreatedListener(stan).listen();
     let result = TicketCreatedListener { remaining }
-        .listen(&client, ctrl_c)
+        .listen_with(&client, ctrl_c, &notes)
         .await;
 
     // stan.on('close', () => { console.log('NATS connection closed!'); process.exit(); });

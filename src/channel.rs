@@ -26,6 +26,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::notes::Notes;
 use anyhow::Context as _;
 use async_nats::jetstream::{self, context::GetStreamByNameErrorKind, stream};
 
@@ -114,43 +115,32 @@ impl Channel {
         }
     }
 
-    /// Finds the stream that keeps this channel's history, creating it on first
-    /// use, and returns its name.
-    pub async fn ensure_stream(&self, js: &jetstream::Context) -> anyhow::Result<String> {
-        self.ensure_stream_with(js, 1).await
-    }
-
-    /// [`Channel::ensure_stream`], creating the stream with `replicas`
-    /// copies (`--replicas 3` on a 3-node cluster) when it is new.
-    pub async fn ensure_stream_with(
+    /// Finds the stream that keeps this channel's history, creating it on
+    /// first use with `replicas` copies (`--replicas 3` on a 3-node
+    /// cluster), and returns its name. A cluster that is electing leaders
+    /// is waited for, within `wait`.
+    pub async fn find_or_create_stream(
         &self,
         js: &jetstream::Context,
         replicas: usize,
-    ) -> anyhow::Result<String> {
-        self.ensure_stream_settling(js, replicas, &mut Settling::new())
-            .await
-    }
-
-    /// [`Channel::ensure_stream_with`] within a wait for the cluster that a
-    /// caller's later requests share.
-    pub(crate) async fn ensure_stream_settling(
-        &self,
-        js: &jetstream::Context,
-        replicas: usize,
-        settling: &mut Settling,
+        wait: &mut ClusterWait,
     ) -> anyhow::Result<String> {
         loop {
-            match self.find_or_create_stream(js, replicas).await {
-                Err(err) if settling.wait_to_retry(&err).await => {}
+            match self
+                .try_find_or_create_stream(js, replicas, &wait.notes)
+                .await
+            {
+                Err(err) if wait.retry_after(&err).await => {}
                 result => return result,
             }
         }
     }
 
-    async fn find_or_create_stream(
+    async fn try_find_or_create_stream(
         &self,
         js: &jetstream::Context,
         replicas: usize,
+        notes: &Notes,
     ) -> anyhow::Result<String> {
         match js.stream_by_subject(self.as_str()).await {
             Ok(name) => return Ok(name),
@@ -167,7 +157,7 @@ impl Channel {
             let create_err = match js.create_stream(config).await {
                 Ok(stream) => {
                     if let Some((name, holder)) = taken.first() {
-                        crate::mask::eprintln(format_args!(
+                        notes.say(format_args!(
                             "Note: the stream name {name} is taken by {holder}, \
                              so channel {self} is stored in the stream {unique}"
                         ));
@@ -214,24 +204,35 @@ const CLUSTER_SETTLE: Duration = Duration::from_secs(30);
 /// Waiting for a JetStream cluster to settle. A cluster that just lost a node
 /// answers requests with timeouts or "no suitable peers" until it has
 /// elected new leaders; a request that failed so is tried again, every
-/// 0.5 s for up to 30 s in all, and the user is told once. One `Settling`
-/// serves all the requests of a command's start. Used as `Err(err) if settling.wait_to_retry(&err).await => {}` in a loop.
-pub(crate) struct Settling {
+/// 0.5 s for up to 30 s in all, and the notes say so once. One `ClusterWait`
+/// serves all the requests of a command's start, so the 30 s are for them
+/// all; its notes are where those requests' notes go.
+#[derive(Debug)]
+pub struct ClusterWait {
     started: Instant,
     said: bool,
+    notes: Notes,
 }
 
-impl Settling {
-    pub(crate) fn new() -> Settling {
-        Settling {
+impl ClusterWait {
+    /// A wait starting now, saying what it waits for in `notes`.
+    pub fn new(notes: Notes) -> ClusterWait {
+        ClusterWait {
             started: Instant::now(),
             said: false,
+            notes,
         }
     }
 
+    /// Where the notes of the requests within this wait go.
+    pub(crate) fn notes(&self) -> &Notes {
+        &self.notes
+    }
+
     /// Whether `err` is one a settling cluster gives and there is time left;
-    /// if so, says so (the first time) and waits before the next try.
-    pub(crate) async fn wait_to_retry(&mut self, err: &anyhow::Error) -> bool {
+    /// if so, says so (the first time) and waits before the next try. Used
+    /// as `Err(err) if wait.retry_after(&err).await => {}` in a loop.
+    pub(crate) async fn retry_after(&mut self, err: &anyhow::Error) -> bool {
         let Some(reason) = transient_reason(err) else {
             return false;
         };
@@ -239,7 +240,7 @@ impl Settling {
             return false;
         }
         if !self.said {
-            crate::mask::eprintln(format_args!(
+            self.notes.say(format_args!(
                 "JetStream is not ready yet (a request {reason}: a cluster electing leaders, or \
                  one that lost the majority of its nodes); trying again for up to {}s...",
                 CLUSTER_SETTLE.as_secs()

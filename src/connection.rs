@@ -14,6 +14,7 @@ use anyhow::{Context as _, anyhow};
 use async_nats::{Client, ConnectOptions, Event, ServerAddr, rustls};
 
 use crate::mask;
+use crate::notes::Notes;
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct ConnectConfig {
     pub auth: Auth,
     /// TLS certificates, when the server asks for TLS.
     pub tls: Tls,
+    /// Where lost and restored connections, and warnings, are said.
+    pub notes: Notes,
 }
 
 /// A secret: shown as `***` by `Debug`, so it never reaches a log.
@@ -156,14 +159,15 @@ impl ConnectConfig {
     pub async fn connect(&self) -> anyhow::Result<Client> {
         let url = self.display_servers();
         let lost = Arc::new(AtomicBool::new(false));
+        let notes = self.notes.clone();
         let options = self.credentials().await?;
         let options = options
             .name(&self.client_id)
             .connection_timeout(self.connect_timeout)
             .reconnect_delay_callback(reconnect_delay)
             .event_callback(move |event| {
-                let (url, lost) = (url.clone(), Arc::clone(&lost));
-                async move { report(&event, &url, &lost) }
+                let (url, lost, notes) = (url.clone(), Arc::clone(&lost), notes.clone());
+                async move { report(&event, &url, &lost, &notes) }
             });
         let client = options
             .connect(self.servers.as_slice())
@@ -196,7 +200,7 @@ impl ConnectConfig {
                     .with_context(cannot_read)?;
                 let creds = String::from_utf8(creds).with_context(cannot_read)?;
                 let options = ConnectOptions::with_credentials(&creds).with_context(cannot_read)?;
-                warn_if_others_can_read(path);
+                warn_if_others_can_read(path, &self.notes);
                 options
             }
         };
@@ -387,7 +391,7 @@ pub fn size(bytes: u64) -> String {
 
 /// Warns, as ssh does for keys, when others may read the credentials file:
 /// its seed is a secret.
-fn warn_if_others_can_read(path: &Path) {
+fn warn_if_others_can_read(path: &Path, notes: &Notes) {
     use std::os::unix::fs::PermissionsExt as _;
     let Ok(metadata) = std::fs::metadata(path) else {
         return;
@@ -395,7 +399,7 @@ fn warn_if_others_can_read(path: &Path) {
     let mode = metadata.permissions().mode() & 0o777;
     if metadata.is_file() && mode & 0o077 != 0 {
         let can = if mode & 0o044 != 0 { "read" } else { "changed" };
-        mask::eprintln(format_args!(
+        notes.say(format_args!(
             "Warning: the credentials file {file} can be {can} by other users (mode {mode:03o}); \
              run chmod 600 {file}",
             file = path.display()
@@ -408,6 +412,16 @@ fn readable(path: &Path, flag: &str) -> anyhow::Result<()> {
     std::fs::File::open(path)
         .map(drop)
         .with_context(|| format!("cannot read {} ({flag})", path.display()))
+}
+
+/// How long closing a connection may take (sending what it still buffers).
+pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// Closes the connection, sending what the client still buffers (acks,
+/// events), for at most [`CLOSE_WAIT`]: a server that is gone does not hold
+/// anyone up.
+pub async fn close(client: Client) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, client.drain()).await;
 }
 
 /// How many times `client` has connected so far: a change means the
@@ -424,18 +438,18 @@ fn reconnect_delay(attempts: usize) -> Duration {
     Duration::from_millis(250) * steps
 }
 
-fn report(event: &Event, url: &str, lost: &AtomicBool) {
+fn report(event: &Event, url: &str, lost: &AtomicBool, notes: &Notes) {
     match event {
         Event::Disconnected => {
             lost.store(true, Ordering::Relaxed);
-            mask::eprintln(format_args!(
+            notes.say(format_args!(
                 "Lost the connection to NATS at {url}; reconnecting..."
             ));
         }
         Event::Connected if lost.swap(false, Ordering::Relaxed) => {
-            mask::eprintln(format_args!("Reconnected to NATS at {url}"));
+            notes.say(format_args!("Reconnected to NATS at {url}"));
         }
-        Event::ServerError(err) => mask::eprintln(format_args!("NATS server error: {err}")),
+        Event::ServerError(err) => notes.say(format_args!("NATS server error: {err}")),
         _ => {}
     }
 }

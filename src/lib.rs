@@ -14,27 +14,38 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command-line flags of both binaries, and the one step that
-//!   turns them into a typed config.
+//! The library below, which prints nothing and builds without the `cli`
+//! feature (no clap, notify, indicatif or ctrlc):
+//!
 //! - [`connection`]: server URLs (`http://` and comma lists accepted),
-//!   connecting with a client id, and errors that say how to get a server.
+//!   connecting with a client id, closing within a deadline, and errors that
+//!   say how to get a server.
 //! - [`channel`]: a NATS Streaming channel is a JetStream subject captured by
-//!   a stream; the stream name rule and the creation of the stream on first use.
-//! - [`events`]: the course's event types: the seed's [`TicketCreated`], and
-//!   the shared package's subjects ([`events::Subject`]) and typed events.
-//! - [`publish`]: pipelined publishing, each event confirmed by the server.
+//!   a stream; the stream name rule, the stream's creation on first use, and
+//!   [`channel::ClusterWait`] for a cluster that is electing leaders.
+//! - [`publish`]: exactly-once, pipelined publishing: the [`publish::Window`]
+//!   of events in flight and the [`publish::Batch`] that sends them, each
+//!   with a `Nats-Msg-Id`, again after a lost connection.
 //! - [`subscription`]: subscription options (queue group, deliver-all,
 //!   durable name, manual ack, ack wait) become a JetStream pull consumer;
-//!   pulling events, acking them, closing.
-//! - [`listen`]: the `listen` command: print each event, ack it, close cleanly.
-//! - [`watch`]: `publish --watch`: publish again on every save of a file.
+//!   its module docs hold the table from NATS Streaming to JetStream.
+//!   Pulling events, acking them, closing.
+//! - [`events`]: the course's event types: the seed's [`TicketCreated`], and
+//!   the shared package's subjects ([`events::Subject`]) and typed events.
 //! - [`typed`]: the shared package's [`Listener`] and [`Publisher`] traits,
 //!   and the concurrency lesson's [`typed::VersionTracker`].
-//! - [`progress`]: a progress bar for long runs on a terminal.
-//! - [`shutdown`]: SIGINT/SIGTERM as a future, so a clean close is one call.
+//! - [`notes`]: what the library has to say ([`Notes`]), handed to the
+//!   caller instead of printed; error lines and escaped event data.
+//! - [`mask`]: the one place where passwords and tokens are hidden.
 //! - [`duration`]: `500ms`, `30s`, `10m`, `1h` as flag values.
-//! - [`mask`]: the one place where passwords and tokens are hidden from
-//!   every line the commands print.
+//!
+//! The commands above it, in `cmd` (the default `cli` feature): the flags
+//! and the one step that turns them into a typed config (`cmd::cli`), the
+//! `publish` and `listen` commands and the lines they print
+//! (`cmd::publish`, `cmd::listen`), `publish --watch` (`cmd::watch`), the
+//! progress bar (`cmd::progress`) and SIGINT/SIGTERM as a future
+//! (`cmd::shutdown`). Each binary in `src/bin/` is one call to its
+//! command's `main`.
 //!
 //! # The course's shared package: a listener and a publisher
 //!
@@ -49,7 +60,8 @@
 //!
 //! ```no_run
 //! use nats_course_toolkit::events::{TicketCreatedData, TicketCreatedEvent};
-//! use nats_course_toolkit::{Ack, Listener, shutdown};
+//! use nats_course_toolkit::cmd::shutdown;
+//! use nats_course_toolkit::{Ack, Listener};
 //!
 //! // class TicketCreatedListener extends Listener<TicketCreatedEvent>
 //! struct TicketCreatedListener;
@@ -125,20 +137,19 @@
 //! `concurrency_versions` (events processed in version order).
 
 pub mod channel;
+#[cfg(feature = "cli")]
 pub mod cmd;
 pub mod connection;
 pub mod duration;
 pub mod events;
 pub mod mask;
+pub mod notes;
+pub mod publish;
 pub mod subscription;
 pub mod typed;
 
-pub use cmd::{cli, listen, progress, publish, shutdown, watch};
-
 pub use channel::Channel;
-pub use cli::{ListenArgs, PublishArgs};
 pub use events::TicketCreated;
-pub use listen::ListenConfig;
-pub use publish::PublishConfig;
+pub use notes::Notes;
 pub use subscription::{Event, StartPosition, Subscription, SubscriptionOptions};
 pub use typed::{Ack, Listener, Publisher};

@@ -2,7 +2,7 @@
 //!
 //! Everything `publish` and `listen` print goes through one function,
 //! [`mask`], at one place: the [`Masked`] writer that wraps their stdout and
-//! their stderr (and [`eprintln`], for the lines the library prints itself).
+//! their stderr (the library's [`Notes`](crate::Notes) among them).
 //! It hides:
 //!
 //! - the password of any URL with credentials, `scheme://user:password@` →
@@ -51,14 +51,6 @@ pub fn mask_str(text: &str) -> Cow<'_, str> {
                 .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()),
         ),
     }
-}
-
-/// Writes one line to stderr, masked: for the notes the library prints on
-/// its own (lost connections, a settling cluster, warnings).
-pub fn eprintln(line: std::fmt::Arguments<'_>) {
-    let mut stderr = Masked::line_buffered(io::stderr().lock());
-    // Nothing sensible to do when stderr is gone.
-    let _ = writeln!(stderr, "{line}").and_then(|()| stderr.flush());
 }
 
 /// A writer that masks every line it passes on. Buffered (`publish`'s

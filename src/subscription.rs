@@ -32,7 +32,6 @@
 //! disappears with its last member, as in NATS Streaming.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -47,9 +46,10 @@ use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use serde::Deserialize;
 
-use crate::channel::{Channel, Settling, jetstream_error};
+use crate::channel::{Channel, ClusterWait, jetstream_error};
 use crate::connection;
 use crate::duration;
+use crate::notes::Notes;
 
 /// The queue group of the course's listener.
 pub const DEFAULT_QUEUE_GROUP: &str = "orders-microservice-queue-group";
@@ -298,27 +298,27 @@ impl Subscription {
     pub async fn open(
         client: &Client,
         options: &SubscriptionOptions,
-        notes: &mut impl Write,
+        notes: &Notes,
     ) -> anyhow::Result<Subscription> {
         let js = jetstream::new(client.clone());
         // One wait for a settling cluster, shared by every request below.
-        let mut settling = Settling::new();
+        let mut wait = ClusterWait::new(notes.clone());
         let stream_name = options
             .channel
-            .ensure_stream_settling(&js, options.replicas, &mut settling)
+            .find_or_create_stream(&js, options.replicas, &mut wait)
             .await?;
         let stream = loop {
             match js.get_stream(&stream_name).await {
                 Ok(stream) => break stream,
                 Err(err) => {
                     let err = jetstream_error(&js, err);
-                    if !settling.wait_to_retry(&err).await {
+                    if !wait.retry_after(&err).await {
                         return Err(err);
                     }
                 }
             }
         };
-        let consumer = open_consumer(&stream, options, notes, &mut settling).await?;
+        let consumer = open_consumer(&stream, options, &mut wait).await?;
         // Every reply to our pull requests, events among them, arrives on one inbox.
         let inbox = Subject::from(client.new_inbox());
         let events = client
@@ -509,7 +509,7 @@ impl Subscription {
     /// Acks an event (`msg.ack()`): the server will not deliver it again.
     ///
     /// When the listener is about to wait for events, and at least every
-    /// [`CONFIRM_EVERY`] acks, the ack asks the server for a confirmation,
+    /// `CONFIRM_EVERY` (256) acks, the ack asks the server for a confirmation,
     /// without waiting for it. The server handles one connection's acks in
     /// order, so a confirmation covers every ack sent before it.
     /// Confirmations are collected when many are waiting, and on
@@ -666,8 +666,7 @@ pub struct Skipped {
 async fn open_consumer(
     stream: &jetstream::stream::Stream,
     options: &SubscriptionOptions,
-    notes: &mut impl Write,
-    settling: &mut Settling,
+    wait: &mut ClusterWait,
 ) -> anyhow::Result<PullConsumer> {
     if options.reset
         && let Some(name) = options.consumer_name()
@@ -675,14 +674,17 @@ async fn open_consumer(
         loop {
             match stream.delete_consumer(name).await {
                 Ok(_) => {
-                    writeln!(notes, "Deleted the {} to start over", options.describe())?;
+                    wait.notes().say(format_args!(
+                        "Deleted the {} to start over",
+                        options.describe()
+                    ));
                     break;
                 }
                 Err(err) if is_not_found(&err) => break,
                 Err(err) => {
                     let err = anyhow::Error::new(err)
                         .context("could not delete the consumer for --reset");
-                    if !settling.wait_to_retry(&err).await {
+                    if !wait.retry_after(&err).await {
                         return Err(err);
                     }
                 }
@@ -690,8 +692,8 @@ async fn open_consumer(
         }
     }
     loop {
-        match find_or_create_consumer(stream, options, notes).await {
-            Err(err) if settling.wait_to_retry(&err).await => {}
+        match find_or_create_consumer(stream, options, wait.notes()).await {
+            Err(err) if wait.retry_after(&err).await => {}
             result => return result,
         }
     }
@@ -700,7 +702,7 @@ async fn open_consumer(
 async fn find_or_create_consumer(
     stream: &jetstream::stream::Stream,
     options: &SubscriptionOptions,
-    notes: &mut impl Write,
+    notes: &Notes,
 ) -> anyhow::Result<PullConsumer> {
     let mut wanted = options.consumer_config();
     // As many copies as the stream has: a consumer on one node of a cluster
@@ -756,7 +758,7 @@ fn is_not_found(err: &async_nats::jetstream::stream::ConsumerError) -> bool {
 fn join_existing(
     existing: PullConsumer,
     options: &SubscriptionOptions,
-    notes: &mut impl Write,
+    notes: &Notes,
 ) -> anyhow::Result<PullConsumer> {
     let have = &existing.cached_info().config;
     let wanted: async_nats::jetstream::consumer::Config =
@@ -831,13 +833,12 @@ fn join_existing(
         } else {
             ""
         };
-        writeln!(
-            notes,
+        notes.say(format_args!(
             "Note: the {} already exists, so it resumes where it left off and {} does not apply \
              (a start position applies only when a group or durable is first formed){advice}",
             options.describe(),
             start.flag()
-        )?;
+        ));
     }
     Ok(existing)
 }

@@ -32,17 +32,16 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::Client;
-use async_nats::jetstream::{self, context::PublishErrorKind};
 use bytes::Bytes;
 
-use crate::channel::jetstream_error;
 use crate::duration;
 use crate::events::{Data, Event};
+use crate::notes::{Notes, error_line, escape_control};
+use crate::publish::Batch;
 use crate::subscription::{self, StartPosition, Subscription, SubscriptionOptions};
 
 /// The course's listener ack wait: `protected ackWait = 5 * 1000`.
@@ -150,7 +149,8 @@ pub trait Listener: Send {
 
     /// Subscribes and handles events until `shutdown` resolves or
     /// [`is_done`](Listener::is_done) says so: the course's `listen()`.
-    /// Problems with single events are reported on stderr.
+    /// It prints nothing: to hear about problems with single events, use
+    /// [`listen_with`](Listener::listen_with).
     ///
     /// `client` is a connection the caller made (and closes, with
     /// `client.drain()`); on the way out `listen` closes its subscription and
@@ -160,33 +160,29 @@ pub trait Listener: Send {
         client: &Client,
         shutdown: impl Future<Output = ()> + Send,
     ) -> impl Future<Output = anyhow::Result<()>> + Send {
-        async move {
-            // Masked, as every line the commands print: a note may quote a URL.
-            let mut stderr = crate::mask::Masked::line_buffered(std::io::stderr());
-            self.listen_with(client, shutdown, &mut stderr).await
-        }
+        async move { self.listen_with(client, shutdown, &Notes::silent()).await }
     }
 
-    /// [`listen`](Listener::listen), reporting problems with single events,
-    /// and notes about the subscription, to `notes` instead of stderr.
-    fn listen_with<W: Write + Send>(
+    /// [`listen`](Listener::listen), saying problems with single events, and
+    /// notes about the subscription, to `notes` (a service's log, say, or
+    /// `Notes::to(|line| eprintln!("{line}"))`).
+    fn listen_with(
         &mut self,
         client: &Client,
         shutdown: impl Future<Output = ()> + Send,
-        notes: &mut W,
+        notes: &Notes,
     ) -> impl Future<Output = anyhow::Result<()>> + Send {
         async move {
             let options = self.subscription_options();
-            let mut subscription = Subscription::open(client, &options, &mut *notes).await?;
+            let mut subscription = Subscription::open(client, &options, notes).await?;
             let result = receive(self, &mut subscription, &options, shutdown, notes).await;
             // stan.close(): stop receiving, and flush so every ack reaches the server.
             let unconfirmed = subscription.close().await;
             if unconfirmed > 0 {
-                writeln!(
-                    notes,
-                    "{unconfirmed} acks were not confirmed by the server before closing (NATS did not answer \
-             within 5s); their events may be delivered again"
-                )?;
+                notes.say(format_args!(
+                    "{unconfirmed} acks were not confirmed by the server before closing (NATS did \
+                     not answer within 5s); their events may be delivered again"
+                ));
             }
             let flushed = client
                 .flush()
@@ -198,12 +194,12 @@ pub trait Listener: Send {
 }
 
 /// The loop of [`Listener::listen`]: next event, parse, `on_message`, ack.
-async fn receive<L: Listener + ?Sized, W: Write>(
+async fn receive<L: Listener + ?Sized>(
     listener: &mut L,
     subscription: &mut Subscription,
     options: &SubscriptionOptions,
     shutdown: impl Future<Output = ()>,
-    notes: &mut W,
+    notes: &Notes,
 ) -> anyhow::Result<()> {
     tokio::pin!(shutdown);
     let subject = <L::Event as Event>::SUBJECT;
@@ -224,15 +220,13 @@ async fn receive<L: Listener + ?Sized, W: Write>(
         let data = match serde_json::from_slice::<Data<L::Event>>(&msg.data) {
             Ok(data) => data,
             Err(err) => {
-                write!(
-                    notes,
+                notes.say(format_args!(
                     "Could not read event #{} on {subject} as {}: {err}; it never will be, so it \
-                     is terminated (+TERM) and not delivered again. Its data: ",
+                     is terminated (+TERM) and not delivered again. Its data: {}",
                     msg.sequence,
                     short_type_name::<Data<L::Event>>(),
-                )?;
-                crate::listen::write_escaped(notes, &String::from_utf8_lossy(&msg.data))?;
-                writeln!(notes)?;
+                    escape_control(&String::from_utf8_lossy(&msg.data))
+                ));
                 subscription.term(&msg).await?;
                 continue;
             }
@@ -240,12 +234,11 @@ async fn receive<L: Listener + ?Sized, W: Write>(
         match listener.on_message(data, &msg).await {
             Ok(Ack::Ack) => subscription.ack(&msg).await?,
             Ok(Ack::Later) => {}
-            Err(err) => writeln!(
-                notes,
+            Err(err) => notes.say(format_args!(
                 "Could not handle event #{} on {subject}: {}; {redelivery}",
                 msg.sequence,
-                crate::cli::error_line(&err)
-            )?,
+                error_line(&err)
+            )),
         }
     }
     Ok(())
@@ -274,39 +267,31 @@ pub trait Publisher {
     /// course's `publish(data)`, whose promise resolved in `stan.publish`'s
     /// callback.
     ///
-    /// The first publish on a channel that has no stream yet creates it (see
-    /// [`Channel::ensure_stream`](crate::Channel::ensure_stream)).
+    /// It is the `publish` command's exactly-once publish
+    /// ([`crate::publish::Batch`]): the event carries a
+    /// `Nats-Msg-Id`, and if the connection drops before the server
+    /// confirms it, it is sent again with the same id, so it is stored once.
+    /// The first publish on a channel that has no stream yet creates it.
     fn publish(
         &self,
         data: &Data<Self::Event>,
     ) -> impl Future<Output = anyhow::Result<u64>> + Send {
         let subject = <Self::Event as Event>::SUBJECT;
         let payload = serde_json::to_vec(data).map(Bytes::from);
-        let js = jetstream::new(self.client().clone());
+        let client = self.client().clone();
         async move {
             let payload = payload.with_context(|| format!("could not write {subject} as JSON"))?;
-            let ack = match publish_once(&js, subject.as_str(), payload.clone()).await {
-                // No stream captures the subject yet: create it, and publish again.
-                Err(err) if err.kind() == PublishErrorKind::StreamNotFound => {
-                    subject.channel().ensure_stream(&js).await?;
-                    publish_once(&js, subject.as_str(), payload).await
-                }
-                other => other,
-            }
-            .map_err(|err| jetstream_error(&js, err))
-            .with_context(|| format!("could not publish an event on {subject}"))?;
-            Ok(ack.sequence)
+            let mut sequence = 0;
+            Batch::new(subject.channel(), payload, 1)
+                .publish(&client, &Notes::silent(), std::future::pending(), |seq| {
+                    sequence = seq;
+                    Ok::<(), std::convert::Infallible>(())
+                })
+                .await
+                .with_context(|| format!("could not publish an event on {subject}"))?;
+            Ok(sequence)
         }
     }
-}
-
-/// One JetStream publish, awaited until the server has stored it.
-async fn publish_once(
-    js: &jetstream::Context,
-    subject: &'static str,
-    payload: Bytes,
-) -> Result<jetstream::publish::PublishAck, jetstream::context::PublishError> {
-    js.publish(subject, payload).await?.await
 }
 
 /// The version every record starts with: the course's

@@ -164,7 +164,14 @@ fn listener_example_reports_each_event_that_does_not_fit_once_and_goes_on() {
     let server = NatsServer::start();
     server.with_js(|js| async move {
         let channel = nats_course_toolkit::events::Subject::TicketCreated.channel();
-        channel.ensure_stream(&js).await.expect("stream");
+        channel
+            .find_or_create_stream(
+                &js,
+                1,
+                &mut nats_course_toolkit::channel::ClusterWait::new(Default::default()),
+            )
+            .await
+            .expect("stream");
         for _ in 0..5 {
             js.publish("ticket:created", common::SEED.into())
                 .await

@@ -21,6 +21,8 @@ use async_nats::jetstream::{
 };
 use bytes::Bytes;
 use common::{DEADLINE, NatsServer, block_on};
+use nats_course_toolkit::Notes;
+use nats_course_toolkit::channel::ClusterWait;
 use nats_course_toolkit::events::{
     Data, Event, ExpirationCompleteData, ExpirationCompleteEvent, OrderCancelledData,
     OrderCancelledEvent, OrderCancelledTicket, OrderCreatedData, OrderCreatedEvent,
@@ -202,14 +204,20 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
 
 /// Listens until the listener is done, collecting its notes.
 async fn listen_until_done<L: Listener>(client: &Client, listener: &mut L) -> String {
-    let mut notes = Vec::new();
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&heard);
+    let notes = nats_course_toolkit::Notes::to(move |line| {
+        let mut heard = sink.lock().unwrap();
+        heard.push_str(line);
+        heard.push('\n');
+    });
     within(
         "the listener to get its events",
-        listener.listen_with(client, std::future::pending(), &mut notes),
+        listener.listen_with(client, std::future::pending(), &notes),
     )
     .await
     .expect("listen");
-    String::from_utf8(notes).expect("utf-8")
+    heard.lock().unwrap().clone()
 }
 
 /// The bytes the server stored as event `sequence` of `subject`'s channel.
@@ -263,7 +271,7 @@ where
     let js = jetstream::new(client.clone());
     E::SUBJECT
         .channel()
-        .ensure_stream(&js)
+        .find_or_create_stream(&js, 1, &mut ClusterWait::new(Notes::silent()))
         .await
         .expect("stream");
     js.publish(E::SUBJECT.as_str(), Bytes::from(fixture(fixture_name)))
@@ -509,7 +517,7 @@ fn event_that_does_not_parse_is_reported_and_terminated() {
         let js = jetstream::new(client.clone());
         Subject::TicketCreated
             .channel()
-            .ensure_stream(&js)
+            .find_or_create_stream(&js, 1, &mut ClusterWait::new(Notes::silent()))
             .await
             .expect("stream");
         js.publish(

@@ -16,12 +16,13 @@ use clap::error::{ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser};
 
 use crate::channel::Channel;
+use crate::cmd::listen::ListenConfig;
+use crate::cmd::publish::PublishConfig;
 use crate::connection::{self, Auth, ConnectConfig, MAX_CREDS_BYTES, MAX_PEM_BYTES, Secret, Tls};
 use crate::duration;
 use crate::events::{TICKET_CREATED, TicketCreated};
-use crate::listen::ListenConfig;
 use crate::mask::{self, Masked};
-use crate::publish::PublishConfig;
+use crate::notes::Notes;
 use crate::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOptions};
 
 /// The most events one `--count` may ask for.
@@ -197,23 +198,16 @@ pub fn shorten(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// An error and its causes on one line, `Error: ` as both binaries print it.
-/// async-nats repeats each cause in its own message, so a cause already said
-/// is left out: "request failed: timed out" rather than "request failed:
-/// timed out: timed out".
-pub fn error_line(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
+pub use crate::notes::error_line;
+
+/// The library's notes as the commands show them: a line on stderr each,
+/// masked like every line they print.
+pub fn stderr_notes() -> Notes {
+    Notes::to(|line| {
+        let mut stderr = Masked::line_buffered(std::io::stderr().lock());
+        // Nothing sensible to do when stderr is gone.
+        let _ = writeln!(stderr, "{line}").and_then(|()| stderr.flush());
+    })
 }
 
 /// One or more server addresses, as `--server` gives them.
@@ -334,6 +328,7 @@ impl ConnectArgs {
                 ca: self.tls_ca,
                 cert_and_key: self.tls_cert.zip(self.tls_key),
             },
+            notes: stderr_notes(),
         }
     }
 }
@@ -733,33 +728,5 @@ mod tests {
         let id = random_client_id();
         assert_eq!(id.len(), 8);
         assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
-    }
-
-    #[test]
-    fn error_line_leaves_out_causes_already_said() {
-        #[derive(Debug)]
-        struct Repeating(&'static str, Option<Box<Repeating>>);
-        impl std::fmt::Display for Repeating {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                match &self.1 {
-                    Some(source) => write!(f, "{}: {source}", self.0),
-                    None => f.write_str(self.0),
-                }
-            }
-        }
-        impl std::error::Error for Repeating {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                self.1.as_deref().map(|s| s as _)
-            }
-        }
-        let inner = Repeating("timed out", None);
-        let outer = Repeating("request failed", Some(Box::new(inner)));
-        let err = anyhow::Error::new(outer).context("could not subscribe the listener");
-        assert_eq!(
-            error_line(&err),
-            "could not subscribe the listener: request failed: timed out"
-        );
-        let plain = anyhow::anyhow!("no server").context("could not connect");
-        assert_eq!(error_line(&plain), "could not connect: no server");
     }
 }

@@ -10,8 +10,9 @@ use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
+use crate::cmd::progress::Progress;
 use crate::connection::ConnectConfig;
-use crate::progress::Progress;
+use crate::notes::write_escaped;
 use crate::subscription::{Event, GiveUps, GivenUp, Subscription, SubscriptionOptions};
 
 /// Everything `listen` needs, checked.
@@ -29,6 +30,21 @@ pub struct ListenConfig {
     pub json: bool,
 }
 
+/// The `listen` binary: flags, then [`run`].
+pub fn main() -> std::process::ExitCode {
+    super::main(
+        crate::cmd::cli::ListenArgs::into_config,
+        |config: ListenConfig, signal| async move {
+            // Every line goes through the masking writers: no secret is printed.
+            // Buffered: a replay prints thousands of lines, and the listener
+            // writes them out whenever it waits, and before it acks them.
+            let mut out = crate::mask::Masked::with_capacity(64 * 1024, std::io::stdout().lock());
+            let mut notes = crate::mask::Masked::line_buffered(std::io::stderr());
+            run(config, signal, &mut out, &mut notes).await
+        },
+    )
+}
+
 /// Connects, subscribes, prints events until `shutdown` or `--count`, then
 /// closes the connection cleanly.
 pub async fn run(
@@ -38,7 +54,8 @@ pub async fn run(
     notes: &mut impl Write,
 ) -> anyhow::Result<()> {
     let client = config.connect.connect().await?;
-    let mut subscription = Subscription::open(&client, &config.subscription, notes).await?;
+    let mut subscription =
+        Subscription::open(&client, &config.subscription, &config.connect.notes).await?;
     // The client id tells terminals apart: a listener of its own names its
     // subscription after it (see `make status`).
     status(
@@ -54,7 +71,7 @@ pub async fn run(
     // drain so every ack reaches the server before the connection closes.
     let skipped = subscription.skipped_duplicates();
     let unconfirmed = subscription.close().await;
-    crate::publish::close(client).await;
+    crate::connection::close(client).await;
     if unconfirmed > 0 {
         writeln!(
             notes,
@@ -262,51 +279,5 @@ impl Printer {
             }
             out.write_all(b"\n")
         }
-    }
-}
-
-/// Writes `text` with its control characters escaped as JSON escapes them
-/// (`\n`, `\u001b`): an event's data comes from anyone who can publish, and
-/// on a terminal a raw newline would forge a second `Received event` line
-/// and an escape sequence would reach the terminal.
-pub fn write_escaped(out: &mut impl Write, text: &str) -> std::io::Result<()> {
-    // Most data has no control character: written as it is.
-    if !text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
-        return out.write_all(text.as_bytes());
-    }
-    let mut plain = 0;
-    for (i, c) in text.char_indices() {
-        if !c.is_control() {
-            continue;
-        }
-        out.write_all(&text.as_bytes()[plain..i])?;
-        match c {
-            '\n' => out.write_all(b"\\n")?,
-            '\r' => out.write_all(b"\\r")?,
-            '\t' => out.write_all(b"\\t")?,
-            c => write!(out, "\\u{:04x}", u32::from(c))?,
-        }
-        plain = i + c.len_utf8();
-    }
-    out.write_all(&text.as_bytes()[plain..])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn escaped(text: &str) -> String {
-        let mut out = Vec::new();
-        write_escaped(&mut out, text).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn control_characters_are_escaped_as_json_escapes_them() {
-        assert_eq!(escaped("plain {\"a\":1} é"), "plain {\"a\":1} é");
-        assert_eq!(
-            escaped("x\nReceived event #9\r\t\u{1b}[31mred\u{7f}\u{9b}"),
-            "x\\nReceived event #9\\r\\t\\u001b[31mred\\u007f\\u009b"
-        );
     }
 }

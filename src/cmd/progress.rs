@@ -4,7 +4,7 @@
 //! It is drawn on stderr, only when stderr is a terminal, and only when the
 //! events are not printed there line by line anyway; otherwise every call
 //! is a no-op. Counting an event is one atomic add: a thread of the bar's
-//! own reads the count and redraws [`REDRAWS_PER_SECOND`] times a second,
+//! own reads the count and redraws `REDRAWS_PER_SECOND` times a second,
 //! so the per-event path never reads the clock or takes a lock.
 
 use std::sync::atomic::{AtomicU64, Ordering};

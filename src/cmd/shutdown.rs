@@ -8,12 +8,16 @@
 //! and close the connection cleanly when it resolves.
 
 use std::future::Future;
+use std::pin::Pin;
+
+/// The stop signal: resolves on the first SIGINT or SIGTERM.
+pub type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM. A second one ends the
 /// process at once, for when a clean close hangs.
 ///
 /// Installs a process-wide handler, so call it once per process.
-pub fn signal() -> anyhow::Result<impl Future<Output = ()>> {
+pub fn signal() -> anyhow::Result<Signal> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let mut tx = Some(tx);
     ctrlc::set_handler(move || match tx.take() {
@@ -22,7 +26,7 @@ pub fn signal() -> anyhow::Result<impl Future<Output = ()>> {
         }
         None => std::process::exit(130),
     })?;
-    Ok(async move {
+    Ok(Box::pin(async move {
         let _ = rx.await;
-    })
+    }))
 }

@@ -31,8 +31,10 @@ use bytes::Bytes;
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::cli::read_event_file;
-use crate::publish::{self, Batch, MAX_LINES, PublishConfig};
+use crate::cmd::cli::{error_line, read_event_file};
+use crate::cmd::publish::{self, MAX_LINES, PublishConfig};
+use crate::connection::close;
+use crate::publish::{Batch, check_size};
 
 /// A save is over when no file-system event came for this long.
 const QUIET: Duration = Duration::from_millis(50);
@@ -59,24 +61,33 @@ pub async fn run(
     tokio::pin!(shutdown);
     // The batch to publish, kept until the server has stored it: a retry
     // after a lost connection sends the same ids, so nothing is stored twice.
-    let mut pending = Some(Batch::new(&config));
+    let mut pending = Some(Batch::new(
+        config.channel.clone(),
+        config.payload.clone(),
+        config.count,
+    ));
     loop {
         if let Some(batch) = &pending
             && client.connection_state() == State::Connected
         {
             // Too large for this server: said once, and nothing is
             // published until the next save.
-            if let Err(err) = publish::check_size(&client, batch.payload()) {
+            if let Err(err) = check_size(&client, batch.payload()) {
                 writeln!(
                     errors,
                     "Error: {}. Nothing published; still watching",
-                    crate::cli::error_line(&err)
+                    error_line(&err)
                 )?;
                 pending = None;
                 continue;
             }
             let result = tokio::select! {
-                result = batch.publish(&client, out, errors, std::future::pending()) => result,
+                result = batch.publish(&client, &config.connect.notes, std::future::pending(), |seq| {
+                    if config.count <= MAX_LINES {
+                        writeln!(out, "Event published to {} as event #{seq}", config.channel)?;
+                    }
+                    Ok::<(), std::io::Error>(())
+                }) => result,
                 () = &mut shutdown => break,
             };
             match result {
@@ -93,7 +104,7 @@ pub async fn run(
                 Err(err) => writeln!(
                     errors,
                     "Error: {}. Still watching; will publish again once the connection is back",
-                    crate::cli::error_line(&err)
+                    error_line(&err)
                 )?,
             }
         }
@@ -132,9 +143,9 @@ pub async fn run(
             None => config.payload.clone(),
         };
         writeln!(out, "Restarting: {} has been modified", path.display())?;
-        pending = Some(Batch::of(config.channel.clone(), payload, config.count));
+        pending = Some(Batch::new(config.channel.clone(), payload, config.count));
     }
-    publish::close(client).await;
+    close(client).await;
     writeln!(out, "NATS connection closed!")?;
     Ok(())
 }
