@@ -103,3 +103,78 @@ fn durable_replay_across_a_restart_sees_every_event_and_no_acked_one_again() {
         [EVENTS + 1]
     );
 }
+
+/// The library's `Publisher` is the `publish` command's exactly-once
+/// publish: a service publishing one event after another across a server
+/// restart gets every publish confirmed, and each event is stored once.
+#[test]
+fn library_publisher_across_a_restart_stores_each_event_once() {
+    use nats_course_toolkit::Publisher;
+    use nats_course_toolkit::events::{TicketCreatedData, TicketCreatedEvent};
+
+    struct Tickets(async_nats::Client);
+    impl Publisher for Tickets {
+        type Event = TicketCreatedEvent;
+        fn client(&self) -> &async_nats::Client {
+            &self.0
+        }
+    }
+
+    const TICKETS: u64 = 2_000;
+    let mut server = NatsServer::start();
+    let url = server.url();
+    let publishing = std::thread::spawn(move || {
+        common::block_on(async move {
+            let client = async_nats::connect(&url).await.expect("connect");
+            let tickets = Tickets(client.clone());
+            let mut sequences = Vec::new();
+            for i in 0..TICKETS {
+                let data = TicketCreatedData {
+                    id: i.to_string(),
+                    version: 0,
+                    title: "concert".into(),
+                    price: 20.0,
+                    user_id: "456".into(),
+                };
+                match tickets.publish(&data).await {
+                    Ok(sequence) => sequences.push(sequence),
+                    Err(err) => panic!("publish of ticket {i} failed: {err:#}"),
+                }
+            }
+            client.drain().await.ok();
+            sequences
+        })
+    });
+    let started = std::time::Instant::now();
+    let stored = |server: &NatsServer| {
+        server.with_js(|js| async move {
+            let mut stream = js.get_stream("TICKET_CREATED").await.ok()?;
+            Some(stream.info().await.ok()?.state.messages)
+        })
+    };
+    while stored(&server).unwrap_or(0) < 200 {
+        assert!(started.elapsed() < common::DEADLINE, "no events stored");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.kill();
+    server.start_again();
+    let sequences = publishing.join().expect("every publish is confirmed");
+    assert_eq!(sequences.len() as u64, TICKETS);
+    assert_eq!(
+        server.stream_event_count("TICKET_CREATED"),
+        TICKETS,
+        "none twice"
+    );
+    let mut ids: Vec<u64> = server.with_js(|js| async move {
+        let stream = js.get_stream("TICKET_CREATED").await.expect("stream");
+        let mut ids = Vec::new();
+        for seq in 1..=TICKETS {
+            let event = stream.get_raw_message(seq).await.expect("event");
+            let value: serde_json::Value = serde_json::from_slice(&event.payload).unwrap();
+            ids.push(value["id"].as_str().unwrap().parse().unwrap());
+        }
+        ids
+    });
+    ids.sort();
+    assert_eq!(ids, (0..TICKETS).collect::<Vec<_>>(), "each ticket once");
+}
