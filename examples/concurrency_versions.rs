@@ -71,7 +71,7 @@ impl Listener for TicketUpdatedListener {
     async fn on_message(
         &mut self,
         data: TicketUpdatedData,
-        msg: &nats_course_toolkit::Event,
+        msg: &nats_course_toolkit::Delivery,
     ) -> anyhow::Result<Ack> {
         if data.id != self.ticket {
             return Ok(Ack::Ack); // an earlier run's ticket: not this run's lesson

@@ -53,7 +53,7 @@ impl Listener for TicketCreatedListener {
     async fn on_message(
         &mut self,
         data: TicketCreatedData,
-        msg: &nats_course_toolkit::Event,
+        msg: &nats_course_toolkit::Delivery,
     ) -> anyhow::Result<Ack> {
         // console.log(`Message received: ${this.subject} / ${this.queueGroupName}`);
         println!(

@@ -76,7 +76,7 @@
 //!     async fn on_message(
 //!         &mut self,
 //!         data: TicketCreatedData,
-//!         msg: &nats_course_toolkit::Event,
+//!         msg: &nats_course_toolkit::Delivery,
 //!     ) -> anyhow::Result<Ack> {
 //!         println!("Event data! #{} {data:?}", msg.sequence);
 //!         Ok(Ack::Ack) // msg.ack()
@@ -151,5 +151,5 @@ pub mod typed;
 pub use channel::Channel;
 pub use events::TicketCreated;
 pub use notes::Notes;
-pub use subscription::{Event, StartPosition, Subscription, SubscriptionOptions};
+pub use subscription::{Delivery, StartPosition, Subscription, SubscriptionOptions};
 pub use typed::{Ack, Listener, Publisher};

@@ -106,7 +106,7 @@ pub trait Listener: Send {
     fn on_message(
         &mut self,
         data: Data<Self::Event>,
-        msg: &subscription::Event,
+        msg: &subscription::Delivery,
     ) -> impl Future<Output = anyhow::Result<Ack>> + Send;
 
     /// Whether `listen` should return now. Checked before each event; the

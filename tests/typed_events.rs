@@ -150,7 +150,7 @@ impl<E: Event> Listener for Collector<E> {
     async fn on_message(
         &mut self,
         data: Data<E>,
-        msg: &subscription::Event,
+        msg: &subscription::Delivery,
     ) -> anyhow::Result<Ack> {
         self.received.push(Received {
             data,
@@ -580,7 +580,7 @@ impl Listener for FailsFirstDelivery {
     async fn on_message(
         &mut self,
         _data: OrderCreatedData,
-        msg: &subscription::Event,
+        msg: &subscription::Delivery,
     ) -> anyhow::Result<Ack> {
         self.deliveries.push((msg.sequence, msg.delivered));
         if msg.delivered == 1 {
@@ -640,7 +640,7 @@ impl Listener for InVersionOrder {
     async fn on_message(
         &mut self,
         data: TicketUpdatedData,
-        msg: &subscription::Event,
+        msg: &subscription::Delivery,
     ) -> anyhow::Result<Ack> {
         match self.versions.check(&data.id, data.version) {
             VersionCheck::Next => {

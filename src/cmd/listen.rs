@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::cmd::progress::Progress;
 use crate::connection::ConnectConfig;
 use crate::notes::write_escaped;
-use crate::subscription::{Event, GiveUps, GivenUp, Subscription, SubscriptionOptions};
+use crate::subscription::{Delivery, GiveUps, GivenUp, Subscription, SubscriptionOptions};
 
 /// Everything `listen` needs, checked.
 #[derive(Debug, Clone)]
@@ -130,7 +130,7 @@ async fn print_events(
     config: &ListenConfig,
     shutdown: impl Future<Output = ()>,
     out: &mut impl Write,
-    printed: &mut Vec<Event>,
+    printed: &mut Vec<Delivery>,
 ) -> anyhow::Result<()> {
     tokio::pin!(shutdown);
     let printer = Printer::new(config);
@@ -184,7 +184,7 @@ async fn print_events(
         }
         // Events that already arrived are written in one go; the output
         // is written out whenever the listener is about to wait.
-        if config.delay.is_some() || printed.len() >= ACK_AFTER || !subscription.has_ready() {
+        if config.delay.is_some() || printed.len() >= ACK_AFTER || !subscription.event_waiting() {
             write_out_and_ack(subscription, config, out, printed).await?;
         }
     }
@@ -195,7 +195,7 @@ async fn write_out_and_ack(
     subscription: &mut Subscription,
     config: &ListenConfig,
     out: &mut impl Write,
-    printed: &mut Vec<Event>,
+    printed: &mut Vec<Delivery>,
 ) -> anyhow::Result<()> {
     out.flush()?;
     if config.skip_ack {
@@ -257,7 +257,7 @@ impl Printer {
         }
     }
 
-    fn print(&self, out: &mut impl Write, event: &Event) -> std::io::Result<()> {
+    fn print(&self, out: &mut impl Write, event: &Delivery) -> std::io::Result<()> {
         let data = &event.data[..];
         if self.json {
             write!(

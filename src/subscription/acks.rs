@@ -1,0 +1,188 @@
+//! Acks: sent plain while more events are coming, with a confirmation asked
+//! for now and then and on close, and the record of what was acked lately,
+//! to recognise an event a crashed server sends again.
+
+use super::*;
+
+impl Subscription {
+    /// Acks `event`; while more events are coming, without asking for a
+    /// confirmation (at most [`CONFIRM_EVERY`] times in a row): it would
+    /// only be one more message each way.
+    pub(super) async fn send_ack(
+        &mut self,
+        event: &Delivery,
+        more_coming: bool,
+    ) -> anyhow::Result<()> {
+        self.acked.insert(event.sequence);
+        if more_coming && self.plain_acks < CONFIRM_EVERY {
+            self.client
+                .publish(event.reply.clone(), Bytes::from_static(b"+ACK"))
+                .await
+                .context("could not send the ack")?;
+            self.plain_acks += 1;
+            self.acks_sent += 1;
+            self.last_plain_ack = Some(event.reply.clone());
+            return Ok(());
+        }
+        self.acks_sent += 1;
+        self.send_confirmed_ack(event.reply.clone()).await
+    }
+
+    /// Sends `+ACK` to `reply`, asking for a confirmation on the ack inbox.
+    pub(super) async fn send_confirmed_ack(&mut self, reply: Subject) -> anyhow::Result<()> {
+        self.client
+            .publish_with_reply(reply, self.ack_inbox.clone(), Bytes::from_static(b"+ACK"))
+            .await
+            .context("could not send the ack")?;
+        self.confirmations.push_back(self.acks_sent);
+        self.plain_acks = 0;
+        self.last_plain_ack = None;
+        Ok(())
+    }
+
+    /// Terminates an event (`+TERM`): the server will never deliver it again,
+    /// as for an event no listener can handle.
+    pub async fn term(&mut self, event: &Delivery) -> anyhow::Result<()> {
+        self.client
+            .publish(event.reply.clone(), Bytes::from_static(b"+TERM"))
+            .await
+            .context("could not terminate the event")
+    }
+
+    /// Counts the confirmations that have arrived, without waiting.
+    pub(super) fn collect_confirmations(&mut self) {
+        while !self.confirmations.is_empty() {
+            match self.ack_confirmations.next().now_or_never() {
+                Some(Some(_)) => self.confirmed(),
+                _ => return,
+            }
+        }
+    }
+
+    /// One confirmation came: it covers every ack sent before it was asked for.
+    pub(super) fn confirmed(&mut self) {
+        if let Some(covered) = self.confirmations.pop_front() {
+            self.acks_confirmed = covered;
+        }
+    }
+
+    /// Waits until the server has confirmed every ack sent so far, and
+    /// returns how many acks it did not confirm. An ack whose confirmation
+    /// does not come (the server restarted, or is gone) may have been lost,
+    /// and then the server delivers its event again: at least once.
+    pub(super) async fn confirm_acks(&mut self) -> u64 {
+        // Acking the latest plain-acked event again, asking for a
+        // confirmation, confirms it and every ack before it.
+        if let Some(reply) = self.last_plain_ack.take()
+            && self.send_confirmed_ack(reply).await.is_err()
+        {
+            return self.acks_sent - self.acks_confirmed;
+        }
+        let started = Instant::now();
+        while !self.confirmations.is_empty() {
+            match tokio::time::timeout(LOST_REQUEST_CHECK, self.ack_confirmations.next()).await {
+                Ok(Some(_)) => self.confirmed(),
+                // Confirmations do not survive a reconnect: stop waiting.
+                Ok(None) => break,
+                Err(_) if connection::connects(&self.client) != self.connects_at_request => break,
+                Err(_) if started.elapsed() > ACK_CONFIRM_TIMEOUT => break,
+                Err(_) => {}
+            }
+        }
+        self.confirmations.clear();
+        let unconfirmed = self.acks_sent - self.acks_confirmed;
+        // Given up on: not waited for again.
+        self.acks_confirmed = self.acks_sent;
+        unconfirmed
+    }
+}
+
+/// Which of the last [`RECENT_ACKS`] sequences (up to the highest acked)
+/// were acked: one bit each, in a fixed amount of memory.
+#[derive(Debug)]
+pub(super) struct RecentlyAcked {
+    /// Bit `s % RECENT_ACKS` is sequence `s`'s, for `s` in `(top - RECENT_ACKS, top]`.
+    bits: Box<[u64]>,
+    /// The highest sequence acked, 0 before the first.
+    top: u64,
+}
+
+impl Default for RecentlyAcked {
+    fn default() -> RecentlyAcked {
+        RecentlyAcked {
+            bits: vec![0; (RECENT_ACKS / 64) as usize].into_boxed_slice(),
+            top: 0,
+        }
+    }
+}
+
+impl RecentlyAcked {
+    fn slot(sequence: u64) -> (usize, u64) {
+        let bit = sequence % RECENT_ACKS;
+        ((bit / 64) as usize, 1 << (bit % 64))
+    }
+
+    fn in_window(&self, sequence: u64) -> bool {
+        sequence <= self.top && self.top - sequence < RECENT_ACKS
+    }
+
+    pub(super) fn contains(&self, sequence: u64) -> bool {
+        let (word, mask) = Self::slot(sequence);
+        self.in_window(sequence) && self.bits[word] & mask != 0
+    }
+
+    pub(super) fn insert(&mut self, sequence: u64) {
+        if sequence > self.top {
+            // Slide the window up: forget the sequences it leaves behind.
+            if sequence - self.top >= RECENT_ACKS {
+                self.bits.fill(0);
+            } else {
+                for old in self.top + 1..=sequence {
+                    let (word, mask) = Self::slot(old);
+                    self.bits[word] &= !mask;
+                }
+            }
+            self.top = sequence;
+        }
+        if self.in_window(sequence) {
+            let (word, mask) = Self::slot(sequence);
+            self.bits[word] |= mask;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recently_acked_remembers_acked_sequences_only() {
+        let mut acked = RecentlyAcked::default();
+        for sequence in [1, 2, 5] {
+            acked.insert(sequence);
+        }
+        assert!(acked.contains(1) && acked.contains(2) && acked.contains(5));
+        assert!(!acked.contains(3) && !acked.contains(4) && !acked.contains(6));
+        // An older sequence acked late (a queue group's redelivery) counts too.
+        acked.insert(3);
+        assert!(acked.contains(3));
+    }
+
+    #[test]
+    fn recently_acked_forgets_sequences_older_than_its_window() {
+        let mut acked = RecentlyAcked::default();
+        acked.insert(7);
+        acked.insert(7 + RECENT_ACKS - 1);
+        assert!(acked.contains(7));
+        acked.insert(7 + RECENT_ACKS);
+        assert!(!acked.contains(7), "slid out of the window");
+        // The bit sequence 7 used now belongs to 7 + RECENT_ACKS.
+        assert!(acked.contains(7 + RECENT_ACKS));
+        acked.insert(10 * RECENT_ACKS);
+        assert!(
+            !acked.contains(7 + RECENT_ACKS),
+            "a long jump forgets everything"
+        );
+        assert!(acked.contains(10 * RECENT_ACKS));
+    }
+}

@@ -1,0 +1,187 @@
+//! Opening the consumer: creating it, or joining the queue group or durable
+//! that already exists, if it is the one asked for.
+
+use super::*;
+
+/// Finds or creates the consumer. A queue group or durable that already exists
+/// is joined as it is: its position in the history was fixed when it was
+/// first formed. A cluster that is electing leaders is waited for.
+pub(super) async fn open_consumer(
+    stream: &jetstream::stream::Stream,
+    options: &SubscriptionOptions,
+    wait: &mut ClusterWait,
+) -> anyhow::Result<PullConsumer> {
+    if options.reset
+        && let Some(name) = options.consumer_name()
+    {
+        loop {
+            match stream.delete_consumer(name).await {
+                Ok(_) => {
+                    wait.notes().say(format_args!(
+                        "Deleted the {} to start over",
+                        options.describe()
+                    ));
+                    break;
+                }
+                Err(err) if is_not_found(&err) => break,
+                Err(err) => {
+                    let err = anyhow::Error::new(err)
+                        .context("could not delete the consumer for --reset");
+                    if !wait.retry_after(&err).await {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
+    loop {
+        match find_or_create_consumer(stream, options, wait.notes()).await {
+            Err(err) if wait.retry_after(&err).await => {}
+            result => return result,
+        }
+    }
+}
+
+async fn find_or_create_consumer(
+    stream: &jetstream::stream::Stream,
+    options: &SubscriptionOptions,
+    notes: &Notes,
+) -> anyhow::Result<PullConsumer> {
+    let mut wanted = options.consumer_config();
+    // As many copies as the stream has: a consumer on one node of a cluster
+    // would die with that node, and its listeners with it.
+    wanted.num_replicas = stream.cached_info().config.num_replicas;
+    if let Some(name) = options.consumer_name()
+        && let Some(existing) = get_consumer(stream, name).await?
+    {
+        return join_existing(existing, options, notes);
+    }
+    // A create that timed out may have been carried out all the same: the
+    // next try then finds a named consumer and joins it, and an unnamed one
+    // is left to expire (its inactive threshold).
+    match stream.create_consumer_strict(wanted).await {
+        Ok(consumer) => Ok(consumer),
+        Err(create_err) => {
+            // Another member may have formed the group a moment ago.
+            if let Some(name) = options.consumer_name()
+                && let Some(existing) = get_consumer(stream, name).await?
+            {
+                return join_existing(existing, options, notes);
+            }
+            Err(create_err)
+                .with_context(|| format!("could not subscribe the {}", options.describe()))
+        }
+    }
+}
+
+async fn get_consumer(
+    stream: &jetstream::stream::Stream,
+    name: &str,
+) -> anyhow::Result<Option<PullConsumer>> {
+    match stream.consumer_info(name).await {
+        Ok(_) => {}
+        Err(err) if err.kind() == ConsumerInfoErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(err).with_context(|| format!("could not look up consumer '{name}'"));
+        }
+    }
+    let consumer = stream
+        .get_consumer::<pull::Config>(name)
+        .await
+        .map_err(|err| anyhow::anyhow!("could not open consumer '{name}': {err}"))?;
+    Ok(Some(consumer))
+}
+
+fn is_not_found(err: &async_nats::jetstream::stream::ConsumerError) -> bool {
+    matches!(err.kind(), ConsumerErrorKind::JetStream(e) if e.error_code() == ErrorCode::CONSUMER_NOT_FOUND)
+}
+
+/// Checks that an existing consumer is the one this listener asks for, and
+/// says when a start flag cannot apply to it.
+fn join_existing(
+    existing: PullConsumer,
+    options: &SubscriptionOptions,
+    notes: &Notes,
+) -> anyhow::Result<PullConsumer> {
+    let have = &existing.cached_info().config;
+    let wanted: async_nats::jetstream::consumer::Config =
+        options.consumer_config().into_consumer_config();
+    let mut differences = Vec::new();
+    if have.durable_name.is_some() != wanted.durable_name.is_some() {
+        let kind = |durable: bool| if durable { "durable" } else { "not durable" };
+        differences.push(format!(
+            "it is {}, you asked for {}",
+            kind(have.durable_name.is_some()),
+            kind(wanted.durable_name.is_some())
+        ));
+    }
+    let group =
+        |c: &async_nats::jetstream::consumer::Config| c.metadata.get(QUEUE_GROUP_KEY).cloned();
+    if group(have) != group(&wanted) {
+        let show = |g: Option<String>| {
+            g.map_or("no queue group".to_owned(), |g| {
+                format!("queue group '{g}'")
+            })
+        };
+        differences.push(format!(
+            "it has {}, you asked for {}",
+            show(group(have)),
+            show(group(&wanted))
+        ));
+    }
+    if have.ack_wait != wanted.ack_wait {
+        differences.push(format!(
+            "its ack wait is {}, you asked for {}",
+            duration::format(have.ack_wait),
+            duration::format(wanted.ack_wait)
+        ));
+    }
+    if have.max_deliver != wanted.max_deliver {
+        let show = |n: i64| {
+            if n < 0 {
+                "no limit".to_owned()
+            } else {
+                n.to_string()
+            }
+        };
+        differences.push(format!(
+            "its max deliver is {}, you asked for {}",
+            show(have.max_deliver),
+            show(wanted.max_deliver)
+        ));
+    }
+    if have.filter_subject != wanted.filter_subject {
+        differences.push(format!(
+            "it listens on '{}', you asked for '{}'",
+            have.filter_subject, wanted.filter_subject
+        ));
+    }
+    let name = options.consumer_name().unwrap_or_default();
+    if !differences.is_empty() {
+        bail!(
+            "consumer '{name}' already exists on channel {} with a different configuration: {}. \
+             To start over, run again with --reset (this forgets what it acked), or choose another {}",
+            options.channel,
+            differences.join("; "),
+            if options.durable.is_some() {
+                "--durable name"
+            } else {
+                "--queue-group name"
+            }
+        );
+    }
+    if let Some(start) = options.start.filter(|s| *s != StartPosition::New) {
+        let advice = if options.queue_group.is_some() {
+            "; to replay the whole history, listen with --no-queue-group"
+        } else {
+            ""
+        };
+        notes.say(format_args!(
+            "Note: the {} already exists, so it resumes where it left off and {} does not apply \
+             (a start position applies only when a group or durable is first formed){advice}",
+            options.describe(),
+            start.flag()
+        ));
+    }
+    Ok(existing)
+}

@@ -1,0 +1,163 @@
+//! Subscription options, and the consumer each set of them describes: the
+//! one place where a NATS Streaming option becomes a JetStream setting.
+
+use super::*;
+
+/// Where in the channel's history a new subscription starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartPosition {
+    /// Only events published from now on: NATS Streaming's default.
+    New,
+    /// The whole history: `setDeliverAllAvailable()`.
+    All,
+    /// The last event, then new ones: `setStartWithLastReceived()`.
+    Last,
+    /// From this sequence on: `setStartAtSequence(n)`.
+    Sequence(u64),
+    /// Events of this recent span: `setStartAtTimeDelta(ms)`.
+    Since(Duration),
+}
+
+impl StartPosition {
+    pub(super) fn deliver_policy(self) -> DeliverPolicy {
+        match self {
+            StartPosition::New => DeliverPolicy::New,
+            StartPosition::All => DeliverPolicy::All,
+            StartPosition::Last => DeliverPolicy::Last,
+            StartPosition::Sequence(start_sequence) => {
+                DeliverPolicy::ByStartSequence { start_sequence }
+            }
+            // A span reaching back before 1970 is the whole history.
+            StartPosition::Since(span) => DeliverPolicy::ByStartTime {
+                start_time: time::Duration::try_from(span)
+                    .ok()
+                    .and_then(|span| time::OffsetDateTime::now_utc().checked_sub(span))
+                    .map_or(time::OffsetDateTime::UNIX_EPOCH, |t| {
+                        t.max(time::OffsetDateTime::UNIX_EPOCH)
+                    }),
+            },
+        }
+    }
+
+    pub(super) fn flag(self) -> String {
+        match self {
+            StartPosition::New => "(no start flag)".into(),
+            StartPosition::All => "--deliver-all".into(),
+            StartPosition::Last => "--deliver-last".into(),
+            StartPosition::Sequence(n) => format!("--start-seq {n}"),
+            StartPosition::Since(span) => format!("--since {}", duration::format(span)),
+        }
+    }
+}
+
+/// A subscription's options: `stan.subscriptionOptions()` and the
+/// arguments of `stan.subscribe(channel, queueGroup, options)`.
+#[derive(Debug, Clone)]
+pub struct SubscriptionOptions {
+    /// The channel to listen on.
+    pub channel: Channel,
+    /// The queue group, or `None` for a listener of its own.
+    pub queue_group: Option<String>,
+    /// Where a new subscription starts; `None` means [`StartPosition::New`]
+    /// without the user having asked for anything.
+    pub start: Option<StartPosition>,
+    /// The durable name, remembered by the server across restarts.
+    pub durable: Option<String>,
+    /// How long the server waits for an ack before delivering the event again.
+    pub ack_wait: Duration,
+    /// Stop after this many events.
+    pub count: Option<u64>,
+    /// Delete the durable or queue group's consumer first, to start over.
+    pub reset: bool,
+    /// Copies of the channel's stream in a cluster, when it is created here.
+    pub replicas: usize,
+    /// Deliver an event at most this many times, then give it up.
+    pub max_deliver: Option<u32>,
+    /// The consumer's name for a listener of its own (no queue group, not
+    /// durable): `listen` uses its client id, so the subscription can be
+    /// told apart. `None` lets the server choose one.
+    pub own_name: Option<String>,
+}
+
+impl SubscriptionOptions {
+    /// Options for a listener of its own on `channel`, starting with new
+    /// events, with NATS Streaming's 30 s ack wait.
+    pub fn new(channel: Channel) -> SubscriptionOptions {
+        SubscriptionOptions {
+            channel,
+            queue_group: None,
+            start: None,
+            durable: None,
+            ack_wait: DEFAULT_ACK_WAIT,
+            count: None,
+            reset: false,
+            replicas: 1,
+            max_deliver: None,
+            own_name: None,
+        }
+    }
+
+    /// The consumer's name: the durable name, else the queue group, else none
+    /// (the server names an ephemeral consumer itself).
+    pub fn consumer_name(&self) -> Option<&str> {
+        self.durable.as_deref().or(self.queue_group.as_deref())
+    }
+
+    /// The JetStream consumer this listener's options describe.
+    pub fn consumer_config(&self) -> pull::Config {
+        let mut metadata = HashMap::new();
+        if let Some(group) = &self.queue_group {
+            metadata.insert(QUEUE_GROUP_KEY.to_owned(), group.clone());
+        }
+        pull::Config {
+            name: self
+                .consumer_name()
+                .or(self.own_name.as_deref())
+                .map(str::to_owned),
+            // setDurableName(): the server keeps the consumer, and what it acked, forever.
+            durable_name: self.durable.clone(),
+            // setDeliverAllAvailable() and friends.
+            deliver_policy: self.start.unwrap_or(StartPosition::New).deliver_policy(),
+            // setManualAckMode(true): every event must be acked, or it comes back.
+            ack_policy: AckPolicy::Explicit,
+            // setAckWait().
+            ack_wait: self.ack_wait,
+            // Redeliver forever (-1), as NATS Streaming did, unless told otherwise.
+            max_deliver: self.max_deliver.map_or(-1, i64::from),
+            // Only this channel, even if the stream captures more subjects.
+            filter_subject: self.channel.as_str().to_owned(),
+            inactive_threshold: if self.durable.is_some() {
+                Duration::ZERO
+            } else {
+                INACTIVE_THRESHOLD
+            },
+            metadata,
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn describe(&self) -> String {
+        match (&self.durable, &self.queue_group) {
+            (Some(d), Some(q)) => format!("durable '{d}' (queue group '{q}')"),
+            (Some(d), None) => format!("durable '{d}'"),
+            (None, Some(q)) => format!("queue group '{q}'"),
+            (None, None) => "listener".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_since_span_beyond_1970_starts_at_the_whole_history() {
+        let policy = StartPosition::Since(Duration::MAX).deliver_policy();
+        assert_eq!(
+            policy,
+            DeliverPolicy::ByStartTime {
+                start_time: time::OffsetDateTime::UNIX_EPOCH
+            }
+        );
+    }
+}
