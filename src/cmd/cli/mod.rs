@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::ServerAddr;
@@ -24,6 +24,16 @@ use crate::events::{TICKET_CREATED, TicketCreated};
 use crate::mask::{self, Masked};
 use crate::notes::Notes;
 use crate::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOptions};
+
+mod event_data;
+mod files;
+mod values;
+
+pub use event_data::{EventData, check_event_json, read_event_file};
+use event_data::parse_event_data;
+use files::{ca_file, cert_file, creds_file, key_file};
+pub use values::Servers;
+use values::{consumer_safe, duration_in, parse_client_id, parse_name, parse_servers, watchable};
 
 /// The most events one `--count` may ask for.
 pub const MAX_COUNT: u64 = 1_000_000_000;
@@ -210,42 +220,6 @@ pub fn stderr_notes() -> Notes {
     })
 }
 
-/// One or more server addresses, as `--server` gives them.
-#[derive(Debug, Clone)]
-pub struct Servers(pub Vec<ServerAddr>);
-
-fn parse_servers(text: &str) -> Result<Servers, String> {
-    connection::parse_servers(text).map(Servers)
-}
-
-/// A duration flag's parser, taking `min..=max`.
-fn duration_in(
-    (min, max): (Duration, Duration),
-) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
-    move |text| {
-        let value = duration::parse(text)?;
-        if value < min || value > max {
-            return Err(format!(
-                "must be from {} to {}",
-                duration::format(min),
-                duration::format(max)
-            ));
-        }
-        Ok(value)
-    }
-}
-
-/// Checks `--client-id`: the server refuses a CONNECT longer than its
-/// max_control_line (4 KiB), which also carries the credentials.
-fn parse_client_id(id: &str) -> Result<String, String> {
-    if id.len() > MAX_NAME_BYTES {
-        return Err(format!(
-            "the client id is {} bytes long; it may have at most {MAX_NAME_BYTES}",
-            id.len()
-        ));
-    }
-    Ok(id.to_owned())
-}
 
 /// What a file flag's file must hold.
 #[derive(Clone, Copy)]
@@ -253,59 +227,6 @@ enum Holds {
     Creds,
     Certificate,
     Key,
-}
-
-fn creds_file(path: PathBuf) -> Result<PathBuf, String> {
-    check_file(path, Holds::Creds)
-}
-
-fn ca_file(path: PathBuf) -> Result<PathBuf, String> {
-    check_file(path, Holds::Certificate)
-}
-
-fn cert_file(path: PathBuf) -> Result<PathBuf, String> {
-    check_file(path, Holds::Certificate)
-}
-
-fn key_file(path: PathBuf) -> Result<PathBuf, String> {
-    check_file(path, Holds::Key)
-}
-
-/// Checks the file a flag names before anything is sent: at most 1 MiB, and
-/// PEM of the right kind for a certificate or key. A file that cannot be
-/// opened is left for the connection to report.
-fn check_file(path: PathBuf, holds: Holds) -> Result<PathBuf, String> {
-    use async_nats::rustls::pki_types::pem::PemObject as _;
-    use async_nats::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    if std::fs::File::open(&path).is_err() {
-        return Ok(path);
-    }
-    let (limit, why) = match holds {
-        Holds::Creds => (MAX_CREDS_BYTES, connection::CREDS_LIMIT),
-        Holds::Certificate => (MAX_PEM_BYTES, "the most a certificate file may be"),
-        Holds::Key => (MAX_PEM_BYTES, "the most a key file may be"),
-    };
-    let bytes = connection::read_at_most(&path, limit, why)?;
-    let shown = path.display();
-    match holds {
-        Holds::Creds => {}
-        Holds::Certificate => {
-            let certificates = CertificateDer::pem_slice_iter(&bytes)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|err| format!("{shown} is not a valid PEM file: {err}"))?;
-            if certificates.is_empty() {
-                return Err(format!(
-                    "{shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
-                ));
-            }
-        }
-        Holds::Key => {
-            PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| {
-                format!("{shown} holds no PEM private key (-----BEGIN PRIVATE KEY-----)")
-            })?;
-        }
-    }
-    Ok(path)
 }
 
 impl ConnectArgs {
@@ -359,113 +280,6 @@ pub struct PublishArgs {
     pub count: u64,
 }
 
-/// An event's data: a JSON object, compacted, and the file it came from.
-#[derive(Debug, Clone)]
-pub struct EventData {
-    /// The compact JSON text.
-    pub json: String,
-    /// The file it was read from, if any.
-    pub path: Option<PathBuf>,
-}
-
-fn parse_event_data(text: &str) -> Result<EventData, String> {
-    if text.len() as u64 > MAX_EVENT_BYTES {
-        return Err(format!(
-            "the data is larger than {}, the most an event may be (nats-server's default max_payload)",
-            connection::size(MAX_EVENT_BYTES)
-        ));
-    }
-    let json = check_event_json(text)?;
-    Ok(EventData { json, path: None })
-}
-
-/// Reads an event's data from a JSON file: one JSON object of at most 1 MiB
-/// ([`MAX_EVENT_BYTES`]), returned compacted.
-pub fn read_event_file(path: &str) -> Result<EventData, String> {
-    let bytes = connection::read_at_most(
-        Path::new(path),
-        MAX_EVENT_BYTES,
-        "the most an event may be (nats-server's default max_payload)",
-    )?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| format!("cannot read {path}: it is not UTF-8 text"))?;
-    let json = check_event_json(&text).map_err(|err| format!("{path}: {err}"))?;
-    Ok(EventData {
-        json,
-        path: Some(PathBuf::from(path)),
-    })
-}
-
-/// Checks that `text` is one JSON object and returns it compacted, keys in
-/// their original order, as `JSON.stringify` would send it.
-pub fn check_event_json(text: &str) -> Result<String, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|err| json_error(text, &err))?;
-    if !value.is_object() {
-        return Err(format!(
-            "an event's data must be a JSON object like {{\"id\":\"123\"}}, not {}",
-            kind_of(&value)
-        ));
-    }
-    Ok(compact_json(text))
-}
-
-/// A JSON error with its line and column. serde_json finds a trailing comma
-/// only at the `}` or `]` after it, often on the next line: the error names
-/// the comma's own place instead, where an editor shows the mistake.
-fn json_error(text: &str, err: &serde_json::Error) -> String {
-    let message = err.to_string();
-    if message.starts_with("trailing comma") && err.line() > 0 {
-        // The byte offset of the error's line and column (columns count from 1).
-        let line_start: usize = text
-            .split_inclusive('\n')
-            .take(err.line() - 1)
-            .map(str::len)
-            .sum();
-        let at = (line_start + err.column().saturating_sub(1)).min(text.len());
-        if let Some(comma) = text[..at].rfind(|c: char| !c.is_whitespace())
-            && text[comma..].starts_with(',')
-        {
-            let line = text[..comma].matches('\n').count() + 1;
-            let column = comma - text[..comma].rfind('\n').map_or(0, |i| i + 1) + 1;
-            return format!("not valid JSON: trailing comma at line {line} column {column}");
-        }
-    }
-    format!("not valid JSON: {message}")
-}
-
-fn kind_of(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
-}
-
-/// Drops the whitespace between JSON tokens of already valid JSON.
-fn compact_json(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for c in text.chars() {
-        if in_string {
-            out.push(c);
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-        } else if !c.is_ascii_whitespace() {
-            in_string = c == '"';
-            out.push(c);
-        }
-    }
-    out
-}
-
 impl PublishArgs {
     /// Turns the flags into a [`PublishConfig`].
     pub fn into_config(self) -> Result<PublishConfig, clap::Error> {
@@ -506,13 +320,6 @@ impl PublishArgs {
     }
 }
 
-/// A file can be watched when its folder exists (the file itself may come later).
-fn watchable(path: &std::path::Path) -> bool {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.is_dir(),
-        _ => true,
-    }
-}
 
 /// Listen to a channel on NATS JetStream and print every event, as the course's listener does.
 #[derive(Debug, Parser)]
@@ -591,28 +398,6 @@ pub struct ListenArgs {
     pub reset: bool,
 }
 
-/// Checks a queue group or durable name: JetStream uses it as a consumer name.
-fn parse_name(name: &str) -> Result<String, String> {
-    if name.is_empty() {
-        return Err("the name is empty".into());
-    }
-    if name.len() > MAX_NAME_BYTES {
-        return Err(format!(
-            "the name is {} bytes long; it may have at most {MAX_NAME_BYTES}, \
-             the longest consumer name nats-server takes",
-            name.len()
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
-    {
-        return Err(format!(
-            "'{name}' contains {c:?}; use letters, digits, '-', '_' or ':'"
-        ));
-    }
-    Ok(name.to_owned())
-}
 
 impl ListenArgs {
     /// Turns the flags into a [`ListenConfig`].
@@ -669,20 +454,6 @@ impl ListenArgs {
     }
 }
 
-/// A client id as a consumer name: at most 32 characters, anything but
-/// letters, digits, `-` and `_` as `_`.
-fn consumer_safe(id: &str) -> String {
-    id.chars()
-        .take(32)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
 
 /// 8 random hex characters, like the seed's `randomBytes(4).toString('hex')`.
 pub fn random_client_id() -> String {
@@ -697,30 +468,6 @@ mod tests {
     fn clap_definitions_are_consistent() {
         PublishArgs::command().debug_assert();
         ListenArgs::command().debug_assert();
-    }
-
-    #[test]
-    fn compacts_json_keeping_key_order_and_strings() {
-        assert_eq!(
-            check_event_json("{ \"title\" : \"a b\\\" c\",\n \"id\": 1 }").unwrap(),
-            r#"{"title":"a b\" c","id":1}"#
-        );
-    }
-
-    #[test]
-    fn rejects_json_that_is_not_an_object_with_line_and_column() {
-        assert!(check_event_json("[1]").unwrap_err().contains("an array"));
-        let err = check_event_json("{\"id\":\n}").unwrap_err();
-        assert!(err.contains("line 2 column 1"), "{err}");
-    }
-
-    #[test]
-    fn a_trailing_comma_is_reported_where_it_stands() {
-        let text = "{\n  \"id\": \"123\",\n  \"price\": 20,\n}\n";
-        assert_eq!(
-            check_event_json(text).unwrap_err(),
-            "not valid JSON: trailing comma at line 3 column 14"
-        );
     }
 
     #[test]

@@ -1,0 +1,88 @@
+//! The value parsers of single flags: server lists, durations within their
+//! range, names the server takes. Each returns the one-line message clap
+//! shows for a bad value.
+
+use super::*;
+
+/// One or more server addresses, as `--server` gives them.
+#[derive(Debug, Clone)]
+pub struct Servers(pub Vec<ServerAddr>);
+
+pub(super) fn parse_servers(text: &str) -> Result<Servers, String> {
+    connection::parse_servers(text).map(Servers)
+}
+
+/// A duration flag's parser, taking `min..=max`.
+pub(super) fn duration_in(
+    (min, max): (Duration, Duration),
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let value = duration::parse(text)?;
+        if value < min || value > max {
+            return Err(format!(
+                "must be from {} to {}",
+                duration::format(min),
+                duration::format(max)
+            ));
+        }
+        Ok(value)
+    }
+}
+
+/// Checks `--client-id`: the server refuses a CONNECT longer than its
+/// max_control_line (4 KiB), which also carries the credentials.
+pub(super) fn parse_client_id(id: &str) -> Result<String, String> {
+    if id.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "the client id is {} bytes long; it may have at most {MAX_NAME_BYTES}",
+            id.len()
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+/// A file can be watched when its folder exists (the file itself may come later).
+pub(super) fn watchable(path: &std::path::Path) -> bool {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.is_dir(),
+        _ => true,
+    }
+}
+
+/// Checks a queue group or durable name: JetStream uses it as a consumer name.
+pub(super) fn parse_name(name: &str) -> Result<String, String> {
+    if name.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "the name is {} bytes long; it may have at most {MAX_NAME_BYTES}, \
+             the longest consumer name nats-server takes",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
+    {
+        return Err(format!(
+            "'{name}' contains {c:?}; use letters, digits, '-', '_' or ':'"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A client id as a consumer name: at most 32 characters, anything but
+/// letters, digits, `-` and `_` as `_`.
+pub(super) fn consumer_safe(id: &str) -> String {
+    id.chars()
+        .take(32)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
