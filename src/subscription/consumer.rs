@@ -3,6 +3,8 @@
 
 use super::*;
 
+use async_nats::jetstream::consumer::Config as ConsumerConfig;
+
 /// Finds or creates the consumer. A queue group or durable that already exists
 /// is joined as it is: its position in the history was fixed when it was
 /// first formed. A cluster that is electing leaders is waited for.
@@ -103,9 +105,42 @@ fn join_existing(
     options: &SubscriptionOptions,
     notes: &Notes,
 ) -> anyhow::Result<PullConsumer> {
-    let have = &existing.cached_info().config;
-    let wanted: async_nats::jetstream::consumer::Config =
-        options.consumer_config().into_consumer_config();
+    let wanted: ConsumerConfig = options.consumer_config().into_consumer_config();
+    let differences = differences(&existing.cached_info().config, &wanted);
+    let name = options.consumer_name().unwrap_or_default();
+    if !differences.is_empty() {
+        bail!(
+            "consumer '{name}' already exists on channel {} with a different configuration: {}. \
+             To start over, run again with --reset (this forgets what it acked), or choose another {}",
+            options.channel,
+            differences.join("; "),
+            if options.durable.is_some() {
+                "--durable name"
+            } else {
+                "--queue-group name"
+            }
+        );
+    }
+    if let Some(start) = options.start.filter(|s| *s != StartPosition::New) {
+        let advice = if options.queue_group.is_some() {
+            "; to replay the whole history, listen with --no-queue-group"
+        } else {
+            ""
+        };
+        notes.say(format_args!(
+            "Note: the {} already exists, so it resumes where it left off and {} does not apply \
+             (a start position applies only when a group or durable is first formed){advice}",
+            options.describe(),
+            start.flag()
+        ));
+    }
+    Ok(existing)
+}
+
+/// What differs between the consumer there is and the one asked for, in
+/// the words of the error that lists it: durability, queue group, ack wait,
+/// max deliver, channel. Empty when it can be joined as it is.
+fn differences(have: &ConsumerConfig, wanted: &ConsumerConfig) -> Vec<String> {
     let mut differences = Vec::new();
     if have.durable_name.is_some() != wanted.durable_name.is_some() {
         let kind = |durable: bool| if durable { "durable" } else { "not durable" };
@@ -115,9 +150,8 @@ fn join_existing(
             kind(wanted.durable_name.is_some())
         ));
     }
-    let group =
-        |c: &async_nats::jetstream::consumer::Config| c.metadata.get(QUEUE_GROUP_KEY).cloned();
-    if group(have) != group(&wanted) {
+    let group = |c: &ConsumerConfig| c.metadata.get(QUEUE_GROUP_KEY).cloned();
+    if group(have) != group(wanted) {
         let show = |g: Option<String>| {
             g.map_or("no queue group".to_owned(), |g| {
                 format!("queue group '{g}'")
@@ -126,7 +160,7 @@ fn join_existing(
         differences.push(format!(
             "it has {}, you asked for {}",
             show(group(have)),
-            show(group(&wanted))
+            show(group(wanted))
         ));
     }
     if have.ack_wait != wanted.ack_wait {
@@ -156,32 +190,55 @@ fn join_existing(
             have.filter_subject, wanted.filter_subject
         ));
     }
-    let name = options.consumer_name().unwrap_or_default();
-    if !differences.is_empty() {
-        bail!(
-            "consumer '{name}' already exists on channel {} with a different configuration: {}. \
-             To start over, run again with --reset (this forgets what it acked), or choose another {}",
-            options.channel,
-            differences.join("; "),
-            if options.durable.is_some() {
-                "--durable name"
-            } else {
-                "--queue-group name"
-            }
+    differences
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(options: &SubscriptionOptions) -> ConsumerConfig {
+        options.consumer_config().into_consumer_config()
+    }
+
+    #[test]
+    fn the_same_options_differ_in_nothing_and_a_start_flag_is_no_difference() {
+        let channel = Channel::new("ticket:created").unwrap();
+        let group = SubscriptionOptions {
+            queue_group: Some("orders".into()),
+            ..SubscriptionOptions::new(channel)
+        };
+        let replay = SubscriptionOptions {
+            start: Some(StartPosition::All),
+            ..group.clone()
+        };
+        assert!(differences(&config(&group), &config(&replay)).is_empty());
+    }
+
+    #[test]
+    fn each_setting_that_differs_is_said_in_words() {
+        let channel = Channel::new("ticket:created").unwrap();
+        let have = SubscriptionOptions {
+            queue_group: Some("orders".into()),
+            ..SubscriptionOptions::new(channel.clone())
+        };
+        let wanted = SubscriptionOptions {
+            queue_group: None,
+            durable: Some("accounting".into()),
+            ack_wait: Duration::from_secs(10),
+            max_deliver: Some(3),
+            channel: Channel::new("order:created").unwrap(),
+            ..SubscriptionOptions::new(channel)
+        };
+        assert_eq!(
+            differences(&config(&have), &config(&wanted)),
+            [
+                "it is not durable, you asked for durable",
+                "it has queue group 'orders', you asked for no queue group",
+                "its ack wait is 30s, you asked for 10s",
+                "its max deliver is no limit, you asked for 3",
+                "it listens on 'ticket:created', you asked for 'order:created'",
+            ]
         );
     }
-    if let Some(start) = options.start.filter(|s| *s != StartPosition::New) {
-        let advice = if options.queue_group.is_some() {
-            "; to replay the whole history, listen with --no-queue-group"
-        } else {
-            ""
-        };
-        notes.say(format_args!(
-            "Note: the {} already exists, so it resumes where it left off and {} does not apply \
-             (a start position applies only when a group or durable is first formed){advice}",
-            options.describe(),
-            start.flag()
-        ));
-    }
-    Ok(existing)
 }

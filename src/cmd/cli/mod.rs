@@ -29,8 +29,8 @@ mod event_data;
 mod files;
 mod values;
 
-pub use event_data::{EventData, check_event_json, read_event_file};
 use event_data::parse_event_data;
+pub use event_data::{EventData, check_event_json, read_event_file};
 use files::{ca_file, cert_file, creds_file, key_file};
 pub use values::Servers;
 use values::{consumer_safe, duration_in, parse_client_id, parse_name, parse_servers, watchable};
@@ -220,7 +220,6 @@ pub fn stderr_notes() -> Notes {
     })
 }
 
-
 /// What a file flag's file must hold.
 #[derive(Clone, Copy)]
 enum Holds {
@@ -320,7 +319,6 @@ impl PublishArgs {
     }
 }
 
-
 /// Listen to a channel on NATS JetStream and print every event, as the course's listener does.
 #[derive(Debug, Parser)]
 #[command(name = "listen", version, about, long_about = None)]
@@ -398,7 +396,6 @@ pub struct ListenArgs {
     pub reset: bool,
 }
 
-
 impl ListenArgs {
     /// Turns the flags into a [`ListenConfig`].
     pub fn into_config(self) -> Result<ListenConfig, clap::Error> {
@@ -453,7 +450,6 @@ impl ListenArgs {
         })
     }
 }
-
 
 /// 8 random hex characters, like the seed's `randomBytes(4).toString('hex')`.
 pub fn random_client_id() -> String {
