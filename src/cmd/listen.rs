@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::cmd::progress::Progress;
 use crate::connection::ConnectConfig;
 use crate::notes::write_escaped;
-use crate::subscription::{Delivery, GiveUps, GivenUp, Subscription, SubscriptionOptions};
+use crate::subscription::{Delivery, GiveUpNotices, GivenUp, Subscription, SubscriptionOptions};
 
 /// Everything `listen` needs, checked.
 #[derive(Debug, Clone)]
@@ -206,7 +206,7 @@ async fn write_out_and_ack(
 }
 
 /// The next give-up notice, or never when there is no delivery limit.
-async fn next_give_up(give_ups: &mut Option<GiveUps>) -> Option<GivenUp> {
+async fn next_give_up(give_ups: &mut Option<GiveUpNotices>) -> Option<GivenUp> {
     match give_ups {
         Some(give_ups) => give_ups.next().await,
         None => std::future::pending().await,

@@ -339,7 +339,7 @@ pub async fn close(client: Client) {
 /// How many times `client` has connected so far: a change means the
 /// connection dropped and came back, and with it whatever the server held for
 /// us (pull requests, pending acks) is gone.
-pub fn connects(client: &Client) -> u64 {
+pub fn connect_count(client: &Client) -> u64 {
     client.statistics().connects.load(Ordering::Relaxed)
 }
 

@@ -28,7 +28,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::channel::{Channel, ClusterWait, jetstream_error};
-use crate::connection::connects;
+use crate::connection::connect_count;
 use crate::notes::Notes;
 
 mod window;
@@ -312,7 +312,7 @@ impl Batch {
             timing: Timing {
                 last_progress: Instant::now(),
                 last_resend: Instant::now(),
-                connects_seen: connects(client),
+                connects_seen: connect_count(client),
                 said_not_ready: false,
             },
             stream_made: false,
@@ -357,7 +357,7 @@ impl Batch {
                     run.window.published().describe()
                 ),
                 Err(_) => {
-                    let reconnected = run.timing.connects_seen != connects(client);
+                    let reconnected = run.timing.connects_seen != connect_count(client);
                     let quiet = run
                         .timing
                         .last_progress
@@ -383,7 +383,7 @@ impl Batch {
                         run.timing.said_not_ready = true;
                     }
                     // Acks stopped coming: send again whatever is not stored.
-                    run.timing.connects_seen = connects(client);
+                    run.timing.connects_seen = connect_count(client);
                     for i in run.window.to_resend() {
                         tokio::select! {
                             biased;

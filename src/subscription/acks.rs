@@ -84,7 +84,9 @@ impl Subscription {
                 Ok(Some(_)) => self.confirmed(),
                 // Confirmations do not survive a reconnect: stop waiting.
                 Ok(None) => break,
-                Err(_) if connection::connects(&self.client) != self.connects_at_request => break,
+                Err(_) if connection::connect_count(&self.client) != self.connects_at_request => {
+                    break;
+                }
                 Err(_) if started.elapsed() > ACK_CONFIRM_TIMEOUT => break,
                 Err(_) => {}
             }

@@ -15,17 +15,17 @@ pub struct GivenUp {
 
 /// The stream of [`GivenUp`] notices of one subscription.
 #[derive(Debug)]
-pub struct GiveUps {
+pub struct GiveUpNotices {
     advisories: Subscriber,
 }
 
-impl GiveUps {
+impl GiveUpNotices {
     /// Subscribes to the advisory subject on which the server announces
     /// each event of `consumer` it gives up.
     pub(super) async fn subscribe(
         client: &Client,
         consumer: &jetstream::consumer::Info,
-    ) -> anyhow::Result<GiveUps> {
+    ) -> anyhow::Result<GiveUpNotices> {
         let advisories = client
             .subscribe(format!(
                 "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}",
@@ -33,7 +33,7 @@ impl GiveUps {
             ))
             .await
             .context("could not subscribe to the max-deliveries advisory")?;
-        Ok(GiveUps { advisories })
+        Ok(GiveUpNotices { advisories })
     }
 
     /// The next event the server gave up, or `None` when the connection closed.

@@ -25,7 +25,7 @@ impl Subscription {
         // half-way (a shutdown) never sends a second request.
         self.outstanding += batch;
         self.requested_at = Instant::now();
-        self.connects_at_request = connection::connects(&self.client);
+        self.connects_at_request = connection::connect_count(&self.client);
         self.consumer
             .request_batch(request, self.inbox.clone())
             .await
@@ -90,7 +90,7 @@ impl Subscription {
             // deliver those events again. They were handled: ack them
             // again and move on, so nothing is handled twice.
             self.ack(&event).await?;
-            if connection::connects(&self.client) == self.connects_at_open {
+            if connection::connect_count(&self.client) == self.connects_at_open {
                 self.skipped.after_ack_wait += 1;
             } else {
                 self.skipped.after_reconnect += 1;

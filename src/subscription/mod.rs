@@ -58,7 +58,7 @@ mod options;
 
 use crate::notes::Notes;
 use acks::RecentlyAcked;
-pub use advisories::{GiveUps, GivenUp};
+pub use advisories::{GiveUpNotices, GivenUp};
 use consumer::open_consumer;
 pub use delivery::AckSubject;
 pub use options::{StartPosition, SubscriptionOptions};
@@ -157,7 +157,7 @@ pub struct Subscription {
     /// The consumer is this listener's alone, and goes when it closes.
     own_consumer: bool,
     /// The server's notices of events it gave up (`--max-deliver`).
-    give_ups: Option<GiveUps>,
+    give_ups: Option<GiveUpNotices>,
 }
 
 impl Subscription {
@@ -197,7 +197,7 @@ impl Subscription {
         // With a delivery limit, the server announces each event it gives up
         // on an advisory subject of this consumer.
         let give_ups = match options.max_deliver {
-            Some(_) => Some(GiveUps::subscribe(client, consumer.cached_info()).await?),
+            Some(_) => Some(GiveUpNotices::subscribe(client, consumer.cached_info()).await?),
             None => None,
         };
         let ack_inbox = Subject::from(client.new_inbox());
@@ -216,7 +216,7 @@ impl Subscription {
             ready: None,
             acked: RecentlyAcked::default(),
             skipped: Skipped::default(),
-            connects_at_open: connection::connects(client),
+            connects_at_open: connection::connect_count(client),
             requested_at: Instant::now(),
             connects_at_request: 0,
             client: client.clone(),
@@ -257,7 +257,7 @@ impl Subscription {
                     // A reconnect means the server lost our pull request (it
                     // restarted, or we came back through another node); so
                     // does a request left unanswered past its expiry. Ask again.
-                    if connection::connects(&self.client) != self.connects_at_request
+                    if connection::connect_count(&self.client) != self.connects_at_request
                         || self.requested_at.elapsed() > PULL_EXPIRES + PULL_GRACE
                     {
                         self.outstanding = 0;
@@ -302,7 +302,7 @@ impl Subscription {
 
     /// The server's notices of events it gave up after `max_deliver`
     /// deliveries; `None` without a limit, or once taken.
-    pub fn take_give_ups(&mut self) -> Option<GiveUps> {
+    pub fn take_give_ups(&mut self) -> Option<GiveUpNotices> {
         self.give_ups.take()
     }
 
