@@ -321,8 +321,8 @@ describe_foreign() {
         note "  It answers as nats-server$version with JetStream."
     else
         note "  It does not announce JetStream, which the tools need to store events, so they will stop"
-        note "  with an error (the course's nats-streaming server has no JetStream; see the README's Kubernetes"
-        note "  section). Stop that server, or run this toolkit's own on other ports and point the tools at it:"
+        note "  with an error (the course's nats-streaming server has no JetStream; see docs/kubernetes.md)."
+        note "  Stop that server, or run this toolkit's own on other ports and point the tools at it:"
         note "    NATS_PORT=4333 NATS_MONITOR_PORT=8333 make server"
         note "    export NATS_URL=nats://localhost:4333"
     fi

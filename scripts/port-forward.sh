@@ -176,7 +176,7 @@ else
         die "no running NATS pod found: no pod labelled app=nats-js or app=nats, and none named nats-js-depl-* or nats-depl-*.
   Check with 'kubectl get pods'. Deploy a JetStream server next to the course's NATS Streaming one with
   'kubectl apply -f infra/k8s/nats-js-depl.yaml', or in its place with 'kubectl apply -f infra/k8s/nats-depl.yaml'
-  (see the README's Kubernetes section first), or name the pod yourself: POD=<pod name> make port-forward"
+  (see docs/kubernetes.md first), or name the pod yourself: POD=<pod name> make port-forward"
     fi
     if [[ ${#pods[@]} -gt 1 ]]; then
         {

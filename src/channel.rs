@@ -299,7 +299,7 @@ pub fn no_jetstream(at: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "the NATS server at {at} does not have JetStream enabled, and this toolkit needs it to store events. \
          Start nats-server with -js (make server does this), or in Kubernetes run the nats image with --jetstream \
-         (see the README); the course's nats-streaming image is NATS Streaming, which is end-of-life"
+         (see docs/kubernetes.md); the course's nats-streaming image is NATS Streaming, which is end-of-life"
     )
 }
 
