@@ -13,7 +13,7 @@ SHELL := /bin/bash
 # Extra command-line options for `make publish` / `make listen`.
 ARGS ?=
 
-.PHONY: help install-server server server-stop server-status build publish listen demo test clean distclean
+.PHONY: help install-server server server-stop server-status build publish listen demo test test-all clean distclean
 .PHONY: status demos demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all
 .PHONY: demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery port-forward watch
 
@@ -98,8 +98,11 @@ cluster-status: ## Show the cluster's nodes, JetStream leaders and the events ea
 cluster-stop: ## Stop the local 3-node cluster (the stores in .nats/cluster/ are kept)
 	@scripts/nats-cluster.sh stop
 
-test: ## Check formatting, run clippy and the tests (what CI runs)
+test: ## Check formatting, scripts, clippy and docs, and run the tests (all but the 3-node cluster ones: make test-all)
 	@scripts/test.sh
+
+test-all: ## make test, and the 3-node cluster tests (what CI runs)
+	@scripts/test.sh all
 
 clean: ## Remove build output and stop the local server and cluster
 	cargo clean

@@ -8,7 +8,8 @@
 #    be installed, this check is skipped with a notice);
 # 3. lints (cargo clippy) and builds the API docs (cargo doc), warnings being
 #    errors in both, so a broken intra-doc link fails the run;
-# 4. runs the tests (cargo test).
+# 4. runs the tests (cargo test); with `all` (make test-all, what CI runs)
+#    also the 3-node cluster tests, which take about a minute.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,3 +38,7 @@ RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" cargo doc --no-deps
 
 echo "==> cargo test"
 cargo test
+if [[ "${1:-}" == all ]]; then
+    echo "==> cargo test --test cluster -- --ignored (the 3-node cluster tests)"
+    cargo test --test cluster -- --ignored
+fi
