@@ -78,6 +78,8 @@ START_TIMEOUT_SECS=30
 STOP_TIMEOUT_SECS=10
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/lib/ports.sh
+source "$SCRIPT_DIR"/lib/ports.sh
 REPO_ROOT="$(dirname "$SCRIPT_DIR")"
 CLUSTER_DIR="${NATS_CLUSTER_DIR:-$REPO_ROOT/.nats/cluster}"
 
@@ -136,16 +138,6 @@ check_ports() {
     done
     port="$(printf '%s\n' "${all[@]}" | sort | uniq -d | head -n1)"
     [[ -z "$port" ]] || bad_setting "port $port is set for two uses; client, route and monitoring ports must differ"
-}
-
-# True if something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp,
-# so no curl/nc is needed).
-port_in_use() {
-    if command -v timeout >/dev/null 2>&1; then
-        timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
-    else
-        (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
-    fi
 }
 
 # Prints the pid of the node's server if it runs; nothing otherwise (and

@@ -35,6 +35,8 @@ START_TIMEOUT_SECS=10
 STOP_TIMEOUT_SECS=10
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/lib/ports.sh
+source "$SCRIPT_DIR"/lib/ports.sh
 REPO_ROOT="$(dirname "$SCRIPT_DIR")"
 NATS_DIR="${NATS_DIR:-$REPO_ROOT/.nats}"
 # A path relative to the repository when it is inside it, for messages.
@@ -60,35 +62,6 @@ die() {
 }
 
 is_port_number() { [[ "$1" =~ ^[0-9]+$ ]] && (("$1" >= 1 && "$1" <= 65535)); }
-
-# True if something accepts TCP connections on 127.0.0.1:$1. Uses bash's
-# built-in /dev/tcp, so no curl/nc is needed.
-port_in_use() {
-    if command -v timeout >/dev/null 2>&1; then
-        timeout 2 bash -c "exec 3<>/dev/tcp/$NATS_HOST/$1" 2>/dev/null
-    else
-        (exec 3<>"/dev/tcp/$NATS_HOST/$1") 2>/dev/null
-    fi
-}
-
-# Prints "<program> <pid>" of the process listening on TCP port $1 when ss
-# (Linux) or lsof (macOS) can tell (only for your own processes, unless you
-# are root); prints nothing otherwise.
-port_owner() {
-    local line
-    if command -v ss >/dev/null 2>&1; then
-        line="$(ss -Hltnp "sport = :$1" 2>/dev/null | head -n1)"
-        if [[ "$line" =~ \(\(\"([^\"]*)\",pid=([0-9]+) ]]; then
-            echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
-            return 0
-        fi
-    fi
-    if command -v lsof >/dev/null 2>&1; then
-        lsof -nP -iTCP:"$1" -sTCP:LISTEN -Fpc 2>/dev/null |
-            awk '/^p/ { pid = substr($0, 2) } /^c/ { print substr($0, 2), pid; exit }'
-    fi
-    return 0
-}
 
 # "nats-server (pid 123)", or "another program" when the owner is unknown.
 owner_words() {

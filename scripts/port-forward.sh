@@ -37,38 +37,16 @@ POD_MONITOR_PORT=8222
 # Pod names to look for when no pod has the labels, in this order.
 NAME_PREFIXES=(nats-js-depl nats-depl)
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Found without dirname: the script must work with a bare PATH.
+PORTS_LIB="${BASH_SOURCE[0]%/*}/lib/ports.sh"
+[[ "$PORTS_LIB" != "${BASH_SOURCE[0]}/lib/ports.sh" ]] || PORTS_LIB=lib/ports.sh
+# shellcheck source=scripts/lib/ports.sh
+source "$PORTS_LIB"
 NATS_DIR="${NATS_DIR:-$REPO_ROOT/.nats}"
 
 die() {
     echo "port-forward.sh: $*" >&2
     exit 1
-}
-
-# True if something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp).
-port_in_use() {
-    if command -v timeout >/dev/null 2>&1; then
-        timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
-    else
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-    fi
-}
-
-# Prints "<program> <pid>" of the process listening on TCP port $1 when ss
-# (Linux) or lsof (macOS) can tell; nothing otherwise.
-port_owner() {
-    local line
-    if command -v ss >/dev/null 2>&1; then
-        line="$(ss -Hltnp "sport = :$1" 2>/dev/null | head -n1)"
-        if [[ "$line" =~ \(\(\"([^\"]*)\",pid=([0-9]+) ]]; then
-            echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
-            return 0
-        fi
-    fi
-    if command -v lsof >/dev/null 2>&1; then
-        lsof -nP -iTCP:"$1" -sTCP:LISTEN -Fpc 2>/dev/null |
-            awk '/^p/ { pid = substr($0, 2) } /^c/ { print substr($0, 2), pid; exit }'
-    fi
-    return 0
 }
 
 # The client port of the server from `make server` whose pid is $1 (its pid
