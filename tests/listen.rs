@@ -345,3 +345,45 @@ fn count_takes_no_more_than_n_events_from_the_group() {
     );
     assert_eq!(consumer_state(&server, "billing"), (700, 700, 0));
 }
+
+/// `listen ... | head -3`: the reader goes away after 3 lines. The listener
+/// exits 0 with nothing on stderr, as ripgrep does, whether the pipe closes
+/// while it replays the history or while it waits for new events.
+#[test]
+fn a_closed_output_pipe_ends_listen_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "20000"]);
+    // During the replay of 20000 events; then while waiting after the last two.
+    for start in [["--deliver-all"], ["--deliver-last"]] {
+        let mut child = common::command(env!("CARGO_BIN_EXE_listen"), &url, &[OWN])
+            .args(start)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start listen");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let wanted = if start == ["--deliver-all"] { 3 } else { 2 };
+        for _ in 0..wanted {
+            lines.next().expect("a line").expect("utf-8");
+        }
+        drop(lines); // what `head` does once it has its lines
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < common::DEADLINE,
+                "listen {start:?} did not exit"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(0), "{start:?}: {stderr}");
+        assert_eq!(stderr, "", "{start:?}: nothing on stderr");
+    }
+}

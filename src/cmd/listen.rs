@@ -72,6 +72,12 @@ pub async fn run(
     let skipped = subscription.skipped_duplicates();
     let unconfirmed = subscription.close().await;
     crate::connection::close(client).await;
+    // Whoever read the output has gone (`listen | head -3`): the acks sent
+    // are confirmed, the lines not written out were not acked, and there is
+    // nobody left to tell; exit quietly, as ripgrep does.
+    if result.as_ref().is_err_and(is_broken_pipe) {
+        return Ok(());
+    }
     if unconfirmed > 0 {
         writeln!(
             notes,
@@ -133,6 +139,9 @@ async fn print_events(
     printed: &mut Vec<Delivery>,
 ) -> anyhow::Result<()> {
     tokio::pin!(shutdown);
+    // `listen | head -3`: the reader may go away while the listener waits.
+    let stdout_closed = stdout_closed();
+    tokio::pin!(stdout_closed);
     let printer = Printer::new(config);
     let mut give_ups = subscription.take_give_ups();
     // With stdout on the terminal, the event lines are the progress.
@@ -146,6 +155,10 @@ async fn print_events(
             () = &mut shutdown => {
                 progress.finish();
                 return Ok(());
+            }
+            () = &mut stdout_closed => {
+                progress.finish();
+                return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
             }
             Some(given_up) = next_give_up(&mut give_ups) => {
                 printer.print_given_up(out, given_up)?;
@@ -203,6 +216,34 @@ async fn write_out_and_ack(
         return Ok(());
     }
     subscription.ack_all(printed.drain(..)).await
+}
+
+/// Whether `err` is a write to a pipe nobody reads any more.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Resolves once stdout is a pipe or socket whose reader has gone: checked
+/// four times a second while the listener runs (poll(2) reports an error on
+/// such a descriptor). Never resolves for a terminal or a file.
+async fn stdout_closed() {
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let mut stdout = libc::pollfd {
+            fd: libc::STDOUT_FILENO,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, a zero timeout: poll only reads and writes it.
+        let ready = unsafe { libc::poll(&mut stdout, 1, 0) };
+        if ready > 0 && stdout.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+            return;
+        }
+    }
 }
 
 /// The next give-up notice, or never when there is no delivery limit.
