@@ -180,8 +180,8 @@ pub trait Listener: Send {
             let unconfirmed = subscription.close().await;
             if unconfirmed > 0 {
                 notes.say(format_args!(
-                    "{unconfirmed} acks were not confirmed by the server before closing (NATS did \
-                     not answer within 5s); their events may be delivered again"
+                    "{}",
+                    subscription::unconfirmed_acks_note(unconfirmed)
                 ));
             }
             let flushed = client

@@ -13,7 +13,9 @@ use std::time::Duration;
 use crate::cmd::progress::Progress;
 use crate::connection::ConnectConfig;
 use crate::notes::write_escaped;
-use crate::subscription::{Delivery, GiveUpNotices, GivenUp, Subscription, SubscriptionOptions};
+use crate::subscription::{
+    Delivery, GiveUpNotices, GivenUp, Subscription, SubscriptionOptions, unconfirmed_acks_note,
+};
 
 /// Everything `listen` needs, checked.
 #[derive(Debug, Clone)]
@@ -79,12 +81,7 @@ pub async fn run(
         return Ok(());
     }
     if unconfirmed > 0 {
-        writeln!(
-            notes,
-            "{unconfirmed} acks were not confirmed by the server before closing (NATS did not answer \
-             within 5s); \
-             their events may be delivered again"
-        )?;
+        writeln!(notes, "{}", unconfirmed_acks_note(unconfirmed))?;
     }
     status(&config, out, notes, "NATS connection closed!")?;
     if skipped.after_reconnect > 0 {

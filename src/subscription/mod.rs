@@ -332,6 +332,16 @@ impl Subscription {
     }
 }
 
+/// What closing says when the server did not confirm every ack: the one
+/// wording of it, for the `listen` command and the `Listener` trait alike.
+pub fn unconfirmed_acks_note(unconfirmed: u64) -> String {
+    format!(
+        "{unconfirmed} acks were not confirmed by the server before closing (NATS did not \
+         answer within {}); their events may be delivered again",
+        duration::format(ACK_CONFIRM_TIMEOUT)
+    )
+}
+
 /// Events that came back although the subscription had acked them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Skipped {
