@@ -262,43 +262,39 @@ kill_listener() {
 
 # ---------------------------------------------------------------- monitoring
 
-# consumer_names STREAM: the names of the stream's consumers (subscriptions),
-# one per line, read from the monitoring port's /jsz page like status.sh does.
-consumer_names() {
-    python3 - "$MONITOR_URL" "$1" <<'PYTHON' || fail "could not read $MONITOR_URL/jsz: is the monitoring port (-m 8222) open? Set NATS_MONITOR_URL if it is elsewhere"
+# consumer_rows: one line per consumer (subscription) on the server, read from
+# the monitoring port's /jsz page like status.sh does: its stream, the
+# stream's subjects (comma-separated), its name and its ack pending, tab-separated.
+consumer_rows() {
+    python3 - "$MONITOR_URL" <<'PYTHON' || fail "could not read $MONITOR_URL/jsz: is the monitoring port (-m 8222) open? Set NATS_MONITOR_URL if it is elsewhere"
 import json, sys, urllib.request
-url, stream_name = sys.argv[1].rstrip("/"), sys.argv[2]
-try:
-    with urllib.request.urlopen(url + "/jsz?consumers=true", timeout=3) as response:
-        jsz = json.load(response)
-except Exception as err:
-    sys.exit(f"consumer_names: {err}")
-for account in jsz.get("account_details") or []:
-    for stream in account.get("stream_detail") or []:
-        if stream["name"] == stream_name:
-            for consumer in stream.get("consumer_detail") or []:
-                print(consumer["name"])
-PYTHON
-}
-
-# ack_pending CHANNEL CONSUMER: how many events the channel's consumer has
-# delivered and not had acked yet, from the monitoring port's /jsz page.
-ack_pending() {
-    python3 - "$MONITOR_URL" "$1" "$2" <<'PYTHON' || fail "could not read $MONITOR_URL/jsz: is the monitoring port (-m 8222) open? Set NATS_MONITOR_URL if it is elsewhere"
-import json, sys, urllib.request
-url, channel, consumer_name = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
+url = sys.argv[1].rstrip("/")
 try:
     with urllib.request.urlopen(url + "/jsz?consumers=true&config=true", timeout=3) as response:
         jsz = json.load(response)
 except Exception as err:
-    sys.exit(f"ack_pending: {err}")
+    sys.exit(f"consumer_rows: {err}")
 for account in jsz.get("account_details") or []:
     for stream in account.get("stream_detail") or []:
-        if channel in ((stream.get("config") or {}).get("subjects") or []):
-            for consumer in stream.get("consumer_detail") or []:
-                if consumer["name"] == consumer_name:
-                    print(consumer.get("num_ack_pending", 0))
-                    sys.exit(0)
-print(0)
+        subjects = ",".join((stream.get("config") or {}).get("subjects") or [])
+        for consumer in stream.get("consumer_detail") or []:
+            print(stream["name"], subjects, consumer["name"], consumer.get("num_ack_pending", 0), sep="\t")
 PYTHON
+}
+
+# consumer_names STREAM: the names of the stream's consumers, one per line.
+consumer_names() {
+    local rows
+    rows="$(consumer_rows)" || exit 1
+    awk -F '\t' -v stream="$1" '$1 == stream { print $3 }' <<<"$rows"
+}
+
+# ack_pending CHANNEL CONSUMER: how many events the channel's consumer has
+# delivered and not had acked yet (0 when there is no such consumer).
+ack_pending() {
+    local rows
+    rows="$(consumer_rows)" || exit 1
+    awk -F '\t' -v channel="$1" -v name="$2" '
+        $3 == name { n = split($2, subjects, ","); for (i = 1; i <= n; i++) if (subjects[i] == channel) { print $4; found = 1; exit } }
+        END { if (!found) print 0 }' <<<"$rows"
 }
