@@ -290,36 +290,28 @@ pub fn jsz(port: u16) -> Option<serde_json::Value> {
     monitoring_json(port, "/jsz?streams=true")
 }
 
-/// [`STREAM`]'s state in one node's own copy, from that node's `/jsz`:
-/// (events, last sequence).
-pub fn local_copy(jsz: &serde_json::Value) -> Option<(u64, u64)> {
-    let streams = jsz["account_details"]
+/// [`STREAM`]'s entry in one node's `/jsz?streams=true`.
+fn stream_entry(jsz: &serde_json::Value) -> Option<&serde_json::Value> {
+    jsz["account_details"]
         .as_array()?
         .iter()
         .filter_map(|account| account["stream_detail"].as_array())
-        .flatten();
-    for stream in streams {
-        if stream["name"] == STREAM {
-            let state = &stream["state"];
-            return Some((state["messages"].as_u64()?, state["last_seq"].as_u64()?));
-        }
-    }
-    None
+        .flatten()
+        .find(|stream| stream["name"] == STREAM)
+}
+
+/// [`STREAM`]'s state in one node's own copy, from that node's `/jsz`:
+/// (events, last sequence).
+pub fn local_copy(jsz: &serde_json::Value) -> Option<(u64, u64)> {
+    let state = &stream_entry(jsz)?["state"];
+    Some((state["messages"].as_u64()?, state["last_seq"].as_u64()?))
 }
 
 /// The leader of [`STREAM`] as one node sees it, from that node's `/jsz`.
 pub fn stream_leader(jsz: &serde_json::Value) -> Option<String> {
-    let streams = jsz["account_details"]
-        .as_array()?
-        .iter()
-        .filter_map(|account| account["stream_detail"].as_array())
-        .flatten();
-    for stream in streams {
-        if stream["name"] == STREAM {
-            return stream["cluster"]["leader"].as_str().map(str::to_owned);
-        }
-    }
-    None
+    stream_entry(jsz)?["cluster"]["leader"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// Three consecutive free ports, `base..base + 3`, none in `taken`.
