@@ -132,6 +132,10 @@ impl SubscriptionOptions {
                 INACTIVE_THRESHOLD
             },
             metadata,
+            // Report every ack to `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>`,
+            // so that `status --live` shows which events were acked. The server
+            // sends these reports only while someone subscribes to them.
+            sample_frequency: 100,
             ..Default::default()
         }
     }

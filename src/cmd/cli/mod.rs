@@ -67,7 +67,7 @@ pub const SINCE_RANGE: (Duration, Duration) = (
 /// How much of a bad value a usage error repeats, in characters.
 const ECHO_CHARS: usize = 80;
 
-/// Flags both binaries share: where the server is and who we are.
+/// Flags every binary shares: where the server is and who we are.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// NATS server URL. The course's http://localhost:4222 works too, as does a
@@ -91,27 +91,10 @@ pub struct ConnectArgs {
     #[arg(long, env = "NATS_CLIENT_ID", value_name = "ID", value_parser = parse_client_id)]
     pub client_id: Option<String>,
 
-    /// Channel (a JetStream subject) to publish on or listen to. At most 255
-    /// bytes, no spaces or wildcards.
-    #[arg(
-        short = 'c',
-        long,
-        visible_alias = "subject",
-        default_value = TICKET_CREATED,
-        value_name = "NAME",
-        value_parser = Channel::new
-    )]
-    pub channel: Channel,
-
     /// How long to wait for the server before giving up, e.g. 5s or 500ms
     /// (100ms to 1h).
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration_in(CONNECT_TIMEOUT_RANGE))]
     pub connect_timeout: Duration,
-
-    /// How many servers of a cluster keep a copy of the channel's events,
-    /// when this command creates its stream (3 on a 3-node cluster; 1 to 5).
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=5))]
-    pub replicas: u8,
 
     /// User name, for servers that require one (with --password).
     #[arg(long, env = "NATS_USER", value_name = "NAME", requires = "password")]
@@ -149,6 +132,27 @@ pub struct ConnectArgs {
     /// Private key (PEM) of --tls-cert; at most 1 MiB.
     #[arg(long, value_name = "FILE", requires = "tls_cert", value_parser = PathBufValueParser::new().try_map(key_file))]
     pub tls_key: Option<PathBuf>,
+}
+
+/// Flags of the commands that work on one channel: `publish` and `listen`.
+#[derive(Debug, Args)]
+pub struct ChannelArgs {
+    /// Channel (a JetStream subject) to publish on or listen to. At most 255
+    /// bytes, no spaces or wildcards.
+    #[arg(
+        short = 'c',
+        long,
+        visible_alias = "subject",
+        default_value = TICKET_CREATED,
+        value_name = "NAME",
+        value_parser = Channel::new
+    )]
+    pub channel: Channel,
+
+    /// How many servers of a cluster keep a copy of the channel's events,
+    /// when this command creates its stream (3 on a 3-node cluster; 1 to 5).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: u8,
 }
 
 /// Parses the command line, or exits: 0 for `--help` and `--version`, 2 with
@@ -258,6 +262,9 @@ impl ConnectArgs {
 #[command(name = "publish", version, about, long_about = None)]
 pub struct PublishArgs {
     #[command(flatten)]
+    pub channel: ChannelArgs,
+
+    #[command(flatten)]
     pub connect: ConnectArgs,
 
     /// The event's data as a JSON object, at most 1 MiB. Default: {"id":"123","title":"concert","price":20}
@@ -308,8 +315,8 @@ impl PublishArgs {
             None => TicketCreated::seed().to_json(),
         };
         Ok(PublishConfig {
-            channel: self.connect.channel.clone(),
-            replicas: usize::from(self.connect.replicas),
+            channel: self.channel.channel,
+            replicas: usize::from(self.channel.replicas),
             connect: self.connect.into_config(|| "abc".into()),
             payload: Bytes::from(json),
             data_file,
@@ -323,6 +330,9 @@ impl PublishArgs {
 #[derive(Debug, Parser)]
 #[command(name = "listen", version, about, long_about = None)]
 pub struct ListenArgs {
+    #[command(flatten)]
+    pub channel: ChannelArgs,
+
     #[command(flatten)]
     pub connect: ConnectArgs,
 
@@ -409,8 +419,8 @@ impl ListenArgs {
             self.since.map(StartPosition::Since)
         };
         let queue_group = (!self.no_queue_group).then_some(self.queue_group);
-        let connect_channel = self.connect.channel.clone();
-        let replicas = usize::from(self.connect.replicas);
+        let connect_channel = self.channel.channel;
+        let replicas = usize::from(self.channel.replicas);
         if self.reset && queue_group.is_none() && self.durable.is_none() {
             return Err(ListenArgs::command().error(
                 ErrorKind::ArgumentConflict,
