@@ -142,6 +142,7 @@ pub mod cmd;
 pub mod connection;
 pub mod duration;
 pub mod events;
+pub mod history;
 pub mod mask;
 pub mod notes;
 pub mod publish;

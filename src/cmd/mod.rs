@@ -1,7 +1,7 @@
 //! The commands: flag parsing, the lines they print, watch mode, the
 //! progress bar and signals, behind the default `cli` feature. The library
 //! below knows nothing of them; each binary in `src/bin/` is one call to
-//! [`publish::main`] or [`listen::main`].
+//! [`publish::main`], [`listen::main`] or [`status::main`].
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -13,6 +13,7 @@ pub mod listen;
 pub mod progress;
 pub mod publish;
 pub mod shutdown;
+pub mod status;
 pub mod watch;
 
 /// What both commands' `main` share: parse the flags into a config (exit 2

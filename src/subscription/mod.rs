@@ -103,7 +103,7 @@ const ACK_CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 const RECENT_ACKS: u64 = 1 << 20;
 
 /// Consumer metadata key recording the queue group a consumer serves.
-const QUEUE_GROUP_KEY: &str = "queue_group";
+pub const QUEUE_GROUP_KEY: &str = "queue_group";
 
 /// One event as delivered (a delivery: the same event may be delivered again): `msg` in the course's `onMessage(data, msg)`.
 #[derive(Debug)]

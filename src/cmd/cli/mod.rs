@@ -27,11 +27,13 @@ use crate::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOption
 
 mod event_data;
 mod files;
+mod status;
 mod values;
 
 use event_data::parse_event_data;
 pub use event_data::{EventData, check_event_json, read_event_file};
 use files::{ca_file, cert_file, creds_file, key_file};
+pub use status::StatusArgs;
 pub use values::Servers;
 use values::{consumer_safe, duration_in, parse_client_id, parse_name, parse_servers, watchable};
 
@@ -474,6 +476,7 @@ mod tests {
     fn clap_definitions_are_consistent() {
         PublishArgs::command().debug_assert();
         ListenArgs::command().debug_assert();
+        StatusArgs::command().debug_assert();
     }
 
     #[test]

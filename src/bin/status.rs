@@ -1,0 +1,7 @@
+//! `status`: what the NATS server keeps, each channel's event history and
+//! where every subscription stands in it. The command is
+//! `nats_course_toolkit::cmd::status`.
+
+fn main() -> std::process::ExitCode {
+    nats_course_toolkit::cmd::status::main()
+}

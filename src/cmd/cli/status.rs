@@ -1,0 +1,78 @@
+//! The command line of `status`.
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory as _, Parser};
+
+use super::{ConnectArgs, MAX_COUNT, random_client_id};
+use crate::channel::Channel;
+use crate::cmd::status::{Show, StatusConfig};
+use crate::history::EventRange;
+
+/// Show what the NATS server keeps: each channel's event history, and where every
+/// subscription stands in it. Reads JetStream over the client port; needs no
+/// monitoring port, and changes nothing.
+#[derive(Debug, Parser)]
+#[command(name = "status", version, long_about = None)]
+pub struct StatusArgs {
+    /// Only this channel (e.g. ticket:created). Without it, every channel.
+    #[arg(value_name = "CHANNEL", value_parser = Channel::new)]
+    pub channel: Option<Channel>,
+
+    /// Print one JSON document (with --events: one JSON object per event).
+    #[arg(long, conflicts_with = "live")]
+    pub json: bool,
+
+    /// List the channel's stored events, one line each: #<seq> <time> <data>.
+    /// Creates no subscription, so looking changes nothing. Needs CHANNEL.
+    #[arg(long, requires = "channel", conflicts_with = "live")]
+    pub events: bool,
+
+    /// With --events: start at this event number (1 or more).
+    #[arg(long, value_name = "SEQ", requires = "events", conflicts_with = "last", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub from: Option<u64>,
+
+    /// With --events: only the last N events (1 to 1000000000).
+    #[arg(long, value_name = "N", requires = "events", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
+    pub last: Option<u64>,
+
+    /// A live, full-screen view of the history as a tape of event numbers, with
+    /// one lane per subscription: acked, waiting for an ack, redelivered, given
+    /// up, not yet delivered. q quits. Needs a terminal.
+    #[arg(long)]
+    pub live: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+impl StatusArgs {
+    /// Turns the flags into a [`StatusConfig`].
+    pub fn into_config(self) -> Result<StatusConfig, clap::Error> {
+        let show = if self.live {
+            use std::io::IsTerminal as _;
+            if !std::io::stdout().is_terminal() {
+                return Err(StatusArgs::command().error(
+                    ErrorKind::ArgumentConflict,
+                    "--live draws on a terminal, and stdout is not one; for scripts, use --json",
+                ));
+            }
+            Show::Live
+        } else if self.events {
+            Show::Events(match (self.from, self.last) {
+                (Some(seq), _) => EventRange::From(seq),
+                (_, Some(n)) => EventRange::Last(n),
+                _ => EventRange::All,
+            })
+        } else {
+            Show::Table
+        };
+        Ok(StatusConfig {
+            channel: self.channel,
+            show,
+            json: self.json,
+            connect: self
+                .connect
+                .into_config(|| format!("status-{}", random_client_id())),
+        })
+    }
+}

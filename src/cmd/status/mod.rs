@@ -1,0 +1,183 @@
+//! The `status` command: what the server keeps, and where every
+//! subscription stands in it.
+//!
+//! The course looked at `http://localhost:8222/streaming/channelsz?subs=1`.
+//! `status` asks JetStream over the client port instead (see
+//! [`crate::history`]), in four forms:
+//! - `status [CHANNEL]`: a table per channel ([`table`]);
+//! - `status --json [CHANNEL]`: the same as one JSON document;
+//! - `status CHANNEL --events`: the stored events themselves;
+//! - `status [CHANNEL] --live`: a full-screen view of the history as a tape
+//!   ([`live`]).
+
+use std::io::{self, Write};
+
+use futures_util::StreamExt as _;
+use serde::Serialize;
+
+use crate::channel::Channel;
+use crate::connection::ConnectConfig;
+use crate::history::{self, ChannelStatus, EventRange, StoredEvent};
+use crate::mask::Masked;
+use crate::notes::write_escaped;
+
+pub mod live;
+pub mod table;
+
+/// Everything `status` needs, checked.
+#[derive(Debug, Clone)]
+pub struct StatusConfig {
+    /// Only this channel, or every one.
+    pub channel: Option<Channel>,
+    /// Which form.
+    pub show: Show,
+    /// JSON instead of text.
+    pub json: bool,
+    /// Server, client id, timeout.
+    pub connect: ConnectConfig,
+}
+
+/// The forms of `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    /// A table per channel.
+    Table,
+    /// The stored events of one channel.
+    Events(EventRange),
+    /// The full-screen live view.
+    Live,
+}
+
+/// The `status` binary: flags, then [`run`].
+pub fn main() -> std::process::ExitCode {
+    super::main(
+        crate::cmd::cli::StatusArgs::into_config,
+        |config: StatusConfig, signal| async move {
+            if config.show == Show::Live {
+                return live::run(config, signal).await;
+            }
+            let mut out = Masked::with_capacity(64 * 1024, io::stdout().lock());
+            match run(&config, &mut out).await {
+                // `status --events | head`: whoever read the output has gone.
+                Err(err) if is_broken_pipe(&err) => Ok(()),
+                result => result,
+            }
+        },
+    )
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<io::Error>()
+        .is_some_and(|err| err.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Connects, prints the table, the JSON document or the events, and closes
+/// the connection.
+pub async fn run(config: &StatusConfig, out: &mut impl Write) -> anyhow::Result<()> {
+    let client = config.connect.connect().await?;
+    let js = async_nats::jetstream::new(client.clone());
+    let result = match config.show {
+        Show::Events(range) => {
+            let channel = config
+                .channel
+                .as_ref()
+                .expect("--events requires a channel");
+            print_events(&js, channel, range, config.json, out).await
+        }
+        _ => {
+            let channels = history::read(&js, config.channel.as_ref()).await?;
+            if config.json {
+                print_json(&channels, out)
+            } else {
+                let server = client.server_info();
+                writeln!(
+                    out,
+                    "NATS server {} at {}",
+                    server.version,
+                    config.connect.display_servers()
+                )?;
+                table::write(&channels, config.channel.is_some(), out)?;
+                Ok(())
+            }
+        }
+    };
+    let flushed = out.flush();
+    crate::connection::close(client).await;
+    result?;
+    Ok(flushed?)
+}
+
+/// `status --json`: `{"channels":[...]}`, with the keys of [`ChannelStatus`].
+fn print_json(channels: &[ChannelStatus], out: &mut impl Write) -> anyhow::Result<()> {
+    #[derive(Serialize)]
+    struct Document<'a> {
+        channels: &'a [ChannelStatus],
+    }
+    serde_json::to_writer(&mut *out, &Document { channels })?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// `status CHANNEL --events`: one line per stored event.
+async fn print_events(
+    js: &async_nats::jetstream::Context,
+    channel: &Channel,
+    range: EventRange,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let stream = history::stream_of(js, channel).await?;
+    let events = history::events(stream, range);
+    futures_util::pin_mut!(events);
+    while let Some(event) = events.next().await {
+        let event = event?;
+        if json {
+            write_event_json(&event, out)?;
+        } else {
+            write_event_line(&event, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// `#<seq> <RFC 3339 time> <data>`, the data as published (control
+/// characters escaped, as `listen` shows them).
+pub fn write_event_line(event: &StoredEvent, out: &mut impl Write) -> io::Result<()> {
+    write!(out, "#{} {} ", event.seq, history::rfc3339(event.time))?;
+    write_escaped(out, &String::from_utf8_lossy(&event.data))?;
+    out.write_all(b"\n")
+}
+
+/// `{"seq":..,"time":..,"data":..,"headers":{..}}`: the data as it is when
+/// it is one line of JSON, else as a JSON string.
+pub fn write_event_json(event: &StoredEvent, out: &mut impl Write) -> io::Result<()> {
+    let data = &event.data[..];
+    write!(
+        out,
+        "{{\"seq\":{},\"time\":\"{}\",\"data\":",
+        event.seq,
+        history::rfc3339(event.time)
+    )?;
+    let one_line = !data.contains(&b'\n') && !data.contains(&b'\r');
+    if one_line && serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
+        out.write_all(data)?;
+    } else {
+        serde_json::to_writer(&mut *out, &String::from_utf8_lossy(data))?;
+    }
+    if let Some(headers) = &event.headers {
+        // A header given once is a string, one given several times a list.
+        let headers: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .map(|(name, values)| {
+                let value = match values.as_slice() {
+                    [one] => serde_json::Value::from(one.as_str()),
+                    many => serde_json::Value::from(many.to_vec()),
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        out.write_all(b",\"headers\":")?;
+        serde_json::to_writer(&mut *out, &headers)?;
+    }
+    out.write_all(b"}\n")
+}

@@ -1,0 +1,367 @@
+//! The event history, and where each subscription stands in it, read over
+//! the client port: what `status` shows.
+//!
+//! NATS Streaming showed this on its monitoring page
+//! (`/streaming/channelsz?subs=1`). JetStream answers the same questions on
+//! the client port, through its API, so no monitoring port is needed, and
+//! a learner who only forwarded port 4222 can ask too:
+//!
+//! | Question | JetStream API | Here |
+//! |---|---|---|
+//! | Which channels are there, how many events does each keep? | `STREAM.LIST` (a stream's state) | [`read`] → [`ChannelStatus`] |
+//! | Where does each subscription stand? | `CONSUMER.LIST` (a consumer's info) | [`SubscriptionStatus`] |
+//! | What exactly is stored? | `DIRECT.GET` or `STREAM.MSG.GET`, one event each | [`events`] → [`StoredEvent`] |
+//!
+//! A subscription's place in the history is three numbers:
+//! - its **ack floor**: every event up to it was acked (JetStream's
+//!   `ack_floor.stream_seq`);
+//! - its **delivered** position: the last event sent to a listener
+//!   (`delivered.stream_seq`); events between the two were delivered and
+//!   wait for their ack, unless acked out of order;
+//! - its **pending** events: stored, not delivered yet (`num_pending`).
+//!
+//! Nothing here creates a consumer or acks anything: looking changes nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::{self, DeliverPolicy};
+use async_nats::jetstream::context::GetStreamByNameErrorKind;
+use async_nats::jetstream::{self, stream};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::channel::Channel;
+use crate::subscription::QUEUE_GROUP_KEY;
+
+/// How many stored events [`events`] asks for at once: enough to keep the
+/// connection busy, few enough that a slow reader holds little memory.
+const EVENTS_IN_FLIGHT: usize = 64;
+
+/// A channel (a stream) and its subscriptions (its consumers). The field
+/// names are `status --json`'s keys, kept stable for scripts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelStatus {
+    /// The channel: the subject the stream captures (its subjects, joined
+    /// by `, `, for a stream made by hand that captures several).
+    pub channel: String,
+    /// The JetStream stream that stores the channel's events.
+    pub stream: String,
+    /// How many events are stored.
+    pub events: u64,
+    /// The first stored event's sequence (0 when none is stored).
+    pub first_seq: u64,
+    /// The last stored event's sequence (0 when none was ever stored).
+    pub last_seq: u64,
+    /// The bytes the stored events take.
+    pub bytes: u64,
+    /// One per subscription, by name.
+    pub subscriptions: Vec<SubscriptionStatus>,
+}
+
+/// A subscription (a JetStream consumer) and its place in the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubscriptionStatus {
+    /// The consumer's name: the durable name, the queue group, or the
+    /// client id of a listener of its own.
+    pub name: String,
+    /// The queue group it serves, if any.
+    pub queue_group: Option<String>,
+    /// Whether the server keeps it when no listener is left.
+    pub durable: bool,
+    /// Where it started in the history: `all`, `last`, `new`, `#N` or an
+    /// RFC 3339 time.
+    pub start: String,
+    /// How long the server waits for an ack before sending an event again.
+    pub ack_wait_ms: u64,
+    /// How many times an event is sent before the server gives it up
+    /// (`None`: no limit).
+    pub max_deliver: Option<u64>,
+    /// The sequence of the last event delivered.
+    pub delivered: u64,
+    /// Every event up to this sequence was acked.
+    pub ack_floor: u64,
+    /// Events delivered and not acked yet.
+    pub ack_pending: u64,
+    /// Events the server has sent again, waiting for their ack.
+    pub redelivered: u64,
+    /// Events stored and not delivered yet.
+    pub pending: u64,
+    /// Listeners waiting for events (pull requests).
+    pub waiting: u64,
+}
+
+impl ChannelStatus {
+    fn new(info: &stream::Info, mut subscriptions: Vec<SubscriptionStatus>) -> ChannelStatus {
+        subscriptions.sort_by(|a, b| a.name.cmp(&b.name));
+        let state = &info.state;
+        ChannelStatus {
+            channel: info.config.subjects.join(", "),
+            stream: info.config.name.clone(),
+            events: state.messages,
+            first_seq: if state.messages == 0 {
+                0
+            } else {
+                state.first_sequence
+            },
+            last_seq: state.last_sequence,
+            bytes: state.bytes,
+            subscriptions,
+        }
+    }
+}
+
+impl SubscriptionStatus {
+    /// A consumer's info, in the course's words.
+    pub fn new(info: &consumer::Info) -> SubscriptionStatus {
+        let config = &info.config;
+        SubscriptionStatus {
+            name: info.name.clone(),
+            queue_group: config.metadata.get(QUEUE_GROUP_KEY).cloned(),
+            durable: config.durable_name.is_some(),
+            start: start_position(&config.deliver_policy),
+            ack_wait_ms: u64::try_from(config.ack_wait.as_millis()).unwrap_or(u64::MAX),
+            max_deliver: u64::try_from(config.max_deliver).ok().filter(|n| *n > 0),
+            delivered: info.delivered.stream_sequence,
+            ack_floor: info.ack_floor.stream_sequence,
+            ack_pending: info.num_ack_pending as u64,
+            redelivered: info.num_redelivered as u64,
+            pending: info.num_pending,
+            waiting: info.num_waiting as u64,
+        }
+    }
+
+    /// The ack wait as a [`Duration`].
+    pub fn ack_wait(&self) -> Duration {
+        Duration::from_millis(self.ack_wait_ms)
+    }
+}
+
+/// The start position as `status` shows it.
+fn start_position(policy: &DeliverPolicy) -> String {
+    match policy {
+        DeliverPolicy::All => "all".into(),
+        DeliverPolicy::Last => "last".into(),
+        DeliverPolicy::New => "new".into(),
+        DeliverPolicy::LastPerSubject => "last per subject".into(),
+        DeliverPolicy::ByStartSequence { start_sequence } => format!("#{start_sequence}"),
+        DeliverPolicy::ByStartTime { start_time } => rfc3339(*start_time),
+    }
+}
+
+/// A time as RFC 3339 in UTC, to the millisecond: `2026-11-30T09:21:37.123Z`.
+pub fn rfc3339(time: OffsetDateTime) -> String {
+    let t = time.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Every channel and its subscriptions, or only `only` (an error that lists
+/// the channels there are, when it has no stream).
+pub async fn read(
+    js: &jetstream::Context,
+    only: Option<&Channel>,
+) -> anyhow::Result<Vec<ChannelStatus>> {
+    let infos: Vec<stream::Info> = match only {
+        Some(channel) => vec![stream_of(js, channel).await?.info().await?.clone()],
+        None => js
+            .streams()
+            .try_collect()
+            .await
+            .context("could not list the channels (JetStream's STREAM.LIST)")?,
+    };
+    // The streams' consumers are asked for all at once: one round trip in all.
+    let channels = futures_util::future::try_join_all(infos.iter().map(|info| async move {
+        let subscriptions = subscriptions(js, &info.config.name).await?;
+        anyhow::Ok(ChannelStatus::new(info, subscriptions))
+    }))
+    .await?;
+    let mut channels = channels;
+    channels.sort_by(|a, b| a.channel.cmp(&b.channel));
+    Ok(channels)
+}
+
+/// The subscriptions of one stream.
+pub async fn subscriptions(
+    js: &jetstream::Context,
+    stream: &str,
+) -> anyhow::Result<Vec<SubscriptionStatus>> {
+    let name = stream;
+    let stream = js.get_stream_no_info(name).await?;
+    let infos: Vec<consumer::Info> = stream
+        .consumers()
+        .try_collect()
+        .await
+        .with_context(|| format!("could not list the subscriptions of stream {name}"))?;
+    let mut subscriptions: Vec<_> = infos.iter().map(SubscriptionStatus::new).collect();
+    subscriptions.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(subscriptions)
+}
+
+/// The stream that stores `channel`, or an error that names the channels
+/// there are. Nothing is created.
+pub async fn stream_of(
+    js: &jetstream::Context,
+    channel: &Channel,
+) -> anyhow::Result<jetstream::stream::Stream> {
+    match js.stream_by_subject(channel.as_str()).await {
+        Ok(name) => Ok(js.get_stream(&name).await?),
+        Err(err) if err.kind() == GetStreamByNameErrorKind::NotFound => {
+            let names: Vec<String> = js
+                .streams()
+                .map_ok(|info| info.config.subjects.join(", "))
+                .try_collect()
+                .await
+                .context("could not list the channels (JetStream's STREAM.LIST)")?;
+            let mut names = names;
+            names.sort();
+            if names.is_empty() {
+                bail!(
+                    "no channel {channel} on this server, and no other channel either: \
+                     publish an event first (publish -c {channel})"
+                );
+            }
+            bail!(
+                "no channel {channel} on this server; the channels are: {} \
+                 (or publish an event first: publish -c {channel})",
+                names.join(", ")
+            )
+        }
+        Err(err) => Err(err).with_context(|| format!("could not find the stream of {channel}")),
+    }
+}
+
+/// One stored event, as the server keeps it.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Its sequence in the channel.
+    pub seq: u64,
+    /// When the server stored it.
+    pub time: OffsetDateTime,
+    /// The event's data, byte for byte as published.
+    pub data: Bytes,
+    /// Its NATS headers, name to values, if it has any.
+    pub headers: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// Which stored events [`events`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRange {
+    /// From the first stored event on.
+    All,
+    /// From this sequence on.
+    From(u64),
+    /// The last N.
+    Last(u64),
+}
+
+impl EventRange {
+    /// The sequences to read, of a channel that stores `first..=last`.
+    pub fn sequences(self, first: u64, last: u64) -> std::ops::RangeInclusive<u64> {
+        let first = first.max(1);
+        let from = match self {
+            EventRange::All => first,
+            EventRange::From(seq) => seq.max(first),
+            EventRange::Last(n) => last.saturating_sub(n.saturating_sub(1)).max(first),
+        };
+        from..=last
+    }
+}
+
+/// The stored events of `stream` in `range`, in order. Events deleted from
+/// the history (a gap in the sequences) are left out. Each is read with a
+/// direct get where the stream allows it, a stream get otherwise; neither
+/// creates a consumer.
+pub fn events(
+    stream: jetstream::stream::Stream,
+    range: EventRange,
+) -> impl Stream<Item = anyhow::Result<StoredEvent>> {
+    let info = stream.cached_info();
+    let sequences = range.sequences(info.state.first_sequence, info.state.last_sequence);
+    let direct = info.config.allow_direct;
+    let stream = std::sync::Arc::new(stream);
+    futures_util::stream::iter(sequences)
+        .map(move |seq| {
+            let stream = stream.clone();
+            async move { get(&stream, seq, direct).await }
+        })
+        .buffered(EVENTS_IN_FLIGHT)
+        .filter_map(|result| async move { result.transpose() })
+}
+
+async fn get(
+    stream: &jetstream::stream::Stream,
+    seq: u64,
+    direct: bool,
+) -> anyhow::Result<Option<StoredEvent>> {
+    use async_nats::jetstream::stream::{DirectGetErrorKind, RawMessageErrorKind};
+    let message = if direct {
+        match stream.direct_get(seq).await {
+            Ok(message) => message,
+            Err(err) if err.kind() == DirectGetErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err).with_context(|| format!("could not read event #{seq}")),
+        }
+    } else {
+        match stream.get_raw_message(seq).await {
+            Ok(message) => message,
+            Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => return Ok(None),
+            Err(err) => return Err(err).with_context(|| format!("could not read event #{seq}")),
+        }
+    };
+    Ok(Some(StoredEvent {
+        seq: message.sequence,
+        time: message.time,
+        data: message.payload,
+        headers: headers(&message.headers),
+    }))
+}
+
+/// The headers as name to values, leaving out JetStream's own: the
+/// `Nats-Msg-Id` that `publish` sets for exactly-once, and those the server
+/// adds to a direct get's answer (`Nats-Sequence`, `Nats-Time-Stamp`, ...).
+fn headers(map: &HeaderMap) -> Option<BTreeMap<String, Vec<String>>> {
+    let mut headers = BTreeMap::new();
+    for (name, values) in map.iter() {
+        let name: &str = name.as_ref();
+        if name.starts_with("Nats-") {
+            continue;
+        }
+        headers.insert(
+            name.to_owned(),
+            values.iter().map(|v| v.as_str().to_owned()).collect(),
+        );
+    }
+    (!headers.is_empty()).then_some(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_of_the_last_events_never_starts_before_the_first() {
+        assert_eq!(EventRange::Last(3).sequences(1, 10), 8..=10);
+        assert_eq!(EventRange::Last(30).sequences(5, 10), 5..=10);
+        assert_eq!(EventRange::From(7).sequences(1, 10), 7..=10);
+        assert_eq!(EventRange::From(0).sequences(4, 10), 4..=10);
+        assert_eq!(EventRange::All.sequences(0, 0).count(), 0);
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc_to_the_millisecond() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_796_030_497_123_456_789).unwrap();
+        assert_eq!(rfc3339(t), "2026-11-30T09:21:37.123Z");
+    }
+}
