@@ -182,11 +182,15 @@ fn cells(line: &str) -> Vec<&str> {
     inner.split('|').map(str::trim).collect()
 }
 
-/// The rows that document `command`'s flags: the "Both commands" table and
-/// the command's own.
+/// The rows that document `command`'s flags: the "Every command" table,
+/// the "publish and listen" one for those two, and the command's own.
 fn rows_for(tables: &BTreeMap<String, Vec<Row>>, command: &str) -> Vec<Row> {
     let mut rows = Vec::new();
-    for heading in ["Both commands", command] {
+    let shared: &[&str] = match command {
+        "status" => &["Every command"],
+        _ => &["Every command", "publish and listen"],
+    };
+    for heading in shared.iter().copied().chain([command]) {
         let table = tables
             .get(heading)
             .unwrap_or_else(|| panic!("docs/flags.md has a `## {heading}` table"));
@@ -196,15 +200,16 @@ fn rows_for(tables: &BTreeMap<String, Vec<Row>>, command: &str) -> Vec<Row> {
     rows
 }
 
-fn commands() -> [(&'static str, Help); 2] {
+fn commands() -> [(&'static str, Help); 3] {
     [
         ("publish", help(env!("CARGO_BIN_EXE_publish"))),
         ("listen", help(env!("CARGO_BIN_EXE_listen"))),
+        ("status", help(env!("CARGO_BIN_EXE_status"))),
     ]
 }
 
 /// Every flag `--help` lists (long, short, alias) is in the first column of
-/// the command's table or of the "Both commands" table.
+/// the command's table or of the shared tables ("Every command", "publish and listen").
 #[test]
 fn every_flag_that_help_lists_is_in_the_flag_tables() {
     let tables = flag_tables();
@@ -222,7 +227,7 @@ fn every_flag_that_help_lists_is_in_the_flag_tables() {
 }
 
 /// Every flag a table row names, in any column, is one the command's
-/// `--help` lists; a "Both commands" row's flags are in both.
+/// `--help` lists; a shared row's flags are in each command it names.
 #[test]
 fn every_flag_in_the_flag_tables_is_in_help() {
     let tables = flag_tables();

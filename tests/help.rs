@@ -1,5 +1,5 @@
 //! `--help` of each command, whole, against its snapshot in
-//! `tests/snapshots/` (`publish-help.snap`, `listen-help.snap`): a change to
+//! `tests/snapshots/` (`publish-help.snap`, `listen-help.snap`, `status-help.snap`): a change to
 //! a flag, its help text, default or variable shows in review as a change
 //! of the snapshot, and `tests/docs.rs` holds `docs/flags.md` to the same
 //! output.
@@ -39,5 +39,14 @@ fn listen_help_is_its_snapshot() {
     let help = help(env!("CARGO_BIN_EXE_listen"));
     insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
         insta::assert_snapshot!("listen-help", help);
+    });
+}
+
+/// `status --help` is what `tests/snapshots/status-help.snap` holds.
+#[test]
+fn status_help_is_its_snapshot() {
+    let help = help(env!("CARGO_BIN_EXE_status"));
+    insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("status-help", help);
     });
 }

@@ -110,7 +110,7 @@ impl ConnectConfig {
             .connect(self.servers.as_slice())
             .await
             .map_err(|err| self.connect_error(err))?;
-        // Both commands store events: without JetStream there is nothing to do.
+        // Every command works on stored events: without JetStream there is nothing to do.
         if !client.server_info().jetstream {
             return Err(crate::channel::no_jetstream(&self.display_servers()));
         }

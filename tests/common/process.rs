@@ -1,4 +1,4 @@
-//! The processes the tests run: the built binaries (`publish`, `listen`),
+//! The processes the tests run: the built binaries (`publish`, `listen`, `status`),
 //! the examples and the scripts. [`run`] runs one to its end within a
 //! deadline; [`Running`] runs one in the background and collects what it
 //! prints as it comes, so that a test waits for a line with a deadline
@@ -34,6 +34,7 @@ pub fn script(name: &str) -> Command {
         .env("NATS_SERVER_BIN", nats_server_bin())
         .env("PUBLISH_BIN", env!("CARGO_BIN_EXE_publish"))
         .env("LISTEN_BIN", env!("CARGO_BIN_EXE_listen"))
+        .env("STATUS_BIN", env!("CARGO_BIN_EXE_status"))
         .stdin(Stdio::null());
     for var in [
         "NATS_URL",
@@ -62,6 +63,22 @@ pub fn publish(server: &str, args: &[&str]) -> Output {
 /// Runs `listen` to completion (give it `--count`).
 pub fn listen(server: &str, args: &[&str]) -> Output {
     run(&mut command(env!("CARGO_BIN_EXE_listen"), server, args))
+}
+
+/// Runs `status` to completion.
+pub fn status(server: &str, args: &[&str]) -> Output {
+    run(&mut command(env!("CARGO_BIN_EXE_status"), server, args))
+}
+
+/// Runs `status --json` and returns its document, failing the test unless it succeeds.
+pub fn status_json(server: &str, args: &[&str]) -> serde_json::Value {
+    let output = status(server, &[&["--json"], args].concat());
+    assert!(
+        output.status.success(),
+        "status --json {args:?} failed: {}",
+        text(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("status --json prints JSON")
 }
 
 /// Runs `publish` and fails the test unless it succeeds.

@@ -24,7 +24,7 @@ pub struct StatusArgs {
 
     /// List the channel's stored events, one line each: #<seq> <time> <data>.
     /// Creates no subscription, so looking changes nothing. Needs CHANNEL.
-    #[arg(long, requires = "channel", conflicts_with = "live")]
+    #[arg(long, conflicts_with = "live")]
     pub events: bool,
 
     /// With --events: start at this event number (1 or more).
@@ -58,6 +58,12 @@ impl StatusArgs {
             }
             Show::Live
         } else if self.events {
+            if self.channel.is_none() {
+                return Err(StatusArgs::command().error(
+                    ErrorKind::MissingRequiredArgument,
+                    "--events lists one channel's events: name it, e.g. status ticket:created --events",
+                ));
+            }
             Show::Events(match (self.from, self.last) {
                 (Some(seq), _) => EventRange::From(seq),
                 (_, Some(n)) => EventRange::Last(n),

@@ -1,0 +1,320 @@
+//! `status` against a real nats-server: what the server keeps, and where
+//! each subscription stands, read over the client port.
+
+mod common;
+
+use common::{
+    DEADLINE, Listener, NatsServer, SEED, listen, poll, publish_ok, status, status_json, text,
+};
+use serde_json::Value;
+
+const OWN: &str = "--no-queue-group";
+
+/// The subscription named `name` in `status --json`'s document.
+fn subscription(document: &Value, name: &str) -> Value {
+    document["channels"][0]["subscriptions"]
+        .as_array()
+        .expect("subscriptions is a list")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no subscription {name} in {document}"))
+        .clone()
+}
+
+/// `status --json` answers over the client port alone: the server has no
+/// monitoring port, as after `kubectl port-forward <pod> 4222:4222`. Its
+/// keys are the documented ones.
+#[test]
+fn json_needs_no_monitoring_port() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "2"]);
+    listen(
+        &url,
+        &["--durable", "d", OWN, "--deliver-all", "--count", "2"],
+    );
+    let document = status_json(&url, &[]);
+    let channel = &document["channels"][0];
+    let keys = |v: &Value| {
+        let mut keys: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        keys(channel),
+        [
+            "bytes",
+            "channel",
+            "events",
+            "first_seq",
+            "last_seq",
+            "stream",
+            "subscriptions"
+        ]
+    );
+    assert_eq!(channel["channel"], "ticket:created");
+    assert_eq!(channel["stream"], "TICKET_CREATED");
+    assert_eq!(channel["events"], 2);
+    assert_eq!(
+        (channel["first_seq"].as_u64(), channel["last_seq"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(
+        keys(&subscription(&document, "d")),
+        [
+            "ack_floor",
+            "ack_pending",
+            "ack_wait_ms",
+            "delivered",
+            "durable",
+            "max_deliver",
+            "name",
+            "pending",
+            "queue_group",
+            "redelivered",
+            "start",
+            "waiting"
+        ]
+    );
+}
+
+/// A durable that acked 3 events has its ack floor at #3, and nothing
+/// pending.
+#[test]
+fn a_durable_that_acked_3_events_shows_ack_floor_3() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3"]);
+    let output = listen(
+        &url,
+        &[
+            "--durable",
+            "accounting",
+            OWN,
+            "--deliver-all",
+            "--count",
+            "3",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let durable = subscription(&status_json(&url, &["ticket:created"]), "accounting");
+    assert_eq!(durable["durable"], true);
+    assert_eq!(durable["queue_group"], Value::Null);
+    assert_eq!(durable["ack_floor"], 3);
+    assert_eq!(durable["delivered"], 3);
+    assert_eq!(durable["ack_pending"], 0);
+    assert_eq!(durable["pending"], 0);
+    assert_eq!(durable["start"], "all");
+}
+
+/// A listener that never acks holds 3 events waiting for their acks; once
+/// the ack wait has passed the server has sent them again.
+#[test]
+fn a_skip_ack_listener_shows_3_ack_pending_then_redeliveries() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3"]);
+    let listener = Listener::start(
+        &url,
+        &["--skip-ack", "--ack-wait", "1s", "--queue-group", "orders"],
+    );
+    let group = || subscription(&status_json(&url, &[]), "orders");
+    // A queue group starts with new events: these 3 come after it.
+    publish_ok(&url, &["--count", "3"]);
+    listener.wait_for_events(3);
+    let held = poll(DEADLINE, std::time::Duration::from_millis(100), || {
+        Some(group()).filter(|s| s["ack_pending"] == 3)
+    })
+    .unwrap_or_else(|| panic!("3 acks pending, in {}", group()));
+    assert_eq!(held["queue_group"], "orders");
+    assert_eq!(held["delivered"], 6);
+    poll(DEADLINE, std::time::Duration::from_millis(100), || {
+        Some(group()).filter(|s| s["redelivered"].as_u64() > Some(0))
+    })
+    .unwrap_or_else(|| panic!("redeliveries after the ack wait, in {}", group()));
+    listener.stop();
+}
+
+/// `--events` prints each stored event as `#<seq> <time> <data>`, the data
+/// byte for byte as published.
+#[test]
+fn events_prints_the_published_data_byte_for_byte() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let data = r#"{"id":"7 b","title":"Café ✓","price":1.50,"tags":[]}"#;
+    publish_ok(&url, &[]);
+    publish_ok(&url, &["--data", data]);
+    let output = status(&url, &["ticket:created", "--events"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for (line, (seq, data)) in lines.iter().zip([(1, SEED), (2, data)]) {
+        let (head, rest) = line.split_once(' ').expect("#seq time data");
+        let (time, shown) = rest.split_once(' ').expect("time data");
+        assert_eq!(head, format!("#{seq}"));
+        assert!(
+            time.ends_with('Z') && time.len() == 24,
+            "RFC 3339 ms: {time}"
+        );
+        assert_eq!(shown, data);
+    }
+}
+
+/// `--events --json --last 1` prints one JSON object for the last event,
+/// with its data as published.
+#[test]
+fn events_as_json_lines_for_the_last_event() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3"]);
+    let output = status(
+        &url,
+        &["ticket:created", "--events", "--json", "--last", "1"],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let event: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(event["seq"], 3);
+    assert_eq!(event["data"], serde_json::from_str::<Value>(SEED).unwrap());
+    assert!(event["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(event.get("headers").is_none(), "no headers were published");
+}
+
+/// `--events --from 2` starts at event #2.
+#[test]
+fn events_from_a_sequence() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "4"]);
+    let output = status(&url, &["ticket:created", "--events", "--from", "2"]);
+    let stdout = text(&output.stdout);
+    let seqs: Vec<&str> = stdout.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(seqs, ["#2", "#3", "#4"]);
+}
+
+/// Looking changes nothing: `--events` creates no subscription.
+#[test]
+fn events_creates_no_subscription() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "2"]);
+    assert!(
+        status(&url, &["ticket:created", "--events"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        server.consumer_names("TICKET_CREATED"),
+        Vec::<String>::new()
+    );
+}
+
+/// A channel the server does not have is an error (exit 1) that lists the
+/// channels there are.
+#[test]
+fn an_unknown_channel_is_an_error_that_lists_the_channels() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &[]);
+    let output = status(&url, &["order:created"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "Error: no channel order:created on this server; the channels are: ticket:created"
+        ),
+        "{stderr}"
+    );
+}
+
+/// The table shows the channel's stored events and one row per
+/// subscription, with its ack floor.
+#[test]
+fn the_table_shows_each_subscription() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "2"]);
+    listen(
+        &url,
+        &[
+            "--durable",
+            "accounting",
+            OWN,
+            "--deliver-all",
+            "--count",
+            "2",
+        ],
+    );
+    let output = status(&url, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("Channel ticket:created (stream TICKET_CREATED): 2 events, #1 to #2"),
+        "{stdout}"
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("accounting"))
+        .unwrap_or_else(|| panic!("a row for accounting in {stdout}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "accounting",
+            "-",
+            "yes",
+            "all",
+            "30s",
+            "-",
+            "#2",
+            "#2",
+            "0",
+            "0",
+            "0",
+            "0"
+        ]
+    );
+}
+
+/// With no channel at all, the table says how to make one.
+#[test]
+fn no_channels_says_to_publish_first() {
+    let server = NatsServer::start();
+    let output = status(&server.url(), &[]);
+    assert!(output.status.success());
+    assert!(
+        text(&output.stdout).ends_with("No channels yet: publish an event first (make publish).\n")
+    );
+}
+
+/// Bad flags are one usage line and exit 2, before connecting: `--events`
+/// without a channel, `--from` without `--events`, a bad channel name, and
+/// `--live` when stdout is not a terminal (which points to `--json`).
+#[test]
+fn bad_flags_are_one_usage_line() {
+    let url = common::dead_url();
+    for (args, expected) in [
+        (&["--events"][..], "--events"),
+        (&["ticket:created", "--from", "2"], "--events"),
+        (&["ticket:created", "--events", "--from", "0"], "--from"),
+        (
+            &["ticket:created", "--events", "--from", "2", "--last", "1"],
+            "--last",
+        ),
+        (&["ticket.*"], "wildcard"),
+        (&["--live"], "--json"),
+    ] {
+        let output = status(&url, args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty());
+    }
+}
