@@ -34,7 +34,7 @@ server-stop: ## Stop the local nats-server
 server-status: ## Tell whether the local nats-server is running
 	@scripts/nats-server.sh status || [ $$? -eq 3 ]
 
-build: ## Build the publish and listen tools (debug)
+build: ## Build the publish, listen and status tools (debug)
 	@cargo build --bins
 
 publish: build ## Publish course events (starts a local server if needed); ARGS="..." for options
@@ -80,8 +80,8 @@ demo-crash-redelivery: build ## Lesson 8: a crashed member's unacked events go t
 
 demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery ## Run every lesson demo, in order
 
-status: ## Show channels, events and subscriptions from the monitoring port; ARGS=CHANNEL for one
-	@scripts/status.sh $(ARGS)
+status: build ## Show each channel's events and where every subscription stands; ARGS="CHANNEL", "--live", "--json"
+	@./target/debug/status $(ARGS)
 
 port-forward: ## Forward the cluster's NATS pod to localhost:4222 and :8222 (POD=name to choose)
 	@scripts/port-forward.sh

@@ -38,6 +38,7 @@ show_output member-a
 held_by_a() { [[ "$(ack_pending "$CHANNEL" "$GROUP")" == "${#held[@]}" ]]; }
 wait_until "the server to count ${#held[@]} events unacked by the group" held_by_a
 ok "the server counts ${#held[@]} events delivered to the group and not acked: $(printf '#%s ' "${held[@]}")"
+show_status "$CHANNEL"
 
 step "3. Start member B of the same group"
 notice "B gets nothing yet: every event was already handed to A"

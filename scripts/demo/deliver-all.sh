@@ -24,6 +24,9 @@ demo_start
 step "1. Publish 3 events while nobody listens"
 notice "the server stores them; they are the channel's history (it grows each time you run this demo)"
 publish --channel "$CHANNEL" --count 3
+notice "status --events lists the history as the server keeps it, without subscribing: here its last 3 events"
+show_command status "$CHANNEL" --events --last 3
+"$STATUS_BIN" "$CHANNEL" --events --last 3 | quoted
 
 step "2. A late listener without a start flag"
 notice "it gets nothing of the history, only the event published after it started"

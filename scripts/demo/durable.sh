@@ -34,6 +34,12 @@ notice "the durable subscription stays on the server and remembers that #${seen[
 stop_listener accounting
 publish --channel "$CHANNEL" --count 3
 missed=("${PUBLISHED[@]}")
+notice "status shows the durable's place in the history: its ack floor at #${seen[1]}, and 3 events pending"
+show_status "$CHANNEL"
+[[ "$(subscription_field "$CHANNEL" "$DURABLE" ack_floor)" == "${seen[1]}" &&
+    "$(subscription_field "$CHANNEL" "$DURABLE" pending)" == 3 ]] ||
+    fail "status should show the durable's ack floor at #${seen[1]} and 3 events pending"
+ok "the server remembers the durable's ack floor, #${seen[1]}, while no listener runs"
 
 step "4. Restart the listener with the same durable name"
 notice "it is a new process with a new client id, yet it gets only the 3 events it missed (#${missed[0]} to #${missed[2]}), not #${seen[0]} and #${seen[1]} again"

@@ -11,8 +11,8 @@
 # A listener killed with kill -9 cannot; the server keeps its subscription
 # until it has been inactive for 5 s (the consumer's inactive_threshold).
 #
-# Run it with `make demo-graceful-shutdown`. It reads the subscriptions from
-# the monitoring port, like `make status`, and checks that the Ctrl-C'd
+# Run it with `make demo-graceful-shutdown`. It reads the subscriptions with
+# `status` (make status), and checks that the Ctrl-C'd
 # listener's subscription is gone at once, and that the killed one's is still
 # listed and goes away on its own a few seconds later.
 
@@ -20,25 +20,22 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CHANNEL=lesson.graceful-shutdown
-STREAM=LESSON_GRACEFUL-SHUTDOWN # the channel's stream: upper case, '.' -> '_'
 
 # start_own_listener NAME: starts a listener of its own and sets CONSUMER to
 # the name of the subscription it got: the one that was not there before.
 start_own_listener() {
     local before after
-    before="$(consumer_names "$STREAM")"
+    before="$(consumer_names "$CHANNEL")"
     start_listener "$1" --channel "$CHANNEL" --no-queue-group
-    after="$(consumer_names "$STREAM")"
+    after="$(consumer_names "$CHANNEL")"
     CONSUMER="$(comm -13 <(sort <<<"$before") <(sort <<<"$after"))"
     [[ -n "$CONSUMER" && "$CONSUMER" != *$'\n'* ]] ||
         fail "expected one new subscription for listener '$1', found: '$CONSUMER'"
 }
 
 # is_listed CONSUMER: true while the server lists that subscription.
-is_listed() { consumer_names "$STREAM" | grep -qxF -- "$1"; }
+is_listed() { consumer_names "$CHANNEL" | grep -qxF -- "$1"; }
 is_gone() { ! is_listed "$1"; }
-
-show_status() { scripts/status.sh "$CHANNEL" | quoted; }
 
 demo_start
 
@@ -46,14 +43,14 @@ step "1. Start a listener of its own"
 notice "the server now lists a subscription for it, with a random name (see the table)"
 start_own_listener polite
 polite="$CONSUMER"
-show_status
+show_status "$CHANNEL"
 ok "the listener's subscription is $polite"
 
 step "2. Stop it with Ctrl-C"
 notice "it closes cleanly (stan.close()): its subscription is gone the moment it has exited"
 stop_listener polite
 is_gone "$polite" || fail "subscription $polite should be gone right after Ctrl-C"
-show_status
+show_status "$CHANNEL"
 ok "subscription $polite is gone"
 
 step "3. Start another listener and kill it with kill -9 (as a crash would)"
@@ -62,7 +59,7 @@ start_own_listener crashed
 crashed="$CONSUMER"
 kill_listener crashed
 is_listed "$crashed" || fail "subscription $crashed should still be listed right after kill -9"
-show_status
+show_status "$CHANNEL"
 ok "subscription $crashed outlives its listener"
 
 step "4. Wait for the server to notice"

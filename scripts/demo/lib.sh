@@ -18,17 +18,20 @@
 # when the demo ends, even when it fails or you press Ctrl-C.
 #
 # Settings (environment variables):
-#   PUBLISH_BIN, LISTEN_BIN  the tools to run (default: target/debug/publish and
-#                            target/debug/listen, built with cargo if missing)
+#   PUBLISH_BIN, LISTEN_BIN, STATUS_BIN
+#                            the tools to run (default: target/debug/publish,
+#                            listen and status, built with cargo if missing)
 #   NATS_URL                 the server (default nats://localhost:4222; a local
 #                            server is started there if nothing listens)
-#   NATS_MONITOR_URL         its monitoring page (default http://localhost:8222)
+#   NATS_MONITOR_URL         its monitoring page (default http://localhost:8222),
+#                            for the health lesson
 #   DEMO_DEADLINE_SECS       how long to wait for anything (default 20)
 
 set -euo pipefail
 
 DEMO_NAME="$(basename "$0" .sh)"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck disable=SC2034 # the health lesson asks the monitoring port
 MONITOR_URL="${NATS_MONITOR_URL:-http://localhost:${NATS_MONITOR_PORT:-8222}}"
 DEADLINE_SECS="${DEMO_DEADLINE_SECS:-20}"
 DEMO_TMP=""
@@ -87,14 +90,17 @@ demo_start() {
     # Build only what is missing and was not given: `make demo-...` builds
     # first anyway, and the tests pass the binaries they built.
     if [[ -z "${PUBLISH_BIN:-}" && ! -x target/debug/publish ]] ||
-        [[ -z "${LISTEN_BIN:-}" && ! -x target/debug/listen ]]; then
+        [[ -z "${LISTEN_BIN:-}" && ! -x target/debug/listen ]] ||
+        [[ -z "${STATUS_BIN:-}" && ! -x target/debug/status ]]; then
         echo "==> Building the tools (cargo build --bins)"
         cargo build --bins
     fi
     PUBLISH_BIN="${PUBLISH_BIN:-$REPO_ROOT/target/debug/publish}"
     LISTEN_BIN="${LISTEN_BIN:-$REPO_ROOT/target/debug/listen}"
+    STATUS_BIN="${STATUS_BIN:-$REPO_ROOT/target/debug/status}"
     [[ -x "$PUBLISH_BIN" ]] || fail "PUBLISH_BIN=$PUBLISH_BIN is not an executable file"
     [[ -x "$LISTEN_BIN" ]] || fail "LISTEN_BIN=$LISTEN_BIN is not an executable file"
+    [[ -x "$STATUS_BIN" ]] || fail "STATUS_BIN=$STATUS_BIN is not an executable file"
 
     # Starts the local server only if NATS_URL names it and nothing listens.
     scripts/nats-server.sh ensure
@@ -260,41 +266,45 @@ kill_listener() {
     show_output "$1"
 }
 
-# ---------------------------------------------------------------- monitoring
+# ---------------------------------------------------------------- status
 
-# consumer_rows: one line per consumer (subscription) on the server, read from
-# the monitoring port's /jsz page like status.sh does: its stream, the
-# stream's subjects (comma-separated), its name and its ack pending, tab-separated.
-consumer_rows() {
-    python3 - "$MONITOR_URL" <<'PYTHON' || fail "could not read $MONITOR_URL/jsz: is the monitoring port (-m 8222) open? Set NATS_MONITOR_URL if it is elsewhere"
-import json, sys, urllib.request
-url = sys.argv[1].rstrip("/")
-try:
-    with urllib.request.urlopen(url + "/jsz?consumers=true&config=true", timeout=3) as response:
-        jsz = json.load(response)
-except Exception as err:
-    sys.exit(f"consumer_rows: {err}")
-for account in jsz.get("account_details") or []:
-    for stream in account.get("stream_detail") or []:
-        subjects = ",".join((stream.get("config") or {}).get("subjects") or [])
-        for consumer in stream.get("consumer_detail") or []:
-            print(stream["name"], subjects, consumer["name"], consumer.get("num_ack_pending", 0), sep="\t")
-PYTHON
+# The demos look at the server with `status` (make status), over the client
+# port: no monitoring port is needed.
+
+# show_status CHANNEL: runs `status CHANNEL` and shows its table.
+show_status() {
+    show_command status "$1"
+    "$STATUS_BIN" "$1" | quoted || fail "status $1 failed"
 }
 
-# consumer_names STREAM: the names of the stream's consumers, one per line.
+# subscriptions CHANNEL: the channel's subscriptions from `status --json`, one
+# JSON object per line (they hold no nested objects or lists, so each is a
+# '{...}', and the channel's list ends at the first ']'). None when the
+# channel has no stream yet.
+subscriptions() {
+    local json channel
+    json="$("$STATUS_BIN" --json)" || fail "status --json failed"
+    channel="$(sed 's/[][\.*^$/]/\\&/g' <<<"$1")"
+    grep -o "{\"channel\":\"$channel\",[^]]*]" <<<"$json" | grep -o '{"name":[^}]*}' || true
+}
+
+# subscription_field CHANNEL NAME KEY: KEY of the subscription NAME as
+# `status --json` has it (a number, true/false, or a quoted string); empty
+# when there is no such subscription.
+subscription_field() {
+    subscriptions "$1" | grep -F "{\"name\":\"$2\"," |
+        sed -n "s/.*\"$3\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p"
+}
+
+# consumer_names CHANNEL: the names of the channel's subscriptions, one per line.
 consumer_names() {
-    local rows
-    rows="$(consumer_rows)" || exit 1
-    awk -F '\t' -v stream="$1" '$1 == stream { print $3 }' <<<"$rows"
+    subscriptions "$1" | sed -n 's/^{"name":"\([^"]*\)".*/\1/p'
 }
 
-# ack_pending CHANNEL CONSUMER: how many events the channel's consumer has
-# delivered and not had acked yet (0 when there is no such consumer).
+# ack_pending CHANNEL NAME: how many events the channel's subscription NAME
+# has delivered and not had acked yet (0 when there is no such subscription).
 ack_pending() {
-    local rows
-    rows="$(consumer_rows)" || exit 1
-    awk -F '\t' -v channel="$1" -v name="$2" '
-        $3 == name { n = split($2, subjects, ","); for (i = 1; i <= n; i++) if (subjects[i] == channel) { print $4; found = 1; exit } }
-        END { if (!found) print 0 }' <<<"$rows"
+    local n
+    n="$(subscription_field "$1" "$2" ack_pending)"
+    echo "${n:-0}"
 }

@@ -7,8 +7,10 @@
 # the event again. `listen` always acks after printing; --skip-ack makes it
 # "forget", and --ack-wait 2s makes the wait short enough to watch.
 #
-# Run it with `make demo-manual-ack`. It checks that the event comes back,
-# marked "(redelivered, delivery #2)", and exits 1 if it does not.
+# Run it with `make demo-manual-ack`. It checks that the events come back,
+# marked "(redelivered, delivery #2)", that `status` counts them as waiting
+# for their acks and redelivered, and exits 1 if not. To watch it live, run
+# `make status ARGS="--live lesson.manual-ack"` in a second terminal.
 
 # shellcheck source=scripts/demo/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,11 +26,11 @@ notice "--skip-ack is a listener that forgets msg.ack(); --ack-wait 2s is setAck
 start_listener forgetful --channel "$CHANNEL" --no-queue-group --durable "$DURABLE" --reset \
     --skip-ack --ack-wait 2s
 
-step "2. Publish one event"
-notice "the listener receives it once, right away"
-publish --channel "$CHANNEL"
+step "2. Publish 3 events"
+notice "the listener receives each once, right away"
+publish --channel "$CHANNEL" --count 3
 event="${PUBLISHED[0]}"
-wait_for_events forgetful 1
+wait_for_events forgetful 3
 show_output forgetful
 
 step "3. Wait for the ack wait to run out, twice"
@@ -41,16 +43,21 @@ wait_for_line forgetful "(redelivered, delivery #3)"
 show_output forgetful
 ok "event #$event was delivered a second and a third time"
 notice "it keeps coming back every 2 s until someone acks it"
+notice "status: the 3 events wait for their acks (ACK PENDING 3), and the server counts the ones it sent again (REDELIVERED)"
+show_status "$CHANNEL"
+[[ "$(ack_pending "$CHANNEL" "$DURABLE")" == 3 && "$(subscription_field "$CHANNEL" "$DURABLE" redelivered)" -ge 1 ]] ||
+    fail "status should show 3 events waiting for their acks, and some redelivered, for '$DURABLE'"
+ok "the server holds 3 events unacked for '$DURABLE', and sends them again"
 stop_listener forgetful
 
 step "4. The same subscription again, with a listener that acks"
-notice "without --skip-ack, listen acks each event after printing it: the event comes once more, and then never again"
+notice "without --skip-ack, listen acks each event after printing it: the events come once more, and then never again"
 start_listener acking --channel "$CHANNEL" --no-queue-group --durable "$DURABLE" --ack-wait 2s
 wait_for_line acking "Received event #$event"
 show_output acking
 # shellcheck disable=SC2317 # called by wait_until
 acked() { [[ "$(ack_pending "$CHANNEL" "$DURABLE")" == 0 ]]; }
-wait_until "the server to have event #$event acked" acked
+wait_until "the server to have the events acked" acked
 ok "the server holds nothing unacked for '$DURABLE': the loop is over"
 stop_listener acking
 

@@ -30,6 +30,8 @@ show_output listener
 grep -qF "Received event #$course_event, with data: {\"id\":\"123\",\"title\":\"concert\",\"price\":20}" \
     "$(log_of listener)" || fail "the listener did not print event #$course_event with the course's data"
 ok "the listener received event #$course_event with the course's data"
+notice "the server stored the event, and the listener's subscription has it delivered and acked (status, in a second terminal: make status)"
+show_status "$CHANNEL"
 
 step "3. Publish data of your own with --data"
 notice "any JSON object goes; the listener prints it exactly as it was sent, as event #$((course_event + 1))"

@@ -37,6 +37,8 @@ count_a="$(events_of member-a | wc -l | tr -d ' ')"
 count_b="$(events_of member-b | wc -l | tr -d ' ')"
 ((count_a > 0 && count_b > 0)) || fail "both members should have got a share (member-a got $count_a, member-b $count_b)"
 ok "the members' events are disjoint and cover all 10: member-a got $count_a, member-b got $count_b"
+notice "the two members share one subscription, named after the queue group"
+show_status "$CHANNEL"
 stop_listener member-a
 stop_listener member-b
 
