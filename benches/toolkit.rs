@@ -35,10 +35,17 @@
 //! command runs on a pseudo-terminal (util-linux `script`) with the bar drawn
 //! and with it hidden, and their CPU times are compared.
 //!
+//! Figures 7 to 9 are `status`'s: `status --json` on a channel of a
+//! million events and 50 subscriptions, from exec to exit; the CPU share of
+//! `status --live` on a pseudo-terminal at idle and while 10,000 events/s
+//! flow; and what watching every ack (as `status --live` does) costs a
+//! `listen` replay.
+//!
 //! Environment: `NATS_SERVER_BIN` (else `.nats/bin/nats-server`, else `PATH`),
 //! `BENCH_RUNS` (repetitions of each measurement, at least 5; default 5),
 //! `BENCH_EVENTS` (events per bulk run, default 100000: the targets are set
-//! for that).
+//! for that), `BENCH_ONLY` (figures to run, e.g. `status` or
+//! `publish,replay`; default all).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, BufWriter, Read as _, Write};
@@ -59,6 +66,7 @@ mod common;
 
 const PUBLISH: &str = env!("CARGO_BIN_EXE_publish");
 const LISTEN: &str = env!("CARGO_BIN_EXE_listen");
+const STATUS: &str = env!("CARGO_BIN_EXE_status");
 
 /// The default event of `publish`.
 const SEED: &[u8] = br#"{"id":"123","title":"concert","price":20}"#;
@@ -87,6 +95,22 @@ const MAX_ONE_SHOT_RATIO: f64 = 3.0;
 const MAX_WATCH_MS: f64 = 300.0;
 const MAX_RSS_MIB: f64 = 20.0;
 const MAX_PROGRESS_TIME_RATIO: f64 = 1.05;
+
+/// Targets of `status` (issue #13).
+const MAX_STATUS_JSON_MS: f64 = 200.0;
+const MAX_LIVE_CPU_SHARE: f64 = 0.05;
+const MAX_WATCHED_ACKS_TIME_RATIO: f64 = 1.05;
+
+/// Events and subscriptions of the channel `status --json` reads in figure 7.
+const STATUS_EVENTS: u64 = 1_000_000;
+const STATUS_SUBSCRIPTIONS: usize = 50;
+
+/// How long figure 8 watches `status --live`'s CPU time, at idle and while
+/// events flow.
+const LIVE_WINDOW: Duration = Duration::from_secs(10);
+
+/// Events per second while figure 8 measures `status --live` with events flowing.
+const LIVE_EVENTS_PER_SECOND: u64 = 10_000;
 
 /// How long any single step may take before the bench gives up.
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -278,11 +302,31 @@ mod bench {
         );
 
         let mut table = Table::default();
-        bulk_publish(&url, events, runs, &mut table)?;
-        replay(&url, events, runs, &mut table)?;
-        one_shot(&url, &mut table)?;
-        watch(&url, scratch.path(), &mut table)?;
-        progress_bar(&url, server.pid(), events, runs, &mut table)?;
+        // BENCH_ONLY=status (or publish, replay, one-shot, watch, progress,
+        // comma-separated) runs only those figures.
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        let wanted = |name: &str| only.is_empty() || only.split(',').any(|o| o.trim() == name);
+        if wanted("publish") {
+            bulk_publish(&url, events, runs, &mut table)?;
+        }
+        if wanted("replay") || wanted("progress") || wanted("status") {
+            // Leaves `bench.replay` with the events the later figures replay.
+            replay(&url, events, runs, &mut table)?;
+        }
+        if wanted("one-shot") {
+            one_shot(&url, &mut table)?;
+        }
+        if wanted("watch") {
+            watch(&url, scratch.path(), &mut table)?;
+        }
+        if wanted("progress") {
+            progress_bar(&url, server.pid(), events, runs, &mut table)?;
+        }
+        if wanted("status") {
+            watched_acks(&url, server.pid(), events, runs, &mut table)?;
+            status_json(&url, server.pid(), runs, &mut table)?;
+            status_live(&url, &mut table)?;
+        }
 
         let mut heading = format!(
             "Machine: {cores} cores{}; {server_version}; {events} events per bulk run, \
@@ -653,6 +697,354 @@ mod bench {
             });
         }
         Ok(())
+    }
+
+    /// Figure 9: what `status --live` watching costs `listen`. Its
+    /// consumers ask the server to report every ack
+    /// (`$JS.EVENT.METRIC.CONSUMER.ACK.>`, `sample_frequency` 100), which
+    /// the server sends only while someone subscribes, as `status --live`
+    /// does. The same replay runs with such a subscriber (this bench,
+    /// draining the reports) and without, alternating.
+    fn watched_acks(
+        url: &str,
+        server_pid: u32,
+        events: u64,
+        runs: usize,
+        table: &mut Table,
+    ) -> anyhow::Result<()> {
+        let _pinned = Pinned::apart(server_pid)?;
+        let n = events.to_string();
+        let replay = || {
+            let mut command = Command::new(LISTEN);
+            command
+                .args(["--server", url, "--channel", "bench.replay"])
+                .args(["--deliver-all", "--no-queue-group", "--count", &n])
+                .stdout(Stdio::null());
+            command
+        };
+        let (mut watched, mut plain, mut reports) = (Vec::new(), Vec::new(), Vec::new());
+        for run in 0..runs {
+            eprintln!("bench: replay with the acks watched, run {}/{runs}", run + 1);
+            let mut order = [true, false];
+            if run % 2 == 1 {
+                order.reverse();
+            }
+            for watch in order {
+                if watch {
+                    let watcher = AckWatcher::start(url)?;
+                    let (time, _) = timed(&mut replay())?;
+                    watched.push(time.as_secs_f64());
+                    reports.push(watcher.stop() as f64);
+                } else {
+                    let (time, _) = timed(&mut replay())?;
+                    plain.push(time.as_secs_f64());
+                }
+            }
+        }
+        let ratios = watched.iter().zip(&plain).map(|(w, p)| w / p).collect();
+        let ratio = Stats::of(ratios).median;
+        let reports = Stats::of(reports);
+        ensure!(
+            reports.min >= events as f64,
+            "the server reported {} acks of {events}: is sample_frequency set?",
+            reports.min
+        );
+        let rate = |times: &[f64]| Stats::of(times.iter().map(|t| events as f64 / t).collect());
+        table.row(Row {
+            figure: format!(
+                "9. Replay while `status --live` watches every ack, events/s \
+                 (baseline: unwatched; ratio: time, median of {runs} pairs)"
+            ),
+            tool: rate(&watched).show(kilo),
+            baseline: rate(&plain).show(kilo),
+            ratio: format!("{ratio:.2}"),
+            target: format!("ratio ≤ {MAX_WATCHED_ACKS_TIME_RATIO}"),
+            pass: Some(ratio <= MAX_WATCHED_ACKS_TIME_RATIO),
+        });
+        Ok(())
+    }
+
+    /// A subscriber to every ack report, as `status --live` is, counting them
+    /// on a thread of its own.
+    struct AckWatcher {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: std::thread::JoinHandle<anyhow::Result<u64>>,
+    }
+
+    impl AckWatcher {
+        fn start(url: &str) -> anyhow::Result<AckWatcher> {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let (ready, is_ready) = mpsc::channel::<()>();
+            let url = url.to_owned();
+            let thread = std::thread::spawn(move || {
+                runtime()?.block_on(async move {
+                    let client = async_nats::connect(&url).await?;
+                    let mut reports = client
+                        .subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.>")
+                        .await?;
+                    client.flush().await?;
+                    let _ = ready.send(());
+                    let mut count = 0u64;
+                    tokio::pin!(stopped);
+                    loop {
+                        tokio::select! {
+                            report = reports.next() => match report {
+                                Some(_) => count += 1,
+                                None => break,
+                            },
+                            _ = &mut stopped => break,
+                        }
+                    }
+                    anyhow::Ok(count)
+                })
+            });
+            is_ready
+                .recv_timeout(DEADLINE)
+                .context("the ack watcher did not subscribe")?;
+            Ok(AckWatcher {
+                stop: Some(stop),
+                thread,
+            })
+        }
+
+        /// Stops watching once the reports stop coming; how many came.
+        fn stop(mut self) -> u64 {
+            // The last reports may still be on their way.
+            std::thread::sleep(Duration::from_millis(300));
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            self.thread.join().ok().and_then(Result::ok).unwrap_or(0)
+        }
+    }
+
+    /// Figure 7: `status --json CHANNEL` from exec to exit, on a channel
+    /// with a million events and 50 subscriptions.
+    fn status_json(url: &str, server_pid: u32, runs: usize, table: &mut Table) -> anyhow::Result<()> {
+        let channel = "bench.status";
+        eprintln!("bench: status, publishing {STATUS_EVENTS} events to {channel}");
+        let (_, output) = timed(
+            Command::new(PUBLISH)
+                .args(["--server", url, "--channel", channel])
+                .args(["--count", &STATUS_EVENTS.to_string()])
+                .stdout(Stdio::piped()),
+        )?;
+        ensure!(
+            String::from_utf8_lossy(&output.stdout)
+                .contains(&format!("Published {STATUS_EVENTS} events")),
+            "publish did not store {STATUS_EVENTS} events"
+        );
+        runtime()?.block_on(async {
+            let client = async_nats::connect(url).await?;
+            let js = jetstream::new(client.clone());
+            let stream = js.get_stream(js.stream_by_subject(channel).await?).await?;
+            for i in 0..STATUS_SUBSCRIPTIONS {
+                stream
+                    .create_consumer(pull::Config {
+                        durable_name: Some(format!("subscription-{i:02}")),
+                        deliver_policy: DeliverPolicy::All,
+                        ack_policy: AckPolicy::Explicit,
+                        ..Default::default()
+                    })
+                    .await?;
+            }
+            client.drain().await?;
+            anyhow::Ok(())
+        })?;
+        let _pinned = Pinned::apart(server_pid)?;
+        let mut times = Vec::new();
+        for run in 0..runs {
+            eprintln!("bench: status --json, run {}/{runs}", run + 1);
+            let (time, output) = timed(
+                Command::new(STATUS)
+                    .args(["--server", url, "--json", channel])
+                    .stdout(Stdio::piped()),
+            )?;
+            let document: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+            let channel = &document["channels"][0];
+            ensure!(
+                channel["events"] == STATUS_EVENTS
+                    && channel["subscriptions"].as_array().map(Vec::len)
+                        == Some(STATUS_SUBSCRIPTIONS),
+                "status --json did not show {STATUS_EVENTS} events and {STATUS_SUBSCRIPTIONS} subscriptions"
+            );
+            times.push(time.as_secs_f64() * 1e3);
+        }
+        delete_stream(url, channel)?;
+        let times = Stats::of(times);
+        table.row(Row {
+            figure: format!(
+                "7. `status --json` of a channel with {STATUS_EVENTS} events and \
+                 {STATUS_SUBSCRIPTIONS} subscriptions, exec to exit, ms"
+            ),
+            tool: times.show(|v| format!("{v:.0}")),
+            baseline: "–".into(),
+            ratio: "–".into(),
+            target: format!("≤ {MAX_STATUS_JSON_MS} ms"),
+            pass: Some(times.median <= MAX_STATUS_JSON_MS),
+        });
+        Ok(())
+    }
+
+    /// Figure 8: the CPU time of `status --live` on an 80×24 pseudo-terminal
+    /// (util-linux `script`), over [`LIVE_WINDOW`] at idle, then while this
+    /// bench publishes [`LIVE_EVENTS_PER_SECOND`] and a listener acks them.
+    fn status_live(url: &str, table: &mut Table) -> anyhow::Result<()> {
+        let channel = "bench.live";
+        timed(
+            Command::new(PUBLISH)
+                .args(["--server", url, "--channel", channel])
+                .stdout(Stdio::null()),
+        )?;
+        let line = [STATUS, "--server", url, "--live", channel]
+            .into_iter()
+            .map(shell_quote)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut script = Command::new("script")
+            .args(["--quiet", "--command"])
+            .arg(format!("stty rows 24 cols 80; exec {line}"))
+            .arg("/dev/null")
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let _watchdog = Watchdog::new(script.id());
+        let status_pid = common::poll(DEADLINE, Duration::from_millis(50), || {
+            let children =
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", script.id())).ok()?;
+            let pid: u32 = children.split_whitespace().next()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            cmdline.starts_with(STATUS.as_bytes()).then_some(pid)
+        })
+        .context("status --live did not start")?;
+        let cpu = |pid: u32| -> anyhow::Result<f64> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+            // After the command's name in parentheses: utime and stime are
+            // fields 14 and 15, in clock ticks.
+            let fields: Vec<&str> = stat[stat.rfind(')').context("stat")? + 2..]
+                .split_whitespace()
+                .collect();
+            let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+            // SAFETY: sysconf only reads a configuration value.
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+            Ok(ticks / hz)
+        };
+        // Let it connect and draw its first screens.
+        std::thread::sleep(Duration::from_secs(2));
+        let share = |flowing: bool| -> anyhow::Result<f64> {
+            let mut listener = None;
+            let mut publisher = None;
+            if flowing {
+                listener = Some(
+                    Command::new(LISTEN)
+                        .args(["--server", url, "--channel", channel, "--no-queue-group"])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .spawn()?,
+                );
+                publisher = Some(Publisher::start(url, channel, LIVE_EVENTS_PER_SECOND)?);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            let (before, started) = (cpu(status_pid)?, Instant::now());
+            std::thread::sleep(LIVE_WINDOW);
+            let share = (cpu(status_pid)? - before) / started.elapsed().as_secs_f64();
+            if let Some(publisher) = publisher {
+                let sent = publisher.stop()?;
+                ensure!(
+                    sent as f64 >= 0.8 * LIVE_EVENTS_PER_SECOND as f64 * LIVE_WINDOW.as_secs_f64(),
+                    "the bench published only {sent} events while measuring"
+                );
+            }
+            if let Some(mut listener) = listener {
+                let _ = listener.kill();
+                let _ = listener.wait();
+            }
+            Ok(share)
+        };
+        eprintln!("bench: status --live at idle, {LIVE_WINDOW:?}");
+        let idle = share(false)?;
+        eprintln!("bench: status --live at {LIVE_EVENTS_PER_SECOND} events/s, {LIVE_WINDOW:?}");
+        let flowing = share(true)?;
+        if let Some(stdin) = script.stdin.as_mut() {
+            let _ = stdin.write_all(b"q");
+        }
+        let exited = common::poll(DEADLINE, Duration::from_millis(50), || {
+            script.try_wait().ok().flatten()
+        });
+        if exited.is_none() {
+            let _ = script.kill();
+            bail!("status --live did not quit on q");
+        }
+        delete_stream(url, channel)?;
+        for (figure, share) in [
+            ("8a. `status --live` at idle, share of one core".to_owned(), idle),
+            (
+                format!("8b. `status --live` while {LIVE_EVENTS_PER_SECOND} events/s are published and acked, share of one core"),
+                flowing,
+            ),
+        ] {
+            table.row(Row {
+                figure,
+                tool: format!("{:.1}%", share * 100.0),
+                baseline: "–".into(),
+                ratio: "–".into(),
+                target: format!("≤ {:.0}%", MAX_LIVE_CPU_SHARE * 100.0),
+                pass: Some(share <= MAX_LIVE_CPU_SHARE),
+            });
+        }
+        Ok(())
+    }
+
+    /// Publishes at a steady rate on a thread of its own (core NATS
+    /// publishes, which the stream stores), until stopped.
+    struct Publisher {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: std::thread::JoinHandle<anyhow::Result<u64>>,
+    }
+
+    impl Publisher {
+        fn start(url: &str, channel: &str, per_second: u64) -> anyhow::Result<Publisher> {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let (url, channel) = (url.to_owned(), channel.to_owned());
+            let thread = std::thread::spawn(move || {
+                runtime()?.block_on(async move {
+                    let client = async_nats::connect(&url).await?;
+                    let tick = Duration::from_millis(10);
+                    let per_tick = per_second / 100;
+                    let mut ticks = tokio::time::interval(tick);
+                    let mut sent = 0u64;
+                    tokio::pin!(stopped);
+                    loop {
+                        tokio::select! {
+                            _ = ticks.tick() => {
+                                for _ in 0..per_tick {
+                                    client.publish(channel.clone(), Bytes::from_static(SEED)).await?;
+                                }
+                                sent += per_tick;
+                            }
+                            _ = &mut stopped => break,
+                        }
+                    }
+                    client.flush().await?;
+                    anyhow::Ok(sent)
+                })
+            });
+            Ok(Publisher {
+                stop: Some(stop),
+                thread,
+            })
+        }
+
+        fn stop(mut self) -> anyhow::Result<u64> {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            self.thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("the publisher thread panicked"))?
+        }
     }
 
     /// The server's threads pinned to the first CPU and this thread (and so
