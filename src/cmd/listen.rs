@@ -399,10 +399,16 @@ impl Printer {
             write!(out, "{sep}{what}")
         };
         if event.redelivered() {
-            say(out, format_args!("redelivered, delivery #{}", event.delivered))?;
+            say(
+                out,
+                format_args!("redelivered, delivery #{}", event.delivered),
+            )?;
         }
         match self.settle {
-            Settle::Nak(None) => say(out, format_args!("nak'd: the server sends it again at once"))?,
+            Settle::Nak(None) => say(
+                out,
+                format_args!("nak'd: the server sends it again at once"),
+            )?,
             Settle::Nak(Some(delay)) => say(
                 out,
                 format_args!(
@@ -410,7 +416,10 @@ impl Printer {
                     crate::duration::format(delay)
                 ),
             )?,
-            Settle::Term => say(out, format_args!("terminated: the server never sends it again"))?,
+            Settle::Term => say(
+                out,
+                format_args!("terminated: the server never sends it again"),
+            )?,
             Settle::Ack | Settle::Skip => {}
         }
         if open {
