@@ -35,6 +35,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         }
         let number: u64 = rest[..digits].parse().map_err(|_| too_large())?;
         rest = &rest[digits..];
+        if rest.starts_with(['.', ',']) {
+            return Err(format!(
+                "'{text}' has a fraction: use whole numbers and a smaller unit, e.g. 1h30m for 1.5h"
+            ));
+        }
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let unit_ms: u64 = match &rest[..unit_len] {
             "ms" => 1,
@@ -110,7 +115,7 @@ mod tests {
     #[test]
     fn rejects_unknown_units_negative_and_huge_values() {
         assert!(parse("3w").is_err());
-        assert!(parse("1.5h").is_err());
+        assert!(parse("1.5h").unwrap_err().contains("fraction"));
         assert!(parse("-5s").is_err());
         assert!(parse("99999999999999999999s").is_err());
         assert!(parse("18446744073709551615ms1ms").is_err());

@@ -15,12 +15,12 @@ use anstyle::{AnsiColor, Style};
 /// `--color`: when to colour the output.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
-    /// On a terminal, unless NO_COLOR is set.
+    // Plain comments, not docs: clap would show docs as a long list in --help.
+    // On a terminal, unless NO_COLOR is set.
     #[default]
     Auto,
-    /// Always, even into a pipe or a file (and whatever NO_COLOR says).
+    // Always, even into a pipe or a file (and whatever NO_COLOR says).
     Always,
-    /// Never.
     Never,
 }
 
