@@ -432,8 +432,8 @@ pub struct ListenArgs {
     #[arg(long, conflicts_with_all = ["skip_ack", "nak"])]
     pub until_caught_up: bool,
 
-    /// Colour redelivered events (yellow) and nak'd, terminated or given-up
-    /// ones (magenta): auto (on a terminal, unless NO_COLOR is set), always, never.
+    /// Colour redelivered events (yellow), nak'd, terminated or given-up ones
+    /// (magenta) and `Error:` (red). auto: on a terminal, unless NO_COLOR is set.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_enum)]
     pub color: crate::cmd::color::ColorChoice,
 
