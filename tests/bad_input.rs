@@ -423,7 +423,10 @@ fn every_bad_input_is_one_line_and_exit_2() {
         ("listen", &["--max-in-flight", "10001"]),
         ("listen", &["--start-time", "yesterday"]),
         ("listen", &["--start-time", "2024-05-01T12:00:00"]),
-        ("listen", &["--start-time", "2024-05-01T12:00:00Z", "--deliver-all"]),
+        (
+            "listen",
+            &["--start-time", "2024-05-01T12:00:00Z", "--deliver-all"],
+        ),
         ("listen", &["--since", "1w"]),
         ("listen", &["--since", "1.5h"]),
         ("listen", &["--nak", "soon"]),
