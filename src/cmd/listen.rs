@@ -357,6 +357,20 @@ impl Printer {
         }
     }
 
+    /// The colour of an event's line, if it has one: none for a plain first
+    /// delivery that is acked, nor without colour (the common case costs
+    /// no formatting).
+    fn line_style(&self, event: &Delivery) -> Option<anstyle::Style> {
+        if !self.color {
+            return None;
+        }
+        match self.settle {
+            Settle::Nak(_) | Settle::Term => Some(color::NOT_ACKED),
+            _ if event.redelivered() => Some(color::REDELIVERED),
+            _ => None,
+        }
+    }
+
     fn print_given_up(&self, out: &mut impl Write, given_up: GivenUp) -> std::io::Result<()> {
         if self.json {
             writeln!(
@@ -380,12 +394,10 @@ impl Printer {
         }
         // Colour goes around the whole line; the masking writer takes the
         // line whole, codes and all, so nothing it hides is split.
-        let style = self.style(match self.settle {
-            Settle::Nak(_) | Settle::Term => color::NOT_ACKED,
-            _ if event.redelivered() => color::REDELIVERED,
-            _ => anstyle::Style::new(),
-        });
-        write!(out, "{style}")?;
+        let style = self.line_style(event);
+        if let Some(style) = style {
+            write!(out, "{style}")?;
+        }
         if self.timestamp {
             write_rfc3339_millis(out, event.published)?;
             out.write_all(b" ")?;
@@ -425,7 +437,10 @@ impl Printer {
         if open {
             out.write_all(b")")?;
         }
-        writeln!(out, "{style:#}")
+        match style {
+            Some(style) => writeln!(out, "{style:#}"),
+            None => out.write_all(b"\n"),
+        }
     }
 
     /// One JSON object: seq, channel, delivery, redelivered, published,
