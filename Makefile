@@ -16,6 +16,7 @@ ARGS ?=
 .PHONY: help install-server server server-stop server-status build publish listen demo test test-all clean distclean
 .PHONY: status demos demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all
 .PHONY: demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery port-forward watch
+.PHONY: demo-nak-term
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=\"...\"]"
@@ -77,6 +78,9 @@ demo-health: build ## Lesson 7: what the monitoring port shows
 
 demo-crash-redelivery: build ## Lesson 8: a crashed member's unacked events go to another member
 	@scripts/demo/crash-redelivery.sh
+
+demo-nak-term: build ## Lesson 9: ack, no ack, nak and term side by side
+	@scripts/demo/nak-term.sh
 
 demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery ## Run every lesson demo, in order
 

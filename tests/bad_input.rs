@@ -418,6 +418,26 @@ fn every_bad_input_is_one_line_and_exit_2() {
         ("publish", &["--tls-cert", "cert.pem"]),
         ("listen", &["--reset", "--no-queue-group"]),
         ("publish", &["--watch"]),
+        // listen's flow, settle and output flags (issue #14).
+        ("listen", &["--max-in-flight", "0"]),
+        ("listen", &["--max-in-flight", "10001"]),
+        ("listen", &["--start-time", "yesterday"]),
+        ("listen", &["--start-time", "2024-05-01T12:00:00"]),
+        (
+            "listen",
+            &["--start-time", "2024-05-01T12:00:00Z", "--deliver-all"],
+        ),
+        ("listen", &["--since", "1w"]),
+        ("listen", &["--since", "1.5h"]),
+        ("listen", &["--nak", "soon"]),
+        ("listen", &["--nak", "0ms"]),
+        ("listen", &["--nak", "--skip-ack"]),
+        ("listen", &["--nak", "--term"]),
+        ("listen", &["--term", "--delay", "1s"]),
+        ("listen", &["--until-caught-up", "--skip-ack"]),
+        ("listen", &["--until-caught-up", "--nak"]),
+        ("listen", &["--color", "sometimes"]),
+        ("listen", &["-t", "--json"]),
     ];
     let bins = |name: &str| match name {
         "publish" => env!("CARGO_BIN_EXE_publish"),

@@ -184,6 +184,28 @@ fn crash_redelivery_demo_gives_a_crashed_members_events_to_the_other() {
     }
 }
 
+/// Lesson 9: four listeners answer one event in four ways: the ack'er and
+/// the term'er see it once, the nak'er three times (--max-deliver 3) before
+/// the skip-ack'er sees it again after its ack wait.
+#[test]
+fn nak_term_demo_shows_ack_skip_nak_and_term_side_by_side() {
+    let run = run_demo("nak-term");
+    assert_eq!(run.events_of("acker"), [1]);
+    assert_eq!(run.events_of("termer"), [1]);
+    assert_eq!(run.events_of("naker"), [1, 1, 1]);
+    assert_eq!(run.events_of("skipper")[..2], [1, 1]);
+    run.assert_contains(&format!(
+        "[termer] Received event #1, with data: {SEED} (terminated: the server never sends it again)"
+    ));
+    run.assert_contains(&format!(
+        "[naker] Received event #1, with data: {SEED} (redelivered, delivery #3; nak'd: the server sends it again after 300ms)"
+    ));
+    run.assert_contains("[naker] Event #1 was given up after 3 deliveries");
+    run.assert_contains(&format!(
+        "[skipper] Received event #1, with data: {SEED} (redelivered, delivery #2)"
+    ));
+}
+
 /// Lesson 7: `status` lists the channel's stream and both subscriptions,
 /// the durable one with its 2s ack wait and 3 unacked events; the
 /// monitoring port's /healthz says ok.

@@ -239,18 +239,114 @@ fn sigterm_closes_cleanly() {
     listener.wait_for_stdout("NATS connection closed!");
 }
 
-/// `--json` prints one JSON object per event on stdout, and nothing else there.
+/// `--json` prints one JSON object per event on stdout, and nothing else
+/// there: its number, channel, delivery, whether it is a redelivery, when
+/// it was published, how many events wait behind it, its headers and data.
 #[test]
 fn json_prints_one_object_per_event() {
     let server = NatsServer::start();
     let url = server.url();
-    publish_ok(&url, &[]);
-    let output = listen(&url, &[OWN, "--deliver-all", "--count", "1", "--json"]);
+    publish_ok(&url, &["--count", "2"]);
+    let output = listen(&url, &[OWN, "--deliver-all", "--count", "2", "--json"]);
     assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let first = &lines[0];
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["channel"], "ticket:created");
+    assert_eq!(first["delivery"], 1);
+    assert_eq!(first["redelivered"], false);
+    assert_eq!(first["pending"], 1, "event #2 waits behind it");
+    assert_eq!(lines[1]["pending"], 0);
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "{\"seq\":1,\"channel\":\"ticket:created\",\"delivery\":1,\"data\":{\"id\":\"123\",\"title\":\"concert\",\"price\":20}}\n"
+        first["data"],
+        serde_json::json!({"id":"123","title":"concert","price":20})
     );
+    // publish gives every event a Nats-Msg-Id, against duplicates.
+    assert!(first["headers"]["Nats-Msg-Id"].is_string(), "{first}");
+    let published = first["published"].as_str().unwrap();
+    assert_publish_time(published);
+    // In this order, and nothing else.
+    assert!(
+        stdout.starts_with(
+            "{\"seq\":1,\"channel\":\"ticket:created\",\"delivery\":1,\"redelivered\":false,\"published\":\""
+        ),
+        "{stdout}"
+    );
+    assert_eq!(first.as_object().unwrap().len(), 8, "{first}");
+}
+
+/// Checks that `text` is a publish time as listen prints it: RFC 3339 in
+/// UTC with milliseconds, within the last minute.
+fn assert_publish_time(text: &str) {
+    use time::format_description::well_known::Rfc3339;
+    assert_eq!(text.len(), "2024-05-01T12:00:00.123Z".len(), "{text}");
+    assert!(text.ends_with('Z') && text.as_bytes()[19] == b'.', "{text}");
+    let at = time::OffsetDateTime::parse(text, &Rfc3339).expect("RFC 3339");
+    let age = time::OffsetDateTime::now_utc() - at;
+    assert!(
+        age > time::Duration::seconds(-5) && age < time::Duration::minutes(1),
+        "{text} is not now"
+    );
+}
+
+/// In `--json`, headers are an object of NAME -> value, NAME -> [values]
+/// for a name given more than once, and left out for an event without any.
+#[test]
+fn json_shows_headers_and_leaves_them_out_when_there_are_none() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &[]); // creates the channel's stream
+    server.with_js(|js| async move {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.append("X-Tag", "a");
+        headers.append("X-Tag", "b");
+        headers.insert("X-Trace", "t-1");
+        js.publish_with_headers("ticket:created", headers, "{}".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        js.publish("ticket:created", "{}".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    });
+    let output = listen(&url, &[OWN, "--start-seq", "2", "--count", "2", "--json"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        lines[0]["headers"],
+        serde_json::json!({"X-Tag": ["a", "b"], "X-Trace": "t-1"})
+    );
+    assert!(lines[1].get("headers").is_none(), "{stdout}");
+}
+
+/// `-t` starts each event's line with the time the event was published.
+#[test]
+fn timestamp_starts_each_line_with_the_publish_time() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &[]);
+    let output = listen(&url, &[OWN, "--deliver-all", "--count", "1", "-t"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|line| line.contains("Received event #1"))
+        .expect("the event's line");
+    let (time, rest) = line.split_once(' ').unwrap();
+    assert_publish_time(time);
+    assert!(rest.starts_with("Received event #1, with data: "), "{line}");
 }
 
 /// `--deliver-last`, `--start-seq` and `--since` pick where in the history a
@@ -268,6 +364,32 @@ fn start_flags_pick_where_the_history_starts() {
     assert_eq!(from(&["--deliver-last"], "1"), [5]);
     assert_eq!(from(&["--start-seq", "3"], "3"), [3, 4, 5]);
     assert_eq!(from(&["--since", "1h"], "5"), [1, 2, 3, 4, 5]);
+    // Days and mixed units, as natscli takes them.
+    assert_eq!(from(&["--since", "1d3h"], "5"), [1, 2, 3, 4, 5]);
+}
+
+/// `--start-time` starts with the first event stored at or after that time
+/// (setStartTime()).
+#[test]
+fn start_time_starts_with_the_first_event_stored_from_then() {
+    use time::format_description::well_known::Rfc3339;
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "2"]);
+    // After #2 was stored and before #3 was: nanoseconds tell them apart.
+    let between = time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap();
+    publish_ok(&url, &["--count", "2"]);
+    let output = listen(&url, &[OWN, "--start-time", &between, "--count", "2"]);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    assert_eq!(received(&String::from_utf8_lossy(&output.stdout)), [3, 4]);
+    // The same instant in another offset is the same start.
+    let in_paris = time::OffsetDateTime::parse(&between, &Rfc3339)
+        .unwrap()
+        .to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap())
+        .format(&Rfc3339)
+        .unwrap();
+    let output = listen(&url, &[OWN, "--start-time", &in_paris, "--count", "2"]);
+    assert_eq!(received(&String::from_utf8_lossy(&output.stdout)), [3, 4]);
 }
 
 /// `--max-deliver N` ends the redelivery loop of `--skip-ack`: the server
@@ -386,4 +508,232 @@ fn a_closed_output_pipe_ends_listen_quietly() {
         assert_eq!(status.code(), Some(0), "{start:?}: {stderr}");
         assert_eq!(stderr, "", "{start:?}: nothing on stderr");
     }
+}
+
+/// `--max-in-flight 1` (setMaxInFlight(1)): with event #1 not acked, the
+/// server sends nothing else; #1 comes back after the ack wait, #2 waits.
+#[test]
+fn max_in_flight_holds_the_next_event_back_until_one_is_acked() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let listener = Listener::start(
+        &url,
+        &[
+            OWN,
+            "--skip-ack",
+            "--max-in-flight",
+            "1",
+            "--ack-wait",
+            "1s",
+        ],
+    );
+    publish_ok(&url, &["--count", "3"]);
+    listener.wait_for_stdout("(redelivered, delivery #2)");
+    assert_eq!(
+        listener.received()[..2],
+        [1, 1],
+        "#1, then #1 again, not #2"
+    );
+    assert!(!listener.received().contains(&2), "{}", listener.stdout());
+}
+
+/// `--nak DELAY`: the server sends the event again after DELAY, long before
+/// the ack wait, and the line shows the delivery count.
+#[test]
+fn nak_with_a_delay_gets_the_event_again_before_the_ack_wait() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let listener = Listener::start(
+        &url,
+        &[
+            OWN,
+            "--nak",
+            "200ms",
+            "--ack-wait",
+            "1h",
+            "--max-deliver",
+            "2",
+        ],
+    );
+    publish_ok(&url, &[]);
+    listener.wait_for_stdout(
+        "(redelivered, delivery #2; nak'd: the server sends it again after 200ms)",
+    );
+    assert!(
+        listener
+            .stdout()
+            .contains("Received event #1, with data: {\"id\":\"123\",\"title\":\"concert\",\"price\":20} (nak'd: the server sends it again after 200ms)\n"),
+        "{}",
+        listener.stdout()
+    );
+    listener.wait_for_stdout("Event #1 was given up after 2 deliveries");
+}
+
+/// `--nak` without a delay: the server sends the event again at once, until
+/// --max-deliver gives it up.
+#[test]
+fn nak_without_a_delay_gets_the_event_again_at_once() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let listener = Listener::start(
+        &url,
+        &[OWN, "--nak", "--ack-wait", "1h", "--max-deliver", "3"],
+    );
+    publish_ok(&url, &[]);
+    listener.wait_for_stdout("Event #1 was given up after 3 deliveries");
+    assert_eq!(listener.received(), [1, 1, 1]);
+    assert!(
+        listener
+            .stdout()
+            .contains("(redelivered, delivery #3; nak'd: the server sends it again at once)")
+    );
+}
+
+/// `--term`: the line says the event is terminated, and the server holds
+/// nothing for redelivery: it will never send it again.
+#[test]
+fn term_ends_an_event_for_good_and_says_so() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let listener = Listener::start(&url, &[OWN, "--term", "--ack-wait", "1s"]);
+    publish_ok(&url, &[]);
+    listener.wait_for_stdout(
+        "Received event #1, with data: {\"id\":\"123\",\"title\":\"concert\",\"price\":20} \
+         (terminated: the server never sends it again)\n",
+    );
+    let name = server.consumer_names("TICKET_CREATED").remove(0);
+    listener.wait_until("the server to hold nothing unacked", |_| {
+        consumer_state(&server, &name) == (1, 1, 0)
+    });
+    // A later event still comes; #1 was not sent again.
+    publish_ok(&url, &[]);
+    assert_eq!(listener.wait_for_events(2), [1, 2]);
+}
+
+/// `--until-caught-up`: the listener prints the events stored when it
+/// started, acks them, and exits 0.
+#[test]
+fn until_caught_up_exits_once_the_stored_events_are_handled() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "600"]);
+    let output = listen(
+        &url,
+        &[
+            "--deliver-all",
+            OWN,
+            "--until-caught-up",
+            "--durable",
+            "catch-up",
+        ],
+    );
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    assert_eq!(
+        received(&String::from_utf8_lossy(&output.stdout)),
+        (1..=600).collect::<Vec<u64>>()
+    );
+    assert_eq!(
+        consumer_state(&server, "catch-up"),
+        (600, 600, 0),
+        "all acked"
+    );
+}
+
+/// `--until-caught-up` on a channel without events exits 0 at once.
+#[test]
+fn until_caught_up_exits_at_once_when_nothing_waits() {
+    let server = NatsServer::start();
+    let output = listen(&server.url(), &["--deliver-all", OWN, "--until-caught-up"]);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    assert!(received(&String::from_utf8_lossy(&output.stdout)).is_empty());
+}
+
+/// `--color always` colours a redelivered event yellow and a terminated one
+/// magenta, even into a pipe.
+#[test]
+fn color_always_colours_redelivered_and_terminated_events() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "2"]);
+    let redelivered = listen(
+        &url,
+        &[
+            OWN,
+            "--deliver-all",
+            "--skip-ack",
+            "--ack-wait",
+            "500ms",
+            "--max-in-flight",
+            "1",
+            "--count",
+            "2",
+            "--color",
+            "always",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&redelivered.stdout);
+    assert!(
+        stdout.contains("\u{1b}[33mReceived event #1, with data: {\"id\":\"123\",\"title\":\"concert\",\"price\":20} (redelivered, delivery #2)\u{1b}[0m\n"),
+        "{stdout:?}"
+    );
+    assert!(
+        stdout.contains("\nReceived event #1, with data: "),
+        "the first delivery is plain: {stdout:?}"
+    );
+    let terminated = listen(
+        &url,
+        &[
+            OWN,
+            "--deliver-all",
+            "--term",
+            "--count",
+            "1",
+            "--color",
+            "always",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&terminated.stdout);
+    assert!(stdout.contains("\u{1b}[35mReceived event #1"), "{stdout:?}");
+}
+
+/// No colour with NO_COLOR set, with `--color never`, and never in `--json`
+/// output, whatever `--color` says.
+#[test]
+fn no_color_color_never_and_json_print_no_escape_codes() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &[]);
+    let term = [OWN, "--deliver-all", "--term", "--count", "1"];
+    let no_color = common::run(
+        common::command(env!("CARGO_BIN_EXE_listen"), &url, &term).env("NO_COLOR", "1"),
+    );
+    let never = listen(&url, &[&term[..], &["--color", "never"]].concat());
+    let json = listen(
+        &url,
+        &[&term[..], &["--color", "always", "--json"]].concat(),
+    );
+    for output in [no_color, never, json] {
+        assert!(output.status.success());
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("\"seq\":1") || stdout.contains("Received event #1"),
+            "{stdout}"
+        );
+        assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    }
+}
+
+/// With `--color always`, `Error:` is red.
+#[test]
+fn color_always_makes_error_red() {
+    let output = listen(
+        &common::dead_url(),
+        &["--color", "always", "--connect-timeout", "1s"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = common::text(&output.stderr);
+    assert!(
+        stderr.starts_with("\u{1b}[1m\u{1b}[31mError:\u{1b}[0m could not connect"),
+        "{stderr:?}"
+    );
 }

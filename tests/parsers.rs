@@ -23,7 +23,7 @@ fn config() -> ProptestConfig {
 /// Durations as users type them, right or nearly right.
 fn duration_text() -> impl Strategy<Value = String> {
     prop_oneof![
-        "([0-9]{1,21}(ms|s|m|h)){1,4}",
+        "([0-9]{1,21}(ms|s|m|h|d)){1,4}",
         " ?[0-9]{0,5}[a-z]{0,3}[0-9]{0,3}[mshd]{0,2} ?",
         any::<String>(),
     ]
@@ -82,6 +82,19 @@ proptest! {
             let shown = duration::format(value);
             prop_assert_eq!(duration::parse(&shown), Ok(value), "{} shown as {}", text, shown);
         }
+    }
+
+    /// Mixed units, as natscli takes them (`1d3h`, `1h30m`, `90m`): the
+    /// duration is the sum of its parts, in any order.
+    #[test]
+    fn a_duration_of_mixed_units_is_the_sum_of_its_parts(
+        parts in proptest::collection::vec((0u64..100_000, 0usize..5), 1..5),
+    ) {
+        const UNITS: [(&str, u64); 5] =
+            [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)];
+        let text: String = parts.iter().map(|&(n, unit)| format!("{n}{}", UNITS[unit].0)).collect();
+        let total: u64 = parts.iter().map(|&(n, unit)| n * UNITS[unit].1).sum();
+        prop_assert_eq!(duration::parse(&text), Ok(std::time::Duration::from_millis(total)), "{}", text);
     }
 
     /// A parsed server list, shown as URLs, parses to the same addresses.

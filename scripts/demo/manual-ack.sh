@@ -7,6 +7,12 @@
 # the event again. `listen` always acks after printing; --skip-ack makes it
 # "forget", and --ack-wait 2s makes the wait short enough to watch.
 #
+# How many unacked events a listener may hold at once is setMaxInFlight()
+# (`listen --max-in-flight N`, JetStream's max_ack_pending): with
+# `--skip-ack --max-in-flight 1` the server sends event #1, then nothing
+# else until #1's ack wait is over, then #1 again, never #2. Lesson 9
+# (`make demo-nak-term`) shows the other answers: nak and term.
+#
 # Run it with `make demo-manual-ack`. It checks that the events come back,
 # marked "(redelivered, delivery #2)", that `status` counts them as waiting
 # for their acks and redelivered, and exits 1 if not. To watch it live, run

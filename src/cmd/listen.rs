@@ -2,14 +2,16 @@
 //!
 //! It subscribes (see [`crate::subscription`] for how each option becomes a
 //! JetStream setting), prints every event as
-//! `Received event #<seq>, with data: <data>`, acks it (`msg.ack()`), and on
-//! Ctrl-C, SIGTERM or `--count` closes the connection cleanly, as the
+//! `Received event #<seq>, with data: <data>`, acks it (`msg.ack()`), or
+//! with `--nak`/`--term` naks or terminates it, and on Ctrl-C, SIGTERM,
+//! `--count` or `--until-caught-up` closes the connection cleanly, as the
 //! course's `stan.on('close')` handler did.
 
 use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
+use crate::cmd::color::{self, ColorChoice};
 use crate::cmd::progress::Progress;
 use crate::connection::ConnectConfig;
 use crate::notes::write_escaped;
@@ -24,12 +26,32 @@ pub struct ListenConfig {
     pub connect: ConnectConfig,
     /// Channel, queue group, start position, durable name, ack wait, count.
     pub subscription: SubscriptionOptions,
-    /// Receive but never ack, to watch redelivery.
-    pub skip_ack: bool,
+    /// What to tell the server about each event once its line is out.
+    pub settle: Settle,
     /// Wait this long before acking each event (a slow service).
     pub delay: Option<Duration>,
     /// Print one JSON object per event.
     pub json: bool,
+    /// Start each line with the event's publish time.
+    pub timestamp: bool,
+    /// Exit once the events stored at the start have been handled.
+    pub until_caught_up: bool,
+    /// When to colour the lines.
+    pub color: ColorChoice,
+}
+
+/// What the listener tells the server about each event, once the event's
+/// line is written out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Ack it (`msg.ack()`): handled, never sent again.
+    Ack,
+    /// Nothing (`--skip-ack`): the server sends it again after the ack wait.
+    Skip,
+    /// Nak it (`--nak [DELAY]`): the server sends it again at once or after DELAY.
+    Nak(Option<Duration>),
+    /// Terminate it (`--term`): the server never sends it again.
+    Term,
 }
 
 /// The `listen` binary: flags, then [`run`].
@@ -37,6 +59,8 @@ pub fn main() -> std::process::ExitCode {
     super::main(
         crate::cmd::cli::ListenArgs::into_config,
         |config: ListenConfig, signal| async move {
+            // For the `Error:` line too.
+            color::choose(config.color);
             // Every line goes through the masking writers: no secret is printed.
             // Buffered: a replay prints thousands of lines, and the listener
             // writes them out whenever it waits, and before it acks them.
@@ -141,6 +165,17 @@ async fn print_events(
     tokio::pin!(stdout_closed);
     let printer = Printer::new(config);
     let mut give_ups = subscription.take_give_ups();
+    // --until-caught-up: the channel's last event at the start; done at
+    // once if there was nothing to deliver.
+    let backlog_end = if config.until_caught_up {
+        match subscription.backlog_end().await? {
+            Some(end) => Some(end),
+            None => return Ok(()),
+        }
+    } else {
+        None
+    };
+    let mut caught_up = false;
     // With stdout on the terminal, the event lines are the progress.
     let progress = match config.subscription.count {
         Some(count) => Progress::new(count, !std::io::stdout().is_terminal()),
@@ -177,6 +212,10 @@ async fn print_events(
             printer.print(out, &event)?;
             progress.inc();
         }
+        // The last event of the start, or the last one waiting for now (a
+        // queue group's other members may take the rest): once its line is
+        // out and it is acked, the listener has caught up.
+        caught_up |= backlog_end.is_some_and(|end| event.sequence >= end || event.pending == 0);
         printed.push(event);
         // A slow service: its line is out, its ack comes after the delay.
         // Stopped meanwhile, it does not ack what it had not finished.
@@ -194,13 +233,22 @@ async fn print_events(
         }
         // Events that already arrived are written in one go; the output
         // is written out whenever the listener is about to wait.
-        if config.delay.is_some() || printed.len() >= ACK_AFTER || !subscription.event_waiting() {
+        if caught_up
+            || config.delay.is_some()
+            || printed.len() >= ACK_AFTER
+            || !subscription.event_waiting()
+        {
             write_out_and_ack(subscription, config, out, printed).await?;
+        }
+        if caught_up {
+            progress.finish();
+            return Ok(());
         }
     }
 }
 
-/// Writes out the buffered lines, then acks the events they show.
+/// Writes out the buffered lines, then acks the events they show (or naks
+/// or terminates them: also only once their lines are out).
 async fn write_out_and_ack(
     subscription: &mut Subscription,
     config: &ListenConfig,
@@ -208,11 +256,25 @@ async fn write_out_and_ack(
     printed: &mut Vec<Delivery>,
 ) -> anyhow::Result<()> {
     out.flush()?;
-    if config.skip_ack {
-        printed.clear();
-        return Ok(());
+    match config.settle {
+        Settle::Ack => subscription.ack_all(printed.drain(..)).await,
+        Settle::Skip => {
+            printed.clear();
+            Ok(())
+        }
+        Settle::Nak(delay) => {
+            for event in printed.drain(..) {
+                subscription.nak(&event, delay).await?;
+            }
+            Ok(())
+        }
+        Settle::Term => {
+            for event in printed.drain(..) {
+                subscription.term(&event).await?;
+            }
+            Ok(())
+        }
     }
-    subscription.ack_all(printed.drain(..)).await
 }
 
 /// Whether `err` is a write to a pipe nobody reads any more.
@@ -268,6 +330,10 @@ fn status(
 struct Printer {
     json: bool,
     channel_json: String,
+    timestamp: bool,
+    /// Colour the lines (never with `--json`).
+    color: bool,
+    settle: Settle,
 }
 
 impl Printer {
@@ -276,6 +342,32 @@ impl Printer {
             json: config.json,
             channel_json: serde_json::to_string(config.subscription.channel.as_str())
                 .expect("a string serialises"),
+            timestamp: config.timestamp,
+            color: !config.json && config.color.enabled(std::io::stdout().is_terminal()),
+            settle: config.settle,
+        }
+    }
+
+    /// `style` when colouring, else no style at all (it prints nothing).
+    fn style(&self, style: anstyle::Style) -> anstyle::Style {
+        if self.color {
+            style
+        } else {
+            anstyle::Style::new()
+        }
+    }
+
+    /// The colour of an event's line, if it has one: none for a plain first
+    /// delivery that is acked, nor without colour (the common case costs
+    /// no formatting).
+    fn line_style(&self, event: &Delivery) -> Option<anstyle::Style> {
+        if !self.color {
+            return None;
+        }
+        match self.settle {
+            Settle::Nak(_) | Settle::Term => Some(color::NOT_ACKED),
+            _ if event.redelivered() => Some(color::REDELIVERED),
+            _ => None,
         }
     }
 
@@ -287,35 +379,163 @@ impl Printer {
                 given_up.sequence, self.channel_json, given_up.deliveries
             )
         } else {
+            let style = self.style(color::NOT_ACKED);
             writeln!(
                 out,
-                "Event #{} was given up after {} deliveries without an ack (--max-deliver)",
+                "{style}Event #{} was given up after {} deliveries without an ack (--max-deliver){style:#}",
                 given_up.sequence, given_up.deliveries
             )
         }
     }
 
     fn print(&self, out: &mut impl Write, event: &Delivery) -> std::io::Result<()> {
-        let data = &event.data[..];
         if self.json {
-            write!(
-                out,
-                "{{\"seq\":{},\"channel\":{},\"delivery\":{},\"data\":",
-                event.sequence, self.channel_json, event.delivered
-            )?;
-            if serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
-                out.write_all(data)?;
-            } else {
-                serde_json::to_writer(&mut *out, &String::from_utf8_lossy(data))?;
-            }
-            out.write_all(b"}\n")
-        } else {
-            write!(out, "Received event #{}, with data: ", event.sequence)?;
-            write_escaped(out, &String::from_utf8_lossy(data))?;
-            if event.delivered > 1 {
-                write!(out, " (redelivered, delivery #{})", event.delivered)?;
-            }
-            out.write_all(b"\n")
+            return self.print_json(out, event);
         }
+        // Colour goes around the whole line; the masking writer takes the
+        // line whole, codes and all, so nothing it hides is split.
+        let style = self.line_style(event);
+        if let Some(style) = style {
+            write!(out, "{style}")?;
+        }
+        if self.timestamp {
+            write_rfc3339_millis(out, event.published)?;
+            out.write_all(b" ")?;
+        }
+        write!(out, "Received event #{}, with data: ", event.sequence)?;
+        write_escaped(out, &String::from_utf8_lossy(&event.data))?;
+        let mut open = false;
+        let mut say = |out: &mut dyn Write, what: std::fmt::Arguments<'_>| {
+            let sep = if open { "; " } else { " (" };
+            open = true;
+            write!(out, "{sep}{what}")
+        };
+        if event.redelivered() {
+            say(
+                out,
+                format_args!("redelivered, delivery #{}", event.delivered),
+            )?;
+        }
+        match self.settle {
+            Settle::Nak(None) => say(
+                out,
+                format_args!("nak'd: the server sends it again at once"),
+            )?,
+            Settle::Nak(Some(delay)) => say(
+                out,
+                format_args!(
+                    "nak'd: the server sends it again after {}",
+                    crate::duration::format(delay)
+                ),
+            )?,
+            Settle::Term => say(
+                out,
+                format_args!("terminated: the server never sends it again"),
+            )?,
+            Settle::Ack | Settle::Skip => {}
+        }
+        if open {
+            out.write_all(b")")?;
+        }
+        match style {
+            Some(style) => writeln!(out, "{style:#}"),
+            None => out.write_all(b"\n"),
+        }
+    }
+
+    /// One JSON object: seq, channel, delivery, redelivered, published,
+    /// pending, headers (when there are any), data.
+    fn print_json(&self, out: &mut impl Write, event: &Delivery) -> std::io::Result<()> {
+        write!(
+            out,
+            "{{\"seq\":{},\"channel\":{},\"delivery\":{},\"redelivered\":{},\"published\":\"",
+            event.sequence,
+            self.channel_json,
+            event.delivered,
+            event.redelivered()
+        )?;
+        write_rfc3339_millis(out, event.published)?;
+        write!(out, "\",\"pending\":{}", event.pending)?;
+        if let Some(headers) = &event.headers {
+            out.write_all(b",\"headers\":{")?;
+            // In name order, so the same event prints the same line.
+            let mut names: Vec<(&str, _)> = headers
+                .iter()
+                .map(|(name, values)| (name.as_ref(), values))
+                .collect();
+            names.sort_unstable_by_key(|(name, _)| *name);
+            for (i, (name, values)) in names.into_iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, name)?;
+                out.write_all(b":")?;
+                match values.as_slice() {
+                    [one] => serde_json::to_writer(&mut *out, one.as_str())?,
+                    many => serde_json::to_writer(
+                        &mut *out,
+                        &many.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+                    )?,
+                }
+            }
+            out.write_all(b"}")?;
+        }
+        out.write_all(b",\"data\":")?;
+        let data = &event.data[..];
+        if serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
+            out.write_all(data)?;
+        } else {
+            serde_json::to_writer(&mut *out, &String::from_utf8_lossy(data))?;
+        }
+        out.write_all(b"}\n")
+    }
+}
+
+/// `2024-05-01T12:00:00.123Z`: RFC 3339 in UTC, always with milliseconds,
+/// so that timestamped lines line up.
+fn write_rfc3339_millis(out: &mut impl Write, at: time::OffsetDateTime) -> std::io::Result<()> {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_times_have_milliseconds_in_utc() {
+        let mut out = Vec::new();
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_120_000_000)
+            .unwrap()
+            .to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
+        write_rfc3339_millis(&mut out, at).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "2023-11-14T22:13:20.120Z");
+    }
+
+    #[test]
+    fn a_coloured_line_is_still_masked_whole() {
+        // A URL's password in an event's data, on a line in colour.
+        let mut out = Vec::new();
+        {
+            let mut masked = crate::mask::Masked::line_buffered(&mut out);
+            let style = color::REDELIVERED;
+            write!(masked, "{style}Received event #1, with data: nats://ana:").unwrap();
+            writeln!(masked, "Pw9x@host:4222 (redelivered, delivery #2){style:#}").unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\x1b[33mReceived event #1, with data: nats://ana:***@host:4222 \
+             (redelivered, delivery #2)\x1b[0m\n"
+        );
     }
 }

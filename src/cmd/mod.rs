@@ -3,12 +3,13 @@
 //! below knows nothing of them; each binary in `src/bin/` is one call to
 //! [`publish::main`], [`listen::main`] or [`status::main`].
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use crate::mask::Masked;
 
 pub mod cli;
+pub mod color;
 pub mod listen;
 pub mod progress;
 pub mod publish;
@@ -19,7 +20,7 @@ pub mod watch;
 /// What both commands' `main` share: parse the flags into a config (exit 2
 /// on bad input), run the command on a single-threaded runtime with Ctrl-C
 /// and SIGTERM as its stop signal, and turn an error into one masked
-/// `Error: ...` line and exit status 1.
+/// `Error: ...` line (`Error:` in red on a terminal) and exit status 1.
 fn main<A: clap::Parser, C, F>(
     into_config: impl FnOnce(A) -> Result<C, clap::Error>,
     run: impl FnOnce(C, shutdown::Signal) -> F,
@@ -41,8 +42,14 @@ where
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // Masked, like every line the commands print.
+            // `Error:` in red on a terminal (see `color`).
+            let red = if color::chosen().enabled(std::io::stderr().is_terminal()) {
+                color::ERROR
+            } else {
+                anstyle::Style::new()
+            };
             let mut errors = Masked::line_buffered(std::io::stderr());
-            let _ = writeln!(errors, "Error: {}", cli::error_line(&err));
+            let _ = writeln!(errors, "{red}Error:{red:#} {}", cli::error_line(&err));
             ExitCode::FAILURE
         }
     }

@@ -4,6 +4,8 @@
 
 use super::*;
 
+use async_nats::jetstream::AckKind;
+
 impl Subscription {
     /// Acks `event`; while more events are coming, without asking for a
     /// confirmation (at most [`CONFIRM_EVERY`] times in a row): it would
@@ -44,9 +46,19 @@ impl Subscription {
     /// as for an event no listener can handle.
     pub async fn term(&mut self, event: &Delivery) -> anyhow::Result<()> {
         self.client
-            .publish(event.reply.clone(), Bytes::from_static(b"+TERM"))
+            .publish(event.reply.clone(), AckKind::Term.into())
             .await
             .context("could not terminate the event")
+    }
+
+    /// Negatively acknowledges an event (`-NAK`): the server delivers it
+    /// again at once, or after `delay`, instead of waiting out the ack wait.
+    /// Its delivery count goes up each time, so `max_deliver` ends the loop.
+    pub async fn nak(&mut self, event: &Delivery, delay: Option<Duration>) -> anyhow::Result<()> {
+        self.client
+            .publish(event.reply.clone(), AckKind::Nak(delay).into())
+            .await
+            .context("could not send the nak")
     }
 
     /// Counts the confirmations that have arrived, without waiting.

@@ -139,7 +139,8 @@ fn join_existing(
 
 /// What differs between the consumer there is and the one asked for, in
 /// the words of the error that lists it: durability, queue group, ack wait,
-/// max deliver, channel. Empty when it can be joined as it is.
+/// max deliver, max in flight (when asked for), channel. Empty when it can be
+/// joined as it is.
 fn differences(have: &ConsumerConfig, wanted: &ConsumerConfig) -> Vec<String> {
     let mut differences = Vec::new();
     if have.durable_name.is_some() != wanted.durable_name.is_some() {
@@ -184,6 +185,13 @@ fn differences(have: &ConsumerConfig, wanted: &ConsumerConfig) -> Vec<String> {
             show(wanted.max_deliver)
         ));
     }
+    // Without --max-in-flight a listener takes the limit the group has.
+    if wanted.max_ack_pending > 0 && have.max_ack_pending != wanted.max_ack_pending {
+        differences.push(format!(
+            "its max in flight is {}, you asked for {}",
+            have.max_ack_pending, wanted.max_ack_pending
+        ));
+    }
     if have.filter_subject != wanted.filter_subject {
         differences.push(format!(
             "it listens on '{}', you asked for '{}'",
@@ -220,6 +228,8 @@ mod tests {
         let channel = Channel::new("ticket:created").unwrap();
         let have = SubscriptionOptions {
             queue_group: Some("orders".into()),
+            // What the server reports for a consumer created without a limit.
+            max_in_flight: Some(1000),
             ..SubscriptionOptions::new(channel.clone())
         };
         let wanted = SubscriptionOptions {
@@ -227,6 +237,7 @@ mod tests {
             durable: Some("accounting".into()),
             ack_wait: Duration::from_secs(10),
             max_deliver: Some(3),
+            max_in_flight: Some(1),
             channel: Channel::new("order:created").unwrap(),
             ..SubscriptionOptions::new(channel)
         };
@@ -237,6 +248,7 @@ mod tests {
                 "it has queue group 'orders', you asked for no queue group",
                 "its ack wait is 30s, you asked for 10s",
                 "its max deliver is no limit, you asked for 3",
+                "its max in flight is 1000, you asked for 1",
                 "it listens on 'ticket:created', you asked for 'order:created'",
             ]
         );

@@ -82,7 +82,10 @@ impl Subscription {
         let event = Delivery {
             sequence: meta.sequence,
             delivered: meta.delivered,
+            published: meta.published(),
+            pending: meta.pending,
             data: message.payload,
+            headers: message.headers.filter(|headers| !headers.is_empty()),
             reply,
         };
         if self.acked.contains(event.sequence) {
@@ -103,7 +106,8 @@ impl Subscription {
 }
 
 /// What a JetStream event's reply subject tells: its sequence in the channel
-/// (`msg.getSequence()`) and how many times it has been delivered.
+/// (`msg.getSequence()`), how many times it has been delivered, when it was
+/// stored (`msg.getTimestamp()`) and how many events wait behind it.
 ///
 /// The subject is `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`,
 /// or the longer form with a domain and an account hash after `$JS.ACK.`.
@@ -113,10 +117,15 @@ pub struct AckSubject {
     pub sequence: u64,
     /// 1 for the first delivery, 2 for the first redelivery, and so on.
     pub delivered: u64,
+    /// When the server stored the event, in nanoseconds since 1970.
+    pub timestamp_ns: u64,
+    /// How many events of the consumer were not delivered yet when this one was sent.
+    pub pending: u64,
 }
 
 impl AckSubject {
-    /// Reads the sequence and delivery count out of a `$JS.ACK.` subject.
+    /// Reads the sequence, delivery count, time and pending count out of a
+    /// `$JS.ACK.` subject.
     pub fn parse(reply: &str) -> Option<AckSubject> {
         let rest = reply.strip_prefix("$JS.ACK.")?;
         // Counted, then walked again: no allocation on the per-event path.
@@ -126,12 +135,24 @@ impl AckSubject {
             _ => return None,
         };
         let mut tokens = rest.split('.').skip(delivered_at);
-        let delivered = tokens.next()?;
-        let sequence = tokens.next()?;
+        let mut number = || tokens.next()?.parse::<u64>().ok();
+        let delivered = number()?;
+        let sequence = number()?;
+        let _consumer_sequence = number()?;
+        let timestamp_ns = number()?;
+        let pending = number()?;
         Some(AckSubject {
-            sequence: sequence.parse().ok()?,
-            delivered: delivered.parse().ok()?,
+            sequence,
+            delivered,
+            timestamp_ns,
+            pending,
         })
+    }
+
+    /// When the server stored the event.
+    pub fn published(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.timestamp_ns))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
     }
 }
 
@@ -146,7 +167,9 @@ mod tests {
             AckSubject::parse(v1),
             Some(AckSubject {
                 sequence: 17,
-                delivered: 2
+                delivered: 2,
+                timestamp_ns: 1_700_000_000_000_000_000,
+                pending: 0,
             })
         );
         let v2 = "$JS.ACK.hub.ACCHASH.TICKET_CREATED.orders.1.42.9.1700000000000000000.3.token";
@@ -154,9 +177,15 @@ mod tests {
             AckSubject::parse(v2),
             Some(AckSubject {
                 sequence: 42,
-                delivered: 1
+                delivered: 1,
+                timestamp_ns: 1_700_000_000_000_000_000,
+                pending: 3,
             })
         );
         assert_eq!(AckSubject::parse("_INBOX.x"), None);
+        assert_eq!(
+            AckSubject::parse(v1).unwrap().published(),
+            time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap()
+        );
     }
 }

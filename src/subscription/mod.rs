@@ -22,10 +22,18 @@
 //! | neither                      | an ephemeral consumer, deleted when the listener exits |
 //! | `setDeliverAllAvailable()`   | `deliver_policy: all`                               |
 //! | (no start option)            | `deliver_policy: new`                               |
+//! | `setStartAtSequence(n)`      | `deliver_policy: by_start_sequence`                 |
+//! | `setStartAtTimeDelta(ms)`    | `deliver_policy: by_start_time`, now minus the span |
+//! | `setStartTime(date)`         | `deliver_policy: by_start_time`                     |
 //! | `setManualAckMode(true)`     | `ack_policy: explicit`                              |
 //! | `setAckWait(ms)`             | `ack_wait`                                          |
+//! | `setMaxInFlight(n)`          | `max_ack_pending` (for the whole queue group)       |
 //! | `msg.ack()`                  | `+ACK` sent to the message's reply subject          |
+//! | (none; only the ack wait)    | `-NAK` or `-NAK {"delay":ns}`: send again now or after a delay ([`Subscription::nak`]) |
+//! | (none)                       | `+TERM`: never send again ([`Subscription::term`])  |
 //! | `msg.getSequence()`          | the stream sequence in the reply subject            |
+//! | `msg.getTimestamp()`         | the timestamp in the reply subject                  |
+//! | `msg.isRedelivered()`        | a delivery count above 1 in the reply subject       |
 //!
 //! A consumer that is not durable expires [`INACTIVE_THRESHOLD`] after its
 //! last member stops asking for events, which is how a non-durable queue group
@@ -39,7 +47,7 @@ use async_nats::jetstream::consumer::{
     AckPolicy, DeliverPolicy, IntoConsumerConfig, PullConsumer, pull,
 };
 use async_nats::jetstream::context::ConsumerInfoErrorKind;
-use async_nats::jetstream::stream::ConsumerErrorKind;
+use async_nats::jetstream::stream::{ConsumerErrorKind, LastRawMessageErrorKind};
 use async_nats::jetstream::{self, ErrorCode};
 use async_nats::{Client, StatusCode, Subject, Subscriber};
 use bytes::Bytes;
@@ -112,9 +120,23 @@ pub struct Delivery {
     pub sequence: u64,
     /// 1 on the first delivery, 2 on the first redelivery, and so on.
     pub delivered: u64,
+    /// When the server stored the event (`msg.getTimestamp()`).
+    pub published: time::OffsetDateTime,
+    /// How many events of the subscription were still waiting to be
+    /// delivered behind this one, when the server sent it.
+    pub pending: u64,
     /// The event's data (`msg.getData()`).
     pub data: Bytes,
+    /// The event's NATS headers, if it has any (`Nats-Msg-Id`, say).
+    pub headers: Option<async_nats::HeaderMap>,
     reply: Subject,
+}
+
+impl Delivery {
+    /// Whether the server delivered this event before (`msg.isRedelivered()`).
+    pub fn redelivered(&self) -> bool {
+        self.delivered > 1
+    }
 }
 
 /// A live subscription: a consumer on the server, and the inbox its events
@@ -298,6 +320,28 @@ impl Subscription {
             self.send_ack(&event, more_coming).await?;
         }
         Ok(())
+    }
+
+    /// The channel's last event when the subscription opened, as a stream
+    /// sequence: once it has been handled, so has every event that was
+    /// stored before the listener started. `None` when the subscription had
+    /// nothing to deliver then (an empty channel, a listener for new events
+    /// only, or a durable that had handled them all). One request to the
+    /// server, made only by whoever asks.
+    pub async fn backlog_end(&self) -> anyhow::Result<Option<u64>> {
+        let info = self.consumer.cached_info();
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
+            return Ok(None);
+        }
+        match self
+            .stream
+            .get_last_raw_message_by_subject(&info.config.filter_subject)
+            .await
+        {
+            Ok(last) => Ok(Some(last.sequence)),
+            Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(err) => Err(err).context("could not look up the channel's last event"),
+        }
     }
 
     /// The server's notices of events it gave up after `max_deliver`

@@ -16,6 +16,8 @@ pub enum StartPosition {
     Sequence(u64),
     /// Events of this recent span: `setStartAtTimeDelta(ms)`.
     Since(Duration),
+    /// The first event stored at or after this time: `setStartTime(date)`.
+    Time(time::OffsetDateTime),
 }
 
 impl StartPosition {
@@ -36,6 +38,7 @@ impl StartPosition {
                         t.max(time::OffsetDateTime::UNIX_EPOCH)
                     }),
             },
+            StartPosition::Time(start_time) => DeliverPolicy::ByStartTime { start_time },
         }
     }
 
@@ -46,6 +49,12 @@ impl StartPosition {
             StartPosition::Last => "--deliver-last".into(),
             StartPosition::Sequence(n) => format!("--start-seq {n}"),
             StartPosition::Since(span) => format!("--since {}", duration::format(span)),
+            StartPosition::Time(start) => format!(
+                "--start-time {}",
+                start
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_else(|_| start.to_string())
+            ),
         }
     }
 }
@@ -73,6 +82,9 @@ pub struct SubscriptionOptions {
     pub replicas: usize,
     /// Deliver an event at most this many times, then give it up.
     pub max_deliver: Option<u32>,
+    /// At most this many events delivered and not yet acked at a time
+    /// (`setMaxInFlight()`); `None` keeps the server's default (1000).
+    pub max_in_flight: Option<u32>,
     /// The consumer's name for a listener of its own (no queue group, not
     /// durable): `listen` uses its client id, so the subscription can be
     /// told apart. `None` lets the server choose one.
@@ -93,6 +105,7 @@ impl SubscriptionOptions {
             reset: false,
             replicas: 1,
             max_deliver: None,
+            max_in_flight: None,
             own_name: None,
         }
     }
@@ -124,6 +137,9 @@ impl SubscriptionOptions {
             ack_wait: self.ack_wait,
             // Redeliver forever (-1), as NATS Streaming did, unless told otherwise.
             max_deliver: self.max_deliver.map_or(-1, i64::from),
+            // setMaxInFlight(): the server stops sending once this many
+            // events wait for their ack. 0 leaves the server's default.
+            max_ack_pending: self.max_in_flight.map_or(0, i64::from),
             // Only this channel, even if the stream captures more subjects.
             filter_subject: self.channel.as_str().to_owned(),
             inactive_threshold: if self.durable.is_some() {
@@ -153,6 +169,30 @@ impl SubscriptionOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_time_is_deliver_by_start_time_and_its_flag_is_rfc_3339() {
+        let start = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(19_723);
+        assert_eq!(
+            StartPosition::Time(start).deliver_policy(),
+            DeliverPolicy::ByStartTime { start_time: start }
+        );
+        assert_eq!(
+            StartPosition::Time(start).flag(),
+            "--start-time 2024-01-01T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn max_in_flight_is_max_ack_pending() {
+        let options = SubscriptionOptions {
+            max_in_flight: Some(1),
+            ..SubscriptionOptions::new(Channel::new("ticket:created").unwrap())
+        };
+        assert_eq!(options.consumer_config().max_ack_pending, 1);
+        let default = SubscriptionOptions::new(Channel::new("ticket:created").unwrap());
+        assert_eq!(default.consumer_config().max_ack_pending, 0);
+    }
 
     #[test]
     fn a_since_span_beyond_1970_starts_at_the_whole_history() {

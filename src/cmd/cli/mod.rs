@@ -360,10 +360,15 @@ pub struct ListenArgs {
     #[arg(long, group = "start", value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub start_seq: Option<u64>,
 
-    /// Start with the events of this recent span, e.g. 10m (setStartAtTimeDelta());
-    /// 1ms to 876000h (100 years).
+    /// Start with the events of this recent span, e.g. 10m, 1h30m, 1d or 1d3h
+    /// (setStartAtTimeDelta()); 1ms to 876000h (100 years).
     #[arg(long, group = "start", value_name = "DURATION", value_parser = duration_in(SINCE_RANGE))]
     pub since: Option<Duration>,
+
+    /// Start with the first event stored at or after this time, in RFC 3339:
+    /// 2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00 (setStartTime()).
+    #[arg(long, group = "start", value_name = "TIME", value_parser = values::parse_start_time)]
+    pub start_time: Option<time::OffsetDateTime>,
 
     /// Durable name: the server remembers what this subscription acked, so a
     /// restarted listener gets only what it missed (setDurableName()). It is
@@ -381,6 +386,23 @@ pub struct ListenArgs {
     #[arg(long)]
     pub skip_ack: bool,
 
+    /// Negatively acknowledge each event instead of acking it (nak): the
+    /// server sends it again at once, or after DELAY (1ms to 24h), without
+    /// waiting for the ack wait. Add --max-deliver to end the loop.
+    #[arg(long, value_name = "DELAY", num_args = 0..=1, value_parser = duration_in(DELAY_RANGE), conflicts_with_all = ["skip_ack", "delay", "term"])]
+    pub nak: Option<Option<Duration>>,
+
+    /// Terminate each event instead of acking it: the server never sends it
+    /// again, to this listener or any other, as for an event nobody can handle.
+    #[arg(long, conflicts_with_all = ["skip_ack", "delay"])]
+    pub term: bool,
+
+    /// At most N events delivered and not acked yet at a time (setMaxInFlight()),
+    /// 1 to 10000: the server waits for acks before it sends more. A queue
+    /// group's members share it. Default: the server's, 1000.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_in_flight: Option<u32>,
+
     /// Deliver an event at most N times (1 to 10000); after that the server
     /// gives it up, and the listener says so. Ends the redelivery loop of --skip-ack.
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -397,9 +419,25 @@ pub struct ListenArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
     pub count: Option<u64>,
 
-    /// Print one JSON object per event: seq, channel, delivery, data.
+    /// Print one JSON object per event: seq, channel, delivery, redelivered,
+    /// published, pending, headers (if any), data.
     #[arg(long)]
     pub json: bool,
+
+    /// Start each line with the time the event was published (RFC 3339, UTC,
+    /// milliseconds). --json has it always, as "published".
+    #[arg(short = 't', long, conflicts_with = "json")]
+    pub timestamp: bool,
+
+    /// Exit (status 0) once every event stored when the listener started has
+    /// been printed and acked; at once if there is none.
+    #[arg(long, conflicts_with_all = ["skip_ack", "nak"])]
+    pub until_caught_up: bool,
+
+    /// Colour redelivered events (yellow), nak'd, terminated or given-up ones
+    /// (magenta) and `Error:` (red). auto: on a terminal, unless NO_COLOR is set.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_enum)]
+    pub color: crate::cmd::color::ColorChoice,
 
     /// Delete the durable or queue group's subscription first and start over,
     /// forgetting what it acked. Members of the group still running lose
@@ -411,14 +449,24 @@ pub struct ListenArgs {
 impl ListenArgs {
     /// Turns the flags into a [`ListenConfig`].
     pub fn into_config(self) -> Result<ListenConfig, clap::Error> {
+        use crate::cmd::listen::Settle;
+
         let start = if self.deliver_all {
             Some(StartPosition::All)
         } else if self.deliver_last {
             Some(StartPosition::Last)
         } else if let Some(n) = self.start_seq {
             Some(StartPosition::Sequence(n))
+        } else if let Some(span) = self.since {
+            Some(StartPosition::Since(span))
         } else {
-            self.since.map(StartPosition::Since)
+            self.start_time.map(StartPosition::Time)
+        };
+        let settle = match (self.skip_ack, self.nak, self.term) {
+            (true, _, _) => Settle::Skip,
+            (_, Some(delay), _) => Settle::Nak(delay),
+            (_, _, true) => Settle::Term,
+            _ => Settle::Ack,
         };
         let queue_group = (!self.no_queue_group).then_some(self.queue_group);
         let connect_channel = self.channel.channel;
@@ -448,6 +496,7 @@ impl ListenArgs {
                 own_name: Some(own_name),
                 replicas,
                 max_deliver: self.max_deliver,
+                max_in_flight: self.max_in_flight,
                 queue_group,
                 start,
                 durable: self.durable,
@@ -456,9 +505,12 @@ impl ListenArgs {
                 reset: self.reset,
             },
             connect,
-            skip_ack: self.skip_ack,
+            settle,
             delay: self.delay,
             json: self.json,
+            timestamp: self.timestamp,
+            until_caught_up: self.until_caught_up,
+            color: self.color,
         })
     }
 }

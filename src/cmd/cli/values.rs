@@ -86,3 +86,17 @@ pub(super) fn consumer_safe(id: &str) -> String {
         })
         .collect()
 }
+
+/// Checks `--start-time`: an RFC 3339 time with its offset, such as
+/// `2024-05-01T12:00:00Z`; kept in UTC.
+pub(super) fn parse_start_time(text: &str) -> Result<time::OffsetDateTime, String> {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(text.trim(), &Rfc3339)
+        .map(|start| start.to_offset(time::UtcOffset::UTC))
+        .map_err(|err| {
+            format!(
+                "'{text}' is not an RFC 3339 time ({err}): write a date, a time and an offset, \
+                 e.g. 2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00"
+            )
+        })
+}
