@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_nats::ServerAddr;
@@ -17,7 +17,7 @@ use clap::{Args, CommandFactory, Parser};
 
 use crate::channel::Channel;
 use crate::cmd::listen::ListenConfig;
-use crate::cmd::publish::PublishConfig;
+use crate::cmd::publish::{Output, PublishConfig};
 use crate::connection::{self, Auth, ConnectConfig, MAX_CREDS_BYTES, MAX_PEM_BYTES, Secret, Tls};
 use crate::duration;
 use crate::events::{TICKET_CREATED, TicketCreated};
@@ -27,11 +27,16 @@ use crate::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOption
 
 mod event_data;
 mod files;
+mod headers;
 mod values;
 
-use event_data::parse_event_data;
-pub use event_data::{EventData, check_event_json, read_event_file};
+pub use event_data::{
+    DataFile, EventData, MAX_LINES_BYTES, check_event_json, event_lines, read_event_file,
+};
+use event_data::{parse_data_file, parse_event_data};
 use files::{ca_file, cert_file, creds_file, key_file};
+pub use headers::{Header, MAX_HEADER_BYTES, MAX_HEADERS};
+use headers::{header_map, parse_header};
 pub use values::Servers;
 use values::{consumer_safe, duration_in, parse_client_id, parse_name, parse_servers, watchable};
 
@@ -271,9 +276,34 @@ pub struct PublishArgs {
     #[arg(long, value_name = "JSON", value_parser = parse_event_data, conflicts_with = "data_file")]
     pub data: Option<EventData>,
 
-    /// Read the event's data from a JSON file, at most 1 MiB.
-    #[arg(long, value_name = "PATH", value_parser = read_event_file)]
-    pub data_file: Option<EventData>,
+    /// Read the event's data from a JSON file, or from standard input with
+    /// `-`; at most 1 MiB.
+    #[arg(long, value_name = "PATH", value_parser = parse_data_file)]
+    pub data_file: Option<DataFile>,
+
+    /// With --data-file: each non-empty line is one event, a JSON object of
+    /// at most 1 MiB, as `jq -c` writes them; published in order, each
+    /// once. Every line is checked before the first is published. At most
+    /// 256 MiB in all. Not with --count or --watch.
+    #[arg(long, requires = "data_file", conflicts_with_all = ["count", "watch"])]
+    pub lines: bool,
+
+    /// Add a NATS header to every event, e.g. -H 'Trace-Id: 42'. Repeat it
+    /// for more (at most 64, 16 KiB in all). Names starting with Nats- are
+    /// JetStream's own and not taken.
+    #[arg(short = 'H', long = "header", value_name = "NAME:VALUE", value_parser = parse_header)]
+    pub headers: Vec<Header>,
+
+    /// Print one JSON object per confirmed event on stdout, for scripts:
+    /// {"seq":7,"channel":"ticket:created","duplicate":false}. The other
+    /// lines go to stderr. Not with --watch.
+    #[arg(long, conflicts_with_all = ["quiet", "watch"])]
+    pub json: bool,
+
+    /// Print only errors: no status or event lines, no progress bar, no
+    /// warnings.
+    #[arg(long)]
+    pub quiet: bool,
 
     /// Publish again every time one of these files is saved, as the course's
     /// ts-node-dev did on each save of publisher.ts. With no PATH, watches --data-file.
@@ -289,20 +319,29 @@ pub struct PublishArgs {
 impl PublishArgs {
     /// Turns the flags into a [`PublishConfig`].
     pub fn into_config(self) -> Result<PublishConfig, clap::Error> {
-        let data = self.data.or(self.data_file);
-        let data_file = data.as_ref().and_then(|d| d.path.clone());
+        let data_file = self
+            .data_file
+            .as_ref()
+            .and_then(|d| d.path().map(Path::to_path_buf));
         let watch = match self.watch {
             None => Vec::new(),
             Some(paths) if !paths.is_empty() => paths,
-            Some(_) => match &data_file {
-                Some(path) => vec![path.clone()],
-                None => {
-                    return Err(PublishArgs::command().error(
+            Some(_) => {
+                match &data_file {
+                    Some(path) => vec![path.clone()],
+                    None => {
+                        let why = if self.data_file.is_some() {
+                            "--watch has no file to watch with --data-file - (standard input)"
+                        } else {
+                            "--watch needs files to watch"
+                        };
+                        return Err(PublishArgs::command().error(
                         ErrorKind::MissingRequiredArgument,
-                        "--watch needs files to watch: give them (--watch src/publisher.rs), or give --data-file PATH",
+                        format!("{why}: give them (--watch src/publisher.rs), or give --data-file PATH"),
                     ));
+                    }
                 }
-            },
+            }
         };
         if let Some(path) = watch.iter().find(|path| !watchable(path)) {
             return Err(PublishArgs::command().error(
@@ -310,18 +349,56 @@ impl PublishArgs {
                 format!("--watch: the folder of {} does not exist", path.display()),
             ));
         }
-        let json = match data {
-            Some(data) => data.json,
-            None => TicketCreated::seed().to_json(),
+        let headers = header_map(&self.headers).map_err(|err| {
+            PublishArgs::command().error(ErrorKind::ValueValidation, format!("--header: {err}"))
+        })?;
+        // --data-file is read here, once it is known whether it holds one
+        // event or one per line; its errors read as a value parser's.
+        let bad_file = |file: &DataFile, err: String| {
+            PublishArgs::command().error(
+                ErrorKind::ValueValidation,
+                format!(
+                    "invalid value '{}' for '--data-file <PATH>': {err}",
+                    file.shown()
+                ),
+            )
         };
+        let (json, lines) = match (self.data, &self.data_file) {
+            (Some(data), _) => (data.json, None),
+            (None, Some(file)) if self.lines => {
+                let lines = file.read_lines().map_err(|err| bad_file(file, err))?;
+                (String::new(), Some(lines))
+            }
+            (None, Some(file)) => (
+                file.read_event().map_err(|err| bad_file(file, err))?.json,
+                None,
+            ),
+            (None, None) => (TicketCreated::seed().to_json(), None),
+        };
+        let output = if self.json {
+            Output::Json
+        } else if self.quiet {
+            Output::Quiet
+        } else {
+            Output::Human
+        };
+        let mut connect = self.connect.into_config(|| "abc".into());
+        if output == Output::Quiet {
+            connect.notes = Notes::silent();
+        }
         Ok(PublishConfig {
             channel: self.channel.channel,
             replicas: usize::from(self.channel.replicas),
-            connect: self.connect.into_config(|| "abc".into()),
+            connect,
+            count: lines
+                .as_ref()
+                .map_or(self.count, |lines| lines.len() as u64),
             payload: Bytes::from(json),
+            lines,
+            headers,
             data_file,
-            count: self.count,
             watch,
+            output,
         })
     }
 }
