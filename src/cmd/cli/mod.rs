@@ -288,6 +288,16 @@ pub struct PublishArgs {
     #[arg(long, requires = "data_file", conflicts_with_all = ["count", "watch"])]
     pub lines: bool,
 
+    /// Publish again every time one of these files is saved, as the course's
+    /// ts-node-dev did on each save of publisher.ts. With no PATH, watches --data-file.
+    #[arg(long, num_args = 0.., value_name = "PATH")]
+    pub watch: Option<Vec<PathBuf>>,
+
+    /// How many events to publish (1 to 1000000000). They are pipelined and
+    /// each is confirmed by the server.
+    #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
+    pub count: u64,
+
     /// Add a NATS header to every event, e.g. -H 'Trace-Id: 42'. Repeat it
     /// for more (at most 64, 16 KiB in all). Names starting with Nats- are
     /// JetStream's own and not taken.
@@ -304,16 +314,6 @@ pub struct PublishArgs {
     /// warnings.
     #[arg(long)]
     pub quiet: bool,
-
-    /// Publish again every time one of these files is saved, as the course's
-    /// ts-node-dev did on each save of publisher.ts. With no PATH, watches --data-file.
-    #[arg(long, num_args = 0.., value_name = "PATH")]
-    pub watch: Option<Vec<PathBuf>>,
-
-    /// How many events to publish (1 to 1000000000). They are pipelined and
-    /// each is confirmed by the server.
-    #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
-    pub count: u64,
 }
 
 impl PublishArgs {
