@@ -442,6 +442,10 @@ fn every_bad_input_is_one_line_and_exit_2() {
         // Output modes that exclude each other.
         ("publish", &["--json", "--quiet"]),
         ("publish", &["--json", "--watch", "Cargo.toml"]),
+        // A shell without completions; a context name that is not a file name.
+        ("listen", &["--completions", "tcsh"]),
+        ("publish", &["--context", "../secrets"]),
+        ("listen", &["--context", "course"]),
     ];
     let bins = |name: &str| match name {
         "publish" => env!("CARGO_BIN_EXE_publish"),

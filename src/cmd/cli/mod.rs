@@ -152,8 +152,8 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "tls_cert", value_parser = PathBufValueParser::new().try_map(key_file))]
     pub tls_key: Option<PathBuf>,
 
-    /// Print the completion script for this shell and exit, e.g.
-    /// `publish --completions bash > ~/.local/share/bash-completion/completions/publish`.
+    /// Print this command's completion script for SHELL on stdout and exit;
+    /// docs/flags.md says where each shell reads it.
     #[arg(long, value_name = "SHELL", value_enum)]
     pub completions: Option<completions::Shell>,
 }
@@ -308,7 +308,7 @@ impl ConnectArgs {
         default_client_id: impl FnOnce() -> String,
         notes: Notes,
     ) -> ConnectConfig {
-        let context = self.context.unwrap_or_else(|| NatsContext::none());
+        let context = self.context.unwrap_or_else(NatsContext::none);
         if !context.name.is_empty() {
             // Its secrets are hidden like those of the command line.
             mask::register_secrets(
