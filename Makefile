@@ -116,7 +116,30 @@ clean: ## Remove build output and stop the local server and cluster
 distclean: clean ## Also remove .nats/ (server binary, JetStream data, logs)
 	rm -rf .nats
 
-.PHONY: bench chaos
+.PHONY: bench chaos completions man
+
+# The binaries that get completion scripts and man pages; a new one is one word here
+# (and one line in cmd::cli::commands() for its man page).
+BINARIES := publish listen status
+SHELLS := bash zsh fish elvish powershell
+BIN_DIR = $${CARGO_TARGET_DIR:-target}/debug
+
+completions: ## Write every binary's completion scripts (bash, zsh, fish, elvish, powershell) into target/completions/
+	@cargo build --bins
+	@mkdir -p target/completions
+	@for bin in $(BINARIES); do \
+		for shell in $(SHELLS); do \
+			case $$shell in \
+				bash) file=$$bin.bash ;; zsh) file=_$$bin ;; fish) file=$$bin.fish ;; \
+				elvish) file=$$bin.elv ;; powershell) file=_$$bin.ps1 ;; \
+			esac; \
+			"$(BIN_DIR)/$$bin" --completions $$shell > target/completions/$$file || exit 1; \
+			echo "target/completions/$$file"; \
+		done; \
+	done
+
+man: ## Write a man page per binary into target/man/ (man target/man/publish.1)
+	@cargo run --quiet --example man -- target/man
 
 bench: ## Time publish and listen against plain async-nats programs (release build, own server)
 	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" cargo bench --bench toolkit

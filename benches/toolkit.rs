@@ -724,7 +724,10 @@ mod bench {
         };
         let (mut watched, mut plain, mut reports) = (Vec::new(), Vec::new(), Vec::new());
         for run in 0..runs {
-            eprintln!("bench: replay with the acks watched, run {}/{runs}", run + 1);
+            eprintln!(
+                "bench: replay with the acks watched, run {}/{runs}",
+                run + 1
+            );
             let mut order = [true, false];
             if run % 2 == 1 {
                 order.reverse();
@@ -779,9 +782,7 @@ mod bench {
             let thread = std::thread::spawn(move || {
                 runtime()?.block_on(async move {
                     let client = async_nats::connect(&url).await?;
-                    let mut reports = client
-                        .subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.>")
-                        .await?;
+                    let mut reports = client.subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.>").await?;
                     client.flush().await?;
                     let _ = ready.send(());
                     let mut count = 0u64;
@@ -820,7 +821,12 @@ mod bench {
 
     /// Figure 7: `status --json CHANNEL` from exec to exit, on a channel
     /// with a million events and 50 subscriptions.
-    fn status_json(url: &str, server_pid: u32, runs: usize, table: &mut Table) -> anyhow::Result<()> {
+    fn status_json(
+        url: &str,
+        server_pid: u32,
+        runs: usize,
+        table: &mut Table,
+    ) -> anyhow::Result<()> {
         let channel = "bench.status";
         eprintln!("bench: status, publishing {STATUS_EVENTS} events to {channel}");
         let (_, output) = timed(
@@ -913,7 +919,8 @@ mod bench {
         let _watchdog = Watchdog::new(script.id());
         let status_pid = common::poll(DEADLINE, Duration::from_millis(50), || {
             let children =
-                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", script.id())).ok()?;
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", script.id()))
+                    .ok()?;
             let pid: u32 = children.split_whitespace().next()?.parse().ok()?;
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             cmdline.starts_with(STATUS.as_bytes()).then_some(pid)
@@ -979,9 +986,14 @@ mod bench {
         }
         delete_stream(url, channel)?;
         for (figure, share) in [
-            ("8a. `status --live` at idle, share of one core".to_owned(), idle),
             (
-                format!("8b. `status --live` while {LIVE_EVENTS_PER_SECOND} events/s are published and acked, share of one core"),
+                "8a. `status --live` at idle, share of one core".to_owned(),
+                idle,
+            ),
+            (
+                format!(
+                    "8b. `status --live` while {LIVE_EVENTS_PER_SECOND} events/s are published and acked, share of one core"
+                ),
                 flowing,
             ),
         ] {

@@ -12,7 +12,9 @@
 //!   the passwords and tokens of the URLs on the command line and in
 //!   `NATS_URL`. They are read from the raw command line
 //!   ([`register_process_secrets`]) before clap parses it, since clap's own
-//!   errors repeat what was typed.
+//!   errors repeat what was typed;
+//! - the password and token of a natscli context (`--context`), registered
+//!   once the context is read ([`register_secrets`]).
 //!
 //! Lines are masked whole: the writer holds a line until its end has been
 //! written, so a secret is never split across two writes.
@@ -29,6 +31,26 @@ pub const MASK: &str = "***";
 /// The secrets of this run, longest first.
 static SECRETS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
 
+/// Secrets learnt after parsing (a natscli context's password and token),
+/// longest first.
+static LATER_SECRETS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+
+/// Adds secrets that do not come from the command line or environment: a
+/// natscli context's password and token. Once per process; later calls do
+/// nothing (a process reads one context).
+pub fn register_secrets<'a>(secrets: impl IntoIterator<Item = &'a str>) {
+    LATER_SECRETS.get_or_init(|| {
+        let mut secrets: Vec<Vec<u8>> = secrets
+            .into_iter()
+            .filter(|secret| !secret.is_empty())
+            .map(|secret| secret.as_bytes().to_vec())
+            .collect();
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
+        secrets
+    });
+}
+
 /// Collects the secrets of this process from its command line and
 /// environment, once; later calls do nothing. Call it before parsing.
 pub fn register_process_secrets() {
@@ -39,7 +61,14 @@ pub fn register_process_secrets() {
 /// docs). Borrows `text` when there is nothing to hide, which is nearly
 /// always: the common case allocates nothing.
 pub fn mask(text: &[u8]) -> Cow<'_, [u8]> {
-    mask_with(text, SECRETS.get().map_or(&[][..], Vec::as_slice))
+    let masked = mask_with(text, SECRETS.get().map_or(&[][..], Vec::as_slice));
+    match LATER_SECRETS.get() {
+        None => masked,
+        Some(later) => match masked {
+            Cow::Borrowed(text) => mask_with(text, later),
+            Cow::Owned(text) => Cow::Owned(mask_with(&text, later).into_owned()),
+        },
+    }
 }
 
 /// [`mask`] for text: the same masking, on a `str`.

@@ -2,7 +2,9 @@
 //! vars, URL), token, creds files (operator mode), TLS with `--tls-ca` and
 //! mutual TLS with `--tls-cert`/`--tls-key`. Right credentials publish and
 //! listen; wrong or missing ones exit 1 with one `authorization failed` line;
-//! no secret ever appears in what the tools print.
+//! no secret ever appears in what the tools print. natscli contexts
+//! (`--context`, `NATS_CONTEXT`, the selected one) give the URL and
+//! credentials, and lose to the flags.
 
 mod common;
 
@@ -24,13 +26,18 @@ const TOKEN: &str = "t0ken-0f-the-course-77";
 
 /// The variables the tools read, removed from every run so the developer's
 /// own environment can't change a result.
-const TOOL_ENV: [&str; 5] = [
+const TOOL_ENV: [&str; 6] = [
     "NATS_URL",
     "NATS_CLIENT_ID",
     "NATS_USER",
     "NATS_PASSWORD",
     "NATS_TOKEN",
+    "NATS_CONTEXT",
 ];
+
+/// Where natscli's contexts are looked for in runs that don't test them:
+/// nowhere, so the developer's selected context can't change a result.
+const NO_CONTEXTS: (&str, &str) = ("XDG_CONFIG_HOME", "/nonexistent/nats-course-toolkit");
 
 /// The flags that make `listen` replay the channel and exit after one event.
 const READ_ONE: [&str; 4] = ["--count", "1", "--deliver-all", "--no-queue-group"];
@@ -45,7 +52,8 @@ fn run(bin: &str, url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     for name in TOOL_ENV {
         cmd.env_remove(name);
     }
-    cmd.envs(env.iter().copied())
+    cmd.envs([NO_CONTEXTS])
+        .envs(env.iter().copied())
         .args(["--server", url])
         .args(args);
     common::run(&mut cmd)
@@ -932,4 +940,171 @@ fn tls_files_without_pem_are_usage_errors_naming_the_file() {
             assert!(output.stdout.is_empty());
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// natscli contexts
+
+/// A natscli config folder (`XDG_CONFIG_HOME`) with these contexts, and
+/// `selected` chosen as `nats context select` would.
+fn contexts(contexts: &[(&str, serde_json::Value)], selected: Option<&str>) -> TempDir {
+    let home = temp_dir();
+    let dir = home.path().join("nats/context");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, context) in contexts {
+        std::fs::write(dir.join(format!("{name}.json")), context.to_string()).unwrap();
+    }
+    if let Some(name) = selected {
+        std::fs::write(home.path().join("nats/context.txt"), name).unwrap();
+    }
+    home
+}
+
+/// Runs `bin args` with no `--server`, natscli's config in `config` and
+/// exactly the tool variables in `env`.
+fn run_in(config: &TempDir, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin);
+    for name in TOOL_ENV {
+        cmd.env_remove(name);
+    }
+    cmd.env("XDG_CONFIG_HOME", config.path())
+        .envs(env.iter().copied())
+        .args(args);
+    common::run(&mut cmd)
+}
+
+fn assert_ok(output: &Output) -> String {
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    text(&output.stdout)
+}
+
+/// `--context NAME` takes the URL, user and password of natscli's context
+/// file: publish and listen get into a server that requires them.
+#[test]
+fn a_context_gives_the_url_user_and_password() {
+    let server = user_password_server(USER, PASSWORD);
+    let config = contexts(
+        &[(
+            "course",
+            json!({ "url": server.url(), "user": USER, "password": PASSWORD }),
+        )],
+        None,
+    );
+    assert_ok(&run_in(&config, PUBLISH, &["--context", "course"], &[]));
+    let stdout = assert_ok(&run_in(
+        &config,
+        LISTEN,
+        &[&["--context", "course"][..], &READ_ONE].concat(),
+        &[],
+    ));
+    assert_eq!(received(&stdout), [1]);
+}
+
+/// With no `--context`, `NATS_CONTEXT` names the context, and without it the
+/// one `nats context select` chose is used.
+#[test]
+fn nats_context_or_the_selected_context_is_used() {
+    let server = user_password_server(USER, PASSWORD);
+    let good = json!({ "url": server.url(), "user": USER, "password": PASSWORD });
+    let wrong = json!({ "url": server.url(), "user": USER, "password": "wr0ng-pa55" });
+    let config = contexts(&[("good", good), ("wrong", wrong)], Some("good"));
+    assert_ok(&run_in(&config, PUBLISH, &[], &[]));
+    let output = run_in(&config, PUBLISH, &[], &[("NATS_CONTEXT", "wrong")]);
+    assert_authorization_failed(&output, &["wr0ng-pa55"]);
+    assert_ok(&run_in(
+        &config,
+        PUBLISH,
+        &["--context", "good"],
+        &[("NATS_CONTEXT", "wrong")],
+    ));
+}
+
+/// Flags and variables win over the context: `--server` and `NATS_URL` over
+/// its url, `--user`/`--password` over its credentials.
+#[test]
+fn flags_and_variables_win_over_the_context() {
+    let server = user_password_server(USER, PASSWORD);
+    let dead = common::dead_url();
+    let config = contexts(
+        &[(
+            "course",
+            json!({ "url": dead, "user": USER, "password": "wr0ng-pa55" }),
+        )],
+        Some("course"),
+    );
+    let right = [
+        "--server",
+        &server.url(),
+        "--user",
+        USER,
+        "--password",
+        PASSWORD,
+    ];
+    assert_ok(&run_in(&config, PUBLISH, &right, &[]));
+    let env = [
+        ("NATS_URL", server.url()),
+        ("NATS_PASSWORD", PASSWORD.to_owned()),
+        ("NATS_USER", USER.to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_ok(&run_in(&config, PUBLISH, &[], &env));
+    // Only the URL given: the context's (wrong) credentials are still used.
+    let output = run_in(&config, PUBLISH, &["--server", &server.url()], &[]);
+    assert_authorization_failed(&output, &["wr0ng-pa55"]);
+}
+
+/// A context's password is masked wherever it would show: here in an
+/// event's data, as `listen` prints it.
+#[test]
+fn a_contexts_password_is_masked() {
+    let server = user_password_server(USER, PASSWORD);
+    let config = contexts(
+        &[(
+            "course",
+            json!({ "url": server.url(), "user": USER, "password": PASSWORD }),
+        )],
+        Some("course"),
+    );
+    let data = format!(r#"{{"note":"{PASSWORD}"}}"#);
+    assert_ok(&run_in(&config, PUBLISH, &["--data", &data], &[]));
+    let stdout = assert_ok(&run_in(&config, LISTEN, &READ_ONE, &[]));
+    assert!(stdout.contains(r#""note":"***""#), "{stdout}");
+    assert!(!stdout.contains(PASSWORD), "{stdout}");
+}
+
+/// An unknown context is a usage error naming the file looked for and the
+/// contexts there are; keys natscli has and the toolkit does not support
+/// are named in a warning.
+#[test]
+fn unknown_contexts_and_unsupported_keys_are_named() {
+    let server = NatsServer::start();
+    let config = contexts(
+        &[
+            (
+                "alpha",
+                json!({ "url": server.url(), "nkey": "/keys/x.nk", "jetstream_domain": "hub" }),
+            ),
+            ("beta", json!({ "url": server.url() })),
+        ],
+        None,
+    );
+    let output = run_in(&config, PUBLISH, &["--context", "gamma"], &[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let file = config.path().join("nats/context/gamma.json");
+    assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("the contexts there are: alpha, beta"),
+        "{stderr}"
+    );
+    let output = run_in(&config, PUBLISH, &["--context", "alpha"], &[]);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .contains("sets nkey, jetstream_domain, which this toolkit does not support; ignored"),
+        "{stderr}"
+    );
 }

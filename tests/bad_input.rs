@@ -361,6 +361,9 @@ fn every_bad_input_is_one_line_and_exit_2() {
     let missing = dir.path().join("missing.json");
     let missing = missing.to_str().unwrap().to_owned();
     let long = "x".repeat(300);
+    let bad_lines = dir.path().join("bad.jsonl");
+    std::fs::write(&bad_lines, "{\"id\":\"1\"}\n\n[2]\n").unwrap();
+    let bad_lines = bad_lines.to_str().unwrap().to_owned();
     let cases: &[(&str, &[&str])] = &[
         // Malformed URLs and ports out of range.
         ("publish", &["--server", "nats://localhost:65536"]),
@@ -438,6 +441,31 @@ fn every_bad_input_is_one_line_and_exit_2() {
         ("listen", &["--until-caught-up", "--nak"]),
         ("listen", &["--color", "sometimes"]),
         ("listen", &["-t", "--json"]),
+        // --lines: a bad line, by number, before anything is published; and
+        // the flags it does not combine with.
+        ("publish", &["--data-file", &bad_lines, "--lines"]),
+        ("publish", &["--lines"]),
+        (
+            "publish",
+            &["--data-file", &bad_lines, "--lines", "--count", "2"],
+        ),
+        (
+            "publish",
+            &["--data-file", &bad_lines, "--lines", "--watch"],
+        ),
+        ("publish", &["--data-file", ""]),
+        // Headers that NATS cannot carry, or that are JetStream's own.
+        ("publish", &["-H", "Trace-Id"]),
+        ("publish", &["-H", "Trace Id: 1"]),
+        ("publish", &["-H", ": 1"]),
+        ("publish", &["--header", "Nats-Msg-Id: 1"]),
+        // Output modes that exclude each other.
+        ("publish", &["--json", "--quiet"]),
+        ("publish", &["--json", "--watch", "Cargo.toml"]),
+        // A shell without completions; a context name that is not a file name.
+        ("listen", &["--completions", "tcsh"]),
+        ("publish", &["--context", "../secrets"]),
+        ("listen", &["--context", "course"]),
     ];
     let bins = |name: &str| match name {
         "publish" => env!("CARGO_BIN_EXE_publish"),

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{NatsServer, SEED, publish_ok};
+use common::{NatsServer, SEED, publish_ok, text};
 
 /// The default event is the seed's, byte for byte, and the first event of a
 /// new channel is #1.
@@ -111,4 +111,189 @@ fn client_id_names_the_connection() {
     let connz = server.monitoring("/connz");
     assert!(connz.contains("\"name\": \"learner-42\""), "{connz}");
     listener.stop();
+}
+
+/// Runs `publish` with `input` piped into its standard input, as
+/// `jq -c ... | publish --data-file - ...` does.
+fn publish_piped(server: &str, input: &str, args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("input");
+    std::fs::write(&file, input).unwrap();
+    // `sh -c 'cat "$IN" | "$0" "$@"' publish --server URL ARGS...`
+    let mut sh = std::process::Command::new("sh");
+    sh.env("IN", &file)
+        .env_remove("NATS_URL")
+        .env_remove("NATS_CLIENT_ID")
+        .args([
+            "-c",
+            r#"cat "$IN" | "$0" "$@""#,
+            env!("CARGO_BIN_EXE_publish"),
+        ])
+        .args(["--server", server])
+        .args(args);
+    common::run(&mut sh)
+}
+
+/// `--data-file -` reads the event from standard input, checked and
+/// compacted as a file's would be.
+#[test]
+fn data_file_dash_reads_the_event_from_standard_input() {
+    let server = NatsServer::start();
+    let output = publish_piped(&server.url(), "{ \"id\": \"9\" }\n", &["--data-file", "-"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(server.event_data("TICKET_CREATED", 1), r#"{"id":"9"}"#);
+}
+
+/// `--lines` publishes each non-empty line of standard input as one event,
+/// in order, each once (`jq -c ... | publish --data-file - --lines`).
+#[test]
+fn lines_publishes_each_line_once_in_order() {
+    let server = NatsServer::start();
+    let input = "{\"id\":\"1\"}\n\n{ \"id\": \"2\" }\r\n{\"id\":\"3\"}";
+    let output = publish_piped(&server.url(), input, &["--data-file", "-", "--lines"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "Publisher connected to NATS\n\
+         Event published to ticket:created as event #1\n\
+         Event published to ticket:created as event #2\n\
+         Event published to ticket:created as event #3\n"
+    );
+    assert_eq!(server.stream_event_count("TICKET_CREATED"), 3);
+    for seq in 1..=3 {
+        assert_eq!(
+            server.event_data("TICKET_CREATED", seq),
+            format!(r#"{{"id":"{seq}"}}"#)
+        );
+    }
+}
+
+/// Many lines are pipelined like `--count`: a summary line, and every event
+/// stored once with its own data.
+#[test]
+fn lines_from_a_file_are_pipelined_with_a_summary() {
+    let server = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    let lines: String = (1..=5000).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    std::fs::write(&file, lines).unwrap();
+    let stdout = publish_ok(
+        &server.url(),
+        &["--data-file", file.to_str().unwrap(), "--lines"],
+    );
+    assert!(
+        stdout.ends_with("Published 5000 events to ticket:created (events #1 to #5000)\n"),
+        "{stdout}"
+    );
+    assert_eq!(server.stream_event_count("TICKET_CREATED"), 5000);
+    assert_eq!(server.event_data("TICKET_CREATED", 4321), r#"{"n":4321}"#);
+}
+
+/// A bad line is a usage error naming its number, and nothing is published:
+/// no stream is even made.
+#[test]
+fn a_bad_line_publishes_nothing_and_names_its_number() {
+    let server = NatsServer::start();
+    let input = "{\"id\":\"1\"}\n{\"id\":\"2\"}\n\n{\"id\": }\n{\"id\":\"5\"}\n";
+    let output = publish_piped(&server.url(), input, &["--data-file", "-", "--lines"]);
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("line 4: not valid JSON"), "{err}");
+    assert!(output.stdout.is_empty());
+    assert!(server.stream_names().is_empty());
+}
+
+/// `-H NAME:VALUE` headers are stored with every event, next to the
+/// `Nats-Msg-Id` that makes publishing exactly once.
+#[test]
+fn headers_are_stored_with_every_event() {
+    let server = NatsServer::start();
+    publish_ok(
+        &server.url(),
+        &[
+            "--count",
+            "2",
+            "-H",
+            "Trace-Id: 42",
+            "--header",
+            "Source:test:a",
+            "-H",
+            "Source:b",
+        ],
+    );
+    for seq in 1..=2 {
+        // The stored header block as the server holds it (async-nats's own
+        // decoding of a stored message keeps one value per name).
+        let block = server.with_js(|js| async move {
+            let subject = "$JS.API.STREAM.MSG.GET.TICKET_CREATED";
+            let response = js
+                .client()
+                .request(
+                    subject,
+                    serde_json::json!({ "seq": seq }).to_string().into(),
+                )
+                .await
+                .unwrap();
+            let answer: serde_json::Value = serde_json::from_slice(&response.payload).unwrap();
+            let hdrs = answer["message"]["hdrs"].as_str().unwrap().to_owned();
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(hdrs)
+                .unwrap();
+            String::from_utf8(bytes).unwrap()
+        });
+        for line in [
+            "Trace-Id: 42\r\n",
+            "Source: test:a\r\n",
+            "Source: b\r\n",
+            "Nats-Msg-Id: ",
+        ] {
+            assert!(block.contains(line), "{line:?} in {block:?}");
+        }
+    }
+}
+
+/// `--json` prints one JSON object per confirmed event on stdout, and only
+/// that: the status lines go to stderr.
+#[test]
+fn json_prints_one_object_per_event_and_nothing_else_on_stdout() {
+    let server = NatsServer::start();
+    let output = common::publish(&server.url(), &["--count", "12", "--json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+        .collect();
+    assert_eq!(lines.len(), 12, "{stdout}");
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(
+            *line,
+            serde_json::json!({"seq": i + 1, "channel": "ticket:created", "duplicate": false})
+        );
+    }
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("Publisher connected to NATS"), "{stderr}");
+    assert!(stderr.contains("Published 12 events"), "{stderr}");
+}
+
+/// `--quiet` prints nothing when all goes well, and the error when not.
+#[test]
+fn quiet_prints_only_errors() {
+    let server = NatsServer::start();
+    let output = common::publish(&server.url(), &["--count", "20", "--quiet"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        (text(&output.stdout), text(&output.stderr)),
+        (String::new(), String::new())
+    );
+    assert_eq!(server.stream_event_count("TICKET_CREATED"), 20);
+    let output = common::publish(&common::dead_url(), &["--quiet", "--connect-timeout", "1s"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    assert!(
+        text(&output.stderr).starts_with("Error: "),
+        "{}",
+        text(&output.stderr)
+    );
 }

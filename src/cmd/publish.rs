@@ -1,21 +1,24 @@
 //! The `publish` command: the course's `publisher.ts`.
 //!
 //! It connects, says `Publisher connected to NATS`, and publishes the event
-//! `--count` times through the library's exactly-once [`Batch`], printing
-//! `Event published to <channel> as event #<seq>` for each (a summary line
-//! and a progress bar for more than [`MAX_LINES`]).
+//! `--count` times (or each line of `--data-file` with `--lines`) through
+//! the library's exactly-once [`Batch`], printing `Event published to
+//! <channel> as event #<seq>` for each (a summary line and a progress bar
+//! for more than [`MAX_LINES`]). `--json` prints a JSON object per event
+//! instead, for scripts; `--quiet` prints only errors.
 
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
 
-use async_nats::Client;
+use async_nats::{Client, HeaderMap};
 use bytes::Bytes;
 
 use crate::channel::Channel;
 use crate::cmd::progress::Progress;
 use crate::connection::{ConnectConfig, close};
-use crate::publish::{self as exactly_once, Batch};
+use crate::mask::Masked;
+use crate::publish::{self as exactly_once, Batch, Stored};
 
 /// Up to this many events print one `Event published` line each; more print a summary.
 pub const MAX_LINES: u64 = 10;
@@ -29,14 +32,47 @@ pub struct PublishConfig {
     pub channel: Channel,
     /// Copies of the channel's stream in a cluster, when it is created here.
     pub replicas: usize,
-    /// The event's data: compact JSON.
+    /// The event's data: compact JSON (unused with `lines`).
     pub payload: Bytes,
+    /// `--lines`: the events, in order, each compact JSON; `count` is their number.
+    pub lines: Option<Vec<Bytes>>,
+    /// `-H`: headers every event carries.
+    pub headers: HeaderMap,
     /// The file the data came from, read again on each save in watch mode.
     pub data_file: Option<PathBuf>,
     /// How many copies of the event to publish.
     pub count: u64,
     /// Files whose saves publish again (`--watch`); empty when not watching.
     pub watch: Vec<PathBuf>,
+    /// What is printed: lines for people, JSON for scripts, or only errors.
+    pub output: Output,
+}
+
+/// What `publish` prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Output {
+    /// `Event published to ... as event #N`, and the status lines.
+    #[default]
+    Human,
+    /// `--json`: one JSON object per event; the status lines go to stderr.
+    Json,
+    /// `--quiet`: nothing; errors still go to stderr.
+    Quiet,
+}
+
+impl PublishConfig {
+    /// The batch of this config's events (or of `payload`, in watch mode).
+    pub fn batch(&self, payload: Bytes) -> Batch {
+        let batch = match &self.lines {
+            Some(lines) => Batch::each(self.channel.clone(), lines.clone()),
+            None => Batch::new(self.channel.clone(), payload, self.count),
+        };
+        if self.headers.is_empty() {
+            batch
+        } else {
+            batch.with_headers(self.headers.clone())
+        }
+    }
 }
 
 /// The `publish` binary: flags, then [`run`] or watch mode.
@@ -46,37 +82,109 @@ pub fn main() -> std::process::ExitCode {
         |config: PublishConfig, signal| async move {
             // Every line goes through the masking writers: no secret is printed.
             // Line buffered, as stdout was: each line shows as soon as it is written.
-            let out = &mut crate::mask::Masked::line_buffered(std::io::stdout().lock());
-            if config.watch.is_empty() {
-                run(config, signal, out).await
-            } else {
-                let errors = &mut crate::mask::Masked::line_buffered(std::io::stderr());
-                crate::cmd::watch::run(config, signal, out, errors).await
+            let stdout = || Masked::line_buffered(std::io::stdout().lock());
+            match config.output {
+                // For scripts: lines gathered into large writes, not one write per event.
+                Output::Json => {
+                    let out = &mut Masked::with_capacity(JSON_BUFFER, std::io::stdout().lock());
+                    run(config, signal, out).await
+                }
+                Output::Quiet => run_or_watch(config, signal, &mut std::io::sink()).await,
+                Output::Human => run_or_watch(config, signal, &mut stdout()).await,
             }
         },
     )
 }
 
-/// Connects, publishes `count` events and closes; stops early on `shutdown`.
+/// How much of `--json`'s output is held before it is written.
+const JSON_BUFFER: usize = 64 * 1024;
+
+async fn run_or_watch(
+    config: PublishConfig,
+    signal: impl Future<Output = ()>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if config.watch.is_empty() {
+        run(config, signal, out).await
+    } else {
+        let errors = &mut Masked::line_buffered(std::io::stderr());
+        crate::cmd::watch::run(config, signal, out, errors).await
+    }
+}
+
+/// The lines of one publish: status lines (on `out`, or on stderr with
+/// `--json`) and one line per event stored.
+struct Report<'a, W: Write> {
+    out: &'a mut W,
+    /// Where the status lines go with `--json`.
+    stderr: Masked<std::io::Stderr>,
+    output: Output,
+    /// The channel as a JSON string, written once for every `--json` line.
+    channel_json: String,
+    /// Whether each event gets a line (a few events, or `--json`).
+    each: bool,
+}
+
+impl<'a, W: Write> Report<'a, W> {
+    fn new(config: &PublishConfig, out: &'a mut W) -> Report<'a, W> {
+        Report {
+            out,
+            stderr: Masked::line_buffered(std::io::stderr()),
+            output: config.output,
+            channel_json: serde_json::to_string(config.channel.as_str()).expect("a string is JSON"),
+            each: config.output == Output::Json || config.count <= MAX_LINES,
+        }
+    }
+
+    /// Where lines about the run go: stdout, or stderr when stdout is `--json`'s.
+    fn status(&mut self) -> &mut dyn Write {
+        if self.output == Output::Json {
+            &mut self.stderr
+        } else {
+            self.out
+        }
+    }
+
+    /// The line of one event stored, if it gets one.
+    fn stored(&mut self, channel: &Channel, stored: Stored) -> std::io::Result<()> {
+        match self.output {
+            _ if !self.each => Ok(()),
+            Output::Json => writeln!(
+                self.out,
+                r#"{{"seq":{},"channel":{},"duplicate":{}}}"#,
+                stored.sequence, self.channel_json, stored.duplicate
+            ),
+            _ => writeln!(
+                self.out,
+                "Event published to {channel} as event #{}",
+                stored.sequence
+            ),
+        }
+    }
+}
+
+/// Connects, publishes `count` events (or `--lines`' events) and closes;
+/// stops early on `shutdown`.
 pub async fn run(
     config: PublishConfig,
     shutdown: impl Future<Output = ()>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let client = connect(&config, out).await?;
-    if let Err(err) = exactly_once::check_size(&client, &config.payload) {
+    let mut report = Report::new(&config, out);
+    let client = connect(&config, report.status()).await?;
+    let batch = config.batch(config.payload.clone());
+    if let Err(err) = batch.check_size(&client) {
         close(client).await;
         return Err(err);
     }
-    let batch = Batch::new(config.channel.clone(), config.payload.clone(), config.count);
-    let progress = Progress::new(config.count, config.count > MAX_LINES);
+    let progress = Progress::new(
+        config.count,
+        config.count > MAX_LINES && config.output != Output::Quiet,
+    );
     let result = batch
-        .publish(&client, &config.connect.notes, shutdown, |seq| {
+        .publish_each(&client, &config.connect.notes, shutdown, |stored| {
             progress.inc();
-            if config.count <= MAX_LINES {
-                writeln!(out, "Event published to {} as event #{seq}", config.channel)?;
-            }
-            Ok::<(), std::io::Error>(())
+            report.stored(&config.channel, stored)
         })
         .await;
     progress.finish();
@@ -84,25 +192,29 @@ pub async fn run(
     let published = result?;
     if config.count > MAX_LINES {
         writeln!(
-            out,
+            report.status(),
             "Published {} events to {} (events #{} to #{})",
-            published.count, config.channel, published.first, published.last
+            published.count,
+            config.channel,
+            published.first,
+            published.last
         )?;
     }
     if published.retried > 0 {
         writeln!(
-            out,
+            report.status(),
             "{} events were sent again after a lost connection; each is stored once",
             published.retried
         )?;
     }
+    report.out.flush()?;
     Ok(())
 }
 
 /// Connects as the course's publisher does, and makes sure the channel's
 /// stream exists and confirms what it stores: the start of both `publish`
 /// and `publish --watch`.
-pub async fn connect(config: &PublishConfig, out: &mut impl Write) -> anyhow::Result<Client> {
+pub async fn connect(config: &PublishConfig, out: &mut dyn Write) -> anyhow::Result<Client> {
     let client = config.connect.connect().await?;
     writeln!(out, "Publisher connected to NATS")?;
     exactly_once::prepare(

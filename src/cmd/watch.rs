@@ -34,7 +34,6 @@ use tokio::sync::mpsc;
 use crate::cmd::cli::{error_line, read_event_file};
 use crate::cmd::publish::{self, MAX_LINES, PublishConfig};
 use crate::connection::close;
-use crate::publish::{Batch, check_size};
 
 /// A save is over when no file-system event came for this long.
 const QUIET: Duration = Duration::from_millis(50);
@@ -61,18 +60,14 @@ pub async fn run(
     tokio::pin!(shutdown);
     // The batch to publish, kept until the server has stored it: a retry
     // after a lost connection sends the same ids, so nothing is stored twice.
-    let mut pending = Some(Batch::new(
-        config.channel.clone(),
-        config.payload.clone(),
-        config.count,
-    ));
+    let mut pending = Some(config.batch(config.payload.clone()));
     loop {
         if let Some(batch) = &pending
             && client.connection_state() == State::Connected
         {
             // Too large for this server: said once, and nothing is
             // published until the next save.
-            if let Err(err) = check_size(&client, batch.payload()) {
+            if let Err(err) = batch.check_size(&client) {
                 writeln!(
                     errors,
                     "Error: {}. Nothing published; still watching",
@@ -143,7 +138,7 @@ pub async fn run(
             None => config.payload.clone(),
         };
         writeln!(out, "Restarting: {} has been modified", path.display())?;
-        pending = Some(Batch::new(config.channel.clone(), payload, config.count));
+        pending = Some(config.batch(payload));
     }
     close(client).await;
     writeln!(out, "NATS connection closed!")?;

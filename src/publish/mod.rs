@@ -16,8 +16,14 @@
 //! stored twice. [`Window`] keeps that account; [`Batch`] is the one way to
 //! publish, for the `publish` command and the library's
 //! [`Publisher`](crate::Publisher) alike.
+//!
+//! A batch is one event sent `count` times ([`Batch::new`], `publish
+//! --count`), or a sequence of events sent in order ([`Batch::each`],
+//! `publish --lines`); either may carry headers of the caller's
+//! ([`Batch::with_headers`]) next to its `Nats-Msg-Id`.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -49,6 +55,16 @@ pub const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 
 /// After a stop (Ctrl-C), how long the events in flight may take to be confirmed.
 pub const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// One event stored, as its ack said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// The event's sequence in the stream.
+    pub sequence: u64,
+    /// Whether the stream had stored it already (a copy sent again after
+    /// a lost ack): it is stored once either way, under `sequence`.
+    pub duplicate: bool,
+}
 
 /// Where the published events went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -133,15 +149,34 @@ pub fn check_size(client: &Client, payload: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `count` copies of one event, each with its own `Nats-Msg-Id`.
+/// `count` copies of one event, or a sequence of events, each with its
+/// own `Nats-Msg-Id`.
 #[derive(Debug, Clone)]
 pub struct Batch {
     channel: Channel,
-    payload: Bytes,
+    events: Events,
     count: u64,
+    /// The caller's headers, sent with every event; empty for most batches.
+    headers: HeaderMap,
+    /// The size of `headers` on the wire, counted against max_payload.
+    headers_len: usize,
     /// Unique to this batch; event `i` has the id `{id_prefix}-{i}`.
     id_prefix: String,
 }
+
+/// The data of a batch's events. Both share their bytes: sending an event
+/// copies no data and allocates nothing for it.
+#[derive(Debug, Clone)]
+enum Events {
+    /// One event, sent `count` times.
+    Repeat(Bytes),
+    /// Event `i` is the `i`th of these.
+    Each(Arc<[Bytes]>),
+}
+
+/// The room the `Nats-Msg-Id` header and the header block's framing take
+/// (`NATS/1.0`, the id of 16 hex digits, a dash and an index, line ends).
+const ID_HEADER_LEN: usize = 64;
 
 /// The stream's answer to one publish. Only what is read is parsed, and
 /// nothing is copied: acks arrive once per event.
@@ -151,6 +186,8 @@ struct Ack<'a> {
     /// stored earlier: either way, the event is stored once.
     #[serde(default)]
     seq: u64,
+    #[serde(default)]
+    duplicate: bool,
     #[serde(borrow, default)]
     error: Option<AckError<'a>>,
 }
@@ -209,7 +246,7 @@ impl Run<'_> {
     async fn on_ack<E>(
         &mut self,
         message: async_nats::Message,
-        on_stored: &mut impl FnMut(u64) -> Result<(), E>,
+        on_stored: &mut impl FnMut(Stored) -> Result<(), E>,
     ) -> anyhow::Result<()>
     where
         E: std::error::Error + Send + Sync + 'static,
@@ -249,10 +286,14 @@ impl Run<'_> {
                 self.window.published().describe()
             );
         }
-        self.window.record_ack(i, ack.seq);
+        let stored = Stored {
+            sequence: ack.seq,
+            duplicate: ack.duplicate,
+        };
+        self.window.record_ack(i, stored);
         // Report in order, and slide the window past what is stored.
-        while let Some(sequence) = self.window.pop_stored() {
-            on_stored(sequence)?;
+        while let Some(stored) = self.window.pop_stored() {
+            on_stored(stored)?;
             self.timing.last_progress = Instant::now();
         }
         Ok(())
@@ -262,17 +303,87 @@ impl Run<'_> {
 impl Batch {
     /// A batch of `payload` on `channel`, `count` times, with fresh ids.
     pub fn new(channel: Channel, payload: Bytes, count: u64) -> Batch {
+        Batch::of(channel, Events::Repeat(payload), count)
+    }
+
+    /// A batch of these events on `channel`, sent and stored in this
+    /// order, with fresh ids. Payloads cut from one buffer
+    /// ([`Bytes::slice`]) share it.
+    pub fn each(channel: Channel, payloads: Vec<Bytes>) -> Batch {
+        let count = payloads.len() as u64;
+        Batch::of(channel, Events::Each(payloads.into()), count)
+    }
+
+    fn of(channel: Channel, events: Events, count: u64) -> Batch {
         Batch {
             channel,
-            payload,
+            events,
             count,
+            headers: HeaderMap::new(),
+            headers_len: 0,
             id_prefix: hex::encode(rand::random::<[u8; 8]>()),
         }
     }
 
-    /// The event's data.
-    pub fn payload(&self) -> &[u8] {
-        &self.payload
+    /// The batch with these headers on every event, next to the
+    /// `Nats-Msg-Id` it sets itself (a `Nats-Msg-Id` among them is replaced).
+    pub fn with_headers(mut self, headers: HeaderMap) -> Batch {
+        self.headers_len = headers
+            .iter()
+            .flat_map(|(name, values)| {
+                // `Name: value\r\n`
+                let name: &str = name.as_ref();
+                values
+                    .iter()
+                    .map(move |v| name.len() + v.as_str().len() + 4)
+            })
+            .sum();
+        self.headers = headers;
+        self
+    }
+
+    /// How many events the batch holds.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether the batch holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Event `i`'s data.
+    fn payload(&self, i: u64) -> &Bytes {
+        match &self.events {
+            Events::Repeat(payload) => payload,
+            Events::Each(payloads) => &payloads[i as usize],
+        }
+    }
+
+    /// Fails when an event of the batch, with its headers, is larger than
+    /// the server takes (its max payload, 1 MiB unless configured otherwise).
+    pub fn check_size(&self, client: &Client) -> anyhow::Result<()> {
+        let largest = match &self.events {
+            Events::Repeat(payload) => payload.len(),
+            Events::Each(payloads) => payloads.iter().map(Bytes::len).max().unwrap_or(0),
+        };
+        let max = client.server_info().max_payload;
+        let headers = if self.headers.is_empty() {
+            0
+        } else {
+            self.headers_len + ID_HEADER_LEN
+        };
+        if largest + headers > max {
+            let with = if headers > 0 {
+                format!(" (with {headers} bytes of headers)")
+            } else {
+                String::new()
+            };
+            bail!(
+                "the event is {largest} bytes{with}, more than the {max} bytes the server takes (its max_payload)",
+            );
+        }
+        Ok(())
     }
 
     /// Publishes the batch, pipelined, and waits until every event is
@@ -291,6 +402,22 @@ impl Batch {
         notes: &Notes,
         stop: impl Future<Output = ()>,
         mut on_stored: impl FnMut(u64) -> Result<(), E>,
+    ) -> anyhow::Result<Published>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        self.publish_each(client, notes, stop, |stored| on_stored(stored.sequence))
+            .await
+    }
+
+    /// [`publish`](Batch::publish), telling `on_stored` for each event, in
+    /// order, whether the stream had it already ([`Stored::duplicate`]).
+    pub async fn publish_each<E>(
+        &self,
+        client: &Client,
+        notes: &Notes,
+        stop: impl Future<Output = ()>,
+        mut on_stored: impl FnMut(Stored) -> Result<(), E>,
     ) -> anyhow::Result<Published>
     where
         E: std::error::Error + Send + Sync + 'static,
@@ -442,7 +569,11 @@ impl Batch {
         inbox: &str,
         i: u64,
     ) -> anyhow::Result<()> {
-        let mut headers = HeaderMap::new();
+        let mut headers = if self.headers.is_empty() {
+            HeaderMap::new()
+        } else {
+            self.headers.clone()
+        };
         headers.insert(NATS_MESSAGE_ID, format!("{}-{i}", self.id_prefix));
         // Bytes and Subject are reference counted: every event shares them.
         client
@@ -450,7 +581,7 @@ impl Batch {
                 subject.clone(),
                 format!("{inbox}.{i}"),
                 headers,
-                self.payload.clone(),
+                self.payload(i).clone(),
             )
             .await
             .context("could not send the event")

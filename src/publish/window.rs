@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Published, WINDOW};
+use super::{Published, Stored, WINDOW};
 
 /// What became of one event in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,7 +13,7 @@ enum Slot {
     /// Sent again at least once, no ack yet.
     Retried,
     /// Stored with this sequence.
-    Stored(u64),
+    Stored(Stored),
 }
 
 /// The exactly-once account of a batch's events: events `[base, next)` are
@@ -76,27 +76,27 @@ impl Window {
         (self.base..self.next).contains(&i)
     }
 
-    /// Records that event `i` is stored as `sequence` (a duplicate's ack
-    /// names the sequence of the copy stored first: either way, stored once).
-    pub fn record_ack(&mut self, i: u64, sequence: u64) {
+    /// Records that event `i` is stored (a duplicate's ack names the
+    /// sequence of the copy stored first: either way, stored once).
+    pub fn record_ack(&mut self, i: u64, stored: Stored) {
         if let Some(slot) = self
             .holds(i)
             .then(|| &mut self.slots[(i - self.base) as usize])
             && !matches!(slot, Slot::Stored(_))
         {
-            *slot = Slot::Stored(sequence);
+            *slot = Slot::Stored(stored);
         }
     }
 
     /// The next event stored in order, if any: it leaves the window.
-    pub fn pop_stored(&mut self) -> Option<u64> {
-        let Some(Slot::Stored(sequence)) = self.slots.front().copied() else {
+    pub fn pop_stored(&mut self) -> Option<Stored> {
+        let Some(Slot::Stored(stored)) = self.slots.front().copied() else {
             return None;
         };
         self.slots.pop_front();
         self.base += 1;
-        self.published.record(sequence);
-        Some(sequence)
+        self.published.record(stored.sequence);
+        Some(stored)
     }
 
     /// The events to send again (all not stored), counting each event's
@@ -120,16 +120,23 @@ impl Window {
 mod tests {
     use super::*;
 
+    fn at(sequence: u64) -> Stored {
+        Stored {
+            sequence,
+            duplicate: false,
+        }
+    }
+
     #[test]
     fn events_count_as_stored_in_the_order_they_were_sent() {
         let mut window = Window::new();
         let (a, b, c) = (window.push(), window.push(), window.push());
         assert_eq!((a, b, c), (0, 1, 2));
-        window.record_ack(b, 11);
+        window.record_ack(b, at(11));
         assert_eq!(window.pop_stored(), None, "event 0 is not stored yet");
-        window.record_ack(a, 10);
-        assert_eq!(window.pop_stored(), Some(10));
-        assert_eq!(window.pop_stored(), Some(11));
+        window.record_ack(a, at(10));
+        assert_eq!(window.pop_stored(), Some(at(10)));
+        assert_eq!(window.pop_stored(), Some(at(11)));
         assert_eq!(window.pop_stored(), None);
         assert_eq!((window.base(), window.in_flight()), (2, 1));
         assert_eq!(window.published().count, 2);
@@ -141,7 +148,7 @@ mod tests {
         for _ in 0..3 {
             window.push();
         }
-        window.record_ack(1, 7);
+        window.record_ack(1, at(7));
         assert_eq!(window.to_resend(), [0, 2]);
         assert_eq!(window.to_resend(), [0, 2], "until their acks come");
         assert_eq!(window.published().retried, 2, "each event counted once");
@@ -151,10 +158,10 @@ mod tests {
     fn a_late_or_second_ack_changes_nothing() {
         let mut window = Window::new();
         window.push();
-        window.record_ack(0, 5);
-        window.record_ack(0, 9); // a duplicate's ack: the first copy's sequence stands
-        assert_eq!(window.pop_stored(), Some(5));
-        window.record_ack(0, 6); // no longer in flight
+        window.record_ack(0, at(5));
+        window.record_ack(0, at(9)); // a duplicate's ack: the first copy's sequence stands
+        assert_eq!(window.pop_stored(), Some(at(5)));
+        window.record_ack(0, at(6)); // no longer in flight
         assert!(!window.holds(0));
         assert_eq!(window.published().describe(), "1 was stored (event #5)");
     }

@@ -13,12 +13,18 @@ use std::time::{Duration, Instant};
 
 use super::{DEADLINE, RUN_DEADLINE, nats_server_bin, poll, repo_root, signal};
 
+/// Where the tests' commands look for natscli contexts: nowhere, so that a
+/// context the developer selected changes no test.
+pub const NO_CONFIG: &str = "/nonexistent/nats-course-toolkit-tests";
+
 /// A command for one of the binaries, with `--server` and none of the
-/// caller's `NATS_URL` or `NATS_CLIENT_ID`.
+/// caller's `NATS_URL`, `NATS_CLIENT_ID` or natscli context.
 pub fn command(bin: &str, server: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin);
     cmd.env_remove("NATS_URL")
         .env_remove("NATS_CLIENT_ID")
+        .env_remove("NATS_CONTEXT")
+        .env("XDG_CONFIG_HOME", NO_CONFIG)
         .args(["--server", server])
         .args(args);
     cmd
@@ -43,9 +49,11 @@ pub fn script(name: &str) -> Command {
         "NATS_MONITOR_URL",
         "NATS_DIR",
         "NATS_CLIENT_ID",
+        "NATS_CONTEXT",
     ] {
         command.env_remove(var);
     }
+    command.env("XDG_CONFIG_HOME", NO_CONFIG);
     command
 }
 

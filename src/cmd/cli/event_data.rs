@@ -1,11 +1,177 @@
 //! An event's data as the flags give it (`--data`, `--data-file`): one JSON
 //! object, at most [`MAX_EVENT_BYTES`](super::MAX_EVENT_BYTES), compacted
-//! the way `JSON.stringify` sends it.
+//! the way `JSON.stringify` sends it. With `--lines`, a file (or standard
+//! input) of such objects, one per line, as `jq -c` writes them.
 
+use std::io::{IsTerminal as _, Read, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::MAX_EVENT_BYTES;
+use bytes::Bytes;
+
+use super::{MAX_COUNT, MAX_EVENT_BYTES};
 use crate::connection;
+
+/// The most `--lines` reads, in bytes: the events are all checked before
+/// the first is published, so they are all held at once.
+pub const MAX_LINES_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Why an event may not be larger, for errors.
+const EVENT_LIMIT: &str = "the most an event may be (nats-server's default max_payload)";
+
+/// Where `--data-file` reads: a file, or standard input (`-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataFile {
+    /// `--data-file -`.
+    Stdin,
+    /// `--data-file PATH`.
+    Path(PathBuf),
+}
+
+impl DataFile {
+    /// The file, if it is one (standard input is not: it cannot be read twice).
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            DataFile::Stdin => None,
+            DataFile::Path(path) => Some(path),
+        }
+    }
+
+    /// The flag's value as given: `-` or the path.
+    pub fn shown(&self) -> String {
+        match self {
+            DataFile::Stdin => "-".to_owned(),
+            DataFile::Path(path) => path.display().to_string(),
+        }
+    }
+
+    /// Reads it whole, at most `limit` bytes: what a read gets, not what the
+    /// file system says (`/dev/zero` says 0).
+    fn read(&self, limit: u64, why: &str) -> Result<Vec<u8>, String> {
+        match self {
+            DataFile::Path(path) => connection::read_at_most(path, limit, why),
+            DataFile::Stdin => {
+                let stdin = std::io::stdin();
+                if stdin.is_terminal() {
+                    // Nothing to read until the learner types it.
+                    let mut stderr = crate::mask::Masked::line_buffered(std::io::stderr());
+                    let _ = writeln!(stderr, "Reading from standard input; end with Ctrl-D");
+                }
+                let mut bytes = Vec::new();
+                stdin
+                    .lock()
+                    .take(limit + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(|err| format!("cannot read standard input: {err}"))?;
+                if bytes.len() as u64 > limit {
+                    return Err(format!(
+                        "standard input is larger than {}, {why}",
+                        connection::size(limit)
+                    ));
+                }
+                Ok(bytes)
+            }
+        }
+    }
+
+    /// Reads one event: a JSON object of at most 1 MiB, returned compacted.
+    pub fn read_event(&self) -> Result<EventData, String> {
+        match self {
+            DataFile::Path(path) => read_event_file(&path.to_string_lossy()),
+            DataFile::Stdin => {
+                let bytes = self.read(MAX_EVENT_BYTES, EVENT_LIMIT)?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| "standard input is not UTF-8 text".to_owned())?;
+                if text.trim().is_empty() {
+                    return Err("standard input is empty: pipe the event into it, \
+                                e.g. echo '{\"id\":\"7\"}' | publish --data-file -"
+                        .to_owned());
+                }
+                let json = check_event_json(&text)?;
+                Ok(EventData { json, path: None })
+            }
+        }
+    }
+
+    /// Reads one event per non-empty line (`--lines`): each a JSON object of
+    /// at most 1 MiB, at most [`MAX_LINES_BYTES`] in all. Every line is
+    /// checked before any is returned; a bad one is named by its number.
+    /// The events are compacted into one buffer and share it.
+    pub fn read_lines(&self) -> Result<Vec<Bytes>, String> {
+        let bytes = self.read(
+            MAX_LINES_BYTES,
+            "the most --lines reads (its events are all checked before the first is published)",
+        )?;
+        event_lines(&bytes)
+    }
+}
+
+pub(super) fn parse_data_file(text: &str) -> Result<DataFile, String> {
+    match text {
+        "" => Err("give a file, or - for standard input".to_owned()),
+        "-" => Ok(DataFile::Stdin),
+        path => Ok(DataFile::Path(PathBuf::from(path))),
+    }
+}
+
+/// The events of `--lines`: one per non-empty line, compacted into one
+/// buffer that they share.
+pub fn event_lines(bytes: &[u8]) -> Result<Vec<Bytes>, String> {
+    let mut out = String::with_capacity(bytes.len());
+    let mut ends = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let number = i + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if line.len() as u64 > MAX_EVENT_BYTES {
+            return Err(format!(
+                "line {number} is larger than {}, {EVENT_LIMIT}",
+                connection::size(MAX_EVENT_BYTES)
+            ));
+        }
+        let text =
+            std::str::from_utf8(line).map_err(|_| format!("line {number} is not UTF-8 text"))?;
+        check_event_line(text).map_err(|err| format!("line {number}: {err}"))?;
+        if ends.len() as u64 == MAX_COUNT {
+            return Err(format!(
+                "more than {MAX_COUNT} events, the most one publish may send"
+            ));
+        }
+        compact_into(&mut out, text);
+        ends.push(out.len());
+    }
+    if ends.is_empty() {
+        return Err("no events: every line is empty".to_owned());
+    }
+    let data = Bytes::from(out);
+    let mut start = 0;
+    Ok(ends
+        .into_iter()
+        .map(|end| {
+            let event = data.slice(start..end);
+            start = end;
+            event
+        })
+        .collect())
+}
+
+/// Checks that one line is a JSON object, without building it: a line of
+/// `jq -c` output is checked at the speed of reading it.
+fn check_event_line(text: &str) -> Result<(), String> {
+    let error = |err: serde_json::Error| {
+        json_error(text, &err).replace(" at line 1 column ", " at column ")
+    };
+    if !text.trim_start().starts_with('{') {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(error)?;
+        return Err(format!(
+            "an event's data must be a JSON object like {{\"id\":\"123\"}}, not {}",
+            kind_of(&value)
+        ));
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(error)?;
+    Ok(())
+}
 
 /// An event's data: a JSON object, compacted, and the file it came from.
 #[derive(Debug, Clone)]
@@ -30,11 +196,7 @@ pub(super) fn parse_event_data(text: &str) -> Result<EventData, String> {
 /// Reads an event's data from a JSON file: one JSON object of at most 1 MiB
 /// ([`MAX_EVENT_BYTES`]), returned compacted.
 pub fn read_event_file(path: &str) -> Result<EventData, String> {
-    let bytes = connection::read_at_most(
-        Path::new(path),
-        MAX_EVENT_BYTES,
-        "the most an event may be (nats-server's default max_payload)",
-    )?;
+    let bytes = connection::read_at_most(Path::new(path), MAX_EVENT_BYTES, EVENT_LIMIT)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| format!("cannot read {path}: it is not UTF-8 text"))?;
     let json = check_event_json(&text).map_err(|err| format!("{path}: {err}"))?;
@@ -96,6 +258,12 @@ pub(super) fn kind_of(value: &serde_json::Value) -> &'static str {
 /// Drops the whitespace between JSON tokens of already valid JSON.
 pub(super) fn compact_json(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    compact_into(&mut out, text);
+    out
+}
+
+/// [`compact_json`], appending to `out`.
+fn compact_into(out: &mut String, text: &str) {
     let (mut in_string, mut escaped) = (false, false);
     for c in text.chars() {
         if in_string {
@@ -111,7 +279,6 @@ pub(super) fn compact_json(text: &str) -> String {
             out.push(c);
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -131,6 +298,28 @@ mod tests {
         assert!(check_event_json("[1]").unwrap_err().contains("an array"));
         let err = check_event_json("{\"id\":\n}").unwrap_err();
         assert!(err.contains("line 2 column 1"), "{err}");
+    }
+
+    #[test]
+    fn lines_are_events_sharing_one_buffer_blank_lines_skipped() {
+        let events = event_lines(b"{ \"a\": 1 }\r\n\n  \n{\"b\":[2, 3]}").unwrap();
+        assert_eq!(events, [&br#"{"a":1}"#[..], br#"{"b":[2,3]}"#]);
+    }
+
+    #[test]
+    fn a_bad_line_is_named_by_its_number() {
+        let err = event_lines(b"{}\n\n[1]\n").unwrap_err();
+        assert_eq!(
+            err,
+            r#"line 3: an event's data must be a JSON object like {"id":"123"}, not an array"#
+        );
+        let err = event_lines(b"{}\n{\"a\":}\n").unwrap_err();
+        assert!(err.starts_with("line 2: not valid JSON: "), "{err}");
+        assert!(err.ends_with("at column 6"), "{err}");
+        assert_eq!(
+            event_lines(b"\n \n").unwrap_err(),
+            "no events: every line is empty"
+        );
     }
 
     #[test]

@@ -6,18 +6,18 @@
 
 use std::borrow::Cow;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_nats::ServerAddr;
 use bytes::Bytes;
 use clap::builder::{PathBufValueParser, TypedValueParser as _};
 use clap::error::{ContextValue, ErrorKind};
-use clap::{Args, CommandFactory, Parser};
+use clap::{Args, CommandFactory, Parser, ValueHint};
 
 use crate::channel::Channel;
 use crate::cmd::listen::ListenConfig;
-use crate::cmd::publish::PublishConfig;
+use crate::cmd::publish::{Output, PublishConfig};
 use crate::connection::{self, Auth, ConnectConfig, MAX_CREDS_BYTES, MAX_PEM_BYTES, Secret, Tls};
 use crate::duration;
 use crate::events::{TICKET_CREATED, TicketCreated};
@@ -25,14 +25,23 @@ use crate::mask::{self, Masked};
 use crate::notes::Notes;
 use crate::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOptions};
 
+pub mod completions;
+mod context;
 mod event_data;
 mod files;
+mod headers;
 mod status;
 mod values;
 
-use event_data::parse_event_data;
-pub use event_data::{EventData, check_event_json, read_event_file};
+use context::parse_context;
+pub use context::{MAX_CONTEXT_BYTES, NatsContext};
+pub use event_data::{
+    DataFile, EventData, MAX_LINES_BYTES, check_event_json, event_lines, read_event_file,
+};
+use event_data::{parse_data_file, parse_event_data};
 use files::{ca_file, cert_file, creds_file, key_file};
+pub use headers::{Header, MAX_HEADER_BYTES, MAX_HEADERS};
+use headers::{header_map, parse_header};
 pub use status::StatusArgs;
 pub use values::Servers;
 use values::{consumer_safe, duration_in, parse_client_id, parse_name, parse_servers, watchable};
@@ -69,10 +78,14 @@ pub const SINCE_RANGE: (Duration, Duration) = (
 /// How much of a bad value a usage error repeats, in characters.
 const ECHO_CHARS: usize = 80;
 
+/// Where the server is when neither a flag, `NATS_URL` nor a context says.
+pub const DEFAULT_SERVER: &str = "nats://localhost:4222";
+
 /// Flags every binary shares: where the server is and who we are.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// NATS server URL. The course's http://localhost:4222 works too, as does a
+    /// NATS server URL; nats://localhost:4222 unless a context gives one.
+    /// The course's http://localhost:4222 works too, as does a
     /// comma-separated list. Forward a cluster's server with
     /// `kubectl port-forward <nats pod> 4222:4222`.
     #[arg(
@@ -81,11 +94,17 @@ pub struct ConnectArgs {
         visible_alias = "url",
         env = "NATS_URL",
         hide_env_values = true,
-        default_value = "nats://localhost:4222",
         value_name = "URL",
+        value_hint = ValueHint::Url,
         value_parser = parse_servers
     )]
-    pub server: Servers,
+    pub server: Option<Servers>,
+
+    /// Take the server URL and credentials from this natscli context
+    /// (~/.config/nats/context/NAME.json); without it, from the one `nats
+    /// context select` chose. Flags and variables given win over it.
+    #[arg(long, env = "NATS_CONTEXT", value_name = "NAME", value_parser = parse_context)]
+    pub context: Option<NatsContext>,
 
     /// Client id, shown as the connection's name on the server's monitoring
     /// page. Defaults to `abc` for publish and 8 random hex characters for
@@ -119,21 +138,26 @@ pub struct ConnectArgs {
     pub token: Option<String>,
 
     /// Credentials file (JWT and NKey seed), as `nsc` writes it; at most 1 MiB.
-    #[arg(long, value_name = "FILE", conflicts_with = "user", value_parser = PathBufValueParser::new().try_map(creds_file))]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, conflicts_with = "user", value_parser = PathBufValueParser::new().try_map(creds_file))]
     pub creds: Option<PathBuf>,
 
     /// CA certificate (PEM) that signed the server's TLS certificate; at most 1 MiB.
-    #[arg(long, value_name = "FILE", value_parser = PathBufValueParser::new().try_map(ca_file))]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, value_parser = PathBufValueParser::new().try_map(ca_file))]
     pub tls_ca: Option<PathBuf>,
 
     /// Client certificate (PEM), for servers that verify clients (with
     /// --tls-key); at most 1 MiB.
-    #[arg(long, value_name = "FILE", requires = "tls_key", value_parser = PathBufValueParser::new().try_map(cert_file))]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "tls_key", value_parser = PathBufValueParser::new().try_map(cert_file))]
     pub tls_cert: Option<PathBuf>,
 
     /// Private key (PEM) of --tls-cert; at most 1 MiB.
-    #[arg(long, value_name = "FILE", requires = "tls_cert", value_parser = PathBufValueParser::new().try_map(key_file))]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "tls_cert", value_parser = PathBufValueParser::new().try_map(key_file))]
     pub tls_key: Option<PathBuf>,
+
+    /// Print this command's completion script for SHELL on stdout and exit;
+    /// docs/flags.md says where each shell reads it.
+    #[arg(long, value_name = "SHELL", value_enum)]
+    pub completions: Option<completions::Shell>,
 }
 
 /// Flags of the commands that work on one channel: `publish` and `listen`.
@@ -161,9 +185,53 @@ pub struct ChannelArgs {
 /// one line on stderr for bad input (clap's tips folded into that line).
 /// The secrets on the command line are noted first, so that no line
 /// printed from here on shows them ([`crate::mask`]).
+///
+/// Two flags of [`ConnectArgs`] are answered here, for every binary that
+/// flattens it: `--completions SHELL` prints the script and exits 0, and
+/// `--context` takes the context `nats context select` chose when neither
+/// the flag nor `NATS_CONTEXT` names one.
 pub fn parse_or_exit<T: Parser>() -> T {
     mask::register_process_secrets();
-    T::try_parse().unwrap_or_else(|err| exit_usage(err))
+    let mut command = T::command();
+    let has = |command: &clap::Command, id: &str| command.get_arguments().any(|a| a.get_id() == id);
+    let completing =
+        std::env::args_os().any(|arg| arg.to_string_lossy().starts_with("--completions"));
+    if has(&command, "context")
+        && !completing
+        && let Some(selected) = context::selected()
+    {
+        // Read only when nothing else names a context, like clap's other defaults.
+        let selected: &'static str = Box::leak(selected.into_boxed_str());
+        command = command.mut_arg("context", |arg| {
+            arg.default_value(selected).hide_default_value(true)
+        });
+    }
+    let mut matches = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .unwrap_or_else(|err| exit_usage(err));
+    if let Some(shell) = matches
+        .get_one::<completions::Shell>(completions::ID)
+        .copied()
+    {
+        let status = match completions::print(shell, &mut command) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        };
+        std::process::exit(status);
+    }
+    T::from_arg_matches_mut(&mut matches)
+        .map_err(|err| err.format(&mut command))
+        .unwrap_or_else(|err| exit_usage(err))
+}
+
+/// The command line of every binary, for its man page (`make man`) and
+/// completion script (`make completions`): adding a binary is one line here.
+pub fn commands() -> Vec<clap::Command> {
+    vec![
+        PublishArgs::command(),
+        ListenArgs::command(),
+        StatusArgs::command(),
+    ]
 }
 
 /// Exits for a clap error: help and version as clap prints them, usage
@@ -236,6 +304,34 @@ enum Holds {
 
 impl ConnectArgs {
     fn into_config(self, default_client_id: impl FnOnce() -> String) -> ConnectConfig {
+        self.into_config_with(default_client_id, stderr_notes())
+    }
+
+    /// [`into_config`](ConnectArgs::into_config), saying what there is to
+    /// say (a context's unsupported keys, lost connections) to `notes`.
+    fn into_config_with(
+        self,
+        default_client_id: impl FnOnce() -> String,
+        notes: Notes,
+    ) -> ConnectConfig {
+        let context = self.context.unwrap_or_else(NatsContext::none);
+        if !context.name.is_empty() {
+            // Its secrets are hidden like those of the command line.
+            mask::register_secrets(
+                [context.password.as_deref(), context.token.as_deref()]
+                    .into_iter()
+                    .flatten(),
+            );
+            if !context.unsupported.is_empty() {
+                notes.say(format_args!(
+                    "Warning: context {} ({}) sets {}, which this toolkit does not support; ignored",
+                    context.name,
+                    context.path.display(),
+                    context.unsupported.join(", ")
+                ));
+            }
+        }
+        // Credentials come from the flags and variables, or else wholly from the context.
         let auth = match (self.user, self.password, self.token, self.creds) {
             (Some(user), Some(password), _, _) => Auth::UserPassword {
                 user,
@@ -243,18 +339,35 @@ impl ConnectArgs {
             },
             (_, _, Some(token), _) => Auth::Token(Secret(token)),
             (_, _, _, Some(creds)) => Auth::Creds(creds),
-            _ => Auth::None,
+            _ => match (context.user, context.password, context.token, context.creds) {
+                (Some(user), password, _, _) => Auth::UserPassword {
+                    user,
+                    password: Secret(password.unwrap_or_default()),
+                },
+                (_, _, Some(token), _) => Auth::Token(Secret(token)),
+                (_, _, _, Some(creds)) => Auth::Creds(creds),
+                _ => Auth::None,
+            },
+        };
+        let servers = match (self.server, context.url) {
+            (Some(servers), _) => servers.0,
+            // Checked when the context was read.
+            (None, Some(url)) => connection::parse_servers(&url).unwrap_or_default(),
+            (None, None) => connection::parse_servers(DEFAULT_SERVER).expect("a valid URL"),
         };
         ConnectConfig {
-            servers: self.server.0,
+            servers,
             client_id: self.client_id.unwrap_or_else(default_client_id),
             connect_timeout: self.connect_timeout,
             auth,
             tls: Tls {
-                ca: self.tls_ca,
-                cert_and_key: self.tls_cert.zip(self.tls_key),
+                ca: self.tls_ca.or(context.ca),
+                cert_and_key: self
+                    .tls_cert
+                    .zip(self.tls_key)
+                    .or(context.cert.zip(context.key)),
             },
-            notes: stderr_notes(),
+            notes,
         }
     }
 }
@@ -273,38 +386,72 @@ pub struct PublishArgs {
     #[arg(long, value_name = "JSON", value_parser = parse_event_data, conflicts_with = "data_file")]
     pub data: Option<EventData>,
 
-    /// Read the event's data from a JSON file, at most 1 MiB.
-    #[arg(long, value_name = "PATH", value_parser = read_event_file)]
-    pub data_file: Option<EventData>,
+    /// Read the event's data from a JSON file, or from standard input with
+    /// `-`; at most 1 MiB.
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath, value_parser = parse_data_file)]
+    pub data_file: Option<DataFile>,
+
+    /// With --data-file: each non-empty line is one event, a JSON object of
+    /// at most 1 MiB, as `jq -c` writes them; published in order, each
+    /// once. Every line is checked before the first is published. At most
+    /// 256 MiB in all. Not with --count or --watch.
+    #[arg(long, requires = "data_file", conflicts_with_all = ["count", "watch"])]
+    pub lines: bool,
 
     /// Publish again every time one of these files is saved, as the course's
     /// ts-node-dev did on each save of publisher.ts. With no PATH, watches --data-file.
-    #[arg(long, num_args = 0.., value_name = "PATH")]
+    #[arg(long, num_args = 0.., value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub watch: Option<Vec<PathBuf>>,
 
     /// How many events to publish (1 to 1000000000). They are pipelined and
     /// each is confirmed by the server.
     #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
     pub count: u64,
+
+    /// Add a NATS header to every event, e.g. -H 'Trace-Id: 42'. Repeat it
+    /// for more (at most 64, 16 KiB in all). Names starting with Nats- are
+    /// JetStream's own and not taken.
+    #[arg(short = 'H', long = "header", value_name = "NAME:VALUE", value_parser = parse_header)]
+    pub headers: Vec<Header>,
+
+    /// Print one JSON object per confirmed event on stdout, for scripts:
+    /// {"seq":7,"channel":"ticket:created","duplicate":false}. The other
+    /// lines go to stderr. Not with --watch.
+    #[arg(long, conflicts_with_all = ["quiet", "watch"])]
+    pub json: bool,
+
+    /// Print only errors: no status or event lines, no progress bar, no
+    /// warnings.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 impl PublishArgs {
     /// Turns the flags into a [`PublishConfig`].
     pub fn into_config(self) -> Result<PublishConfig, clap::Error> {
-        let data = self.data.or(self.data_file);
-        let data_file = data.as_ref().and_then(|d| d.path.clone());
+        let data_file = self
+            .data_file
+            .as_ref()
+            .and_then(|d| d.path().map(Path::to_path_buf));
         let watch = match self.watch {
             None => Vec::new(),
             Some(paths) if !paths.is_empty() => paths,
-            Some(_) => match &data_file {
-                Some(path) => vec![path.clone()],
-                None => {
-                    return Err(PublishArgs::command().error(
+            Some(_) => {
+                match &data_file {
+                    Some(path) => vec![path.clone()],
+                    None => {
+                        let why = if self.data_file.is_some() {
+                            "--watch has no file to watch with --data-file - (standard input)"
+                        } else {
+                            "--watch needs files to watch"
+                        };
+                        return Err(PublishArgs::command().error(
                         ErrorKind::MissingRequiredArgument,
-                        "--watch needs files to watch: give them (--watch src/publisher.rs), or give --data-file PATH",
+                        format!("{why}: give them (--watch src/publisher.rs), or give --data-file PATH"),
                     ));
+                    }
                 }
-            },
+            }
         };
         if let Some(path) = watch.iter().find(|path| !watchable(path)) {
             return Err(PublishArgs::command().error(
@@ -312,18 +459,57 @@ impl PublishArgs {
                 format!("--watch: the folder of {} does not exist", path.display()),
             ));
         }
-        let json = match data {
-            Some(data) => data.json,
-            None => TicketCreated::seed().to_json(),
+        let headers = header_map(&self.headers).map_err(|err| {
+            PublishArgs::command().error(ErrorKind::ValueValidation, format!("--header: {err}"))
+        })?;
+        // --data-file is read here, once it is known whether it holds one
+        // event or one per line; its errors read as a value parser's.
+        let bad_file = |file: &DataFile, err: String| {
+            PublishArgs::command().error(
+                ErrorKind::ValueValidation,
+                format!(
+                    "invalid value '{}' for '--data-file <PATH>': {err}",
+                    file.shown()
+                ),
+            )
         };
+        let (json, lines) = match (self.data, &self.data_file) {
+            (Some(data), _) => (data.json, None),
+            (None, Some(file)) if self.lines => {
+                let lines = file.read_lines().map_err(|err| bad_file(file, err))?;
+                (String::new(), Some(lines))
+            }
+            (None, Some(file)) => (
+                file.read_event().map_err(|err| bad_file(file, err))?.json,
+                None,
+            ),
+            (None, None) => (TicketCreated::seed().to_json(), None),
+        };
+        let output = if self.json {
+            Output::Json
+        } else if self.quiet {
+            Output::Quiet
+        } else {
+            Output::Human
+        };
+        let notes = match output {
+            Output::Quiet => Notes::silent(),
+            _ => stderr_notes(),
+        };
+        let connect = self.connect.into_config_with(|| "abc".into(), notes);
         Ok(PublishConfig {
             channel: self.channel.channel,
             replicas: usize::from(self.channel.replicas),
-            connect: self.connect.into_config(|| "abc".into()),
+            connect,
+            count: lines
+                .as_ref()
+                .map_or(self.count, |lines| lines.len() as u64),
             payload: Bytes::from(json),
+            lines,
+            headers,
             data_file,
-            count: self.count,
             watch,
+            output,
         })
     }
 }
@@ -526,9 +712,9 @@ mod tests {
 
     #[test]
     fn clap_definitions_are_consistent() {
-        PublishArgs::command().debug_assert();
-        ListenArgs::command().debug_assert();
-        StatusArgs::command().debug_assert();
+        for command in commands() {
+            command.debug_assert();
+        }
     }
 
     #[test]

@@ -1,0 +1,236 @@
+//! natscli contexts: `--context NAME`, `NATS_CONTEXT`, or the context
+//! selected with `nats context select`.
+//!
+//! The `nats` CLI keeps each context in `~/.config/nats/context/NAME.json`
+//! (`$XDG_CONFIG_HOME/nats/...` when that is set), and the name of the
+//! selected one in `~/.config/nats/context.txt`. A context gives the server
+//! URL and the credentials; a flag or variable given here (`--server`,
+//! `NATS_URL`, `--user`, ...) wins over it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{MAX_NAME_BYTES, ca_file, cert_file, creds_file, key_file};
+use crate::connection;
+
+/// The largest context file read: natscli writes a few hundred bytes.
+pub const MAX_CONTEXT_BYTES: u64 = 64 * 1024;
+
+/// How many context names an error lists.
+const LISTED: usize = 20;
+
+/// A natscli context, read and checked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NatsContext {
+    /// Its name.
+    pub name: String,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// `url`: one or more server URLs, comma-separated.
+    pub url: Option<String>,
+    /// `user` and `password`.
+    pub user: Option<String>,
+    /// `password`.
+    pub password: Option<String>,
+    /// `token`.
+    pub token: Option<String>,
+    /// `creds`: a credentials file.
+    pub creds: Option<PathBuf>,
+    /// `cert`: a client certificate.
+    pub cert: Option<PathBuf>,
+    /// `key`: the client certificate's key.
+    pub key: Option<PathBuf>,
+    /// `ca`: a CA certificate.
+    pub ca: Option<PathBuf>,
+    /// The keys it sets that the toolkit does not support.
+    pub unsupported: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for NatsContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No password or token: Debug output may reach a log.
+        f.debug_struct("NatsContext")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NatsContext {
+    /// No context: every field unset.
+    pub fn none() -> NatsContext {
+        NatsContext {
+            name: String::new(),
+            path: PathBuf::new(),
+            url: None,
+            user: None,
+            password: None,
+            token: None,
+            creds: None,
+            cert: None,
+            key: None,
+            ca: None,
+            unsupported: Vec::new(),
+        }
+    }
+}
+
+/// natscli's context file: the keys it writes. Empty strings mean unset.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ContextFile {
+    url: String,
+    user: String,
+    password: String,
+    token: String,
+    creds: String,
+    cert: String,
+    key: String,
+    ca: String,
+    // Keys natscli knows that this toolkit does not support.
+    nkey: String,
+    nsc: String,
+    user_jwt: String,
+    jetstream_domain: String,
+    jetstream_api_prefix: String,
+    jetstream_event_prefix: String,
+    inbox_prefix: String,
+    socks_proxy: String,
+    tls_first: bool,
+    windows_cert_store: String,
+}
+
+/// natscli's folder: `$XDG_CONFIG_HOME/nats`, or `~/.config/nats`.
+fn nats_config_dir() -> Option<PathBuf> {
+    let non_empty = |name| std::env::var_os(name).filter(|value| !value.is_empty());
+    match non_empty("XDG_CONFIG_HOME") {
+        Some(config) => Some(PathBuf::from(config).join("nats")),
+        None => non_empty("HOME").map(|home| PathBuf::from(home).join(".config/nats")),
+    }
+}
+
+/// The context selected with `nats context select`, if any.
+pub fn selected() -> Option<String> {
+    let path = nats_config_dir()?.join("context.txt");
+    let bytes = connection::read_at_most(&path, MAX_NAME_BYTES as u64, "").ok()?;
+    let name = String::from_utf8(bytes).ok()?.trim().to_owned();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The value parser of `--context` (and `NATS_CONTEXT`, and natscli's
+/// selected context): reads and checks the context, or says which there are.
+pub(super) fn parse_context(name: &str) -> Result<NatsContext, String> {
+    if name.is_empty()
+        || name.len() > MAX_NAME_BYTES
+        || name.starts_with('.')
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "a context name is a file name of natscli's (nats context ls), at most {MAX_NAME_BYTES} bytes"
+        ));
+    }
+    let Some(dir) = nats_config_dir().map(|dir| dir.join("context")) else {
+        return Err("neither HOME nor XDG_CONFIG_HOME is set, so there are no contexts".into());
+    };
+    let path = dir.join(format!("{name}.json"));
+    if !path.is_file() {
+        let selected = if selected().as_deref() == Some(name) {
+            " (it is the one `nats context select` chose)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "there is no context {name}{selected}: no file {}; {}",
+            path.display(),
+            known_contexts(&dir)
+        ));
+    }
+    let bytes = connection::read_at_most(&path, MAX_CONTEXT_BYTES, "the most a context may be")?;
+    let file: ContextFile = serde_json::from_slice(&bytes)
+        .map_err(|err| format!("{} is not a natscli context: {err}", path.display()))?;
+    let text = |value: String| (!value.is_empty()).then_some(value);
+    let file_of = |value: String, check: fn(PathBuf) -> Result<PathBuf, String>| {
+        text(value)
+            .map(|value| check(expand_home(&value)))
+            .transpose()
+    };
+    let unsupported = [
+        ("nkey", !file.nkey.is_empty()),
+        ("nsc", !file.nsc.is_empty()),
+        ("user_jwt", !file.user_jwt.is_empty()),
+        ("jetstream_domain", !file.jetstream_domain.is_empty()),
+        (
+            "jetstream_api_prefix",
+            !file.jetstream_api_prefix.is_empty(),
+        ),
+        (
+            "jetstream_event_prefix",
+            !file.jetstream_event_prefix.is_empty(),
+        ),
+        ("inbox_prefix", !file.inbox_prefix.is_empty()),
+        ("socks_proxy", !file.socks_proxy.is_empty()),
+        ("tls_first", file.tls_first),
+        ("windows_cert_store", !file.windows_cert_store.is_empty()),
+    ]
+    .into_iter()
+    .filter_map(|(key, set)| set.then_some(key))
+    .collect();
+    let shown = path.display().to_string();
+    let in_context = |err: String| format!("context {name} ({shown}): {err}");
+    let context = NatsContext {
+        name: name.to_owned(),
+        url: text(file.url),
+        user: text(file.user),
+        password: text(file.password),
+        token: text(file.token),
+        creds: file_of(file.creds, creds_file).map_err(in_context)?,
+        cert: file_of(file.cert, cert_file).map_err(in_context)?,
+        key: file_of(file.key, key_file).map_err(in_context)?,
+        ca: file_of(file.ca, ca_file).map_err(in_context)?,
+        unsupported,
+        path,
+    };
+    if let Some(url) = &context.url {
+        connection::parse_servers(url).map_err(|err| in_context(format!("its url: {err}")))?;
+    }
+    if context.cert.is_some() != context.key.is_some() {
+        return Err(in_context("it sets one of cert and key; give both".into()));
+    }
+    Ok(context)
+}
+
+/// `~/x` as natscli writes paths, with the home folder in place of `~`.
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// "the contexts there are: a, b" or "there are none".
+fn known_contexts(dir: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            name.strip_suffix(".json").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    match names.len() {
+        0 => format!(
+            "{} holds no contexts (make one with `nats context save NAME --server URL`)",
+            dir.display()
+        ),
+        n if n > LISTED => format!(
+            "the contexts there are: {}, and {} more",
+            names[..LISTED].join(", "),
+            n - LISTED
+        ),
+        _ => format!("the contexts there are: {}", names.join(", ")),
+    }
+}
