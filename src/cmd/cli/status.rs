@@ -22,7 +22,7 @@ pub struct StatusArgs {
     #[arg(long, conflicts_with = "live")]
     pub json: bool,
 
-    /// List the channel's stored events, one line each: #<seq> <time> <data>.
+    /// List the channel's stored events, one line each: #SEQ, the time it was stored, and its data.
     /// Creates no subscription, so looking changes nothing. Needs CHANNEL.
     #[arg(long, conflicts_with = "live")]
     pub events: bool,
