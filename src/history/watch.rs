@@ -219,6 +219,9 @@ pub enum Mark {
     Unsure,
     /// Stored, not delivered yet.
     NotDelivered,
+    /// Stored before the subscription's start (`new`, `last`, `#N`, a
+    /// time): never delivered to it.
+    BeforeStart,
 }
 
 /// What the events of the span between the ack floor and the delivered
@@ -254,6 +257,8 @@ pub struct Lane<'a> {
     known: Option<&'a BTreeMap<u64, Known>>,
     rest: Rest,
     unknown: u64,
+    redelivered: u64,
+    start: u64,
 }
 
 impl Lane<'_> {
@@ -265,6 +270,9 @@ impl Lane<'_> {
         let known = self.known.and_then(|known| known.get(&seq)).copied();
         if let Some(Known::GivenUp { deliveries }) = known {
             return Mark::GivenUp(deliveries);
+        }
+        if seq < self.start {
+            return Mark::BeforeStart;
         }
         if seq <= self.status.ack_floor {
             return Mark::Acked;
@@ -286,6 +294,13 @@ impl Lane<'_> {
         }
     }
 
+    /// When some of the waiting events were redelivered, and the server's
+    /// counts do not say which: how many of how many.
+    pub fn redelivered_among_waiting(&self) -> Option<(u64, u64)> {
+        (self.rest == Rest::Waiting && self.redelivered > 0 && self.unknown > 0)
+            .then_some((self.redelivered, self.unknown))
+    }
+
     /// Whether every event's mark is exact (no [`Mark::Unsure`]).
     pub fn is_exact(&self) -> bool {
         self.rest != Rest::Unsure || self.unknown == 0
@@ -295,7 +310,7 @@ impl Lane<'_> {
     /// lane is exact.
     pub fn span(&self) -> Option<Span> {
         (!self.is_exact()).then(|| Span {
-            from: self.status.ack_floor + 1,
+            from: (self.status.ack_floor + 1).max(self.start),
             to: self.status.delivered,
             waiting: self.status.ack_pending,
             unknown: self.unknown,
@@ -310,6 +325,9 @@ pub struct Watch {
     channels: Vec<ChannelStatus>,
     known: HashMap<(String, String), BTreeMap<u64, Known>>,
     windows: HashMap<String, RangeInclusive<u64>>,
+    /// Where the subscriptions that start at `new`, `last` or a time
+    /// started, as far as seen (see [`Watch::update`]).
+    starts: HashMap<(String, String), u64>,
 }
 
 impl Watch {
@@ -324,6 +342,7 @@ impl Watch {
         let (seq, known) = match notice.kind {
             NoticeKind::Changed => {
                 self.known.remove(&key);
+                self.starts.remove(&key);
                 return;
             }
             NoticeKind::Acked { seq, .. } => (seq, Known::Acked),
@@ -363,6 +382,37 @@ impl Watch {
             });
             !events.is_empty()
         });
+        // A subscription that starts at `new`, `last` or a time has an ack
+        // floor of 0 until its first ack: the events before its start are
+        // not told apart from those delivered and waiting. While the floor
+        // is 0, and nothing was acked unseen, its first event is the
+        // delivered position less the events it has had. Seen early (as
+        // when the view runs before the listener starts) this is exact;
+        // the lowest guess is kept, as later ones may miss unseen acks.
+        let mut starts = HashMap::new();
+        for c in &channels {
+            for s in &c.subscriptions {
+                let key = (c.stream.clone(), s.name.clone());
+                let mut start = self.starts.get(&key).copied();
+                if s.ack_floor == 0 && s.delivered > 0 && !matches!(s.start.as_str(), "all") {
+                    let told = self.known.get(&key).map_or(0, |k| {
+                        k.range(1..=s.delivered)
+                            .filter(|(_, k)| !matches!(k, Known::Naked { .. }))
+                            .count() as u64
+                    });
+                    let had = s.ack_pending + told;
+                    let guess = (s.delivered + 1).saturating_sub(had).max(1);
+                    start = Some(start.map_or(guess, |seen: u64| seen.min(guess)));
+                }
+                if let Some(n) = s.start.strip_prefix('#').and_then(|n| n.parse().ok()) {
+                    start = Some(n);
+                }
+                if let Some(start) = start {
+                    starts.insert(key, start);
+                }
+            }
+        }
+        self.starts = starts;
         channels.sort_by(|a, b| a.channel.cmp(&b.channel));
         self.channels = channels;
     }
@@ -385,9 +435,8 @@ impl Watch {
         channel: &ChannelStatus,
         subscription: &'a SubscriptionStatus,
     ) -> Lane<'a> {
-        let known = self
-            .known
-            .get(&(channel.stream.clone(), subscription.name.clone()));
+        let key = (channel.stream.clone(), subscription.name.clone());
+        let known = self.known.get(&key);
         let s = subscription;
         let first = if channel.events == 0 {
             channel.last_seq + 1
@@ -399,7 +448,8 @@ impl Watch {
         // count is about.
         let (mut unknown, mut naked) = (0u64, 0u64);
         if s.delivered > s.ack_floor {
-            let from = (s.ack_floor + 1).max(first);
+            let start = self.starts.get(&key).copied().unwrap_or(first);
+            let from = (s.ack_floor + 1).max(first).max(start);
             let span = s.delivered.saturating_sub(from - 1);
             let told = known.map_or(0, |known| {
                 known
@@ -427,6 +477,8 @@ impl Watch {
             known,
             rest,
             unknown,
+            redelivered,
+            start: self.starts.get(&key).copied().unwrap_or(first),
         }
     }
 }
@@ -560,6 +612,12 @@ mod tests {
         let mut watch = Watch::default();
         watch.update(vec![channel(3, vec![sub("g", 0, 3, 3, 3)])]);
         assert_eq!(marks(&watch, 1..=3), [Mark::Redelivered(None); 3]);
+        // One of three: which one, the counts do not say.
+        watch.update(vec![channel(3, vec![sub("g", 0, 3, 3, 1)])]);
+        assert_eq!(marks(&watch, 1..=3), [Mark::Waiting; 3]);
+        let channel = &watch.channels()[0];
+        let lane = watch.lane(channel, &channel.subscriptions[0]);
+        assert_eq!(lane.redelivered_among_waiting(), Some((1, 3)));
     }
 
     /// Acks reported out of order make the span exact again: the acked
@@ -608,6 +666,34 @@ mod tests {
         watch.keep("TICKET_CREATED", 1..=3);
         watch.update(vec![channel(3, vec![sub("g", 1, 3, 2, 1)])]);
         assert_eq!(marks(&watch, 1..=1), [GivenUp(3)]);
+    }
+
+    /// A queue group that starts at `new` has an ack floor of 0: the
+    /// events before its start are told apart by its counts.
+    #[test]
+    fn events_before_a_new_subscription_are_not_its_own() {
+        let mut watch = Watch::default();
+        let mut group = sub("g", 0, 6, 3, 0);
+        group.start = "new".into();
+        watch.update(vec![channel(6, vec![group.clone()])]);
+        use Mark::*;
+        let before = [BeforeStart; 3];
+        assert_eq!(marks(&watch, 1..=6), [before, [Waiting; 3]].concat());
+        // Event #4 acked: the floor moves to #4, the start stays.
+        watch.notice(Notice::parse(&json(ACK, "g", 4, 1)).unwrap());
+        group.ack_floor = 4;
+        group.ack_pending = 2;
+        watch.update(vec![channel(6, vec![group.clone()])]);
+        assert_eq!(
+            marks(&watch, 1..=6),
+            [&before[..], &[Acked, Waiting, Waiting]].concat()
+        );
+        // A subscription that starts at #N starts there.
+        group.start = "#2".into();
+        group.ack_floor = 0;
+        group.ack_pending = 5;
+        watch.update(vec![channel(6, vec![group])]);
+        assert_eq!(marks(&watch, 1..=2), [BeforeStart, Waiting]);
     }
 
     /// A subscription created again (listen --reset) forgets what was known.

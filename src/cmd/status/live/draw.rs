@@ -129,7 +129,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
 pub fn cell(mark: Mark, width: usize) -> String {
     let fill = |c: char| c.to_string().repeat(width);
     match mark {
-        Mark::NotStored => fill(' '),
+        Mark::NotStored | Mark::BeforeStart => fill(' '),
         Mark::Acked => fill('█'),
         Mark::Waiting => fill('▒'),
         Mark::Unsure => fill('░'),
@@ -165,7 +165,7 @@ impl Palette {
 
     fn mark(&self, mark: Mark) -> Style {
         match mark {
-            Mark::NotStored => Style::new(),
+            Mark::NotStored | Mark::BeforeStart => Style::new(),
             Mark::Acked => self.color(Color::Green),
             Mark::Waiting => self.color(Color::Yellow),
             Mark::Redelivered(_) => self.color(Color::Magenta),
@@ -241,6 +241,11 @@ fn name_line<'a>(s: &SubscriptionStatus, lane: &Lane<'_>) -> Line<'a> {
         Span::styled(s.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(format!(" ({})", about.join(", "))),
     ]);
+    if let Some((n, of)) = lane.redelivered_among_waiting() {
+        line.push_span(Span::raw(format!(
+            "  ▒ {n} of these {of} redelivered (which: unknown)"
+        )));
+    }
     if let Some(span) = lane.span() {
         line.push_span(Span::raw(format!(
             "  ░ #{}–#{}: {} of {} wait (which: unknown)",
