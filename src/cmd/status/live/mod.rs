@@ -11,7 +11,7 @@
 //!   ([`history::watch::Notices`]), which tell which event is in which state;
 //! - the keys, read as a stream (crossterm's `EventStream`), so the view
 //!   sleeps until something happens;
-//! - the terminal, in raw mode on the alternate screen until [`Screen`] is
+//! - the terminal, in raw mode on the alternate screen until `Screen` is
 //!   dropped, which restores it on every exit path, panics included.
 //!
 //! The view redraws at most twice a second, and at once on a key.

@@ -98,8 +98,9 @@ impl State {
     pub fn stored(&self) -> RangeInclusive<u64> {
         match self.current() {
             Some(c) if c.events > 0 => c.first_seq.max(1)..=c.last_seq,
+            // Empty ranges: nothing stored.
             Some(c) => c.last_seq + 1..=c.last_seq,
-            None => 1..=0,
+            None => RangeInclusive::new(1, 0),
         }
     }
 
