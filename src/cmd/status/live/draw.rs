@@ -98,7 +98,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
     for (i, subscription) in subscriptions.iter().take(shown).enumerate() {
         let y = TOP + LANE * i as u16;
         let lane = state.watch.lane(channel, subscription);
-        frame.render_widget(name_line(subscription, &lane), row(y));
+        frame.render_widget(name_line(subscription, &lane, area.width), row(y));
         let mut cells = vec![Span::raw(" ".repeat(usize::from(MARGIN)))];
         for seq in window.clone() {
             let mark = lane.mark(seq);
@@ -220,7 +220,7 @@ fn banner<'a>(state: &State, palette: &Palette) -> Paragraph<'a> {
     }
 }
 
-fn name_line<'a>(s: &SubscriptionStatus, lane: &Lane<'_>) -> Line<'a> {
+fn name_line<'a>(s: &SubscriptionStatus, lane: &Lane<'_>, width: u16) -> Line<'a> {
     let mut about = Vec::new();
     if let Some(group) = &s.queue_group {
         about.push(if *group == s.name {
@@ -237,22 +237,29 @@ fn name_line<'a>(s: &SubscriptionStatus, lane: &Lane<'_>) -> Line<'a> {
         about.push(format!("max deliver {n}"));
     }
     about.push(format!("waiting {}", s.waiting));
-    let mut line = Line::from(vec![
-        Span::styled(s.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
-        Span::raw(format!(" ({})", about.join(", "))),
-    ]);
+    let mut note = String::new();
     if let Some((n, of)) = lane.redelivered_among_waiting() {
-        line.push_span(Span::raw(format!(
+        note.push_str(&format!(
             "  ▒ {n} of these {of} redelivered (which: unknown)"
-        )));
+        ));
     }
     if let Some(span) = lane.span() {
-        line.push_span(Span::raw(format!(
+        note.push_str(&format!(
             "  ░ #{}–#{}: {} of {} wait (which: unknown)",
             span.from, span.to, span.waiting, span.unknown
-        )));
+        ));
     }
-    line
+    let mut about = format!(" ({})", about.join(", "));
+    // What the marks cannot show comes before the settings.
+    let len = |text: &str| text.chars().count();
+    if len(&s.name) + len(&about) + len(&note) > usize::from(width) {
+        about.clear();
+    }
+    Line::from(vec![
+        Span::styled(s.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(about),
+        Span::raw(note),
+    ])
 }
 
 fn counts_line<'a>(s: &SubscriptionStatus, palette: &Palette) -> Line<'a> {
