@@ -22,6 +22,8 @@
 //!
 //! Nothing here creates a consumer or acks anything: looking changes nothing.
 
+pub mod watch;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -1,0 +1,549 @@
+//! Drawing the live view: a pure function of its [`State`].
+//!
+//! ```text
+//! ticket:created (stream TICKET_CREATED): 3 events, #1 to #3      channel 1 of 2, Tab
+//! NATS server nats://localhost:4222
+//!   1  2  3                                 ← the tape: event numbers, newest at the right
+//! ─────▲───────────────────────────────────
+//! orders-service (queue group, ack wait 5s)  ← one lane per subscription
+//!  ██ R2 ▒▒                                 ← each event's state
+//!  delivered #3  ack floor #1  ack pending 2  redelivered 1  pending 0  waiting 1
+//! █ acked  ▒ waiting  R2 redelivered (2nd delivery)  x given up  ░ acked or waiting  · not delivered
+//! ←/→ select  End newest  Enter event data  Tab channel  q quit
+//! ```
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::state::{MARGIN, MIN_HEIGHT, MIN_WIDTH, Popup, State};
+use crate::duration;
+use crate::history::watch::{Lane, Mark};
+use crate::history::{ChannelStatus, SubscriptionStatus};
+use crate::notes::escape_control;
+
+/// Rows above the lanes (title, banner, tape, rule) and below them
+/// (legend, keys).
+const TOP: u16 = 4;
+const BOTTOM: u16 = 2;
+/// Rows per lane: its name, its cells, its counts.
+const LANE: u16 = 3;
+
+/// Draws `state` on the whole frame.
+pub fn draw(frame: &mut Frame, state: &State) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let line = format!(
+            "status --live needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this terminal is {}×{}",
+            area.width, area.height
+        );
+        let row = Rect::new(area.x, area.y + area.height / 2, area.width, 1);
+        frame.render_widget(Paragraph::new(line).centered(), row);
+        return;
+    }
+    let palette = Palette::new(state.no_color);
+    let row = |y: u16| Rect::new(area.x, area.y + y, area.width, 1);
+    let Some(channel) = state.current() else {
+        frame.render_widget(title_line(state, None), row(0));
+        frame.render_widget(banner(state, &palette), row(1));
+        let line = "No channels yet: publish an event first (make publish).";
+        frame.render_widget(Paragraph::new(line).centered(), row(area.height / 2));
+        frame.render_widget(keys_line(state), row(area.height - 1));
+        return;
+    };
+    frame.render_widget(title_line(state, Some(channel)), row(0));
+    frame.render_widget(banner(state, &palette), row(1));
+    let window = state.window();
+    let width = state.cell_width();
+    let selected = state.selected();
+    let stored = state.stored();
+    // The tape: each event's number, newest at the right, the selected one
+    // reversed and pointed at.
+    let mut numbers = vec![Span::raw(" ".repeat(usize::from(MARGIN)))];
+    let mut rule = "─".repeat(usize::from(MARGIN));
+    for seq in window.clone() {
+        let text = if stored.contains(&seq) {
+            format!("{seq:>w$}", w = usize::from(width - 1))
+        } else {
+            " ".repeat(usize::from(width - 1))
+        };
+        let style = if Some(seq) == selected {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        numbers.push(Span::styled(text, style));
+        numbers.push(Span::raw(" "));
+        rule.push_str(&"─".repeat(usize::from(width - 2)));
+        rule.push_str(if Some(seq) == selected { "▲" } else { "─" });
+        rule.push('─');
+    }
+    frame.render_widget(Line::from(numbers), row(2));
+    frame.render_widget(Paragraph::new(rule), row(3));
+
+    let rows = area.height - TOP - BOTTOM;
+    let fits = usize::from(rows / LANE);
+    let subscriptions = &channel.subscriptions;
+    if subscriptions.is_empty() {
+        let line = "No subscriptions: start a listener (make listen) to see its lane here.";
+        frame.render_widget(Paragraph::new(line), row(TOP + 1));
+    }
+    let shown = if subscriptions.len() > fits {
+        fits.saturating_sub(1)
+    } else {
+        subscriptions.len()
+    };
+    for (i, subscription) in subscriptions.iter().take(shown).enumerate() {
+        let y = TOP + LANE * i as u16;
+        let lane = state.watch.lane(channel, subscription);
+        frame.render_widget(name_line(subscription, &lane, area.width), row(y));
+        let mut cells = vec![Span::raw(" ".repeat(usize::from(MARGIN)))];
+        for seq in window.clone() {
+            let mark = lane.mark(seq);
+            let mut style = palette.mark(mark);
+            if Some(seq) == selected && mark != Mark::NotStored {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            cells.push(Span::styled(cell(mark, usize::from(width - 1)), style));
+            cells.push(Span::raw(" "));
+        }
+        frame.render_widget(Line::from(cells), row(y + 1));
+        frame.render_widget(counts_line(subscription, &palette), row(y + 2));
+    }
+    if shown < subscriptions.len() {
+        let more = subscriptions.len() - shown;
+        let line = format!("… and {more} more subscriptions: make the terminal taller to see them");
+        frame.render_widget(Paragraph::new(line), row(TOP + LANE * shown as u16));
+    }
+    frame.render_widget(legend(&palette), row(area.height - 2));
+    frame.render_widget(keys_line(state), row(area.height - 1));
+    if let Some(popup) = &state.popup {
+        draw_popup(frame, popup);
+    }
+}
+
+/// A lane's cell for `mark`, `width` characters: the state's character
+/// repeated, so that it reads without colours too.
+pub fn cell(mark: Mark, width: usize) -> String {
+    let fill = |c: char| c.to_string().repeat(width);
+    match mark {
+        Mark::NotStored | Mark::BeforeStart => fill(' '),
+        Mark::Acked => fill('█'),
+        Mark::Waiting => fill('▒'),
+        Mark::Unsure => fill('░'),
+        Mark::NotDelivered => fill('·'),
+        Mark::GivenUp(_) => fill('x'),
+        Mark::Redelivered(count) => {
+            let text = match count {
+                Some(n) if n.to_string().len() < width => format!("R{n}"),
+                _ => "R".to_owned(),
+            };
+            format!("{}{text}", "▒".repeat(width - text.len()))
+        }
+    }
+}
+
+/// The styles of the states; none with `NO_COLOR`.
+struct Palette {
+    no_color: bool,
+}
+
+impl Palette {
+    fn new(no_color: bool) -> Palette {
+        Palette { no_color }
+    }
+
+    fn color(&self, color: Color) -> Style {
+        if self.no_color {
+            Style::new()
+        } else {
+            Style::new().fg(color)
+        }
+    }
+
+    fn mark(&self, mark: Mark) -> Style {
+        match mark {
+            Mark::NotStored | Mark::BeforeStart => Style::new(),
+            Mark::Acked => self.color(Color::Green),
+            Mark::Waiting => self.color(Color::Yellow),
+            Mark::Redelivered(_) => self.color(Color::Magenta),
+            Mark::GivenUp(_) => self.color(Color::Red),
+            Mark::Unsure => self.color(Color::Cyan),
+            Mark::NotDelivered => self.color(Color::DarkGray),
+        }
+    }
+
+    fn banner(&self) -> Style {
+        if self.no_color {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new().fg(Color::White).bg(Color::Red)
+        }
+    }
+
+    fn dim(&self) -> Style {
+        self.color(Color::DarkGray)
+    }
+}
+
+fn title_line<'a>(state: &State, channel: Option<&ChannelStatus>) -> Line<'a> {
+    let mut line = match channel {
+        None => Line::from("status --live"),
+        Some(c) => {
+            let events = match c.events {
+                0 => "no events stored".to_owned(),
+                1 => format!("1 event, #{}", c.first_seq),
+                n => format!("{n} events, #{} to #{}", c.first_seq, c.last_seq),
+            };
+            Line::from(vec![
+                Span::styled(c.channel.clone(), Style::new().add_modifier(Modifier::BOLD)),
+                Span::raw(format!(" (stream {}): {events}", c.stream)),
+            ])
+        }
+    };
+    let n = state.watch.channels().len();
+    if n > 1 && !state.one_channel {
+        line.push_span(Span::raw(format!(
+            "   channel {} of {n}, Tab for the next",
+            state.channel + 1
+        )));
+    }
+    line
+}
+
+fn banner<'a>(state: &State, palette: &Palette) -> Paragraph<'a> {
+    match &state.banner {
+        Some(text) => Paragraph::new(format!(" {text}")).style(palette.banner()),
+        None => Paragraph::new(format!("NATS server {}", state.server)).style(palette.dim()),
+    }
+}
+
+fn name_line<'a>(s: &SubscriptionStatus, lane: &Lane<'_>, width: u16) -> Line<'a> {
+    let mut about = Vec::new();
+    if let Some(group) = &s.queue_group {
+        about.push(if *group == s.name {
+            "queue group".to_owned()
+        } else {
+            format!("queue group {group}")
+        });
+    }
+    if s.durable {
+        about.push("durable".to_owned());
+    }
+    about.push(format!("ack wait {}", duration::format(s.ack_wait())));
+    if let Some(n) = s.max_deliver {
+        about.push(format!("max deliver {n}"));
+    }
+    about.push(format!("waiting {}", s.waiting));
+    let mut note = String::new();
+    if let Some((n, of)) = lane.redelivered_among_waiting() {
+        note.push_str(&format!(
+            "  ▒ {n} of these {of} redelivered (which: unknown)"
+        ));
+    }
+    if let Some(span) = lane.span() {
+        note.push_str(&format!(
+            "  ░ #{}–#{}: {} of {} wait (which: unknown)",
+            span.from, span.to, span.waiting, span.unknown
+        ));
+    }
+    let mut about = format!(" ({})", about.join(", "));
+    // What the marks cannot show comes before the settings.
+    let len = |text: &str| text.chars().count();
+    if len(&s.name) + len(&about) + len(&note) > usize::from(width) {
+        about.clear();
+    }
+    Line::from(vec![
+        Span::styled(s.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(about),
+        Span::raw(note),
+    ])
+}
+
+fn counts_line<'a>(s: &SubscriptionStatus, palette: &Palette) -> Line<'a> {
+    let seq = |n: u64| {
+        if n == 0 {
+            "-".to_owned()
+        } else {
+            format!("#{n}")
+        }
+    };
+    Line::styled(
+        format!(
+            "{}delivered {}  ack floor {}  ack pending {}  redelivered {}  pending {}",
+            " ".repeat(usize::from(MARGIN)),
+            seq(s.delivered),
+            seq(s.ack_floor),
+            s.ack_pending,
+            s.redelivered,
+            s.pending,
+        ),
+        palette.dim(),
+    )
+}
+
+fn legend<'a>(palette: &Palette) -> Line<'a> {
+    let entries = [
+        (Mark::Acked, "acked"),
+        (Mark::Waiting, "waiting"),
+        (Mark::Redelivered(Some(2)), "redelivered"),
+        (Mark::GivenUp(1), "given up"),
+        (Mark::Unsure, "acked or waiting"),
+        (Mark::NotDelivered, "pending"),
+    ];
+    let mut spans = Vec::new();
+    for (i, (mark, text)) in entries.into_iter().enumerate() {
+        let glyph = match mark {
+            Mark::Redelivered(_) => "R2".to_owned(),
+            _ => cell(mark, 1),
+        };
+        if i > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(glyph, palette.mark(mark)));
+        spans.push(Span::raw(format!(" {text}")));
+    }
+    Line::from(spans)
+}
+
+fn keys_line<'a>(state: &State) -> Line<'a> {
+    let mut text = String::from("←/→ select  End newest  Enter event data");
+    if !state.one_channel && state.watch.channels().len() > 1 {
+        text.push_str("  Tab channel");
+    }
+    text.push_str("  q quit");
+    if let Some(seq) = state.selected() {
+        let newest = if state.follow { " (newest)" } else { "" };
+        text.push_str(&format!("   selected #{seq}{newest}"));
+    }
+    Line::from(text)
+}
+
+fn draw_popup(frame: &mut Frame, popup: &Popup) {
+    let area = frame.area();
+    let (width, height) = (area.width.min(72), area.height.min(16));
+    let rect = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    );
+    let (title, lines) = match popup {
+        Popup::Loading(seq) => (format!(" event #{seq} "), vec![Line::from("reading…")]),
+        Popup::Failed(seq, why) => (format!(" event #{seq} "), vec![Line::from(why.clone())]),
+        Popup::Event(event) => {
+            let mut lines = vec![Line::from(format!(
+                "stored {}",
+                crate::history::rfc3339(event.time)
+            ))];
+            for (name, values) in event.headers.iter().flatten() {
+                for value in values {
+                    lines.push(Line::from(format!(
+                        "{}: {}",
+                        escape_control(name),
+                        escape_control(value)
+                    )));
+                }
+            }
+            lines.push(Line::from(""));
+            let data = String::from_utf8_lossy(&event.data);
+            lines.push(Line::from(escape_control(&data).into_owned()));
+            (format!(" event #{} ", event.seq), lines)
+        }
+    };
+    let block = Block::bordered()
+        .title(title)
+        .title_bottom(Line::from(" Esc closes ").right_aligned());
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::history::watch::Notice;
+
+    fn sub(name: &str) -> SubscriptionStatus {
+        SubscriptionStatus {
+            name: name.into(),
+            queue_group: None,
+            durable: false,
+            start: "all".into(),
+            ack_wait_ms: 30_000,
+            max_deliver: None,
+            delivered: 0,
+            ack_floor: 0,
+            ack_pending: 0,
+            redelivered: 0,
+            pending: 0,
+            waiting: 1,
+        }
+    }
+
+    /// A channel of 12 events and six subscriptions, one per state: all
+    /// acked; 3 waiting; acked out of order (told by an ack report); one
+    /// given up (told by an advisory); a span the counts cannot tell
+    /// apart; a queue group with a NAKed event and one redelivered.
+    fn lesson() -> State {
+        let acked = SubscriptionStatus {
+            delivered: 12,
+            ack_floor: 12,
+            ..sub("a-acked-everything")
+        };
+        let waiting = SubscriptionStatus {
+            delivered: 12,
+            ack_floor: 9,
+            ack_pending: 3,
+            ..sub("b-skip-ack")
+        };
+        let out_of_order = SubscriptionStatus {
+            delivered: 5,
+            ack_floor: 2,
+            ack_pending: 2,
+            pending: 7,
+            ..sub("c-out-of-order")
+        };
+        let redelivered = SubscriptionStatus {
+            queue_group: Some("orders-service".into()),
+            durable: true,
+            ack_wait_ms: 5_000,
+            delivered: 3,
+            ack_floor: 1,
+            ack_pending: 2,
+            redelivered: 2,
+            pending: 9,
+            ..sub("orders-service")
+        };
+        let given_up = SubscriptionStatus {
+            max_deliver: Some(3),
+            delivered: 12,
+            ack_floor: 12,
+            ..sub("d-max-deliver")
+        };
+        let behind = SubscriptionStatus {
+            delivered: 6,
+            ack_floor: 4,
+            ack_pending: 1,
+            pending: 6,
+            ..sub("e-slow")
+        };
+        let channel = ChannelStatus {
+            channel: "ticket:created".into(),
+            stream: "TICKET_CREATED".into(),
+            events: 12,
+            first_seq: 1,
+            last_seq: 12,
+            bytes: 1_200,
+            subscriptions: vec![acked, waiting, out_of_order, given_up, behind, redelivered],
+        };
+        let mut state = State::new(vec![channel], true, "nats://localhost:4222".into());
+        let notice = |kind: &str, consumer: &str, seq: u64, deliveries: u64| {
+            Notice::parse(format!(
+                r#"{{"type":"io.nats.jetstream.{kind}","stream":"TICKET_CREATED","consumer":"{consumer}","stream_seq":{seq},"deliveries":{deliveries}}}"#
+            ).as_bytes())
+            .unwrap()
+        };
+        state
+            .watch
+            .notice(notice("advisory.v1.max_deliver", "d-max-deliver", 7, 3));
+        state
+            .watch
+            .notice(notice("advisory.v1.nak", "orders-service", 2, 1));
+        state
+            .watch
+            .notice(notice("metric.v1.consumer_ack", "c-out-of-order", 4, 1));
+        state
+    }
+
+    fn render(state: &State, width: u16, height: u16) -> Terminal<TestBackend> {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| draw(frame, state)).unwrap();
+        terminal
+    }
+
+    /// Every state in one view: acked, waiting, redelivered (with its
+    /// count where an advisory told it), given up, unsure, not delivered.
+    #[test]
+    fn lanes_show_each_state() {
+        let state = lesson();
+        insta::assert_snapshot!(render(&state, 80, 24).backend());
+    }
+
+    /// A terminal under 80×24 gets one line that says so.
+    #[test]
+    fn a_small_terminal_says_so() {
+        let state = lesson();
+        insta::assert_snapshot!(render(&state, 60, 20).backend());
+    }
+
+    /// With NO_COLOR no cell has a colour, and the states still read by
+    /// their characters.
+    #[test]
+    fn no_color_draws_without_colours() {
+        let mut state = lesson();
+        state.no_color = true;
+        let terminal = render(&state, 80, 24);
+        let buffer = terminal.backend().buffer();
+        assert!(
+            buffer
+                .content()
+                .iter()
+                .all(|cell| cell.fg == Color::Reset && cell.bg == Color::Reset),
+            "no colour with NO_COLOR"
+        );
+        insta::assert_snapshot!(terminal.backend());
+        // With colours, the same characters.
+        let coloured = render(&lesson(), 80, 24);
+        assert_eq!(
+            format!("{}", coloured.backend()),
+            format!("{}", terminal.backend())
+        );
+    }
+
+    /// The banner says the connection is being restored; the popup shows
+    /// the selected event's data over the tape.
+    #[test]
+    fn banner_and_popup() {
+        let mut state = lesson();
+        state.banner = Some("connection lost: reconnecting to nats://localhost:4222 …".into());
+        state.popup = Some(Popup::Event(crate::history::StoredEvent {
+            seq: 12,
+            time: time::OffsetDateTime::from_unix_timestamp(1_796_030_497).unwrap(),
+            data: bytes::Bytes::from_static(br#"{"id":"123","title":"concert","price":20}"#),
+            headers: None,
+        }));
+        insta::assert_snapshot!(render(&state, 80, 24).backend());
+    }
+
+    /// A channel of many events: the tape scrolls, the newest at the right.
+    #[test]
+    fn a_long_history_scrolls() {
+        let channel = ChannelStatus {
+            channel: "ticket:created".into(),
+            stream: "TICKET_CREATED".into(),
+            events: 1_000,
+            first_seq: 1,
+            last_seq: 1_000,
+            bytes: 100_000,
+            subscriptions: vec![SubscriptionStatus {
+                delivered: 996,
+                ack_floor: 990,
+                ack_pending: 6,
+                pending: 4,
+                ..sub("listener")
+            }],
+        };
+        let state = State::new(vec![channel], true, "nats://localhost:4222".into());
+        insta::assert_snapshot!(render(&state, 80, 24).backend());
+    }
+}

@@ -1,0 +1,322 @@
+//! `status --live`: the event history as a tape, one lane per subscription.
+//!
+//! Built as ratatui's recipes build a view: the [`state::State`] is a plain
+//! struct that the server's answers update; [`draw::draw`] draws it, and
+//! nothing else; [`keys::on_key`] turns a key into a change of it. This
+//! file connects them to the server and the terminal:
+//!
+//! - the infos of the subscriptions, polled twice a second
+//!   ([`history::read`]);
+//! - the ack reports and advisories, as they come
+//!   ([`history::watch::Notices`]), which tell which event is in which state;
+//! - the keys, read as a stream (crossterm's `EventStream`), so the view
+//!   sleeps until something happens;
+//! - the terminal, in raw mode on the alternate screen until `Screen` is
+//!   dropped, which restores it on every exit path, panics included.
+//!
+//! The view redraws at most twice a second, and at once on a key.
+
+use std::io::{self, Stdout};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
+use futures_util::StreamExt as _;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::sync::mpsc;
+
+use super::StatusConfig;
+use crate::cmd::shutdown::Signal;
+use crate::history::watch::{self, Notices};
+use crate::history::{self, ChannelStatus};
+use crate::notes::{Notes, error_line};
+
+pub mod draw;
+pub mod keys;
+pub mod state;
+
+use keys::Action;
+use state::{Popup, State};
+
+/// How often the subscriptions' infos are asked for, and the view redrawn.
+const REFRESH: Duration = Duration::from_millis(500);
+
+/// How long one poll may take before the banner says the server is slow.
+const POLL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What the background tasks send the view.
+enum Update {
+    /// Freshly polled infos, or why there are none.
+    Polled(anyhow::Result<Vec<ChannelStatus>>),
+    /// An event read for the popup.
+    Event(u64, anyhow::Result<Option<history::StoredEvent>>),
+    /// A line about the connection (lost, restored).
+    Note(String),
+}
+
+/// Runs the live view until `q`, Ctrl-C or `signal`.
+pub async fn run(mut config: StatusConfig, signal: Signal) -> anyhow::Result<()> {
+    let (tx, mut updates) = mpsc::unbounded_channel::<Update>();
+    // Lost and restored connections go to the banner: on stderr they would
+    // scribble over the view.
+    let notes_tx = tx.clone();
+    config.connect.notes = Notes::to(move |line| {
+        let _ = notes_tx.send(Update::Note(line.to_owned()));
+    });
+    // Connecting and the first read happen before the terminal is taken,
+    // so that their errors (no server, no such channel) print as usual.
+    let client = config.connect.connect().await?;
+    let js = async_nats::jetstream::new(client.clone());
+    let only = config.channel.clone();
+    let channels = history::read(&js, only.as_ref()).await?;
+    let stream = only
+        .as_ref()
+        .and_then(|_| channels.first())
+        .map(|c| c.stream.clone());
+    let mut notices = Notices::subscribe(&client, stream.as_deref()).await?;
+
+    let mut state = State::new(channels, only.is_some(), config.connect.display_servers());
+    state.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+
+    // The poller: the infos, twice a second, whatever the view is doing.
+    let poller = tokio::spawn({
+        let (js, tx) = (js.clone(), tx.clone());
+        async move {
+            loop {
+                tokio::time::sleep(REFRESH).await;
+                let read = tokio::time::timeout(POLL_TIMEOUT, history::read(&js, only.as_ref()));
+                let result = match read.await {
+                    Ok(result) => result,
+                    Err(_) => Err(anyhow::anyhow!(
+                        "the server did not answer within {POLL_TIMEOUT:?}"
+                    )),
+                };
+                if tx.send(Update::Polled(result)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+
+    let result = {
+        match Screen::enter() {
+            Ok(mut screen) => {
+                let mut view = View {
+                    state: &mut state,
+                    client: &client,
+                    js: &js,
+                    tx: &tx,
+                    problem: None,
+                };
+                view.run(&mut screen.terminal, &mut notices, &mut updates, signal)
+                    .await
+            }
+            Err(err) => Err(anyhow::Error::from(err).context("could not set up the terminal")),
+        }
+        // The screen is restored here, before anything is printed.
+    };
+    poller.abort();
+    crate::connection::close(client).await;
+    result
+}
+
+/// The loop's borrowed parts.
+struct View<'a> {
+    state: &'a mut State,
+    client: &'a async_nats::Client,
+    js: &'a async_nats::jetstream::Context,
+    tx: &'a mpsc::UnboundedSender<Update>,
+    /// The last poll's error, for the banner.
+    problem: Option<String>,
+}
+
+impl View<'_> {
+    async fn run(
+        &mut self,
+        terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+        notices: &mut Notices,
+        updates: &mut mpsc::UnboundedReceiver<Update>,
+        mut signal: Signal,
+    ) -> anyhow::Result<()> {
+        let mut keys = EventStream::new();
+        let mut tick = tokio::time::interval(REFRESH);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut notices_open = true;
+        let mut lost_since: Option<Instant> = None;
+        let mut dirty = true;
+        // Changes from the server not drawn yet: they wait for the next tick.
+        let mut pending = false;
+        loop {
+            if dirty {
+                self.draw(terminal)?;
+                dirty = false;
+            }
+            let mut changed = false;
+            tokio::select! {
+                _ = &mut signal => return Ok(()),
+                event = keys.next() => match event {
+                    Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                        match keys::on_key(self.state, key) {
+                            Action::Quit => return Ok(()),
+                            Action::ShowEvent { stream, seq } => self.fetch(stream, seq),
+                            Action::None => {}
+                        }
+                        dirty = true;
+                    }
+                    Some(Ok(Event::Resize(..))) => dirty = true,
+                    Some(Ok(_)) => {}
+                    Some(Err(err)) => return Err(anyhow::Error::from(err).context("could not read the keyboard")),
+                    None => return Ok(()),
+                },
+                notice = notices.next(), if notices_open => match notice {
+                    Some(notice) => {
+                        let poll_now = notice.kind == watch::NoticeKind::Changed;
+                        self.state.watch.notice(notice);
+                        changed = true;
+                        if poll_now {
+                            tick.reset_immediately();
+                        }
+                    }
+                    None => notices_open = false,
+                },
+                update = updates.recv() => match update {
+                    Some(Update::Polled(Ok(channels))) => {
+                        self.state.update(channels);
+                        self.problem = None;
+                        changed = true;
+                    }
+                    Some(Update::Polled(Err(err))) => {
+                        self.problem = Some(error_line(&err));
+                        changed = true;
+                    }
+                    Some(Update::Event(seq, result)) => {
+                        // Only if the popup still waits for this event.
+                        if matches!(self.state.popup, Some(Popup::Loading(s)) if s == seq) {
+                            self.state.popup = Some(match result {
+                                Ok(Some(event)) => Popup::Event(event),
+                                Ok(None) => Popup::Failed(seq, format!("event #{seq} is not stored any more")),
+                                Err(err) => Popup::Failed(seq, error_line(&err)),
+                            });
+                        }
+                        dirty = true;
+                    }
+                    Some(Update::Note(line)) => {
+                        self.problem = Some(line);
+                        changed = true;
+                    }
+                    None => return Ok(()),
+                },
+                _ = tick.tick() => {
+                    let connected = self.client.connection_state()
+                        == async_nats::connection::State::Connected;
+                    lost_since = match (connected, lost_since) {
+                        (true, _) => None,
+                        (false, None) => Some(Instant::now()),
+                        (false, since) => since,
+                    };
+                    let banner = match lost_since {
+                        Some(since) => Some(format!(
+                            "connection to {} lost: reconnecting… ({}s)",
+                            self.state.server,
+                            since.elapsed().as_secs()
+                        )),
+                        None => self.problem.clone(),
+                    };
+                    if banner != self.state.banner {
+                        self.state.banner = banner;
+                        dirty = true;
+                    }
+                    if pending {
+                        dirty = true;
+                        pending = false;
+                    }
+                }
+            }
+            pending |= changed;
+        }
+    }
+
+    /// Draws the state on the terminal at its current size.
+    fn draw(&mut self, terminal: &mut Terminal<CrosstermBackend<Stdout>>) -> io::Result<()> {
+        let size = terminal.size()?;
+        if (size.width, size.height) != (self.state.width, self.state.height) {
+            self.state.width = size.width;
+            self.state.height = size.height;
+            self.state.clamp();
+        }
+        terminal.draw(|frame| draw::draw(frame, self.state))?;
+        Ok(())
+    }
+
+    /// Reads event `seq` for the popup, in the background.
+    fn fetch(&self, stream: String, seq: u64) {
+        let (js, tx) = (self.js.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let read = tokio::time::timeout(POLL_TIMEOUT, watch::event(&js, &stream, seq));
+            let result = match read.await {
+                Ok(result) => result,
+                Err(_) => Err(anyhow::anyhow!(
+                    "the server did not answer within {POLL_TIMEOUT:?}"
+                )),
+            };
+            let _ = tx.send(Update::Event(seq, result));
+        });
+    }
+}
+
+/// The terminal in raw mode on the alternate screen, with the cursor
+/// hidden, until dropped. A panic restores it too, before its message.
+struct Screen {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl Screen {
+    fn enter() -> io::Result<Screen> {
+        restore_on_panic();
+        crossterm::terminal::enable_raw_mode()?;
+        // From here on, dropping `guard` (or `Screen`) restores the terminal.
+        let guard = Restore;
+        crossterm::execute!(io::stdout(), EnterAlternateScreen)?;
+        let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        terminal.hide_cursor()?;
+        terminal.clear()?;
+        std::mem::forget(guard);
+        Ok(Screen { terminal })
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Restores the terminal when dropped (while [`Screen::enter`] is halfway).
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Leaves the alternate screen and raw mode and shows the cursor; harmless
+/// when they were not entered.
+fn restore() {
+    let _ = crossterm::execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = crossterm::terminal::disable_raw_mode();
+}
+
+/// Makes a panic restore the terminal first, so its message is readable
+/// and the shell usable.
+fn restore_on_panic() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}

@@ -1,0 +1,177 @@
+//! What the live view shows: a plain struct, updated from the server's
+//! answers and from keys, drawn by [`super::draw`].
+
+use std::ops::RangeInclusive;
+
+use crate::history::watch::Watch;
+use crate::history::{ChannelStatus, StoredEvent};
+
+/// The smallest terminal the view draws on.
+pub const MIN_WIDTH: u16 = 80;
+/// The smallest terminal the view draws on.
+pub const MIN_HEIGHT: u16 = 24;
+
+/// Columns the tape leaves free on the left (the lanes' margin).
+pub const MARGIN: u16 = 1;
+
+/// Everything the view draws.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The subscriptions' infos and what the notices told, merged.
+    pub watch: Watch,
+    /// The channel shown, an index into `watch.channels()`.
+    pub channel: usize,
+    /// Whether a channel was named on the command line (then Tab has
+    /// nothing to switch to).
+    pub one_channel: bool,
+    /// Whether the tape follows the newest event (the selected cell being it).
+    pub follow: bool,
+    /// The selected event, when not following.
+    pub selected: u64,
+    /// The last event of the tape, when not following.
+    pub window_end: u64,
+    /// The terminal's size.
+    pub width: u16,
+    /// The terminal's size.
+    pub height: u16,
+    /// The event shown in a popup, if any.
+    pub popup: Option<Popup>,
+    /// What went wrong, or that the connection is being restored.
+    pub banner: Option<String>,
+    /// `NO_COLOR`: states told apart by their characters only.
+    pub no_color: bool,
+    /// The server, as the user can read it (passwords masked).
+    pub server: String,
+}
+
+/// The popup of one event's data.
+#[derive(Debug, Clone)]
+pub enum Popup {
+    /// Asked for, not answered yet.
+    Loading(u64),
+    /// The event as stored.
+    Event(StoredEvent),
+    /// Not stored (deleted since), or the server did not answer.
+    Failed(u64, String),
+}
+
+impl State {
+    /// A view of the channels polled first.
+    pub fn new(channels: Vec<ChannelStatus>, one_channel: bool, server: String) -> State {
+        let mut state = State {
+            watch: Watch::default(),
+            channel: 0,
+            one_channel,
+            follow: true,
+            selected: 0,
+            window_end: 0,
+            width: MIN_WIDTH,
+            height: MIN_HEIGHT,
+            popup: None,
+            banner: None,
+            no_color: false,
+            server,
+        };
+        state.update(channels);
+        state
+    }
+
+    /// Takes freshly polled infos.
+    pub fn update(&mut self, channels: Vec<ChannelStatus>) {
+        let stream = self.current().map(|c| c.stream.clone());
+        self.watch.update(channels);
+        // Stay on the same channel if it is still there.
+        let channels = self.watch.channels();
+        self.channel = stream
+            .and_then(|s| channels.iter().position(|c| c.stream == s))
+            .unwrap_or(0);
+        self.clamp();
+    }
+
+    /// The channel shown.
+    pub fn current(&self) -> Option<&ChannelStatus> {
+        self.watch.channels().get(self.channel)
+    }
+
+    /// The stored events of the channel shown, `first..=last` (empty when
+    /// none is stored).
+    pub fn stored(&self) -> RangeInclusive<u64> {
+        match self.current() {
+            Some(c) if c.events > 0 => c.first_seq.max(1)..=c.last_seq,
+            // Empty ranges: nothing stored.
+            Some(c) => c.last_seq + 1..=c.last_seq,
+            None => RangeInclusive::new(1, 0),
+        }
+    }
+
+    /// The selected event: the newest when following.
+    pub fn selected(&self) -> Option<u64> {
+        let stored = self.stored();
+        if stored.is_empty() {
+            return None;
+        }
+        Some(if self.follow {
+            *stored.end()
+        } else {
+            self.selected.clamp(*stored.start(), *stored.end())
+        })
+    }
+
+    /// A cell's width: the widest event number and a space.
+    pub fn cell_width(&self) -> u16 {
+        let last = self.current().map_or(0, |c| c.last_seq);
+        let digits = last.max(1).ilog10() as u16 + 1;
+        (digits + 1).max(3)
+    }
+
+    /// How many cells the tape has.
+    pub fn cells(&self) -> u64 {
+        u64::from(self.width.saturating_sub(MARGIN) / self.cell_width()).max(1)
+    }
+
+    /// The events on the tape, the newest at the right: from the first
+    /// stored on while they all fit (the cells after the last one stay
+    /// empty, for the events to come), else the window that ends at the
+    /// newest (following) or shows the selected event.
+    pub fn window(&self) -> RangeInclusive<u64> {
+        let n = self.cells();
+        let stored = self.stored();
+        let first = *stored.start();
+        let last = *stored.end();
+        if stored.is_empty() || last - first < n {
+            return first..=first + n - 1;
+        }
+        let end = if self.follow {
+            last
+        } else {
+            self.window_end.clamp(first + n - 1, last)
+        };
+        end + 1 - n..=end
+    }
+
+    /// Keeps the selection on a stored event, and the window around it.
+    pub fn clamp(&mut self) {
+        let stored = self.stored();
+        if stored.is_empty() {
+            self.follow = true;
+            return;
+        }
+        if let Some(selected) = self.selected() {
+            self.selected = selected;
+        }
+        if self.follow {
+            self.window_end = *stored.end();
+        }
+        let n = self.cells();
+        if self.selected > self.window_end {
+            self.window_end = self.selected;
+        } else if self.selected + n <= self.window_end {
+            self.window_end = self.selected + n - 1;
+        }
+        if let Some(channel) = self.current() {
+            let stream = channel.stream.clone();
+            let window = self.window();
+            self.watch.keep(&stream, window);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! `status --live` for real: in a pseudo-terminal of 80×24 made by tmux
+//! (`send-keys` to type, `capture-pane` to read the screen), against a real
+//! nats-server; and its usage error when stdout is not a terminal.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use common::{DEADLINE, Listener, NatsServer, poll, publish_ok, repo_root, run, text};
+
+/// The tmux to drive: `TMUX_BIN`, one on `PATH`, or the one that
+/// `scripts/install-tmux.sh` finds or installs (Debian's package).
+fn tmux_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("TMUX_BIN") {
+        return PathBuf::from(path);
+    }
+    let on_path = Command::new("tmux").arg("-V").output();
+    if on_path.is_ok_and(|o| o.status.success()) {
+        return PathBuf::from("tmux");
+    }
+    eprintln!("tmux not on PATH: running scripts/install-tmux.sh");
+    let output = Command::new(repo_root().join("scripts/install-tmux.sh"))
+        .output()
+        .expect("run scripts/install-tmux.sh");
+    let path = text(&output.stdout).lines().last().unwrap_or("").to_owned();
+    if !output.status.success() || path.is_empty() {
+        panic!(
+            "tmux not found, and scripts/install-tmux.sh could not install it:\n{}\n\
+             Install tmux (Debian and Ubuntu: sudo apt-get install tmux), or set TMUX_BIN",
+            text(&output.stderr)
+        );
+    }
+    PathBuf::from(path)
+}
+
+/// A tmux server of its own (a private socket) with one session, killed
+/// on drop.
+struct Tmux {
+    bin: PathBuf,
+    socket: String,
+}
+
+impl Tmux {
+    /// Runs `command` (a shell command line) in a detached 80×24 session.
+    fn start(command: &str) -> Tmux {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let socket = format!(
+            "nct-status-live-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmux = Tmux {
+            bin: tmux_bin(),
+            socket,
+        };
+        let output = tmux.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "live",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            command,
+        ]);
+        assert!(
+            output.status.success(),
+            "tmux new-session failed: {}",
+            text(&output.stderr)
+        );
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(&self.bin)
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    /// The screen as text.
+    fn screen(&self) -> String {
+        text(&self.run(&["capture-pane", "-p", "-t", "live"]).stdout)
+    }
+
+    /// Types `keys` (tmux key names: `q`, `Left`, `Enter`, ...).
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "live"];
+        args.extend_from_slice(keys);
+        assert!(self.run(&args).status.success(), "tmux send-keys {keys:?}");
+    }
+
+    /// A tmux format about the pane, e.g. `#{alternate_on}`.
+    fn display(&self, format: &str) -> String {
+        let output = self.run(&["display-message", "-p", "-t", "live", format]);
+        text(&output.stdout).trim().to_owned()
+    }
+
+    /// Polls the screen until `condition` holds; fails the test, showing
+    /// the screen, after [`DEADLINE`].
+    fn wait_for(&self, what: &str, condition: impl Fn(&str) -> bool) -> String {
+        let every = Duration::from_millis(100);
+        poll(DEADLINE, every, || {
+            let screen = self.screen();
+            condition(&screen).then_some(screen)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "timed out after {DEADLINE:?} waiting for {what}; the screen:\n{}",
+                self.screen()
+            )
+        })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// A shell word: `'...'` with any `'` escaped.
+fn quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// The live view follows the channel in a real terminal: a new event
+/// appears on the tape, a listener that does not ack gets a lane of events
+/// waiting for their ack, and `q` exits 0 with the terminal restored (the
+/// alternate screen left).
+#[test]
+fn live_view_shows_new_events_and_waiting_acks_and_q_restores_the_terminal() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &[]);
+    let status = env!("CARGO_BIN_EXE_status");
+    let command = format!(
+        "env -u NATS_URL -u NATS_CLIENT_ID -u NO_COLOR {} -s {} ticket:created --live; echo EXIT=$?; sleep 60",
+        quote(status),
+        quote(&url)
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("the view of event #1", |s| {
+        s.contains("ticket:created (stream TICKET_CREATED): 1 event, #1")
+    });
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "1",
+        "the view is on the alternate screen"
+    );
+
+    // A new event: the tape shows #2.
+    publish_ok(&url, &[]);
+    let screen = tmux.wait_for("event #2 on the tape", |s| {
+        s.contains("2 events, #1 to #2") && s.lines().any(|l| l.trim_start().starts_with("1  2"))
+    });
+    assert!(screen.contains("No subscriptions"), "{screen}");
+
+    // A listener that never acks: its lane shows both events waiting.
+    let listener = Listener::start(&url, &["--skip-ack", "--no-queue-group", "--deliver-all"]);
+    listener.wait_for_events(2);
+    let screen = tmux.wait_for("a lane of 2 events waiting for their ack", |s| {
+        s.contains(" ▒▒ ▒▒") && s.contains("ack pending 2")
+    });
+    assert!(screen.contains("delivered #2  ack floor -"), "{screen}");
+    assert!(screen.contains("▒ waiting"), "the legend: {screen}");
+
+    // q: the view exits 0, and the shell's screen is back.
+    tmux.send(&["q"]);
+    let screen = tmux.wait_for("the view to exit", |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        !screen.contains("ack pending"),
+        "the view is gone: {screen}"
+    );
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "the alternate screen was left"
+    );
+    drop(listener);
+}
+
+/// `--live` draws on a terminal: with stdout a pipe it is a usage error
+/// (exit 2), one line that points to `--json`.
+#[test]
+fn live_without_a_terminal_is_a_usage_error() {
+    let server = NatsServer::start();
+    let status = env!("CARGO_BIN_EXE_status");
+    let output = run(&mut common::command(status, &server.url(), &["--live"]));
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: --live"), "{stderr}");
+    assert!(stderr.contains("--json"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
