@@ -82,7 +82,7 @@ demo-crash-redelivery: build ## Lesson 8: a crashed member's unacked events go t
 demo-nak-term: build ## Lesson 9: ack, no ack, nak and term side by side
 	@scripts/demo/nak-term.sh
 
-demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery ## Run every lesson demo, in order
+demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery demo-nak-term ## Run every lesson demo, in order
 
 status: build ## Show each channel's events and where every subscription stands; ARGS="CHANNEL", "--live", "--json"
 	@./target/debug/status $(ARGS)

@@ -15,7 +15,7 @@
 //! # Layout
 //!
 //! The library below, which prints nothing and builds without the `cli`
-//! feature (no clap, notify, indicatif or ctrlc):
+//! feature (no clap, notify, indicatif, ctrlc, ratatui or crossterm):
 //!
 //! - [`connection`]: server URLs (`http://` and comma lists accepted),
 //!   connecting with a client id, closing within a deadline, and errors that
@@ -25,11 +25,19 @@
 //!   [`channel::ClusterWait`] for a cluster that is electing leaders.
 //! - [`publish`]: exactly-once, pipelined publishing: the [`publish::Window`]
 //!   of events in flight and the [`publish::Batch`] that sends them, each
-//!   with a `Nats-Msg-Id`, again after a lost connection.
+//!   with a `Nats-Msg-Id`, again after a lost connection: one payload N
+//!   times ([`publish::Batch::new`]) or a list in order
+//!   ([`publish::Batch::each`], `publish --lines`), with headers or without.
 //! - [`subscription`]: subscription options (queue group, deliver-all,
-//!   durable name, manual ack, ack wait) become a JetStream pull consumer;
-//!   its module docs hold the table from NATS Streaming to JetStream.
-//!   Pulling events, acking them, closing.
+//!   durable name, manual ack, ack wait, max in flight, start time) become a
+//!   JetStream pull consumer; its module docs hold the table from NATS
+//!   Streaming to JetStream. Pulling events; acking, nak-ing or terminating
+//!   them; closing.
+//! - [`history`]: what the server keeps, read over the client port: each
+//!   channel's stored events and every subscription's place in them (ack
+//!   floor, delivered, ack pending), the stored events themselves, and
+//!   [`history::watch`], which follows ack reports and advisories to tell
+//!   each event's state for a subscription.
 //! - [`events`]: the course's event types: the seed's [`TicketCreated`], and
 //!   the shared package's subjects ([`events::Subject`]) and typed events.
 //! - [`typed`]: the shared package's [`Listener`] and [`Publisher`] traits,
@@ -37,14 +45,15 @@
 //! - [`notes`]: what the library has to say ([`Notes`]), handed to the
 //!   caller instead of printed; error lines and escaped event data.
 //! - [`mask`]: the one place where passwords and tokens are hidden.
-//! - [`duration`]: `500ms`, `30s`, `10m`, `1h` as flag values.
+//! - [`duration`]: `500ms`, `30s`, `10m`, `1h30m`, `1d` as flag values.
 //!
 //! The commands above it, in `cmd` (the default `cli` feature): the flags
-//! and the one step that turns them into a typed config (`cmd::cli`), the
-//! `publish` and `listen` commands and the lines they print
-//! (`cmd::publish`, `cmd::listen`), `publish --watch` (`cmd::watch`), the
-//! progress bar (`cmd::progress`) and SIGINT/SIGTERM as a future
-//! (`cmd::shutdown`). Each binary in `src/bin/` is one call to its
+//! and the one step that turns them into a typed config (`cmd::cli`, with
+//! natscli contexts and shell completions), the `publish`, `listen` and
+//! `status` commands and the lines they print (`cmd::publish`,
+//! `cmd::listen`, `cmd::status`, whose `live` is the terminal view),
+//! `publish --watch` (`cmd::watch`), colours (`cmd::color`), the progress
+//! bar (`cmd::progress`) and SIGINT/SIGTERM as a future (`cmd::shutdown`). Each binary in `src/bin/` is one call to its
 //! command's `main`.
 //!
 //! # The course's shared package: a listener and a publisher

@@ -737,3 +737,49 @@ fn color_always_makes_error_red() {
         "{stderr:?}"
     );
 }
+
+/// `--report-acks` has the server report each ack of the subscription (what
+/// `status --live` reads); without it, the server reports none.
+#[test]
+fn report_acks_has_the_server_report_every_ack() {
+    use futures_util::StreamExt as _;
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3"]);
+    let reports_of = |extra: &[&str]| -> usize {
+        common::block_on(async {
+            let client = async_nats::connect(&url).await.expect("connect");
+            let mut reports = client
+                .subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.>")
+                .await
+                .expect("subscribe");
+            client.flush().await.expect("flush");
+            let args: Vec<String> = ["--deliver-all", OWN, "--count", "3"]
+                .iter()
+                .chain(extra)
+                .map(|arg| arg.to_string())
+                .collect();
+            let output = tokio::task::spawn_blocking({
+                let url = url.clone();
+                move || listen(&url, &args.iter().map(String::as_str).collect::<Vec<_>>())
+            })
+            .await
+            .expect("listen ran");
+            assert!(output.status.success());
+            // The reports of acks confirmed before listen exited: wait for
+            // three, or until none has come for a second.
+            let mut count = 0;
+            while let Ok(Some(_)) =
+                tokio::time::timeout(std::time::Duration::from_secs(1), reports.next()).await
+            {
+                count += 1;
+                if count == 3 {
+                    break;
+                }
+            }
+            count
+        })
+    };
+    assert_eq!(reports_of(&["--report-acks"]), 3);
+    assert_eq!(reports_of(&[]), 0);
+}

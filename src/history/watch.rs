@@ -9,7 +9,7 @@
 //!
 //! | What | Subject | JSON `type` |
 //! |---|---|---|
-//! | An event was acked (every ack, as `listen` sets `sample_frequency: 100`) | `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>` | `io.nats.jetstream.metric.v1.consumer_ack` |
+//! | An event was acked (every ack of a subscription with `sample_frequency: 100`: `listen --report-acks`) | `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>` | `io.nats.jetstream.metric.v1.consumer_ack` |
 //! | An event was NAKed: it goes out again at once | `$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.<stream>.<consumer>` | `io.nats.jetstream.advisory.v1.nak` |
 //! | An event was terminated: never delivered again | `$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.<stream>.<consumer>` | `io.nats.jetstream.advisory.v1.terminated` |
 //! | An event was given up after its max deliveries | `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>` | `io.nats.jetstream.advisory.v1.max_deliver` |
