@@ -277,10 +277,15 @@ impl Screen {
         crossterm::terminal::enable_raw_mode()?;
         // From here on, dropping `guard` (or `Screen`) restores the terminal.
         let guard = Restore;
-        crossterm::execute!(io::stdout(), EnterAlternateScreen)?;
+        // Cleared here, not with `Terminal::clear`, which asks the terminal
+        // where its cursor is and fails where nothing answers (a bare pty).
+        crossterm::execute!(
+            io::stdout(),
+            EnterAlternateScreen,
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+        )?;
         let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         terminal.hide_cursor()?;
-        terminal.clear()?;
         std::mem::forget(guard);
         Ok(Screen { terminal })
     }
