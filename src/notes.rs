@@ -71,6 +71,24 @@ pub fn error_line(err: &anyhow::Error) -> String {
     line
 }
 
+/// `2024-05-01T12:00:00.123Z`: a time as RFC 3339 in UTC, always with
+/// milliseconds, so that timestamped lines line up. Writes straight to
+/// `out`: no allocation per event.
+pub fn write_rfc3339(out: &mut impl Write, at: time::OffsetDateTime) -> std::io::Result<()> {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
+}
+
 /// Writes `text` with its control characters escaped as JSON escapes them
 /// (`\n`, `\u001b`): an event's data comes from anyone who can publish, and
 /// on a terminal a raw newline would forge a second `Received event` line

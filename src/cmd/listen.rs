@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::cmd::color::{self, ColorChoice};
 use crate::cmd::progress::Progress;
 use crate::connection::ConnectConfig;
-use crate::notes::write_escaped;
+use crate::notes::{write_escaped, write_rfc3339};
 use crate::subscription::{
     Delivery, GiveUpNotices, GivenUp, Subscription, SubscriptionOptions, unconfirmed_acks_note,
 };
@@ -399,7 +399,7 @@ impl Printer {
             write!(out, "{style}")?;
         }
         if self.timestamp {
-            write_rfc3339_millis(out, event.published)?;
+            write_rfc3339(out, event.published)?;
             out.write_all(b" ")?;
         }
         write!(out, "Received event #{}, with data: ", event.sequence)?;
@@ -454,7 +454,7 @@ impl Printer {
             event.delivered,
             event.redelivered()
         )?;
-        write_rfc3339_millis(out, event.published)?;
+        write_rfc3339(out, event.published)?;
         write!(out, "\",\"pending\":{}", event.pending)?;
         if let Some(headers) = &event.headers {
             out.write_all(b",\"headers\":{")?;
@@ -491,23 +491,6 @@ impl Printer {
     }
 }
 
-/// `2024-05-01T12:00:00.123Z`: RFC 3339 in UTC, always with milliseconds,
-/// so that timestamped lines line up.
-fn write_rfc3339_millis(out: &mut impl Write, at: time::OffsetDateTime) -> std::io::Result<()> {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.millisecond()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,7 +501,7 @@ mod tests {
         let at = time::OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_120_000_000)
             .unwrap()
             .to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
-        write_rfc3339_millis(&mut out, at).unwrap();
+        write_rfc3339(&mut out, at).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "2023-11-14T22:13:20.120Z");
     }
 

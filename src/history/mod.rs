@@ -155,19 +155,12 @@ fn start_position(policy: &DeliverPolicy) -> String {
     }
 }
 
-/// A time as RFC 3339 in UTC, to the millisecond: `2026-11-30T09:21:37.123Z`.
+/// A time as RFC 3339 in UTC, to the millisecond: `2026-11-30T09:21:37.123Z`
+/// (see [`crate::notes::write_rfc3339`]).
 pub fn rfc3339(time: OffsetDateTime) -> String {
-    let t = time.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let mut text = Vec::with_capacity(24);
+    crate::notes::write_rfc3339(&mut text, time).expect("writing to a Vec succeeds");
+    String::from_utf8(text).expect("RFC 3339 is ASCII")
 }
 
 /// Every channel and its subscriptions, or only `only` (an error that lists

@@ -143,7 +143,9 @@ async fn print_events(
 /// `#<seq> <RFC 3339 time> <data>`, the data as published (control
 /// characters escaped, as `listen` shows them).
 pub fn write_event_line(event: &StoredEvent, out: &mut impl Write) -> io::Result<()> {
-    write!(out, "#{} {} ", event.seq, history::rfc3339(event.time))?;
+    write!(out, "#{} ", event.seq)?;
+    crate::notes::write_rfc3339(out, event.time)?;
+    out.write_all(b" ")?;
     write_escaped(out, &String::from_utf8_lossy(&event.data))?;
     out.write_all(b"\n")
 }
@@ -152,12 +154,9 @@ pub fn write_event_line(event: &StoredEvent, out: &mut impl Write) -> io::Result
 /// it is one line of JSON, else as a JSON string.
 pub fn write_event_json(event: &StoredEvent, out: &mut impl Write) -> io::Result<()> {
     let data = &event.data[..];
-    write!(
-        out,
-        "{{\"seq\":{},\"time\":\"{}\",\"data\":",
-        event.seq,
-        history::rfc3339(event.time)
-    )?;
+    write!(out, "{{\"seq\":{},\"time\":\"", event.seq)?;
+    crate::notes::write_rfc3339(out, event.time)?;
+    out.write_all(b"\",\"data\":")?;
     let one_line = !data.contains(&b'\n') && !data.contains(&b'\r');
     if one_line && serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
         out.write_all(data)?;
