@@ -727,7 +727,10 @@ mod bench {
         };
         let (mut watched, mut plain, mut reporting) = (Vec::new(), Vec::new(), Vec::new());
         for run in 0..runs {
-            eprintln!("bench: replay with the acks watched, run {}/{runs}", run + 1);
+            eprintln!(
+                "bench: replay with the acks watched, run {}/{runs}",
+                run + 1
+            );
             let mut order = [0, 1, 2];
             order.rotate_left(run % 3);
             for which in order {
