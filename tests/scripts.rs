@@ -453,13 +453,16 @@ fn nats_images(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The README and both manifests name the same `nats` image, so what the
-/// prose says is what gets deployed.
+/// The docs (README.md and docs/kubernetes.md) and both manifests name the
+/// same `nats` image, so what the prose says is what gets deployed.
 #[test]
-fn readme_and_manifests_name_one_nats_image() {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("read README.md");
-    let mut named = nats_images(&readme);
-    assert!(!named.is_empty(), "the README names the nats image");
+fn docs_and_manifests_name_one_nats_image() {
+    let mut named = Vec::new();
+    for doc in ["README.md", "docs/kubernetes.md"] {
+        let text = std::fs::read_to_string(repo_root().join(doc)).expect("read the doc");
+        named.extend(nats_images(&text));
+    }
+    assert!(!named.is_empty(), "docs/kubernetes.md names the nats image");
     for manifest in ["nats-depl.yaml", "nats-js-depl.yaml"] {
         let text = std::fs::read_to_string(repo_root().join("infra/k8s").join(manifest))
             .expect("read manifest");
@@ -471,6 +474,7 @@ fn readme_and_manifests_name_one_nats_image() {
         );
         named.extend(images);
     }
+    named.sort();
     named.dedup();
     assert_eq!(named.len(), 1, "one image everywhere: {named:?}");
 }
