@@ -71,6 +71,31 @@ pub fn error_line(err: &anyhow::Error) -> String {
     line
 }
 
+/// `,"headers":{"Trace-Id":"42","Tag":["a","b"]}`: headers as a JSON
+/// object in name order, a name given once as a string, several times as a
+/// list (see [`crate::history::user_headers`] for which are shown).
+pub fn write_headers_json<K: AsRef<str>, V: AsRef<str>>(
+    out: &mut impl Write,
+    headers: &std::collections::BTreeMap<K, Vec<V>>,
+) -> std::io::Result<()> {
+    out.write_all(b",\"headers\":{")?;
+    for (i, (name, values)) in headers.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, name.as_ref())?;
+        out.write_all(b":")?;
+        match values.as_slice() {
+            [one] => serde_json::to_writer(&mut *out, one.as_ref())?,
+            many => serde_json::to_writer(
+                &mut *out,
+                &many.iter().map(AsRef::as_ref).collect::<Vec<&str>>(),
+            )?,
+        }
+    }
+    out.write_all(b"}")
+}
+
 /// `2024-05-01T12:00:00.123Z`: a time as RFC 3339 in UTC, always with
 /// milliseconds, so that timestamped lines line up. Writes straight to
 /// `out`: no allocation per event.

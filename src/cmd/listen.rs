@@ -456,29 +456,12 @@ impl Printer {
         )?;
         write_rfc3339(out, event.published)?;
         write!(out, "\",\"pending\":{}", event.pending)?;
-        if let Some(headers) = &event.headers {
-            out.write_all(b",\"headers\":{")?;
-            // In name order, so the same event prints the same line.
-            let mut names: Vec<(&str, _)> = headers
-                .iter()
-                .map(|(name, values)| (name.as_ref(), values))
-                .collect();
-            names.sort_unstable_by_key(|(name, _)| *name);
-            for (i, (name, values)) in names.into_iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",")?;
-                }
-                serde_json::to_writer(&mut *out, name)?;
-                out.write_all(b":")?;
-                match values.as_slice() {
-                    [one] => serde_json::to_writer(&mut *out, one.as_str())?,
-                    many => serde_json::to_writer(
-                        &mut *out,
-                        &many.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
-                    )?,
-                }
-            }
-            out.write_all(b"}")?;
+        if let Some(headers) = event
+            .headers
+            .as_ref()
+            .and_then(crate::history::user_headers)
+        {
+            crate::notes::write_headers_json(out, &headers)?;
         }
         out.write_all(b",\"data\":")?;
         let data = &event.data[..];

@@ -319,14 +319,21 @@ async fn get(
         seq: message.sequence,
         time: message.time,
         data: message.payload,
-        headers: headers(&message.headers),
+        headers: user_headers(&message.headers),
     }))
 }
 
-/// The headers as name to values, leaving out JetStream's own: the
+/// The headers an application set, as name to values, leaving out JetStream's own: the
 /// `Nats-Msg-Id` that `publish` sets for exactly-once, and those the server
 /// adds to a direct get's answer (`Nats-Sequence`, `Nats-Time-Stamp`, ...).
-fn headers(map: &HeaderMap) -> Option<BTreeMap<String, Vec<String>>> {
+pub fn user_headers(map: &HeaderMap) -> Option<BTreeMap<String, Vec<String>>> {
+    // Nearly every event has only the `Nats-Msg-Id`: nothing to allocate then.
+    if map.iter().all(|(name, _)| {
+        let name: &str = name.as_ref();
+        name.starts_with("Nats-")
+    }) {
+        return None;
+    }
     let mut headers = BTreeMap::new();
     for (name, values) in map.iter() {
         let name: &str = name.as_ref();

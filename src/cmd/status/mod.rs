@@ -164,19 +164,7 @@ pub fn write_event_json(event: &StoredEvent, out: &mut impl Write) -> io::Result
         serde_json::to_writer(&mut *out, &String::from_utf8_lossy(data))?;
     }
     if let Some(headers) = &event.headers {
-        // A header given once is a string, one given several times a list.
-        let headers: serde_json::Map<String, serde_json::Value> = headers
-            .iter()
-            .map(|(name, values)| {
-                let value = match values.as_slice() {
-                    [one] => serde_json::Value::from(one.as_str()),
-                    many => serde_json::Value::from(many.to_vec()),
-                };
-                (name.clone(), value)
-            })
-            .collect();
-        out.write_all(b",\"headers\":")?;
-        serde_json::to_writer(&mut *out, &headers)?;
+        crate::notes::write_headers_json(out, headers)?;
     }
     out.write_all(b"}\n")
 }
