@@ -64,6 +64,19 @@ show_output termer
 grep -qF "(terminated: the server never sends it again)" "$(log_of termer)" ||
     fail "the term'er's line should say the event is terminated"
 ok "ack and term both end the event's deliveries; only term says it was not handled"
+
+step "6. What the server keeps of the four: status $CHANNEL"
+notice "each listener's subscription is named after its client id; the skip-ack'er's holds the event, waiting for its ack and redelivered; the others hold nothing"
+show_status "$CHANNEL"
+name_of() { sed -n 's/^Listener connected to NATS as //p' "$(log_of "$1")"; }
+[[ "$(ack_pending "$CHANNEL" "$(name_of skipper)")" == 1 &&
+    "$(subscription_field "$CHANNEL" "$(name_of skipper)" redelivered)" -ge 1 ]] ||
+    fail "status should show the skip-ack'er's event waiting for its ack, and redelivered"
+for name in acker termer naker; do
+    [[ "$(ack_pending "$CHANNEL" "$(name_of "$name")")" == 0 ]] ||
+        fail "status should show nothing waiting for the $name's ack"
+done
+ok "status shows the skip-ack'er's event waiting, and nothing for the ack'er, the term'er and the nak'er"
 for name in acker naker termer skipper; do stop_listener "$name"; done
 
 lesson_shown "ack ends an event, silence brings it back after the ack wait, nak brings it back at once or after a delay, term ends it unhandled"
