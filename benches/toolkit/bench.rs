@@ -459,7 +459,10 @@ fn watched_acks(
     };
     let (mut watched, mut plain, mut reporting) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
-        eprintln!("bench: replay with the acks watched, run {}/{runs}", run + 1);
+        eprintln!(
+            "bench: replay with the acks watched, run {}/{runs}",
+            run + 1
+        );
         let mut order = [0, 1, 2];
         order.rotate_left(run % 3);
         for which in order {
@@ -488,9 +491,8 @@ fn watched_acks(
             }
         }
     }
-    let ratio_of = |times: &[f64]| {
-        Stats::of(times.iter().zip(&plain).map(|(t, p)| t / p).collect()).median
-    };
+    let ratio_of =
+        |times: &[f64]| Stats::of(times.iter().zip(&plain).map(|(t, p)| t / p).collect()).median;
     let (ratio, reporting_ratio) = (ratio_of(&watched), ratio_of(&reporting));
     let rate = |times: &[f64]| Stats::of(times.iter().map(|t| events as f64 / t).collect());
     table.row(Row {
@@ -570,12 +572,7 @@ impl AckWatcher {
 
 /// Figure 7: `status --json CHANNEL` from exec to exit, on a channel
 /// with a million events and 50 subscriptions.
-fn status_json(
-    url: &str,
-    server_pid: u32,
-    runs: usize,
-    table: &mut Table,
-) -> anyhow::Result<()> {
+fn status_json(url: &str, server_pid: u32, runs: usize, table: &mut Table) -> anyhow::Result<()> {
     let channel = "bench.status";
     eprintln!("bench: status, publishing {STATUS_EVENTS} events to {channel}");
     let (_, output) = timed(
@@ -619,8 +616,7 @@ fn status_json(
         let channel = &document["channels"][0];
         ensure!(
             channel["events"] == STATUS_EVENTS
-                && channel["subscriptions"].as_array().map(Vec::len)
-                    == Some(STATUS_SUBSCRIPTIONS),
+                && channel["subscriptions"].as_array().map(Vec::len) == Some(STATUS_SUBSCRIPTIONS),
             "status --json did not show {STATUS_EVENTS} events and {STATUS_SUBSCRIPTIONS} subscriptions"
         );
         times.push(time.as_secs_f64() * 1e3);
@@ -668,8 +664,7 @@ fn status_live(url: &str, table: &mut Table) -> anyhow::Result<()> {
     let _watchdog = Watchdog::new(script.id());
     let status_pid = common::poll(DEADLINE, Duration::from_millis(50), || {
         let children =
-            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", script.id()))
-                .ok()?;
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", script.id())).ok()?;
         let pid: u32 = children.split_whitespace().next()?.parse().ok()?;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         cmdline.starts_with(STATUS.as_bytes()).then_some(pid)

@@ -102,7 +102,10 @@ fn child_with_arg(arg: &str) -> anyhow::Result<u32> {
             continue;
         };
         // `pid (comm) state ppid ...`; comm may hold spaces, so from the last ')'.
-        let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1));
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().nth(1));
         if ppid != Some(me.as_str()) {
             continue;
         }

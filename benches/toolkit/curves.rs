@@ -11,6 +11,12 @@ use crate::measure::*;
 use crate::replays::{self, Replayer};
 use crate::*;
 
+/// One path's figures at a point.
+type Figures = fn(&Point) -> &Stats;
+
+/// One line of the chart: name, colour, width, value at a point.
+type Line = (&'static str, RGBColor, u32, fn(&Point) -> f64);
+
 /// The sizes of a full run.
 const DEFAULT_SIZES: &[u64] = &[10_000, 100_000, 1_000_000];
 
@@ -148,11 +154,13 @@ fn targets(points: &[Point], table: &mut Table) {
     };
     let reference = points.iter().find(|p| p.events == REFERENCE_SIZE);
     if let Some(reference) = reference.filter(|r| r.events < largest.events) {
-        let paths: [(&str, &str, fn(&Point) -> &Stats); 4] = [
+        let paths: [(&str, &str, Figures); 4] = [
             ("10a", "`publish --count N`", |p| &p.publish),
             ("10b", "replay, `listen --count N`", |p| &p.listen),
             ("10c", "replay with `--json`", |p| &p.json),
-            ("10d", "replay by a queue group of 2 `listen`s", |p| &p.group),
+            ("10d", "replay by a queue group of 2 `listen`s", |p| {
+                &p.group
+            }),
         ];
         for (number, what, stats) in paths {
             let (large, small) = (stats(largest), stats(reference));
@@ -175,8 +183,7 @@ fn targets(points: &[Point], table: &mut Table) {
             "bench: curves: no scale targets (they compare the largest size with {REFERENCE_SIZE})"
         );
     }
-    let (fastest, fastest_rate) = largest.fastest();
-    let _ = fastest_rate;
+    let (fastest, _) = largest.fastest();
     table.row(Row {
         figure: format!(
             "10e. Peak resident memory (VmHWM) of `listen` replaying {} events, MiB",
@@ -205,7 +212,12 @@ fn render(points: &[Point]) -> String {
                 "same publishes with `Nats-Msg-Id`".into(),
                 &p.publish_base,
             ),
-            ("replay", &p.listen, format!("{fastest} consumer"), fastest_rate),
+            (
+                "replay",
+                &p.listen,
+                format!("{fastest} consumer"),
+                fastest_rate,
+            ),
             (
                 "replay `--json`",
                 &p.json,
@@ -267,14 +279,23 @@ fn draw(points: &[Point], path: &Path) -> anyhow::Result<()> {
     });
     ensure!(min < max, "at least two sizes are needed for a curve");
     let x = (min as f64 * 0.8)..(max as f64 * 1.25);
-    let series: [(&str, RGBColor, u32, fn(&Point) -> f64); 6] = [
+    let series: [Line; 6] = [
         ("publish", RGBColor(31, 119, 180), 3, |p| p.publish.median),
-        ("publish baseline (Nats-Msg-Id)", RGBColor(31, 119, 180), 1, |p| {
-            p.publish_base.median
+        (
+            "publish baseline (Nats-Msg-Id)",
+            RGBColor(31, 119, 180),
+            1,
+            |p| p.publish_base.median,
+        ),
+        ("listen replay", RGBColor(214, 39, 40), 3, |p| {
+            p.listen.median
         }),
-        ("listen replay", RGBColor(214, 39, 40), 3, |p| p.listen.median),
-        ("listen --json", RGBColor(255, 127, 14), 3, |p| p.json.median),
-        ("queue group of 2", RGBColor(44, 160, 44), 3, |p| p.group.median),
+        ("listen --json", RGBColor(255, 127, 14), 3, |p| {
+            p.json.median
+        }),
+        ("queue group of 2", RGBColor(44, 160, 44), 3, |p| {
+            p.group.median
+        }),
         ("fastest raw consumer", RGBColor(214, 39, 40), 1, |p| {
             p.fastest().1.median
         }),
@@ -333,7 +354,9 @@ fn draw(points: &[Point], path: &Path) -> anyhow::Result<()> {
         .x_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;
     memory.draw_series(LineSeries::new(
-        points.iter().map(|p| (p.events as f64, p.listen_mib.median)),
+        points
+            .iter()
+            .map(|p| (p.events as f64, p.listen_mib.median)),
         RGBColor(214, 39, 40).stroke_width(3),
     ))?;
     // The target: at most 20 MiB.

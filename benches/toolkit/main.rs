@@ -12,7 +12,8 @@
 //! `--baseline-*` argument, so that they too are whole processes timed from
 //! exec to exit, with their own connection, like the commands:
 //!
-//! - `--baseline-publish URL SUBJECT N [--msg-id]`: creates the stream, then
+//! - `--baseline-publish URL SUBJECT N [--msg-id] [--replicas R]`: creates
+//!   the stream (with R copies on a cluster), then
 //!   publishes N events as core NATS messages with a reply subject each
 //!   (`{inbox}.{i}`), at most [`BASELINE_WINDOW`] unacked, and reads and
 //!   checks every ack. (async-nats's `jetstream::Context::publish` futures in
@@ -26,6 +27,10 @@
 //!   all, explicit ack) read with `consumer.stream()`, [`BASELINE_PULL_BATCH`]
 //!   events per pull request; prints the same line per event as `listen`
 //!   (through a `BufWriter`) and `ack()`s each one; then deletes the consumer.
+//! - `--baseline-push-replay URL SUBJECT N`: the same with an ephemeral push
+//!   consumer (a deliver subject of its own, flow control and an idle
+//!   heartbeat, which async-nats's `Messages` answers). Replay ratios are
+//!   taken against the faster of the two in the same run.
 //! - `--baseline-oneshot URL SUBJECT`: connects, publishes one event, awaits
 //!   its ack. Its exec includes this bench binary's start-up.
 //!
@@ -41,11 +46,22 @@
 //! flow; and what watching every ack (as `status --live` does) costs a
 //! `listen` replay.
 //!
+//! Figure 10 draws the cost curves: publish, replay, `--json` replay and a
+//! queue group of two `listen`s, each with its baseline, at every size of
+//! `BENCH_SIZES`, with `listen`'s peak memory; it prints a table of its own
+//! after the main one and draws `target/bench/curves.svg`
+//! (`$CARGO_TARGET_DIR/bench/` if set). Figure 11 starts a 3-node cluster
+//! (the tests' `Cluster`) and measures publish and replay with 3 replicas.
+//! Throughput figures run with the server on the first CPU and the
+//! processes measured on the second ([`measure::Pinned`]).
+//!
 //! Environment: `NATS_SERVER_BIN` (else `.nats/bin/nats-server`, else `PATH`),
 //! `BENCH_RUNS` (repetitions of each measurement, at least 5; default 5),
 //! `BENCH_EVENTS` (events per bulk run, default 100000: the targets are set
 //! for that), `BENCH_ONLY` (figures to run, e.g. `status` or
-//! `publish,replay`; default all).
+//! `publish,replay`; names: publish, replay, one-shot, watch, progress,
+//! status, curves, cluster; default all), `BENCH_SIZES` (figure 10's sizes,
+//! default `10000,100000,1000000`; `10000,100000` for a quick run).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, BufWriter, Read as _, Write};

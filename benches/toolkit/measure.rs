@@ -313,8 +313,13 @@ impl Table {
         // By number, then letter: 1, 1b, 2, ..., 9, 10a, 11a.
         rows.sort_by_key(|row| {
             let label = row.figure.split(' ').next().unwrap_or_default();
-            let digits = label.find(|c: char| !c.is_ascii_digit()).unwrap_or(label.len());
-            (label[..digits].parse::<u32>().unwrap_or(u32::MAX), label[digits..].to_owned())
+            let digits = label
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(label.len());
+            (
+                label[..digits].parse::<u32>().unwrap_or(u32::MAX),
+                label[digits..].to_owned(),
+            )
         });
         let mut out = String::from(
             "| Figure | Toolkit | Baseline | Ratio | Target | Result |\n|---|---|---|---|---|---|\n",

@@ -53,9 +53,7 @@ pub fn replay_once(
     };
     let baseline = |mode: &str| -> anyhow::Result<Command> {
         let mut command = Command::new(std::env::current_exe()?);
-        command
-            .args([mode, url, channel, &n])
-            .stdout(Stdio::null());
+        command.args([mode, url, channel, &n]).stdout(Stdio::null());
         Ok(command)
     };
     let with_rss = |mut command: Command| -> anyhow::Result<Replay> {
