@@ -154,21 +154,42 @@ fn targets(points: &[Point], table: &mut Table) {
     };
     let reference = points.iter().find(|p| p.events == REFERENCE_SIZE);
     if let Some(reference) = reference.filter(|r| r.events < largest.events) {
-        let paths: [(&str, &str, Figures); 4] = [
-            ("10a", "`publish --count N`", |p| &p.publish),
-            ("10b", "replay, `listen --count N`", |p| &p.listen),
-            ("10c", "replay with `--json`", |p| &p.json),
-            ("10d", "replay by a queue group of 2 `listen`s", |p| {
-                &p.group
-            }),
+        // Each path with its baseline, whose own ratio is shown beside:
+        // the server slows down with the channel's size for both.
+        let paths: [(&str, &str, Figures, Figures); 4] = [
+            (
+                "10a",
+                "`publish --count N`",
+                |p| &p.publish,
+                |p| &p.publish_base,
+            ),
+            (
+                "10b",
+                "replay, `listen --count N`",
+                |p| &p.listen,
+                |p| p.fastest().1,
+            ),
+            (
+                "10c",
+                "replay with `--json`",
+                |p| &p.json,
+                |p| p.fastest().1,
+            ),
+            (
+                "10d",
+                "replay by a queue group of 2 `listen`s",
+                |p| &p.group,
+                |p| p.fastest().1,
+            ),
         ];
-        for (number, what, stats) in paths {
+        for (number, what, stats, base) in paths {
             let (large, small) = (stats(largest), stats(reference));
             let ratio = large.median / small.median;
+            let base_ratio = base(largest).median / base(reference).median;
             table.row(Row {
                 figure: format!(
                     "{number}. Scale, {what}: events/s at {} events (toolkit column) against \
-                     at {} (baseline column)",
+                     at {} (baseline column); its baseline's own ratio: {base_ratio:.2}",
                     largest.events, reference.events
                 ),
                 tool: large.show(kilo),
