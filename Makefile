@@ -141,7 +141,7 @@ completions: ## Write every binary's completion scripts (bash, zsh, fish, elvish
 man: ## Write a man page per binary into target/man/ (man target/man/publish.1)
 	@cargo run --quiet --example man -- target/man
 
-bench: ## Time publish and listen against plain async-nats programs (release build, own server)
+bench: ## Time publish and listen against plain async-nats programs, cost curves to 1M events, a 3-node cluster (release build, own servers; ~10 min)
 	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" cargo bench --bench toolkit
 
 chaos: ## Chaos run: 300000 events through a 3-node cluster while nodes and listeners are killed (CHAOS_SECONDS=120, CHAOS_SEED)
