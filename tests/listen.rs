@@ -640,6 +640,47 @@ fn until_caught_up_exits_once_the_stored_events_are_handled() {
     );
 }
 
+/// `--until-caught-up` in a queue group: both members exit 0 once the
+/// group has acked every stored event, though only one of them got the last.
+#[test]
+fn until_caught_up_ends_every_member_of_a_queue_group() {
+    let server = NatsServer::start();
+    let url = server.url();
+    // At most 10 unacked events in the group, each handled in 5 ms: neither
+    // member can take them all before the other joins.
+    let group = ["--queue-group", "catch-up", "--max-in-flight", "10"];
+    let args = [&group[..], &["--until-caught-up", "--delay", "5ms"]].concat();
+    // The group is formed before the events, so that it starts with them.
+    let forming = Listener::start(&url, &group);
+    forming.stop();
+    publish_ok(&url, &["--count", "400"]);
+    let a = Listener::start(&url, &args);
+    let b = Listener::start(&url, &args);
+    let (a, b) = (
+        a.finish_within(common::DEADLINE),
+        b.finish_within(common::DEADLINE),
+    );
+    for (member, output) in [("a", &a), ("b", &b)] {
+        assert!(
+            output.status.success(),
+            "member {member}: {}",
+            common::text(&output.stderr)
+        );
+    }
+    let (from_a, from_b) = (
+        received(&String::from_utf8_lossy(&a.stdout)),
+        received(&String::from_utf8_lossy(&b.stdout)),
+    );
+    assert!(
+        !from_a.is_empty() && !from_b.is_empty(),
+        "both members got a share"
+    );
+    let mut all = [from_a, from_b].concat();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all, (1..=400).collect::<Vec<u64>>());
+}
+
 /// `--until-caught-up` on a channel without events exits 0 at once.
 #[test]
 fn until_caught_up_exits_at_once_when_nothing_waits() {

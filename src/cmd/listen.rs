@@ -127,6 +127,10 @@ pub async fn run(
     result
 }
 
+/// How often `--until-caught-up` asks for the ack floor while it has
+/// nothing to write out.
+const CAUGHT_UP_CHECK: Duration = Duration::from_millis(500);
+
 /// At most this many events are printed before their lines are written out
 /// and acked.
 const ACK_AFTER: usize = 256;
@@ -176,6 +180,10 @@ async fn print_events(
         None
     };
     let mut caught_up = false;
+    // A queue group's other members may handle the last events: while this
+    // one has nothing to write out, it asks the group's ack floor now and then.
+    let mut check_floor = tokio::time::interval(CAUGHT_UP_CHECK);
+    check_floor.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // With stdout on the terminal, the event lines are the progress.
     let progress = match config.subscription.count {
         Some(count) => Progress::new(count, !std::io::stdout().is_terminal()),
@@ -197,6 +205,14 @@ async fn print_events(
                 out.flush()?;
                 continue;
             }
+            _ = check_floor.tick(), if backlog_end.is_some() && printed.is_empty() => {
+                let floor = subscription.ack_floor().await?;
+                if backlog_end.is_some_and(|end| floor >= end) {
+                    progress.finish();
+                    return Ok(());
+                }
+                continue;
+            }
             event = subscription.next() => event?,
         };
         let Some(event) = event else {
@@ -212,10 +228,10 @@ async fn print_events(
             printer.print(out, &event)?;
             progress.inc();
         }
-        // The last event of the start, or the last one waiting for now (a
-        // queue group's other members may take the rest): once its line is
-        // out and it is acked, the listener has caught up.
-        caught_up |= backlog_end.is_some_and(|end| event.sequence >= end || event.pending == 0);
+        // The last event of the start: once its line is out and it is
+        // acked, the listener has caught up (when a queue group's other
+        // member gets it, the ack floor tells, above).
+        caught_up |= backlog_end.is_some_and(|end| event.sequence >= end);
         printed.push(event);
         // A slow service: its line is out, its ack comes after the delay.
         // Stopped meanwhile, it does not ack what it had not finished.

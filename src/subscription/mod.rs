@@ -344,6 +344,18 @@ impl Subscription {
         }
     }
 
+    /// The subscription's ack floor: every event up to this sequence was
+    /// acked, by this listener or by another member of its queue group. One
+    /// request to the server.
+    pub async fn ack_floor(&mut self) -> anyhow::Result<u64> {
+        let info = self
+            .consumer
+            .info()
+            .await
+            .context("could not ask the server for the subscription's ack floor")?;
+        Ok(info.ack_floor.stream_sequence)
+    }
+
     /// The server's notices of events it gave up after `max_deliver`
     /// deliveries; `None` without a limit, or once taken.
     pub fn take_give_ups(&mut self) -> Option<GiveUpNotices> {
