@@ -20,26 +20,11 @@ set -euo pipefail
 
 log() { echo "install-shellcheck: $*" >&2; }
 
-# Prints the absolute path of $1 as the last line of stdout and stops.
-found() {
-    local dir
-    dir="$(cd "$(dirname "$1")" && pwd)"
-    echo "$dir/$(basename "$1")"
-    exit 0
-}
+# shellcheck source=scripts/lib/install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/install.sh"
 
-# 1. An explicit choice wins.
-if [[ -n "${SHELLCHECK_BIN:-}" ]]; then
-    if [[ -f "$SHELLCHECK_BIN" && -x "$SHELLCHECK_BIN" ]]; then
-        found "$SHELLCHECK_BIN"
-    fi
-    log "SHELLCHECK_BIN=$SHELLCHECK_BIN is not an executable file; ignoring it"
-fi
-
-# 2. One already on PATH.
-if path_bin="$(command -v shellcheck 2>/dev/null)"; then
-    found "$path_bin"
-fi
+# 1. An explicit choice wins; 2. one already on PATH.
+explicit_or_on_path SHELLCHECK_BIN shellcheck
 
 # 3. Debian's package, installed as root.
 cannot() {
@@ -50,13 +35,9 @@ cannot() {
 command -v apt-get >/dev/null 2>&1 || cannot "this system has no apt-get"
 [[ "$(id -u)" -eq 0 ]] || cannot "installing Debian's package needs root"
 
-apt_install() {
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >&2
-}
 
 log "installing Debian's shellcheck package (apt-get install shellcheck) ..."
-# A fresh container has no package lists yet: read them once, then try again.
-if ! apt_install && ! { apt-get update -qq >&2 && apt_install; }; then
+if ! apt_install shellcheck; then
     cannot "apt-get could not install it (see the messages above)"
 fi
 path_bin="$(command -v shellcheck 2>/dev/null)" || cannot "apt-get installed no shellcheck on PATH"

@@ -22,29 +22,14 @@ set -euo pipefail
 
 log() { echo "install-tmux: $*" >&2; }
 
-# Prints the absolute path of $1 as the last line of stdout and stops.
-found() {
-    local dir
-    dir="$(cd "$(dirname "$1")" && pwd)"
-    echo "$dir/$(basename "$1")"
-    exit 0
-}
+# shellcheck source=scripts/lib/install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/install.sh"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools/tmux"
 
-# 1. An explicit choice wins.
-if [[ -n "${TMUX_BIN:-}" ]]; then
-    if [[ -f "$TMUX_BIN" && -x "$TMUX_BIN" ]]; then
-        found "$TMUX_BIN"
-    fi
-    log "TMUX_BIN=$TMUX_BIN is not an executable file; ignoring it"
-fi
-
-# 2. One already on PATH.
-if path_bin="$(command -v tmux 2>/dev/null)"; then
-    found "$path_bin"
-fi
+# 1. An explicit choice wins; 2. one already on PATH.
+explicit_or_on_path TMUX_BIN tmux
 
 # 3. One unpacked before.
 if [[ -x "$tools/bin/tmux" ]] && "$tools/bin/tmux" -V >/dev/null 2>&1; then
@@ -60,12 +45,8 @@ cannot() {
 command -v apt-get >/dev/null 2>&1 || cannot "this system has no apt-get"
 
 if [[ "$(id -u)" -eq 0 ]]; then
-    apt_install() {
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux >&2
-    }
     log "installing Debian's tmux package (apt-get install tmux) ..."
-    # A fresh container has no package lists yet: read them once, then try again.
-    if ! apt_install && ! { apt-get update -qq >&2 && apt_install; }; then
+    if ! apt_install tmux; then
         cannot "apt-get could not install it (see the messages above)"
     fi
     path_bin="$(command -v tmux 2>/dev/null)" || cannot "apt-get installed no tmux on PATH"
