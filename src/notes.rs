@@ -71,6 +71,17 @@ pub fn error_line(err: &anyhow::Error) -> String {
     line
 }
 
+/// An event's data as a JSON value: as it is when it is JSON on one line
+/// (so that each event stays one line of output), else as a JSON string.
+pub fn write_data_json(out: &mut impl Write, data: &[u8]) -> std::io::Result<()> {
+    let one_line = !data.contains(&b'\n') && !data.contains(&b'\r');
+    if one_line && serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
+        out.write_all(data)
+    } else {
+        serde_json::to_writer(&mut *out, &String::from_utf8_lossy(data)).map_err(Into::into)
+    }
+}
+
 /// `,"headers":{"Trace-Id":"42","Tag":["a","b"]}`: headers as a JSON
 /// object in name order, a name given once as a string, several times as a
 /// list (see [`crate::history::user_headers`] for which are shown).

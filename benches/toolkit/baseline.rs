@@ -111,19 +111,7 @@ pub fn replay(url: &str, subject: &str, count: &str) -> anyhow::Result<()> {
             .messages()
             .await?
             .take(count);
-        let mut out = BufWriter::new(std::io::stdout().lock());
-        while let Some(message) = messages.next().await {
-            let message = message?;
-            let info = message.info().map_err(|e| anyhow::anyhow!(e))?;
-            writeln!(
-                out,
-                "Received event #{}, with data: {}",
-                info.stream_sequence,
-                String::from_utf8_lossy(&message.payload)
-            )?;
-            message.ack().await.map_err(|e| anyhow::anyhow!(e))?;
-        }
-        out.flush()?;
+        print_and_ack(&mut messages).await?;
         drop(messages);
         stream.delete_consumer(&name).await?;
         client.drain().await?;
@@ -159,24 +147,36 @@ pub fn push_replay(url: &str, subject: &str, count: &str) -> anyhow::Result<()> 
             .await?;
         let name = consumer.cached_info().name.clone();
         let mut messages = consumer.messages().await?.take(count);
-        let mut out = BufWriter::new(std::io::stdout().lock());
-        while let Some(message) = messages.next().await {
-            let message = message?;
-            let info = message.info().map_err(|e| anyhow::anyhow!(e))?;
-            writeln!(
-                out,
-                "Received event #{}, with data: {}",
-                info.stream_sequence,
-                String::from_utf8_lossy(&message.payload)
-            )?;
-            message.ack().await.map_err(|e| anyhow::anyhow!(e))?;
-        }
-        out.flush()?;
+        print_and_ack(&mut messages).await?;
         drop(messages);
         stream.delete_consumer(&name).await?;
         client.drain().await?;
         anyhow::Ok(())
     })
+}
+
+/// What both raw consumers do with each event: print the line `listen`
+/// prints, through a `BufWriter`, and `ack()` it.
+async fn print_and_ack<E>(
+    messages: &mut (impl futures_util::Stream<Item = Result<jetstream::Message, E>> + Unpin),
+) -> anyhow::Result<()>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    while let Some(message) = messages.next().await {
+        let message = message?;
+        let info = message.info().map_err(|e| anyhow::anyhow!(e))?;
+        writeln!(
+            out,
+            "Received event #{}, with data: {}",
+            info.stream_sequence,
+            String::from_utf8_lossy(&message.payload)
+        )?;
+        message.ack().await.map_err(|e| anyhow::anyhow!(e))?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Publishes one event and awaits its ack.

@@ -49,7 +49,7 @@ pub fn chosen() -> ColorChoice {
 }
 
 /// `NO_COLOR` set to anything but the empty string.
-fn no_color() -> bool {
+pub fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
 }
 

@@ -480,12 +480,7 @@ impl Printer {
             crate::notes::write_headers_json(out, &headers)?;
         }
         out.write_all(b",\"data\":")?;
-        let data = &event.data[..];
-        if serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
-            out.write_all(data)?;
-        } else {
-            serde_json::to_writer(&mut *out, &String::from_utf8_lossy(data))?;
-        }
+        crate::notes::write_data_json(out, &event.data)?;
         out.write_all(b"}\n")
     }
 }

@@ -275,19 +275,27 @@ pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
 /// than `limit + 1` bytes are ever read. `why` ends the error that names the
 /// limit: "the most a credentials file may be".
 pub fn read_at_most(path: &Path, limit: u64, why: &str) -> Result<Vec<u8>, String> {
-    use std::io::Read as _;
     let file = std::fs::File::open(path)
         .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    read_bounded(file, &path.display().to_string(), limit, why)
+}
+
+/// [`read_at_most`] for any reader (standard input, say), named `what` in
+/// its errors.
+pub fn read_bounded(
+    reader: impl std::io::Read,
+    what: &str,
+    limit: u64,
+    why: &str,
+) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
     let mut bytes = Vec::new();
-    file.take(limit + 1)
+    reader
+        .take(limit + 1)
         .read_to_end(&mut bytes)
-        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        .map_err(|err| format!("cannot read {what}: {err}"))?;
     if bytes.len() as u64 > limit {
-        return Err(format!(
-            "{} is larger than {}, {why}",
-            path.display(),
-            size(limit)
-        ));
+        return Err(format!("{what} is larger than {}, {why}", size(limit)));
     }
     Ok(bytes)
 }

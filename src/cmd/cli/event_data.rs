@@ -3,7 +3,7 @@
 //! the way `JSON.stringify` sends it. With `--lines`, a file (or standard
 //! input) of such objects, one per line, as `jq -c` writes them.
 
-use std::io::{IsTerminal as _, Read, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -56,19 +56,7 @@ impl DataFile {
                     let mut stderr = crate::mask::Masked::line_buffered(std::io::stderr());
                     let _ = writeln!(stderr, "Reading from standard input; end with Ctrl-D");
                 }
-                let mut bytes = Vec::new();
-                stdin
-                    .lock()
-                    .take(limit + 1)
-                    .read_to_end(&mut bytes)
-                    .map_err(|err| format!("cannot read standard input: {err}"))?;
-                if bytes.len() as u64 > limit {
-                    return Err(format!(
-                        "standard input is larger than {}, {why}",
-                        connection::size(limit)
-                    ));
-                }
-                Ok(bytes)
+                connection::read_bounded(stdin.lock(), "standard input", limit, why)
             }
         }
     }

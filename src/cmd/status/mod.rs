@@ -153,16 +153,10 @@ pub fn write_event_line(event: &StoredEvent, out: &mut impl Write) -> io::Result
 /// `{"seq":..,"time":..,"data":..,"headers":{..}}`: the data as it is when
 /// it is one line of JSON, else as a JSON string.
 pub fn write_event_json(event: &StoredEvent, out: &mut impl Write) -> io::Result<()> {
-    let data = &event.data[..];
     write!(out, "{{\"seq\":{},\"time\":\"", event.seq)?;
     crate::notes::write_rfc3339(out, event.time)?;
     out.write_all(b"\",\"data\":")?;
-    let one_line = !data.contains(&b'\n') && !data.contains(&b'\r');
-    if one_line && serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
-        out.write_all(data)?;
-    } else {
-        serde_json::to_writer(&mut *out, &String::from_utf8_lossy(data))?;
-    }
+    crate::notes::write_data_json(out, &event.data)?;
     if let Some(headers) = &event.headers {
         crate::notes::write_headers_json(out, headers)?;
     }

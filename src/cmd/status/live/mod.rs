@@ -77,7 +77,7 @@ pub async fn run(mut config: StatusConfig, signal: Signal) -> anyhow::Result<()>
     let mut notices = Notices::subscribe(&client, stream.as_deref()).await?;
 
     let mut state = State::new(channels, only.is_some(), config.connect.display_servers());
-    state.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    state.no_color = crate::cmd::color::no_color();
 
     // The poller: the infos, twice a second, whatever the view is doing.
     let poller = tokio::spawn({
