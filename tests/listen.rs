@@ -212,6 +212,25 @@ fn reset_stops_the_running_members_and_says_why() {
     assert_eq!(member.wait_exit().code(), Some(1));
 }
 
+/// A listener of its own is pushed its events, so nothing answers it when
+/// its consumer is deleted: its heartbeats stop, and after two of them it
+/// asks the server, stops and says why.
+#[test]
+fn own_listener_whose_consumer_is_deleted_stops_and_says_why() {
+    let server = NatsServer::start();
+    let mut listener = Listener::start(&server.url(), &[OWN]);
+    let name = server.consumer_names("TICKET_CREATED").remove(0);
+    server.with_js(|js| async move {
+        let stream = js.get_stream("TICKET_CREATED").await.expect("stream");
+        stream
+            .delete_consumer(&name)
+            .await
+            .expect("delete consumer");
+    });
+    listener.wait_for_stderr("the server deleted this listener's subscription");
+    assert_eq!(listener.wait_exit().code(), Some(1));
+}
+
 /// A crashed listener's consumer expires shortly after, on its own.
 #[test]
 fn crashed_listeners_consumer_expires() {

@@ -27,7 +27,14 @@ impl Subscription {
             return Ok(());
         }
         self.acks_sent += 1;
-        self.send_confirmed_ack(event.reply.clone()).await
+        self.send_confirmed_ack(event.reply.clone()).await?;
+        // Confirmations are collected now and then, not per event, so
+        // replay never stalls on them; close() collects the rest.
+        self.collect_confirmations();
+        if self.confirmations.len() as u64 >= MAX_UNCONFIRMED {
+            self.confirm_acks().await;
+        }
+        Ok(())
     }
 
     /// Sends `+ACK` to `reply`, asking for a confirmation on the ack inbox.
@@ -37,6 +44,7 @@ impl Subscription {
             .await
             .context("could not send the ack")?;
         self.confirmations.push_back(self.acks_sent);
+        self.connects_at_confirm = connection::connect_count(&self.client);
         self.plain_acks = 0;
         self.last_plain_ack = None;
         Ok(())
@@ -96,7 +104,7 @@ impl Subscription {
                 Ok(Some(_)) => self.confirmed(),
                 // Confirmations do not survive a reconnect: stop waiting.
                 Ok(None) => break,
-                Err(_) if connection::connect_count(&self.client) != self.connects_at_request => {
+                Err(_) if connection::connect_count(&self.client) != self.connects_at_confirm => {
                     break;
                 }
                 Err(_) if started.elapsed() > ACK_CONFIRM_TIMEOUT => break,

@@ -1,5 +1,7 @@
-//! Opening the consumer: creating it, or joining the queue group or durable
-//! that already exists, if it is the one asked for.
+//! Opening the consumer: creating it (a push consumer for a listener's own
+//! subscription, a pull consumer for a shared one, see [`super::delivery`]),
+//! or joining the queue group or durable that already exists, if it is the
+//! one asked for.
 
 use super::*;
 
@@ -7,12 +9,32 @@ use async_nats::jetstream::consumer::Config as ConsumerConfig;
 
 /// Finds or creates the consumer. A queue group or durable that already exists
 /// is joined as it is: its position in the history was fixed when it was
-/// first formed. A cluster that is electing leaders is waited for.
+/// first formed. A cluster that is electing leaders is waited for. A push
+/// consumer sends to `inbox`.
 pub(super) async fn open_consumer(
     stream: &jetstream::stream::Stream,
     options: &SubscriptionOptions,
+    inbox: &Subject,
     wait: &mut ClusterWait,
-) -> anyhow::Result<PullConsumer> {
+) -> anyhow::Result<Feed> {
+    if options.pushed() {
+        let mut wanted = options.push_config(inbox);
+        wanted.num_replicas = stream.cached_info().config.num_replicas;
+        loop {
+            // Named after the client id, so a create that timed out but was
+            // carried out all the same is created again as it is.
+            match stream.create_consumer_strict(wanted.clone()).await {
+                Ok(consumer) => return Ok(Feed::push(consumer.cached_info().clone())),
+                Err(err) => {
+                    let err = anyhow::Error::new(err)
+                        .context(format!("could not subscribe the {}", options.describe()));
+                    if !wait.retry_after(&err).await {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
     if options.reset
         && let Some(name) = options.consumer_name()
     {
@@ -39,7 +61,7 @@ pub(super) async fn open_consumer(
     loop {
         match find_or_create_consumer(stream, options, wait.notes()).await {
             Err(err) if wait.retry_after(&err).await => {}
-            result => return result,
+            result => return result.map(Feed::pull),
         }
     }
 }

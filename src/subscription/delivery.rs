@@ -1,21 +1,114 @@
-//! Delivery: asking the server for events (pipelined pull requests, asked
-//! again when a reconnect lost them) and reading what arrives.
+//! Delivery: how events reach the listener, and reading what arrives.
+//!
+//! The server sends a subscription its events in one of two ways, chosen by
+//! [`SubscriptionOptions::pushed`]:
+//!
+//! - **Push**, for a listener's own consumer (no queue group, no durable):
+//!   the consumer has a deliver subject, the listener's inbox, and the server
+//!   sends events there unasked, up to the ack window (`max_ack_pending`,
+//!   1000 by default). Now and then it asks the listener to answer (flow
+//!   control) and waits for the answer, so a listener that falls behind
+//!   slows the server down. With nothing to deliver, it sends an idle
+//!   heartbeat every [`IDLE_HEARTBEAT`]; silence for two of them makes the
+//!   listener check that its consumer still exists. A reconnect needs
+//!   nothing: the client subscribes again and the server goes on.
+//! - **Pull**, for a consumer that members share (a queue group, a durable):
+//!   each member asks for [`PULL_BATCH`] events at a time, and for the next
+//!   batch when half of one has arrived, so the server never waits. A member
+//!   asks for no more than it still wants (`--count`), so it never holds
+//!   events another member could handle. A request the server lost (a
+//!   reconnect, or no answer past its expiry) is asked again.
+//!
+//! Why both: push costs the server less per event (about a tenth less CPU
+//! in a replay, measured in docs/performance.md), and a listener's own
+//! consumer is deleted when it closes, so events pushed past `--count` go
+//! with it. In a queue group those events would be held by a member that
+//! will not handle them until the ack wait ran out, and the server would
+//! give each heartbeat to one member only; so a shared consumer is pulled.
 
 use super::*;
 
+/// How the server sends this subscription its events (see the module doc).
+pub(super) enum Feed {
+    /// A listener's own consumer pushes to the inbox.
+    Push {
+        consumer: Box<jetstream::consumer::Info>,
+        /// When the last message (event, heartbeat or flow control) came.
+        heard_at: Instant,
+    },
+    /// A shared consumer is asked for events.
+    Pull {
+        consumer: Box<PullConsumer>,
+        /// Events the pull requests in flight may still bring.
+        outstanding: u64,
+        /// When the latest pull request was sent, and how many times the
+        /// client had connected by then.
+        requested_at: Instant,
+        connects_at_request: u64,
+    },
+}
+
+impl Feed {
+    pub(super) fn pull(consumer: PullConsumer) -> Feed {
+        Feed::Pull {
+            consumer: Box::new(consumer),
+            outstanding: 0,
+            requested_at: Instant::now(),
+            connects_at_request: 0,
+        }
+    }
+
+    pub(super) fn push(consumer: jetstream::consumer::Info) -> Feed {
+        Feed::Push {
+            consumer: Box::new(consumer),
+            heard_at: Instant::now(),
+        }
+    }
+
+    /// The consumer as it was when the subscription opened.
+    pub(super) fn info(&self) -> &jetstream::consumer::Info {
+        match self {
+            Feed::Push { consumer, .. } => consumer,
+            Feed::Pull { consumer, .. } => consumer.cached_info(),
+        }
+    }
+
+    /// Whether events may arrive without asking for more.
+    fn expecting(&self) -> bool {
+        match self {
+            Feed::Push { .. } => true,
+            Feed::Pull { outstanding, .. } => *outstanding > 0,
+        }
+    }
+}
+
+/// What the server says when the consumer of a running subscription is
+/// deleted, and what to do about it.
+const CONSUMER_DELETED: &str = "the server deleted this listener's subscription (someone ran listen \
+    --reset for its queue group or durable, or deleted its consumer, or the server restarted \
+    and lost it); start the listener again";
+
 impl Subscription {
-    /// Asks the server for up to [`PULL_BATCH`] more events.
-    pub(super) async fn request_more(&mut self) -> anyhow::Result<()> {
-        // Confirmations are collected now and then, not per batch, so
-        // replay never stalls on them; close() collects the rest.
-        self.collect_confirmations();
-        if self.confirmations.len() as u64 >= MAX_UNCONFIRMED {
-            self.confirm_acks().await;
+    /// On a pull subscription, asks for up to [`PULL_BATCH`] more events
+    /// when half of the last request has arrived (pipelined), and no more
+    /// than `--count` still wants.
+    pub(super) async fn ask_for_more(&mut self) -> anyhow::Result<()> {
+        let Feed::Pull {
+            consumer,
+            outstanding,
+            requested_at,
+            connects_at_request,
+        } = &mut self.feed
+        else {
+            return Ok(());
+        };
+        if *outstanding > PULL_BATCH / 2 || self.remaining <= *outstanding {
+            return Ok(());
         }
         // Ask for no more than we still want, so `--count N` leaves the
         // events after the Nth to the next listener instead of holding
         // them until their ack wait runs out.
-        let batch = (self.remaining - self.outstanding).min(PULL_BATCH);
+        let batch = (self.remaining - *outstanding).min(PULL_BATCH);
         let request = pull::BatchConfig {
             batch: batch as usize,
             expires: Some(PULL_EXPIRES),
@@ -23,19 +116,55 @@ impl Subscription {
         };
         // Counted before it is sent, so a caller that stops waiting
         // half-way (a shutdown) never sends a second request.
-        self.outstanding += batch;
-        self.requested_at = Instant::now();
-        self.connects_at_request = connection::connect_count(&self.client);
-        self.consumer
+        *outstanding += batch;
+        *requested_at = Instant::now();
+        *connects_at_request = connection::connect_count(&self.client);
+        consumer
             .request_batch(request, self.inbox.clone())
             .await
             .context("could not ask the server for events")
     }
 
+    /// Nothing arrived for [`LOST_REQUEST_CHECK`]. A pull subscription asks
+    /// again if its request was lost: after a reconnect (the server
+    /// restarted, or we came back through another node), or when it went
+    /// unanswered past its expiry. A push subscription that has not heard
+    /// from the server for two heartbeats checks that its consumer exists.
+    pub(super) async fn quiet(&mut self) -> anyhow::Result<()> {
+        match &mut self.feed {
+            Feed::Pull {
+                outstanding,
+                requested_at,
+                connects_at_request,
+                ..
+            } => {
+                if connection::connect_count(&self.client) != *connects_at_request
+                    || requested_at.elapsed() > PULL_EXPIRES + PULL_GRACE
+                {
+                    *outstanding = 0;
+                }
+            }
+            Feed::Push { consumer, heard_at } => {
+                if heard_at.elapsed() > 2 * IDLE_HEARTBEAT {
+                    // Asked again two heartbeats later, whatever the answer:
+                    // a reconnect may be under way.
+                    *heard_at = Instant::now();
+                    match self.stream.consumer_info(&consumer.name).await {
+                        Err(err) if err.kind() == ConsumerInfoErrorKind::NotFound => {
+                            bail!(CONSUMER_DELETED)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether an event has already arrived, so that [`Subscription::next`]
     /// will not wait. Cheap; the listener flushes its output when it is not.
     pub fn event_waiting(&mut self) -> bool {
-        if self.ready.is_none() && self.outstanding > 0 {
+        if self.ready.is_none() && self.feed.expecting() {
             self.ready = self.events.next().now_or_never().flatten();
         }
         self.ready.is_some()
@@ -47,9 +176,33 @@ impl Subscription {
         &mut self,
         message: async_nats::Message,
     ) -> anyhow::Result<Option<Delivery>> {
+        match &mut self.feed {
+            Feed::Push { heard_at, .. } => *heard_at = Instant::now(),
+            Feed::Pull { outstanding, .. } => {
+                if matches!(message.status, None | Some(StatusCode::OK)) {
+                    *outstanding = outstanding.saturating_sub(1);
+                }
+            }
+        }
         match message.status {
             None | Some(StatusCode::OK) => {}
-            Some(StatusCode::IDLE_HEARTBEAT) => return Ok(None),
+            // A push consumer's idle heartbeat, or its flow control: the
+            // server waits for an answer on the reply subject (or, when it
+            // stalled waiting for one, on the subject a heartbeat names).
+            Some(StatusCode::IDLE_HEARTBEAT) => {
+                let stalled = message
+                    .headers
+                    .as_ref()
+                    .and_then(|headers| headers.get("Nats-Consumer-Stalled"))
+                    .map(|subject| Subject::from(subject.as_str()));
+                if let Some(answer_to) = message.reply.or(stalled) {
+                    self.client
+                        .publish(answer_to, Bytes::new())
+                        .await
+                        .context("could not answer the server's flow control")?;
+                }
+                return Ok(None);
+            }
             // 408: a request expired with nothing (more) to deliver; 409:
             // the server ended it (a leadership change, say). The events it
             // will no longer bring are asked for again, unless the consumer
@@ -57,23 +210,21 @@ impl Subscription {
             Some(_) => {
                 let description = message.description.as_deref().unwrap_or_default();
                 if description.eq_ignore_ascii_case("consumer deleted") {
-                    bail!(
-                        "the server deleted this listener's subscription (someone ran listen --reset \
-                         for its queue group or durable, or deleted its consumer); start the listener again"
-                    );
+                    bail!(CONSUMER_DELETED);
                 }
-                let void = message
-                    .headers
-                    .as_ref()
-                    .and_then(|headers| headers.get("Nats-Pending-Messages"))
-                    .and_then(|pending| pending.as_str().parse().ok())
-                    // Without the count, every request in flight is taken as void.
-                    .unwrap_or(self.outstanding);
-                self.outstanding = self.outstanding.saturating_sub(void);
+                if let Feed::Pull { outstanding, .. } = &mut self.feed {
+                    let void = message
+                        .headers
+                        .as_ref()
+                        .and_then(|headers| headers.get("Nats-Pending-Messages"))
+                        .and_then(|pending| pending.as_str().parse().ok())
+                        // Without the count, every request in flight is taken as void.
+                        .unwrap_or(*outstanding);
+                    *outstanding = outstanding.saturating_sub(void);
+                }
                 return Ok(None);
             }
         }
-        self.outstanding = self.outstanding.saturating_sub(1);
         let Some(reply) = message.reply else {
             return Ok(None);
         };

@@ -18,8 +18,8 @@
 //! | NATS Streaming               | JetStream consumer                                  |
 //! |------------------------------|-----------------------------------------------------|
 //! | queue group `Q`              | one pull consumer named `Q`, shared by all members |
-//! | `setDurableName(D)`          | a durable consumer named `D`                        |
-//! | neither                      | an ephemeral consumer, deleted when the listener exits |
+//! | `setDurableName(D)`          | a durable pull consumer named `D`                   |
+//! | neither                      | an ephemeral push consumer, deleted when the listener exits |
 //! | `setDeliverAllAvailable()`   | `deliver_policy: all`                               |
 //! | (no start option)            | `deliver_policy: new`                               |
 //! | `setStartAtSequence(n)`      | `deliver_policy: by_start_sequence`                 |
@@ -34,6 +34,9 @@
 //! | `msg.getSequence()`          | the stream sequence in the reply subject            |
 //! | `msg.getTimestamp()`         | the timestamp in the reply subject                  |
 //! | `msg.isRedelivered()`        | a delivery count above 1 in the reply subject       |
+//!
+//! Events reach the listener pushed by the server or pulled by the
+//! listener: `src/subscription/delivery.rs` says which and why.
 //!
 //! A consumer that is not durable expires [`INACTIVE_THRESHOLD`] after its
 //! last member stops asking for events, which is how a non-durable queue group
@@ -69,6 +72,7 @@ use acks::RecentlyAcked;
 pub use advisories::{GiveUpNotices, GivenUp};
 use consumer::open_consumer;
 pub use delivery::AckSubject;
+use delivery::Feed;
 pub use options::{StartPosition, SubscriptionOptions};
 
 /// The queue group of the course's listener.
@@ -80,6 +84,10 @@ pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
 /// How long a non-durable consumer outlives its last listener (after a crash,
 /// say); a listener that exits cleanly deletes its own consumer at once.
 pub const INACTIVE_THRESHOLD: Duration = Duration::from_secs(5);
+
+/// How often a push consumer sends an idle heartbeat while it has nothing
+/// to deliver.
+pub const IDLE_HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// How many events one pull request asks for. The next request goes out
 /// when half of them have arrived, so events keep flowing.
@@ -96,7 +104,8 @@ const PULL_GRACE: Duration = Duration::from_secs(2);
 /// was lost to a reconnect.
 const LOST_REQUEST_CHECK: Duration = Duration::from_millis(250);
 
-/// How many acks may wait for their confirmation before the listener waits.
+/// How many ack confirmations may be awaited at once (each covers up to
+/// [`CONFIRM_EVERY`] acks) before the listener waits for them.
 const MAX_UNCONFIRMED: u64 = 8192;
 
 /// At most this many acks in a row go out without asking for a confirmation
@@ -144,7 +153,8 @@ impl Delivery {
 pub struct Subscription {
     client: Client,
     stream: jetstream::stream::Stream,
-    consumer: PullConsumer,
+    /// The consumer, and how it sends events: pushed or pulled.
+    feed: Feed,
     inbox: Subject,
     events: Subscriber,
     /// A message already received, not yet handled (see `event_waiting`).
@@ -166,16 +176,12 @@ pub struct Subscription {
     acked: RecentlyAcked,
     /// Events that came back although acked, and were not shown again.
     skipped: Skipped,
-    /// How many times the client had connected when the subscription opened.
+    /// How many times the client had connected when the subscription
+    /// opened, and when it last asked for an ack confirmation.
     connects_at_open: u64,
-    /// When the pull request in flight was sent, and how many times the
-    /// client had connected by then.
-    requested_at: Instant,
-    connects_at_request: u64,
+    connects_at_confirm: u64,
     /// Events still wanted (`--count`), `u64::MAX` for no limit.
     remaining: u64,
-    /// Events the pull request in flight may still bring.
-    outstanding: u64,
     /// The consumer is this listener's alone, and goes when it closes.
     own_consumer: bool,
     /// The server's notices of events it gave up (`--max-deliver`).
@@ -209,17 +215,18 @@ impl Subscription {
                 }
             }
         };
-        let consumer = open_consumer(&stream, options, &mut wait).await?;
-        // Every reply to our pull requests, events among them, arrives on one inbox.
+        // Every event arrives on one inbox: pushed there, or in reply to our
+        // pull requests. Subscribed first, so a push consumer finds it.
         let inbox = Subject::from(client.new_inbox());
         let events = client
             .subscribe(inbox.clone())
             .await
             .context("could not subscribe to the listener's inbox")?;
+        let feed = open_consumer(&stream, options, &inbox, &mut wait).await?;
         // With a delivery limit, the server announces each event it gives up
         // on an advisory subject of this consumer.
         let give_ups = match options.max_deliver {
-            Some(_) => Some(GiveUpNotices::subscribe(client, consumer.cached_info()).await?),
+            Some(_) => Some(GiveUpNotices::subscribe(client, feed.info()).await?),
             None => None,
         };
         let ack_inbox = Subject::from(client.new_inbox());
@@ -239,15 +246,13 @@ impl Subscription {
             acked: RecentlyAcked::default(),
             skipped: Skipped::default(),
             connects_at_open: connection::connect_count(client),
-            requested_at: Instant::now(),
-            connects_at_request: 0,
+            connects_at_confirm: 0,
             client: client.clone(),
             stream,
-            consumer,
+            feed,
             inbox,
             events,
             remaining: options.count.unwrap_or(u64::MAX),
-            outstanding: 0,
             own_consumer: options.consumer_name().is_none(),
             give_ups,
         })
@@ -267,23 +272,14 @@ impl Subscription {
                 }
                 continue;
             }
-            // Pipelined: the next request goes out when half of the events
+            // Pulled: the next request goes out when half of the events
             // asked for have arrived, so the server never waits for us.
-            if self.outstanding <= PULL_BATCH / 2 && self.remaining > self.outstanding {
-                self.request_more().await?;
-            }
+            self.ask_for_more().await?;
             let message = match tokio::time::timeout(LOST_REQUEST_CHECK, self.events.next()).await {
                 Ok(Some(message)) => message,
                 Ok(None) => bail!("the connection to NATS was closed"),
                 Err(_elapsed) => {
-                    // A reconnect means the server lost our pull request (it
-                    // restarted, or we came back through another node); so
-                    // does a request left unanswered past its expiry. Ask again.
-                    if connection::connect_count(&self.client) != self.connects_at_request
-                        || self.requested_at.elapsed() > PULL_EXPIRES + PULL_GRACE
-                    {
-                        self.outstanding = 0;
-                    }
+                    self.quiet().await?;
                     continue;
                 }
             };
@@ -329,7 +325,7 @@ impl Subscription {
     /// only, or a durable that had handled them all). One request to the
     /// server, made only by whoever asks.
     pub async fn backlog_end(&self) -> anyhow::Result<Option<u64>> {
-        let info = self.consumer.cached_info();
+        let info = self.feed.info();
         if info.num_pending == 0 && info.num_ack_pending == 0 {
             return Ok(None);
         }
@@ -349,8 +345,8 @@ impl Subscription {
     /// request to the server.
     pub async fn ack_floor(&mut self) -> anyhow::Result<u64> {
         let info = self
-            .consumer
-            .info()
+            .stream
+            .consumer_info(&self.feed.info().name)
             .await
             .context("could not ask the server for the subscription's ack floor")?;
         Ok(info.ack_floor.stream_sequence)
@@ -381,8 +377,10 @@ impl Subscription {
         let unconfirmed = self.confirm_acks().await;
         self.events.unsubscribe().await.ok();
         if self.own_consumer {
-            let name = self.consumer.cached_info().name.clone();
-            self.stream.delete_consumer(&name).await.ok();
+            self.stream
+                .delete_consumer(&self.feed.info().name)
+                .await
+                .ok();
         }
         unconfirmed
     }

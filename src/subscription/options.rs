@@ -123,6 +123,31 @@ impl SubscriptionOptions {
         self.durable.as_deref().or(self.queue_group.as_deref())
     }
 
+    /// Whether the server pushes events to this listener unasked: yes for a
+    /// listener's own consumer (no queue group, no durable), which nobody
+    /// else reads. A queue group's or a durable's consumer is pulled: each
+    /// member asks for what it will handle (see the module doc).
+    pub fn pushed(&self) -> bool {
+        self.consumer_name().is_none()
+    }
+
+    /// The push consumer of a listener's own subscription ([`Self::pushed`]):
+    /// the settings of [`Self::consumer_config`], sent to `deliver_subject`
+    /// with flow control and an idle heartbeat every [`IDLE_HEARTBEAT`].
+    pub fn push_config(&self, deliver_subject: &Subject) -> jetstream::consumer::Config {
+        jetstream::consumer::Config {
+            deliver_subject: Some(deliver_subject.to_string()),
+            // The server waits for the listener to answer now and then, so a
+            // listener that falls behind slows the server down instead of
+            // being cut off as a slow consumer.
+            flow_control: true,
+            // Sent while there is nothing to deliver: silence longer than two
+            // of them means the consumer or the connection is gone.
+            idle_heartbeat: IDLE_HEARTBEAT,
+            ..self.consumer_config().into_consumer_config()
+        }
+    }
+
     /// The JetStream consumer this listener's options describe.
     pub fn consumer_config(&self) -> pull::Config {
         let mut metadata = HashMap::new();
