@@ -30,11 +30,17 @@ pub struct Point {
     pub publish: Stats,
     /// The baseline publish with a `Nats-Msg-Id` per event.
     pub publish_base: Stats,
+    /// Context: the baseline publish without `Nats-Msg-Id`, which shows
+    /// what the server's duplicate window costs as it fills.
+    pub publish_plain: Stats,
     pub listen: Stats,
     pub json: Stats,
     pub group: Stats,
     pub pull: Stats,
     pub push: Stats,
+    /// Context: the push consumer replaying a channel whose publishes' ids
+    /// the server still holds (published moments before).
+    pub push_fresh: Stats,
     /// Peak memory of `listen` (the plain replay), MiB.
     pub listen_mib: Stats,
 }
@@ -91,35 +97,50 @@ pub fn curves(
 /// `runs` replays of each kind of one channel of `events` events.
 fn point(url: &str, events: u64, runs: usize) -> anyhow::Result<Point> {
     let n = events.to_string();
-    let (mut tool, mut base) = (Vec::new(), Vec::new());
+    // 0: `publish`, 1: the baseline with `Nats-Msg-Id`, 2: without.
+    let mut rates: [Vec<f64>; 3] = Default::default();
     for run in 0..runs {
         eprintln!("bench: curves, publishing {events}, run {}/{runs}", run + 1);
-        let mut order = [true, false];
-        if run % 2 == 1 {
-            order.reverse();
-        }
-        for toolkit in order {
-            let channel = format!("bench.curve.publish.{events}.{run}.{toolkit}");
-            let (time, _) = if toolkit {
-                timed(
-                    Command::new(PUBLISH)
-                        .args(["--server", url, "--channel", &channel, "--count", &n])
-                        .stdout(Stdio::null()),
-                )?
+        // Rotated from run to run, as the replays are.
+        let mut order = [0, 1, 2];
+        order.rotate_left(run % 3);
+        for kind in order {
+            let channel = format!("bench.curve.publish.{events}.{run}.{kind}");
+            let mut command = if kind == 0 {
+                let mut command = Command::new(PUBLISH);
+                command.args(["--server", url, "--channel", &channel, "--count", &n]);
+                command
             } else {
-                timed(
-                    Command::new(std::env::current_exe()?)
-                        .args(["--baseline-publish", url, &channel, &n, "--msg-id"])
-                        .stdout(Stdio::null()),
-                )?
+                let mut command = Command::new(std::env::current_exe()?);
+                command.args(["--baseline-publish", url, &channel, &n]);
+                if kind == 1 {
+                    command.arg("--msg-id");
+                }
+                command
             };
-            let rate = events as f64 / time.as_secs_f64();
-            if toolkit { &mut tool } else { &mut base }.push(rate);
+            let (time, _) = timed(command.stdout(Stdio::null()))?;
+            rates[kind].push(events as f64 / time.as_secs_f64());
             delete_stream(url, &channel)?;
         }
     }
+    let [tool, base, plain] = rates;
+    // Replayed once the server has forgotten the publishes' ids (see
+    // `create_settled_stream`); the push consumer replays a channel whose ids
+    // it still holds too, for context.
     let channel = format!("bench.curve.replay.{events}");
+    replays::create_settled_stream(url, &channel)?;
     replays::fill(url, &channel, events, 1)?;
+    let fresh = format!("bench.curve.fresh.{events}");
+    replays::fill(url, &fresh, events, 1)?;
+    let within_window = replays::replays(
+        url,
+        &fresh,
+        events,
+        runs,
+        &[Replayer::Push],
+        &format!("curves, replaying {events} within the duplicate window"),
+    )?;
+    delete_stream(url, &fresh)?;
     use Replayer::*;
     let who = [Listen, ListenJson, QueueGroup, Pull, Push];
     let results = replays::replays(
@@ -137,11 +158,13 @@ fn point(url: &str, events: u64, runs: usize) -> anyhow::Result<Point> {
         runs,
         publish: Stats::of(tool),
         publish_base: Stats::of(base),
+        publish_plain: Stats::of(plain),
         listen: rate(0),
         json: rate(1),
         group: rate(2),
         pull: rate(3),
         push: rate(4),
+        push_fresh: replays::rates(events, &within_window[0].0),
         listen_mib: Stats::of(results[0].1.clone()),
     })
 }
@@ -186,10 +209,19 @@ fn targets(points: &[Point], table: &mut Table) {
             let (large, small) = (stats(largest), stats(reference));
             let ratio = large.median / small.median;
             let base_ratio = base(largest).median / base(reference).median;
+            // What the duplicate window costs: the same baseline without ids.
+            let plain = if number == "10a" {
+                format!(
+                    "; without `Nats-Msg-Id`: {:.2}",
+                    largest.publish_plain.median / reference.publish_plain.median
+                )
+            } else {
+                String::new()
+            };
             table.row(Row {
                 figure: format!(
                     "{number}. Scale, {what}: events/s at {} events (toolkit column) against \
-                     at {} (baseline column); its baseline's own ratio: {base_ratio:.2}",
+                     at {} (baseline column); its baseline's own ratio: {base_ratio:.2}{plain}",
                     largest.events, reference.events
                 ),
                 tool: large.show(kilo),
@@ -270,6 +302,20 @@ fn render(points: &[Point]) -> String {
         }
         let _ = writeln!(
             out,
+            "| {} | {} | context: publish without `Nats-Msg-Id` (no duplicate window) | – | {} | – | – |",
+            p.events,
+            p.runs,
+            p.publish_plain.show(kilo),
+        );
+        let _ = writeln!(
+            out,
+            "| {} | {} | context: push consumer, replaying within the duplicate window (ids still held) | – | {} | – | – |",
+            p.events,
+            p.runs,
+            p.push_fresh.show(kilo),
+        );
+        let _ = writeln!(
+            out,
             "| {} | {} | context: pull / push consumer | – | {} / {} | {:.2} | – |",
             p.events,
             p.runs,
@@ -300,13 +346,19 @@ fn draw(points: &[Point], path: &Path) -> anyhow::Result<()> {
     });
     ensure!(min < max, "at least two sizes are needed for a curve");
     let x = (min as f64 * 0.8)..(max as f64 * 1.25);
-    let series: [Line; 6] = [
+    let series: [Line; 8] = [
         ("publish", RGBColor(31, 119, 180), 3, |p| p.publish.median),
         (
             "publish baseline (Nats-Msg-Id)",
             RGBColor(31, 119, 180),
             1,
             |p| p.publish_base.median,
+        ),
+        (
+            "publish baseline, no Nats-Msg-Id",
+            RGBColor(158, 202, 225),
+            1,
+            |p| p.publish_plain.median,
         ),
         ("listen replay", RGBColor(214, 39, 40), 3, |p| {
             p.listen.median
@@ -320,6 +372,12 @@ fn draw(points: &[Point], path: &Path) -> anyhow::Result<()> {
         ("fastest raw consumer", RGBColor(214, 39, 40), 1, |p| {
             p.fastest().1.median
         }),
+        (
+            "push consumer, ids still held",
+            RGBColor(148, 103, 189),
+            1,
+            |p| p.push_fresh.median,
+        ),
     ];
     let top = points
         .iter()
