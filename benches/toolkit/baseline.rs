@@ -32,8 +32,28 @@ pub fn publish(
     runtime()?.block_on(async {
         let client = async_nats::connect(url).await?;
         let js = jetstream::new(client.clone());
-        js.get_or_create_stream(stream_config(subject, replicas))
+        let mut stream = js
+            .get_or_create_stream(stream_config(subject, replicas))
             .await?;
+        // On a cluster, a new stream answers once its replicas have elected
+        // a leader; publishes before that get no answer (`publish` waits for
+        // it too, see `ClusterWait`).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while replicas > 1
+            && stream
+                .info()
+                .await?
+                .cluster
+                .as_ref()
+                .and_then(|c| c.leader.as_ref())
+                .is_none()
+        {
+            ensure!(
+                Instant::now() < deadline,
+                "stream {subject} elected no leader in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let subject = async_nats::Subject::from(subject);
         let payload = Bytes::from_static(SEED);
         let inbox = client.new_inbox();
@@ -105,6 +125,7 @@ pub fn replay(url: &str, subject: &str, count: &str) -> anyhow::Result<()> {
             })
             .await?;
         let name = consumer.cached_info().name.clone();
+        consumer_leader(&stream, &name).await?;
         let mut messages = consumer
             .stream()
             .max_messages_per_batch(BASELINE_PULL_BATCH)
@@ -146,6 +167,7 @@ pub fn push_replay(url: &str, subject: &str, count: &str) -> anyhow::Result<()> 
             })
             .await?;
         let name = consumer.cached_info().name.clone();
+        consumer_leader(&stream, &name).await?;
         let mut messages = consumer.messages().await?.take(count);
         print_and_ack(&mut messages).await?;
         drop(messages);
@@ -153,6 +175,32 @@ pub fn push_replay(url: &str, subject: &str, count: &str) -> anyhow::Result<()> 
         client.drain().await?;
         anyhow::Ok(())
     })
+}
+
+/// On a cluster, waits until the new consumer `name` has elected a leader:
+/// before that, its pull requests are answered "no responders" (503), which
+/// async-nats's pull stream gives up on (`listen` asks again).
+async fn consumer_leader(stream: &jetstream::stream::Stream, name: &str) -> anyhow::Result<()> {
+    if stream.cached_info().config.num_replicas <= 1 {
+        return Ok(());
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = stream.consumer_info(name).await?;
+        if info
+            .cluster
+            .as_ref()
+            .and_then(|c| c.leader.as_ref())
+            .is_some()
+        {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "consumer {name} elected no leader in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// What both raw consumers do with each event: print the line `listen`

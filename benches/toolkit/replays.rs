@@ -84,13 +84,14 @@ pub fn replay_once(
 /// exec of the first to the exit of the last.
 ///
 /// `--until-caught-up` ends the member that handles the channel's last
-/// event (or one with nothing pending behind it); the other one may go on
-/// waiting for events the group has already handled. So once one member
-/// has exited, the bench asks the server about the group's consumer every
-/// millisecond, and when it has acked every event (ack floor at the last
-/// sequence, nothing pending, nothing awaiting an ack) that instant ends
-/// the replay and the member still waiting gets a SIGINT (Ctrl-C), which
-/// it answers with a clean close, untimed.
+/// event at once; the other one, with nothing to write out, learns it from
+/// the group's ack floor, which it asks for every 500 ms. So that this
+/// polling interval is not timed, once one member has exited the bench
+/// asks the server about the group's consumer every half millisecond, and
+/// when it has acked every event (ack floor at the last sequence, nothing
+/// pending, nothing awaiting an ack) that instant ends the replay; a member
+/// still running then gets a SIGINT (Ctrl-C), which it answers with a
+/// clean close, untimed.
 fn queue_group(url: &str, channel: &str, events: u64, group: &str) -> anyhow::Result<Duration> {
     let rt = runtime()?;
     // Connected before the clock starts: only the members are timed.
