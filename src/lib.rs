@@ -30,9 +30,10 @@
 //!   ([`publish::Batch::each`], `publish --lines`), with headers or without.
 //! - [`subscription`]: subscription options (queue group, deliver-all,
 //!   durable name, manual ack, ack wait, max in flight, start time) become a
-//!   JetStream pull consumer; its module docs hold the table from NATS
-//!   Streaming to JetStream. Pulling events; acking, nak-ing or terminating
-//!   them; closing.
+//!   JetStream consumer; its module docs hold the table from NATS
+//!   Streaming to JetStream. Receiving events (pushed to a listener's own
+//!   consumer, pulled from a queue group's or durable's); acking, nak-ing
+//!   or terminating them; closing.
 //! - [`history`]: what the server keeps, read over the client port: each
 //!   channel's stored events and every subscription's place in them (ack
 //!   floor, delivered, ack pending), the stored events themselves, and
