@@ -231,6 +231,20 @@ fn own_listener_whose_consumer_is_deleted_stops_and_says_why() {
     assert_eq!(listener.wait_exit().code(), Some(1));
 }
 
+/// A listener of its own is pushed its events with flow control: once a few
+/// MiB are on their way the server waits until the listener answers. A
+/// replay of 8 MiB, more than the server sends unanswered, comes through whole.
+#[test]
+fn own_listener_answers_flow_control_through_a_long_replay() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let data = format!("{{\"text\":\"{}\"}}", "x".repeat(2000));
+    publish_ok(&url, &["--count", "4000", "--data", &data]);
+    let output = listen(&url, &["--deliver-all", OWN, "--count", "4000"]);
+    let events = received(&String::from_utf8_lossy(&output.stdout));
+    assert_eq!(events, (1..=4000).collect::<Vec<u64>>());
+}
+
 /// A crashed listener's consumer expires shortly after, on its own.
 #[test]
 fn crashed_listeners_consumer_expires() {

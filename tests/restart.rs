@@ -74,9 +74,26 @@ fn durable_replay_across_a_restart_sees_every_event_and_no_acked_one_again() {
         listener.stderr()
     );
 
-    let stdout = listener.stdout();
+    every_event_seen_and_each_repeat_marked(&listener.stdout());
+
+    // The durable's acks all reached the server: nothing is pending, and a
+    // restarted listener gets nothing from the replay again.
+    publish_ok(&url, &[]);
+    let next = common::listen(
+        &url,
+        &["--durable", "replay", "--no-queue-group", "--count", "1"],
+    );
+    assert_eq!(
+        received(&String::from_utf8_lossy(&next.stdout)),
+        [EVENTS + 1]
+    );
+}
+
+/// Every event of the replay was printed, and each one printed again is
+/// marked as a redelivery.
+fn every_event_seen_and_each_repeat_marked(stdout: &str) {
     let mut seen: HashMap<u64, u32> = HashMap::new();
-    for seq in received(&stdout) {
+    for seq in received(stdout) {
         *seen.entry(seq).or_default() += 1;
     }
     let missing: Vec<u64> = (1..=EVENTS).filter(|s| !seen.contains_key(s)).collect();
@@ -90,18 +107,30 @@ fn durable_replay_across_a_restart_sees_every_event_and_no_acked_one_again() {
     let again = seen.values().map(|n| u64::from(n - 1)).sum::<u64>();
     let marked = stdout.matches("(redelivered, delivery #").count() as u64;
     assert_eq!(again, marked, "every repeat is a marked redelivery");
+}
 
-    // The durable's acks all reached the server: nothing is pending, and a
-    // restarted listener gets nothing from the replay again.
-    publish_ok(&url, &[]);
-    let next = common::listen(
-        &url,
-        &["--durable", "replay", "--no-queue-group", "--count", "1"],
+/// A listener of its own, replaying the history across a server restart,
+/// goes on: the server keeps pushing to it once it has reconnected, and it
+/// sees every event.
+#[test]
+fn own_replay_across_a_restart_sees_every_event() {
+    let mut server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", &EVENTS.to_string()]);
+    let args = ["--deliver-all", "--no-queue-group", "--count"];
+    let count = EVENTS.to_string();
+    let mut listener = Running::start(&url, &[&args[..], &[count.as_str()]].concat());
+    listener.wait_until("part of the replay", |l| l.received().len() > 2_000);
+    server.kill();
+    server.start_again();
+    let status = listener.wait_exit();
+    assert!(status.success(), "{}", listener.stderr());
+    assert!(
+        listener.stderr().contains("Reconnected"),
+        "{}",
+        listener.stderr()
     );
-    assert_eq!(
-        received(&String::from_utf8_lossy(&next.stdout)),
-        [EVENTS + 1]
-    );
+    every_event_seen_and_each_repeat_marked(&listener.stdout());
 }
 
 /// The library's `Publisher` is the `publish` command's exactly-once

@@ -93,7 +93,8 @@ pub struct SubscriptionStatus {
     pub redelivered: u64,
     /// Events stored and not delivered yet.
     pub pending: u64,
-    /// Listeners waiting for events (pull requests).
+    /// Listeners waiting for events (pull requests): always 0 for a
+    /// listener's own subscription, which the server pushes to.
     pub waiting: u64,
 }
 

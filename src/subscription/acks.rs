@@ -53,6 +53,8 @@ impl Subscription {
     /// Terminates an event (`+TERM`): the server will never deliver it again,
     /// as for an event no listener can handle.
     pub async fn term(&mut self, event: &Delivery) -> anyhow::Result<()> {
+        // Settled for good, as an acked one: never shown again.
+        self.acked.insert(event.sequence);
         self.client
             .publish(event.reply.clone(), AckKind::Term.into())
             .await
@@ -153,6 +155,15 @@ impl RecentlyAcked {
         self.in_window(sequence) && self.bits[word] & mask != 0
     }
 
+    /// The first sequence from `start` on that was not acked: `top + 1`
+    /// when all were. Sequences older than the window count as acked.
+    pub(super) fn first_missing_from(&self, start: u64) -> u64 {
+        let oldest = (self.top + 1).saturating_sub(RECENT_ACKS);
+        (start.max(oldest)..=self.top)
+            .find(|&sequence| !self.contains(sequence))
+            .unwrap_or(self.top + 1)
+    }
+
     pub(super) fn insert(&mut self, sequence: u64) {
         if sequence > self.top {
             // Slide the window up: forget the sequences it leaves behind.
@@ -188,6 +199,19 @@ mod tests {
         // An older sequence acked late (a queue group's redelivery) counts too.
         acked.insert(3);
         assert!(acked.contains(3));
+    }
+
+    #[test]
+    fn first_missing_is_the_first_sequence_not_acked_from_the_start() {
+        let mut acked = RecentlyAcked::default();
+        assert_eq!(acked.first_missing_from(1), 1);
+        for sequence in [3, 4, 6] {
+            acked.insert(sequence);
+        }
+        assert_eq!(acked.first_missing_from(3), 5);
+        assert_eq!(acked.first_missing_from(1), 1);
+        acked.insert(5);
+        assert_eq!(acked.first_missing_from(3), 7, "all acked: the next one");
     }
 
     #[test]

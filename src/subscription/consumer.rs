@@ -10,11 +10,12 @@ use async_nats::jetstream::consumer::Config as ConsumerConfig;
 /// Finds or creates the consumer. A queue group or durable that already exists
 /// is joined as it is: its position in the history was fixed when it was
 /// first formed. A cluster that is electing leaders is waited for. A push
-/// consumer sends to `inbox`.
+/// consumer sends to `inbox`; `connects` is the client's connect count.
 pub(super) async fn open_consumer(
     stream: &jetstream::stream::Stream,
     options: &SubscriptionOptions,
     inbox: &Subject,
+    connects: u64,
     wait: &mut ClusterWait,
 ) -> anyhow::Result<Feed> {
     if options.pushed() {
@@ -24,7 +25,9 @@ pub(super) async fn open_consumer(
             // Named after the client id, so a create that timed out but was
             // carried out all the same is created again as it is.
             match stream.create_consumer_strict(wanted.clone()).await {
-                Ok(consumer) => return Ok(Feed::push(consumer.cached_info().clone())),
+                Ok(consumer) => {
+                    return Ok(Feed::push(consumer.cached_info().clone(), wanted, connects));
+                }
                 Err(err) => {
                     let err = anyhow::Error::new(err)
                         .context(format!("could not subscribe the {}", options.describe()));

@@ -33,8 +33,16 @@ pub(super) enum Feed {
     /// A listener's own consumer pushes to the inbox.
     Push {
         consumer: Box<jetstream::consumer::Info>,
+        /// The configuration it was created with, to create it again.
+        config: Box<jetstream::consumer::Config>,
         /// When the last message (event, heartbeat or flow control) came.
         heard_at: Instant,
+        /// How many times the client had connected when the consumer was
+        /// last known to be where the listener is.
+        connects: u64,
+        /// The first and the highest sequence received.
+        first: Option<u64>,
+        highest: u64,
     },
     /// A shared consumer is asked for events.
     Pull {
@@ -58,10 +66,18 @@ impl Feed {
         }
     }
 
-    pub(super) fn push(consumer: jetstream::consumer::Info) -> Feed {
+    pub(super) fn push(
+        consumer: jetstream::consumer::Info,
+        config: jetstream::consumer::Config,
+        connects: u64,
+    ) -> Feed {
         Feed::Push {
             consumer: Box::new(consumer),
+            config: Box::new(config),
             heard_at: Instant::now(),
+            connects,
+            first: None,
+            highest: 0,
         }
     }
 
@@ -144,7 +160,9 @@ impl Subscription {
                     *outstanding = 0;
                 }
             }
-            Feed::Push { consumer, heard_at } => {
+            Feed::Push {
+                consumer, heard_at, ..
+            } => {
                 if heard_at.elapsed() > 2 * IDLE_HEARTBEAT {
                     // Asked again two heartbeats later, whatever the answer:
                     // a reconnect may be under way.
@@ -158,6 +176,83 @@ impl Subscription {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// After a reconnect, a push subscription checks where its consumer is.
+    /// A server restarted after a crash may have lost the consumer, or may
+    /// have gone back to an older record of it: it would then send again
+    /// what the listener has handled, and, with as many events recorded as
+    /// delivered and unacked as the ack window holds, send nothing until
+    /// their ack wait ran out. Either way the listener makes its consumer
+    /// anew, from the first event it has not acked, on a new inbox (so that
+    /// nothing the old one still sends is shown). Nothing is lost: every
+    /// later event comes from the new consumer, and one it had acked is
+    /// recognised and not shown again.
+    pub(super) async fn recover_after_reconnect(&mut self) -> anyhow::Result<()> {
+        let Feed::Push {
+            consumer,
+            config,
+            connects,
+            first,
+            highest,
+            ..
+        } = &mut self.feed
+        else {
+            return Ok(());
+        };
+        let now = connection::connect_count(&self.client);
+        if now == *connects {
+            return Ok(());
+        }
+        let exists = match self.stream.consumer_info(&consumer.name).await {
+            Ok(info) if info.delivered.stream_sequence >= *highest => {
+                *connects = now;
+                return Ok(());
+            }
+            Ok(_) => true,
+            Err(err) if err.kind() == ConsumerInfoErrorKind::NotFound => false,
+            // Not ready yet (a restarting server): asked again at the next wait.
+            Err(_) => return Ok(()),
+        };
+        let Some(first) = *first else {
+            // Nothing received yet: nothing to go back to.
+            if exists {
+                *connects = now;
+                return Ok(());
+            }
+            bail!(CONSUMER_DELETED);
+        };
+        let resume = self.acked.first_missing_from(first);
+        let inbox = Subject::from(self.client.new_inbox());
+        let events = self
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .context("could not subscribe to the listener's inbox")?;
+        let config = jetstream::consumer::Config {
+            deliver_subject: Some(inbox.to_string()),
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: resume,
+            },
+            ..(**config).clone()
+        };
+        if exists {
+            self.stream
+                .delete_consumer(&consumer.name)
+                .await
+                .context("could not delete the listener's consumer to make it anew")?;
+        }
+        let created =
+            self.stream.create_consumer_strict(config).await.context(
+                "could not make the listener's consumer anew after the server restarted",
+            )?;
+        **consumer = created.cached_info().clone();
+        *connects = now;
+        let mut old = std::mem::replace(&mut self.events, events);
+        old.unsubscribe().await.ok();
+        self.inbox = inbox;
+        self.ready = None;
         Ok(())
     }
 
@@ -177,7 +272,20 @@ impl Subscription {
         message: async_nats::Message,
     ) -> anyhow::Result<Option<Delivery>> {
         match &mut self.feed {
-            Feed::Push { heard_at, .. } => *heard_at = Instant::now(),
+            Feed::Push {
+                heard_at,
+                first,
+                highest,
+                ..
+            } => {
+                *heard_at = Instant::now();
+                if message.status.is_none()
+                    && let Some(meta) = message.reply.as_deref().and_then(AckSubject::parse)
+                {
+                    first.get_or_insert(meta.sequence);
+                    *highest = (*highest).max(meta.sequence);
+                }
+            }
             Feed::Pull { outstanding, .. } => {
                 if matches!(message.status, None | Some(StatusCode::OK)) {
                     *outstanding = outstanding.saturating_sub(1);

@@ -222,7 +222,8 @@ impl Subscription {
             .subscribe(inbox.clone())
             .await
             .context("could not subscribe to the listener's inbox")?;
-        let feed = open_consumer(&stream, options, &inbox, &mut wait).await?;
+        let connects = connection::connect_count(client);
+        let feed = open_consumer(&stream, options, &inbox, connects, &mut wait).await?;
         // With a delivery limit, the server announces each event it gives up
         // on an advisory subject of this consumer.
         let give_ups = match options.max_deliver {
@@ -275,6 +276,7 @@ impl Subscription {
             // Pulled: the next request goes out when half of the events
             // asked for have arrived, so the server never waits for us.
             self.ask_for_more().await?;
+            self.recover_after_reconnect().await?;
             let message = match tokio::time::timeout(LOST_REQUEST_CHECK, self.events.next()).await {
                 Ok(Some(message)) => message,
                 Ok(None) => bail!("the connection to NATS was closed"),
