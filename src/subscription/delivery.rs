@@ -10,8 +10,10 @@
 //!   control) and waits for the answer, so a listener that falls behind
 //!   slows the server down. With nothing to deliver, it sends an idle
 //!   heartbeat every [`IDLE_HEARTBEAT`]; silence for two of them makes the
-//!   listener check that its consumer still exists. A reconnect needs
-//!   nothing: the client subscribes again and the server goes on.
+//!   listener check that its consumer still exists. After a reconnect the
+//!   client subscribes again and the server goes on, unless a restart made
+//!   it lose or forget part of the consumer: then the listener makes it anew
+//!   ([`Subscription::recover_after_reconnect`]).
 //! - **Pull**, for a consumer that members share (a queue group, a durable):
 //!   each member asks for [`PULL_BATCH`] events at a time, and for the next
 //!   batch when half of one has arrived, so the server never waits. A member
@@ -81,7 +83,7 @@ impl Feed {
         }
     }
 
-    /// The consumer as it was when the subscription opened.
+    /// The consumer as it was when it was created or joined.
     pub(super) fn info(&self) -> &jetstream::consumer::Info {
         match self {
             Feed::Push { consumer, .. } => consumer,
@@ -225,11 +227,9 @@ impl Subscription {
         };
         let resume = self.acked.first_missing_from(first);
         let inbox = Subject::from(self.client.new_inbox());
-        let events = self
-            .client
-            .subscribe(inbox.clone())
-            .await
-            .context("could not subscribe to the listener's inbox")?;
+        let Ok(mut events) = self.client.subscribe(inbox.clone()).await else {
+            return Ok(());
+        };
         let config = jetstream::consumer::Config {
             deliver_subject: Some(inbox.to_string()),
             deliver_policy: DeliverPolicy::ByStartSequence {
@@ -237,16 +237,17 @@ impl Subscription {
             },
             ..(**config).clone()
         };
-        if exists {
-            self.stream
-                .delete_consumer(&consumer.name)
-                .await
-                .context("could not delete the listener's consumer to make it anew")?;
-        }
-        let created =
-            self.stream.create_consumer_strict(config).await.context(
-                "could not make the listener's consumer anew after the server restarted",
-            )?;
+        // A server still starting may refuse: asked again at the next wait
+        // (and a consumer that stays gone ends the listener, see `quiet`).
+        let created = if exists && self.stream.delete_consumer(&consumer.name).await.is_err() {
+            None
+        } else {
+            self.stream.create_consumer_strict(config).await.ok()
+        };
+        let Some(created) = created else {
+            events.unsubscribe().await.ok();
+            return Ok(());
+        };
         **consumer = created.cached_info().clone();
         *connects = now;
         let mut old = std::mem::replace(&mut self.events, events);
@@ -272,20 +273,7 @@ impl Subscription {
         message: async_nats::Message,
     ) -> anyhow::Result<Option<Delivery>> {
         match &mut self.feed {
-            Feed::Push {
-                heard_at,
-                first,
-                highest,
-                ..
-            } => {
-                *heard_at = Instant::now();
-                if message.status.is_none()
-                    && let Some(meta) = message.reply.as_deref().and_then(AckSubject::parse)
-                {
-                    first.get_or_insert(meta.sequence);
-                    *highest = (*highest).max(meta.sequence);
-                }
-            }
+            Feed::Push { heard_at, .. } => *heard_at = Instant::now(),
             Feed::Pull { outstanding, .. } => {
                 if matches!(message.status, None | Some(StatusCode::OK)) {
                     *outstanding = outstanding.saturating_sub(1);
@@ -338,6 +326,10 @@ impl Subscription {
         };
         let meta = AckSubject::parse(&reply)
             .with_context(|| format!("unexpected reply subject on an event: {reply}"))?;
+        if let Feed::Push { first, highest, .. } = &mut self.feed {
+            first.get_or_insert(meta.sequence);
+            *highest = (*highest).max(meta.sequence);
+        }
         let event = Delivery {
             sequence: meta.sequence,
             delivered: meta.delivered,
