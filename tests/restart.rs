@@ -51,30 +51,8 @@ fn publish_across_a_restart_stores_every_event_once() {
 fn durable_replay_across_a_restart_sees_every_event_and_no_acked_one_again() {
     let mut server = NatsServer::start();
     let url = server.url();
-    publish_ok(&url, &["--count", &EVENTS.to_string()]);
-    let mut listener = Running::start(
-        &url,
-        &[
-            "--durable",
-            "replay",
-            "--deliver-all",
-            "--no-queue-group",
-            "--count",
-            &EVENTS.to_string(),
-        ],
-    );
-    listener.wait_until("part of the replay", |l| l.received().len() > 2_000);
-    server.kill();
-    server.start_again();
-    let status = listener.wait_exit();
-    assert!(status.success(), "{}", listener.stderr());
-    assert!(
-        listener.stderr().contains("Reconnected"),
-        "{}",
-        listener.stderr()
-    );
-
-    every_event_seen_and_each_repeat_marked(&listener.stdout());
+    let stdout = replay_across_a_restart(&mut server, &["--durable", "replay"]);
+    every_event_seen_and_each_repeat_marked(&stdout);
 
     // The durable's acks all reached the server: nothing is pending, and a
     // restarted listener gets nothing from the replay again.
@@ -87,6 +65,29 @@ fn durable_replay_across_a_restart_sees_every_event_and_no_acked_one_again() {
         received(&String::from_utf8_lossy(&next.stdout)),
         [EVENTS + 1]
     );
+}
+
+/// Publishes [`EVENTS`] events, replays them with `listen --deliver-all
+/// --no-queue-group` and `extra` flags, kills and restarts the server part
+/// of the way, and returns the output of the listener, which exited 0 after
+/// reconnecting.
+fn replay_across_a_restart(server: &mut NatsServer, extra: &[&str]) -> String {
+    let url = server.url();
+    let count = EVENTS.to_string();
+    publish_ok(&url, &["--count", &count]);
+    let flags = ["--deliver-all", "--no-queue-group", "--count", &count];
+    let mut listener = Running::start(&url, &[&flags[..], extra].concat());
+    listener.wait_until("part of the replay", |l| l.received().len() > 2_000);
+    server.kill();
+    server.start_again();
+    let status = listener.wait_exit();
+    assert!(status.success(), "{}", listener.stderr());
+    assert!(
+        listener.stderr().contains("Reconnected"),
+        "{}",
+        listener.stderr()
+    );
+    listener.stdout()
 }
 
 /// Every event of the replay was printed, and each one printed again is
@@ -115,22 +116,8 @@ fn every_event_seen_and_each_repeat_marked(stdout: &str) {
 #[test]
 fn own_replay_across_a_restart_sees_every_event() {
     let mut server = NatsServer::start();
-    let url = server.url();
-    publish_ok(&url, &["--count", &EVENTS.to_string()]);
-    let args = ["--deliver-all", "--no-queue-group", "--count"];
-    let count = EVENTS.to_string();
-    let mut listener = Running::start(&url, &[&args[..], &[count.as_str()]].concat());
-    listener.wait_until("part of the replay", |l| l.received().len() > 2_000);
-    server.kill();
-    server.start_again();
-    let status = listener.wait_exit();
-    assert!(status.success(), "{}", listener.stderr());
-    assert!(
-        listener.stderr().contains("Reconnected"),
-        "{}",
-        listener.stderr()
-    );
-    every_event_seen_and_each_repeat_marked(&listener.stdout());
+    let stdout = replay_across_a_restart(&mut server, &[]);
+    every_event_seen_and_each_repeat_marked(&stdout);
 }
 
 /// The library's `Publisher` is the `publish` command's exactly-once
