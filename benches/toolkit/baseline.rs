@@ -4,7 +4,7 @@ use crate::*;
 
 /// The stream for `subject`, configured as the toolkit does (file storage,
 /// `replicas` copies on a cluster).
-fn stream_config(subject: &str, replicas: usize) -> jetstream::stream::Config {
+pub fn stream_config(subject: &str, replicas: usize) -> jetstream::stream::Config {
     jetstream::stream::Config {
         name: subject.replace(['.', ':'], "_").to_uppercase(),
         subjects: vec![subject.to_owned()],
@@ -32,28 +32,10 @@ pub fn publish(
     runtime()?.block_on(async {
         let client = async_nats::connect(url).await?;
         let js = jetstream::new(client.clone());
-        let mut stream = js
+        let stream = js
             .get_or_create_stream(stream_config(subject, replicas))
             .await?;
-        // On a cluster, a new stream answers once its replicas have elected
-        // a leader; publishes before that get no answer (`publish` waits for
-        // it too, see `ClusterWait`).
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while replicas > 1
-            && stream
-                .info()
-                .await?
-                .cluster
-                .as_ref()
-                .and_then(|c| c.leader.as_ref())
-                .is_none()
-        {
-            ensure!(
-                Instant::now() < deadline,
-                "stream {subject} elected no leader in 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        leader_elected(&stream, None).await?;
         let subject = async_nats::Subject::from(subject);
         let payload = Bytes::from_static(SEED);
         let inbox = client.new_inbox();
@@ -125,7 +107,7 @@ pub fn replay(url: &str, subject: &str, count: &str) -> anyhow::Result<()> {
             })
             .await?;
         let name = consumer.cached_info().name.clone();
-        consumer_leader(&stream, &name).await?;
+        leader_elected(&stream, Some(&name)).await?;
         let mut messages = consumer
             .stream()
             .max_messages_per_batch(BASELINE_PULL_BATCH)
@@ -167,7 +149,7 @@ pub fn push_replay(url: &str, subject: &str, count: &str) -> anyhow::Result<()> 
             })
             .await?;
         let name = consumer.cached_info().name.clone();
-        consumer_leader(&stream, &name).await?;
+        leader_elected(&stream, Some(&name)).await?;
         let mut messages = consumer.messages().await?.take(count);
         print_and_ack(&mut messages).await?;
         drop(messages);
@@ -177,27 +159,30 @@ pub fn push_replay(url: &str, subject: &str, count: &str) -> anyhow::Result<()> 
     })
 }
 
-/// On a cluster, waits until the new consumer `name` has elected a leader:
-/// before that, its pull requests are answered "no responders" (503), which
-/// async-nats's pull stream gives up on (`listen` asks again).
-async fn consumer_leader(stream: &jetstream::stream::Stream, name: &str) -> anyhow::Result<()> {
+/// On a cluster, waits until the new stream, or its new consumer, has
+/// elected a leader: before that, publishes get no answer, and pull
+/// requests are answered "no responders" (503), which async-nats's pull
+/// stream gives up on (`publish` and `listen` wait or ask again).
+async fn leader_elected(
+    stream: &jetstream::stream::Stream,
+    consumer: Option<&str>,
+) -> anyhow::Result<()> {
     if stream.cached_info().config.num_replicas <= 1 {
         return Ok(());
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let info = stream.consumer_info(name).await?;
-        if info
-            .cluster
-            .as_ref()
-            .and_then(|c| c.leader.as_ref())
-            .is_some()
-        {
+        let cluster = match consumer {
+            Some(name) => stream.consumer_info(name).await?.cluster,
+            None => stream.get_info().await?.cluster,
+        };
+        if cluster.and_then(|c| c.leader).is_some() {
             return Ok(());
         }
         ensure!(
             Instant::now() < deadline,
-            "consumer {name} elected no leader in 30 s"
+            "{} elected no leader in 30 s",
+            consumer.unwrap_or(&stream.cached_info().config.name)
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

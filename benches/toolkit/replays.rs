@@ -191,21 +191,9 @@ pub fn create_settled_stream(url: &str, channel: &str) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let client = async_nats::connect(url).await?;
         let js = jetstream::new(client.clone());
-        let name: String = channel
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_uppercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
         js.create_stream(jetstream::stream::Config {
-            name,
-            subjects: vec![channel.to_owned()],
             duplicate_window: SETTLED_WINDOW,
-            ..Default::default()
+            ..crate::baseline::stream_config(channel, 1)
         })
         .await?;
         client.drain().await?;
