@@ -71,6 +71,62 @@ impl Subscription {
             .context("could not send the nak")
     }
 
+    /// Gives back every event this subscription was delivered and did not
+    /// hand to its caller: the one [`Subscription::event_waiting`] took, and
+    /// those still on their way to the inbox. Each is nak'd without delay,
+    /// so the server sends it at once to another member of the queue group,
+    /// or to the durable's next listener, instead of holding it for this
+    /// closed listener until the ack wait runs out.
+    ///
+    /// The inbox is drained first: the server drops this listener's
+    /// interest, so its pull requests take no more events (nor the nak'd
+    /// ones back), and every event it sent before that still arrives and is
+    /// given back. Bounded by [`GIVE_BACK_WAIT`].
+    pub(super) async fn give_back(&mut self) -> u64 {
+        // Without a connection nothing more arrives, and no nak would go out.
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return 0;
+        }
+        let mut given_back = 0;
+        let mut waiting = self.ready.take();
+        if self.events.drain().await.is_err() {
+            waiting = None;
+        }
+        let deadline = tokio::time::Instant::now() + GIVE_BACK_WAIT;
+        loop {
+            let message = match waiting.take() {
+                Some(message) => message,
+                None => match tokio::time::timeout_at(deadline, self.events.next()).await {
+                    Ok(Some(message)) => message,
+                    // Drained (the server's answer to the drain came), or
+                    // the time is up.
+                    Ok(None) | Err(_) => break,
+                },
+            };
+            if !matches!(message.status, None | Some(StatusCode::OK)) {
+                continue;
+            }
+            let Some(reply) = message.reply else { continue };
+            let handled =
+                AckSubject::parse(&reply).is_none_or(|meta| self.acked.contains(meta.sequence));
+            if handled {
+                continue;
+            }
+            if self
+                .client
+                .publish(reply, AckKind::Nak(None).into())
+                .await
+                .is_err()
+            {
+                break;
+            }
+            given_back += 1;
+        }
+        // Sent before the connection closes: a nak has no confirmation.
+        self.client.flush().await.ok();
+        given_back
+    }
+
     /// Counts the confirmations that have arrived, without waiting.
     pub(super) fn collect_confirmations(&mut self) {
         while !self.confirmations.is_empty() {

@@ -112,6 +112,10 @@ const MAX_UNCONFIRMED: u64 = 8192;
 /// (see [`Subscription::ack`]).
 const CONFIRM_EVERY: u32 = 256;
 
+/// How long a closing listener waits for the events still on their way to
+/// it, to give them back (see [`Subscription::close`]).
+const GIVE_BACK_WAIT: Duration = Duration::from_secs(2);
+
 /// How long to wait for the server to confirm acks.
 const ACK_CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -342,16 +346,23 @@ impl Subscription {
         }
     }
 
-    /// The subscription's ack floor: every event up to this sequence was
-    /// acked, by this listener or by another member of its queue group. One
-    /// request to the server.
-    pub async fn ack_floor(&mut self) -> anyhow::Result<u64> {
+    /// Where the subscription stands in its channel, by the server's
+    /// count: every event up to the ack floor is acked (by this listener or
+    /// another member of its queue group), and how many events wait for an
+    /// ack. This listener's own acks are confirmed first, so they are
+    /// counted. One request to the server, or two.
+    pub async fn standing(&mut self) -> anyhow::Result<Standing> {
+        self.confirm_acks().await;
         let info = self
             .stream
             .consumer_info(&self.feed.info().name)
             .await
-            .context("could not ask the server for the subscription's ack floor")?;
-        Ok(info.ack_floor.stream_sequence)
+            .context("could not ask the server where the subscription stands")?;
+        Ok(Standing {
+            ack_floor: info.ack_floor.stream_sequence,
+            waiting_for_ack: info.num_ack_pending as u64,
+            ack_wait: info.config.ack_wait,
+        })
     }
 
     /// The server's notices of events it gave up after `max_deliver`
@@ -372,10 +383,18 @@ impl Subscription {
         self.skipped.after_ack_wait += 1;
     }
 
-    /// Stops receiving and deletes the consumer if it was this listener's
-    /// alone, and returns how many acks the server did not confirm (0 when
-    /// every ack is applied). The caller then drains the connection.
+    /// Stops receiving, gives back (nak's) every event the server sent that
+    /// [`Subscription::next`] did not return, deletes the consumer if it was
+    /// this listener's alone, and returns how many acks the server did not
+    /// confirm (0 when every ack is applied). The caller nak's what it was
+    /// given and did not handle before, and drains the connection after.
     pub async fn close(mut self) -> u64 {
+        // A shared consumer outlives this listener: what it was sent and did
+        // not handle goes back to the server at once. An own consumer is
+        // deleted below, and its events with it.
+        if !self.own_consumer {
+            self.give_back().await;
+        }
         let unconfirmed = self.confirm_acks().await;
         self.events.unsubscribe().await.ok();
         if self.own_consumer {
@@ -396,6 +415,17 @@ pub fn unconfirmed_acks_note(unconfirmed: u64) -> String {
          answer within {}); their events may be delivered again",
         duration::format(ACK_CONFIRM_TIMEOUT)
     )
+}
+
+/// Where a subscription stands, from [`Subscription::standing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// Every event up to this sequence is acked.
+    pub ack_floor: u64,
+    /// Events delivered and not acked yet, by any member.
+    pub waiting_for_ack: u64,
+    /// How long the server waits for an ack before it sends an event again.
+    pub ack_wait: Duration,
 }
 
 /// Events that came back although the subscription had acked them.

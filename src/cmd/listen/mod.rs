@@ -14,10 +14,15 @@ use std::time::Duration;
 use crate::cmd::color::{self, ColorChoice};
 use crate::cmd::progress::Progress;
 use crate::connection::ConnectConfig;
-use crate::notes::{write_escaped, write_rfc3339};
 use crate::subscription::{
     Delivery, GiveUpNotices, GivenUp, Subscription, SubscriptionOptions, unconfirmed_acks_note,
 };
+
+mod catch_up;
+mod print;
+
+use catch_up::CatchUp;
+use print::Printer;
 
 /// Everything `listen` needs, checked.
 #[derive(Debug, Clone)]
@@ -91,7 +96,7 @@ pub async fn run(
         &format!("Listener connected to NATS as {}", config.connect.client_id),
     )?;
 
-    let result = receive(&mut subscription, &config, shutdown, out).await;
+    let result = receive(&mut subscription, &config, shutdown, out, notes).await;
 
     // Close cleanly: stop receiving, delete what only this listener used, and
     // drain so every ack reaches the server before the connection closes.
@@ -141,18 +146,25 @@ const ACK_AFTER: usize = 256;
 /// killed at any moment may have printed an event it had not acked yet (the
 /// server sends it again), never acked one it had not printed. Lines are
 /// buffered, so the events printed since the last write wait in `printed`
-/// and are acked together right after the write.
+/// and are acked together right after the write. Whatever the listener
+/// holds and did not write out (or, with `--delay`, did not finish) when it
+/// stops is nak'd, so the server sends it on at once.
 async fn receive(
     subscription: &mut Subscription,
     config: &ListenConfig,
     shutdown: impl Future<Output = ()>,
     out: &mut impl Write,
+    notes: &mut impl Write,
 ) -> anyhow::Result<()> {
     let mut printed = Vec::with_capacity(ACK_AFTER);
-    let result = print_events(subscription, config, shutdown, out, &mut printed).await;
+    let result = print_events(subscription, config, shutdown, out, notes, &mut printed).await;
     // Whatever ended the loop, the events already printed are written out
     // and acked, unless writing failed.
     let acked = write_out_and_ack(subscription, config, out, &mut printed).await;
+    // Left over: lines that could not be written out (the reader has gone).
+    for event in printed.drain(..) {
+        subscription.nak(&event, None).await.ok();
+    }
     result.and(acked)
 }
 
@@ -161,6 +173,7 @@ async fn print_events(
     config: &ListenConfig,
     shutdown: impl Future<Output = ()>,
     out: &mut impl Write,
+    notes: &mut impl Write,
     printed: &mut Vec<Delivery>,
 ) -> anyhow::Result<()> {
     tokio::pin!(shutdown);
@@ -171,17 +184,17 @@ async fn print_events(
     let mut give_ups = subscription.take_give_ups();
     // --until-caught-up: the channel's last event at the start; done at
     // once if there was nothing to deliver.
-    let backlog_end = if config.until_caught_up {
+    let mut catch_up = if config.until_caught_up {
         match subscription.backlog_end().await? {
-            Some(end) => Some(end),
+            Some(end) => Some(CatchUp::new(end)),
             None => return Ok(()),
         }
     } else {
         None
     };
-    let mut caught_up = false;
-    // A queue group's other members may handle the last events: while this
-    // one has nothing to write out, it asks the group's ack floor now and then.
+    // While this listener has nothing to write out, it asks the ack floor
+    // now and then: a queue group's other members may handle the last
+    // events, and a stopped listener's may come back.
     let mut check_floor = tokio::time::interval(CAUGHT_UP_CHECK);
     check_floor.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // With stdout on the terminal, the event lines are the progress.
@@ -205,9 +218,10 @@ async fn print_events(
                 out.flush()?;
                 continue;
             }
-            _ = check_floor.tick(), if backlog_end.is_some() && printed.is_empty() => {
-                let floor = subscription.ack_floor().await?;
-                if backlog_end.is_some_and(|end| floor >= end) {
+            _ = check_floor.tick(), if catch_up.is_some() && printed.is_empty() => {
+                if let Some(catch_up) = catch_up.as_mut()
+                    && catch_up.check(subscription, notes).await?
+                {
                     progress.finish();
                     return Ok(());
                 }
@@ -229,18 +243,23 @@ async fn print_events(
             progress.inc();
         }
         // The last event of the start: once its line is out and it is
-        // acked, the listener has caught up (when a queue group's other
-        // member gets it, the ack floor tells, above).
-        caught_up |= backlog_end.is_some_and(|end| event.sequence >= end);
+        // acked, the ack floor tells whether every event before it is too.
+        let reached_end = catch_up.as_mut().is_some_and(|catch_up| {
+            let before = catch_up.reached_end();
+            catch_up.handled(event.sequence);
+            !before && catch_up.reached_end()
+        });
         printed.push(event);
         // A slow service: its line is out, its ack comes after the delay.
-        // Stopped meanwhile, it does not ack what it had not finished.
+        // Stopped meanwhile, it gives back what it had not finished.
         if let Some(delay) = config.delay {
             out.flush()?;
             tokio::select! {
                 biased;
                 () = &mut shutdown => {
-                    printed.clear();
+                    for event in printed.drain(..) {
+                        subscription.nak(&event, None).await?;
+                    }
                     progress.finish();
                     return Ok(());
                 }
@@ -249,14 +268,17 @@ async fn print_events(
         }
         // Events that already arrived are written in one go; the output
         // is written out whenever the listener is about to wait.
-        if caught_up
+        if reached_end
             || config.delay.is_some()
             || printed.len() >= ACK_AFTER
             || !subscription.event_waiting()
         {
             write_out_and_ack(subscription, config, out, printed).await?;
         }
-        if caught_up {
+        if reached_end
+            && let Some(catch_up) = catch_up.as_mut()
+            && catch_up.check(subscription, notes).await?
+        {
             progress.finish();
             return Ok(());
         }
@@ -340,179 +362,4 @@ fn status(
     let to: &mut dyn Write = if config.json { notes } else { out };
     writeln!(to, "{line}")?;
     to.flush()
-}
-
-/// Prints events in the course's words, or as JSON lines with `--json`.
-struct Printer {
-    json: bool,
-    channel_json: String,
-    timestamp: bool,
-    /// Colour the lines (never with `--json`).
-    color: bool,
-    settle: Settle,
-}
-
-impl Printer {
-    fn new(config: &ListenConfig) -> Printer {
-        Printer {
-            json: config.json,
-            channel_json: serde_json::to_string(config.subscription.channel.as_str())
-                .expect("a string serialises"),
-            timestamp: config.timestamp,
-            color: !config.json && config.color.enabled(std::io::stdout().is_terminal()),
-            settle: config.settle,
-        }
-    }
-
-    /// `style` when colouring, else no style at all (it prints nothing).
-    fn style(&self, style: anstyle::Style) -> anstyle::Style {
-        if self.color {
-            style
-        } else {
-            anstyle::Style::new()
-        }
-    }
-
-    /// The colour of an event's line, if it has one: none for a plain first
-    /// delivery that is acked, nor without colour (the common case costs
-    /// no formatting).
-    fn line_style(&self, event: &Delivery) -> Option<anstyle::Style> {
-        if !self.color {
-            return None;
-        }
-        match self.settle {
-            Settle::Nak(_) | Settle::Term => Some(color::NOT_ACKED),
-            _ if event.redelivered() => Some(color::REDELIVERED),
-            _ => None,
-        }
-    }
-
-    fn print_given_up(&self, out: &mut impl Write, given_up: GivenUp) -> std::io::Result<()> {
-        if self.json {
-            writeln!(
-                out,
-                "{{\"seq\":{},\"channel\":{},\"given_up_after\":{}}}",
-                given_up.sequence, self.channel_json, given_up.deliveries
-            )
-        } else {
-            let style = self.style(color::NOT_ACKED);
-            writeln!(
-                out,
-                "{style}Event #{} was given up after {} deliveries without an ack (--max-deliver){style:#}",
-                given_up.sequence, given_up.deliveries
-            )
-        }
-    }
-
-    fn print(&self, out: &mut impl Write, event: &Delivery) -> std::io::Result<()> {
-        if self.json {
-            return self.print_json(out, event);
-        }
-        // Colour goes around the whole line; the masking writer takes the
-        // line whole, codes and all, so nothing it hides is split.
-        let style = self.line_style(event);
-        if let Some(style) = style {
-            write!(out, "{style}")?;
-        }
-        if self.timestamp {
-            write_rfc3339(out, event.published)?;
-            out.write_all(b" ")?;
-        }
-        write!(out, "Received event #{}, with data: ", event.sequence)?;
-        write_escaped(out, &String::from_utf8_lossy(&event.data))?;
-        let mut open = false;
-        let mut say = |out: &mut dyn Write, what: std::fmt::Arguments<'_>| {
-            let sep = if open { "; " } else { " (" };
-            open = true;
-            write!(out, "{sep}{what}")
-        };
-        if event.redelivered() {
-            say(
-                out,
-                format_args!("redelivered, delivery #{}", event.delivered),
-            )?;
-        }
-        match self.settle {
-            Settle::Nak(None) => say(
-                out,
-                format_args!("nak'd: the server sends it again at once"),
-            )?,
-            Settle::Nak(Some(delay)) => say(
-                out,
-                format_args!(
-                    "nak'd: the server sends it again after {}",
-                    crate::duration::format(delay)
-                ),
-            )?,
-            Settle::Term => say(
-                out,
-                format_args!("terminated: the server never sends it again"),
-            )?,
-            Settle::Ack | Settle::Skip => {}
-        }
-        if open {
-            out.write_all(b")")?;
-        }
-        match style {
-            Some(style) => writeln!(out, "{style:#}"),
-            None => out.write_all(b"\n"),
-        }
-    }
-
-    /// One JSON object: seq, channel, delivery, redelivered, published,
-    /// pending, headers (when there are any), data.
-    fn print_json(&self, out: &mut impl Write, event: &Delivery) -> std::io::Result<()> {
-        write!(
-            out,
-            "{{\"seq\":{},\"channel\":{},\"delivery\":{},\"redelivered\":{},\"published\":\"",
-            event.sequence,
-            self.channel_json,
-            event.delivered,
-            event.redelivered()
-        )?;
-        write_rfc3339(out, event.published)?;
-        write!(out, "\",\"pending\":{}", event.pending)?;
-        if let Some(headers) = event
-            .headers
-            .as_ref()
-            .and_then(crate::history::user_headers)
-        {
-            crate::notes::write_headers_json(out, &headers)?;
-        }
-        out.write_all(b",\"data\":")?;
-        crate::notes::write_data_json(out, &event.data)?;
-        out.write_all(b"}\n")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn publish_times_have_milliseconds_in_utc() {
-        let mut out = Vec::new();
-        let at = time::OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_120_000_000)
-            .unwrap()
-            .to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
-        write_rfc3339(&mut out, at).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "2023-11-14T22:13:20.120Z");
-    }
-
-    #[test]
-    fn a_coloured_line_is_still_masked_whole() {
-        // A URL's password in an event's data, on a line in colour.
-        let mut out = Vec::new();
-        {
-            let mut masked = crate::mask::Masked::line_buffered(&mut out);
-            let style = color::REDELIVERED;
-            write!(masked, "{style}Received event #1, with data: nats://ana:").unwrap();
-            writeln!(masked, "Pw9x@host:4222 (redelivered, delivery #2){style:#}").unwrap();
-        }
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "\x1b[33mReceived event #1, with data: nats://ana:***@host:4222 \
-             (redelivered, delivery #2)\x1b[0m\n"
-        );
-    }
 }

@@ -1,0 +1,158 @@
+//! A listener stopped with SIGTERM or Ctrl-C in the middle of a replay, and
+//! started again with `--until-caught-up`: between the two runs every event
+//! is printed, and the second run says it caught up only then.
+//!
+//! The stopped listener gives back (nak's) what the server sent it and it
+//! did not write out, so the next listener gets those events at once. The
+//! ack wait is 10 minutes here: a second run that had to wait for it would
+//! not end within the test's deadline. A killed listener cannot give
+//! anything back: then `--until-caught-up` waits for the ack wait (20 s there)
+//! to bring its events back, and says what it waits for.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{NatsServer, Running, publish_ok};
+
+const EVENTS: u64 = 100_000;
+
+/// The sequences in a run's output, plain lines or `--json` ones.
+fn sequences(stdout: &str) -> Vec<u64> {
+    let json = stdout.lines().filter_map(|line| {
+        let value: serde_json::Value = serde_json::from_str(line).ok()?;
+        value.get("seq")?.as_u64()
+    });
+    common::received(stdout).into_iter().chain(json).collect()
+}
+
+/// Replays `EVENTS` with `flags`, stops the listener with `signal` once it
+/// has printed some of them, then runs it again with `--until-caught-up`
+/// and checks that it exits 0 with every event printed in one run or the
+/// other. Returns the second run's stderr.
+fn stopped_then_caught_up(flags: &[&str], signal: &str) -> String {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", &EVENTS.to_string()]);
+    let first = Running::launch(&url, flags);
+    first.wait_until("the replay to be under way", |run| {
+        sequences(&run.stdout()).len() >= 1000
+    });
+    first.signal(signal);
+    let first = first.finish();
+    if signal != "KILL" {
+        let stderr = common::text(&first.stderr);
+        assert!(
+            first.status.success(),
+            "first run: {}: {stderr}",
+            first.status
+        );
+    }
+    let mut printed: BTreeSet<u64> = sequences(&common::text(&first.stdout))
+        .into_iter()
+        .collect();
+    assert!(
+        (printed.len() as u64) < EVENTS,
+        "the first run was stopped before the end of the replay"
+    );
+
+    let again = [flags, &["--until-caught-up"]].concat();
+    let second = Running::launch(&url, &again).finish();
+    let stderr = common::text(&second.stderr);
+    assert!(second.status.success(), "second run: {stderr}");
+    printed.extend(sequences(&common::text(&second.stdout)));
+    let missing: Vec<u64> = (1..=EVENTS).filter(|s| !printed.contains(s)).collect();
+    assert!(
+        missing.is_empty(),
+        "caught up with {} events never printed: {:?}...",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    stderr
+}
+
+const DURABLE: &[&str] = &[
+    "--no-queue-group",
+    "--durable",
+    "stopped",
+    "--deliver-all",
+    "--ack-wait",
+    "10m",
+];
+
+#[test]
+fn a_durable_stopped_with_sigterm_then_caught_up_prints_every_event() {
+    stopped_then_caught_up(DURABLE, "TERM");
+}
+
+#[test]
+fn a_durable_stopped_with_ctrl_c_then_caught_up_prints_every_event() {
+    stopped_then_caught_up(DURABLE, "INT");
+}
+
+#[test]
+fn a_durable_stopped_with_sigterm_then_caught_up_prints_every_event_as_json() {
+    stopped_then_caught_up(&[DURABLE, &["--json"]].concat(), "TERM");
+}
+
+#[test]
+fn a_queue_group_member_stopped_with_sigterm_then_caught_up_prints_every_event() {
+    stopped_then_caught_up(
+        &[
+            "--queue-group",
+            "stopped-group",
+            "--deliver-all",
+            "--ack-wait",
+            "10m",
+        ],
+        "TERM",
+    );
+}
+
+/// A killed listener's events wait for the ack wait: `--until-caught-up`
+/// waits for them too, says so, and exits 0 once they came and were printed.
+/// The ack wait is longer than the rest of the replay takes, so the second
+/// run reaches the last event while they are still held.
+#[test]
+fn caught_up_waits_for_the_events_a_killed_listener_held() {
+    let flags = [
+        "--no-queue-group",
+        "--durable",
+        "killed",
+        "--deliver-all",
+        "--ack-wait",
+        "20s",
+    ];
+    let stderr = stopped_then_caught_up(&flags, "KILL");
+    assert!(
+        stderr.contains("Waiting for events up to #100000 to be acked"),
+        "says what it waits for: {stderr}"
+    );
+}
+
+/// A slow service stopped while it works on an event (`--delay`): the event
+/// it printed and did not finish goes to the next listener at once, with
+/// those it had not started.
+#[test]
+fn a_slow_member_stopped_mid_event_gives_it_back_at_once() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3"]);
+    let group = [
+        "--queue-group",
+        "slow",
+        "--deliver-all",
+        "--ack-wait",
+        "10m",
+    ];
+    let slow = Running::start(&url, &[&group[..], &["--delay", "1h"]].concat());
+    assert_eq!(slow.wait_for_events(1), [1]);
+    slow.signal("TERM");
+    let slow = slow.finish();
+    assert!(slow.status.success(), "{}", common::text(&slow.stderr));
+    let next = Running::launch(&url, &[&group[..], &["--until-caught-up"]].concat()).finish();
+    assert!(next.status.success(), "{}", common::text(&next.stderr));
+    let mut received = common::received(&common::text(&next.stdout));
+    received.sort_unstable();
+    assert_eq!(received, [1, 2, 3], "every event, once");
+}
