@@ -34,6 +34,7 @@ use crate::notes::{Notes, error_line};
 
 pub mod draw;
 pub mod keys;
+mod lines;
 pub mod state;
 
 use keys::Action;
