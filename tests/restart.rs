@@ -72,6 +72,11 @@ fn durable_replay_across_a_restart_sees_every_event_and_no_acked_one_again() {
 /// of the way, and returns the output of the listener, which exited 0 after
 /// reconnecting.
 fn replay_across_a_restart(server: &mut NatsServer, extra: &[&str]) -> String {
+    replay_and_notes_across_a_restart(server, extra).0
+}
+
+/// [`replay_across_a_restart`], with what the listener said on stderr.
+fn replay_and_notes_across_a_restart(server: &mut NatsServer, extra: &[&str]) -> (String, String) {
     let url = server.url();
     let count = EVENTS.to_string();
     publish_ok(&url, &["--count", &count]);
@@ -87,7 +92,17 @@ fn replay_across_a_restart(server: &mut NatsServer, extra: &[&str]) -> String {
         "{}",
         listener.stderr()
     );
-    listener.stdout()
+    (listener.stdout(), listener.stderr())
+}
+
+/// Acks whose confirmations were asked on the connection a restart ended
+/// are not waited for at the close on the new one: the listener says
+/// nothing of unconfirmed acks (the server confirmed every ack sent since).
+#[test]
+fn a_listener_closing_after_a_restart_waits_for_no_confirmation_of_the_old_connection() {
+    let mut server = NatsServer::start();
+    let (_, stderr) = replay_and_notes_across_a_restart(&mut server, &["--durable", "confirmed"]);
+    assert!(!stderr.contains("acks were not confirmed"), "{stderr}");
 }
 
 /// Every event of the replay was printed, and each one printed again is

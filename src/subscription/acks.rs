@@ -37,14 +37,23 @@ impl Subscription {
         Ok(())
     }
 
-    /// Sends `+ACK` to `reply`, asking for a confirmation on the ack inbox.
+    /// Sends `+ACK` to `reply`, asking for a confirmation on the ack inbox,
+    /// on the subject of this connection.
     pub(super) async fn send_confirmed_ack(&mut self, reply: Subject) -> anyhow::Result<()> {
+        let connects = connection::connect_count(&self.client);
+        if self.confirm_reply.0 != connects {
+            let subject = Subject::from(format!("{}.{connects}", self.ack_inbox));
+            self.confirm_reply = (connects, subject);
+        }
         self.client
-            .publish_with_reply(reply, self.ack_inbox.clone(), Bytes::from_static(b"+ACK"))
+            .publish_with_reply(
+                reply,
+                self.confirm_reply.1.clone(),
+                Bytes::from_static(b"+ACK"),
+            )
             .await
             .context("could not send the ack")?;
-        self.confirmations.push_back(self.acks_sent);
-        self.connects_at_confirm = connection::connect_count(&self.client);
+        self.confirmations.push_back((self.acks_sent, connects));
         self.plain_acks = 0;
         self.last_plain_ack = None;
         Ok(())
@@ -131,23 +140,55 @@ impl Subscription {
     pub(super) fn collect_confirmations(&mut self) {
         while !self.confirmations.is_empty() {
             match self.ack_confirmations.next().now_or_never() {
-                Some(Some(_)) => self.confirmed(),
+                Some(Some(answer)) => self.confirmed(&answer.subject),
                 _ => return,
             }
         }
     }
 
-    /// One confirmation came: it covers every ack sent before it was asked for.
-    pub(super) fn confirmed(&mut self) {
-        if let Some(covered) = self.confirmations.pop_front() {
-            self.acks_confirmed = covered;
+    /// A confirmation came, on the subject of the connection it was asked
+    /// on: it covers every ack sent before it was asked for.
+    pub(super) fn confirmed(&mut self, subject: &str) {
+        let Some(connects) = subject
+            .rsplit('.')
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            return;
+        };
+        while let Some(&(covered, asked_on)) = self.confirmations.front() {
+            if asked_on > connects {
+                return;
+            }
+            self.confirmations.pop_front();
+            // Asked on an older connection: its answer went with it.
+            self.acks_confirmed = self.acks_confirmed.max(covered);
+            if asked_on == connects {
+                return;
+            }
+        }
+    }
+
+    /// Forgets the confirmations asked on a connection that has since
+    /// dropped: their answers will never come. The acks they cover went
+    /// out; if a restarted server lost them, their events come again and
+    /// are recognised as acked ([`RecentlyAcked`]).
+    fn forget_lost_confirmations(&mut self) {
+        let connects = connection::connect_count(&self.client);
+        while let Some(&(covered, asked_on)) = self.confirmations.front() {
+            if asked_on == connects {
+                return;
+            }
+            self.confirmations.pop_front();
+            self.acks_confirmed = self.acks_confirmed.max(covered);
         }
     }
 
     /// Waits until the server has confirmed every ack sent so far, and
     /// returns how many acks it did not confirm. An ack whose confirmation
-    /// does not come (the server restarted, or is gone) may have been lost,
-    /// and then the server delivers its event again: at least once.
+    /// does not come (the server is gone) may have been lost, and then the
+    /// server delivers its event again: at least once. Confirmations asked
+    /// on a connection that dropped are not waited for.
     pub(super) async fn confirm_acks(&mut self) -> u64 {
         // Acking the latest plain-acked event again, asking for a
         // confirmation, confirms it and every ack before it.
@@ -157,14 +198,14 @@ impl Subscription {
             return self.acks_sent - self.acks_confirmed;
         }
         let started = Instant::now();
-        while !self.confirmations.is_empty() {
+        loop {
+            self.forget_lost_confirmations();
+            if self.confirmations.is_empty() {
+                break;
+            }
             match tokio::time::timeout(LOST_REQUEST_CHECK, self.ack_confirmations.next()).await {
-                Ok(Some(_)) => self.confirmed(),
-                // Confirmations do not survive a reconnect: stop waiting.
+                Ok(Some(answer)) => self.confirmed(&answer.subject),
                 Ok(None) => break,
-                Err(_) if connection::connect_count(&self.client) != self.connects_at_confirm => {
-                    break;
-                }
                 Err(_) if started.elapsed() > ACK_CONFIRM_TIMEOUT => break,
                 Err(_) => {}
             }

@@ -163,15 +163,21 @@ pub struct Subscription {
     events: Subscriber,
     /// A message already received, not yet handled (see `event_waiting`).
     ready: Option<async_nats::Message>,
-    /// Where the server confirms our acks.
-    ack_inbox: Subject,
+    /// Where the server confirms our acks: `<ack inbox>.<connects>`, the
+    /// client's connect count when the confirmation was asked for, so
+    /// that each answer names its connection.
+    ack_inbox: String,
     ack_confirmations: Subscriber,
+    /// The reply subject of confirmations asked on this connection, and
+    /// the connect count it names.
+    confirm_reply: (u64, Subject),
     /// How many acks were sent, and how many of them the server confirmed.
     acks_sent: u64,
     acks_confirmed: u64,
     /// For each confirmation asked for and not yet come, in order: how
-    /// many acks had been sent when it was asked for (it covers them all).
-    confirmations: VecDeque<u64>,
+    /// many acks had been sent when it was asked for (it covers them all),
+    /// and on which connection (the connect count then).
+    confirmations: VecDeque<(u64, u64)>,
     /// Acks sent without asking for a confirmation since the last one that
     /// asked, and the reply subject of the latest of them.
     plain_acks: u32,
@@ -181,9 +187,8 @@ pub struct Subscription {
     /// Events that came back although acked, and were not shown again.
     skipped: Skipped,
     /// How many times the client had connected when the subscription
-    /// opened, and when it last asked for an ack confirmation.
+    /// opened.
     connects_at_open: u64,
-    connects_at_confirm: u64,
     /// Events still wanted (`--count`), `u64::MAX` for no limit.
     remaining: u64,
     /// The consumer is this listener's alone, and goes when it closes.
@@ -234,12 +239,13 @@ impl Subscription {
             Some(_) => Some(GiveUpNotices::subscribe(client, feed.info()).await?),
             None => None,
         };
-        let ack_inbox = Subject::from(client.new_inbox());
+        let ack_inbox = client.new_inbox();
         let ack_confirmations = client
-            .subscribe(ack_inbox.clone())
+            .subscribe(format!("{ack_inbox}.*"))
             .await
             .context("could not subscribe to the listener's ack inbox")?;
         Ok(Subscription {
+            confirm_reply: (0, Subject::from(format!("{ack_inbox}.0"))),
             ack_inbox,
             ack_confirmations,
             acks_sent: 0,
@@ -251,7 +257,6 @@ impl Subscription {
             acked: RecentlyAcked::default(),
             skipped: Skipped::default(),
             connects_at_open: connection::connect_count(client),
-            connects_at_confirm: 0,
             client: client.clone(),
             stream,
             feed,
