@@ -209,3 +209,36 @@ fn library_publisher_across_a_restart_stores_each_event_once() {
     ids.sort();
     assert_eq!(ids, (0..TICKETS).collect::<Vec<_>>(), "each ticket once");
 }
+
+/// The folders of the stream's consumers in a stopped server's store.
+fn consumer_folders(server: &NatsServer) -> Vec<std::path::PathBuf> {
+    let obs = server
+        .store()
+        .join("jetstream/$G/streams/TICKET_CREATED/obs");
+    std::fs::read_dir(&obs)
+        .map(|dir| dir.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default()
+}
+
+/// A listener of its own with a start position, whose consumer a restart
+/// lost before any event reached it, makes it anew where it started: it
+/// gets the events from its start on, and not the one before.
+#[test]
+fn a_listener_whose_consumer_a_restart_lost_starts_it_again_where_it_started() {
+    let mut server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3"]);
+    let listener = Running::start(&url, &["--no-queue-group", "--start-seq", "5"]);
+    server.kill();
+    let lost = consumer_folders(&server);
+    assert_eq!(lost.len(), 1, "the listener's consumer is stored: {lost:?}");
+    for folder in lost {
+        std::fs::remove_dir_all(folder).expect("remove the consumer");
+    }
+    server.start_again();
+    listener.wait_for_stderr("Reconnected");
+    publish_ok(&url, &["--count", "3"]);
+    assert_eq!(listener.wait_for_events(2), [5, 6]);
+    let stdout = listener.stop();
+    assert_eq!(received(&stdout), [5, 6], "nothing before its start");
+}

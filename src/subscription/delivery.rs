@@ -217,15 +217,17 @@ impl Subscription {
             // Not ready yet (a restarting server): asked again at the next wait.
             Err(_) => return Ok(()),
         };
-        let Some(first) = *first else {
-            // Nothing received yet: nothing to go back to.
-            if exists {
+        let resume = match *first {
+            Some(first) => self.acked.first_missing_from(first),
+            // Nothing received yet: a consumer still there goes on as it is;
+            // a lost one is made anew where it started (the server records
+            // the sequence before its first event as delivered).
+            None if exists => {
                 *connects = now;
                 return Ok(());
             }
-            bail!(CONSUMER_DELETED);
+            None => consumer.delivered.stream_sequence + 1,
         };
-        let resume = self.acked.first_missing_from(first);
         let inbox = Subject::from(self.client.new_inbox());
         let Ok(mut events) = self.client.subscribe(inbox.clone()).await else {
             return Ok(());

@@ -96,6 +96,11 @@ impl NatsServer {
         self.child = child;
     }
 
+    /// The folder of its JetStream store.
+    pub fn store(&self) -> &Path {
+        self.store.path()
+    }
+
     /// The URL to give `--server`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
