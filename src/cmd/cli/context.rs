@@ -148,8 +148,11 @@ pub(super) fn parse_context(name: &str) -> Result<NatsContext, String> {
         ));
     }
     let bytes = connection::read_at_most(&path, MAX_CONTEXT_BYTES, "the most a context may be")?;
+    // Its secrets are hidden like those of the command line, from before
+    // anything about it can be printed.
+    register_secrets(&bytes);
     let file: ContextFile = serde_json::from_slice(&bytes)
-        .map_err(|err| format!("{} is not a natscli context: {err}", path.display()))?;
+        .map_err(|err| format!("{} is not a natscli context: {}", path.display(), why(&err)))?;
     let text = |value: String| (!value.is_empty()).then_some(value);
     let file_of = |value: String, check: fn(PathBuf) -> Result<PathBuf, String>| {
         text(value)
@@ -199,6 +202,42 @@ pub(super) fn parse_context(name: &str) -> Result<NatsContext, String> {
         return Err(in_context("it sets one of cert and key; give both".into()));
     }
     Ok(context)
+}
+
+/// Registers with the masking step the secrets of a context file, as far as
+/// it is JSON: its password and token (as written, a number too), and the
+/// passwords and tokens in its url.
+fn register_secrets(bytes: &[u8]) {
+    let Ok(serde_json::Value::Object(file)) = serde_json::from_slice(bytes) else {
+        return;
+    };
+    let text = |key: &str| match file.get(key) {
+        Some(serde_json::Value::String(text)) => Some(text.clone()),
+        Some(serde_json::Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    };
+    let secrets: Vec<String> = ["password", "token"].into_iter().filter_map(text).collect();
+    crate::mask::register_secrets(secrets.iter().map(String::as_str));
+    if let Some(url) = text("url") {
+        crate::mask::register_servers(&url);
+    }
+}
+
+/// What is wrong with a context file, and where, without a word of what it
+/// holds: serde_json's messages quote values (`invalid type: integer
+/// `98765432``), and a value may be a password.
+fn why(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match err.classify() {
+        Category::Syntax => "it is not valid JSON",
+        Category::Eof => "it ends before its JSON does",
+        Category::Data => {
+            "a key holds a value of the wrong kind (natscli writes strings, and true or false \
+             for tls_first)"
+        }
+        Category::Io => "it could not be read",
+    };
+    format!("{what}, at line {} column {}", err.line(), err.column())
 }
 
 /// `~/x` as natscli writes paths, with the home folder in place of `~`.

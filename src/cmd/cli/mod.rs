@@ -315,21 +315,14 @@ impl ConnectArgs {
         notes: Notes,
     ) -> ConnectConfig {
         let context = self.context.unwrap_or_else(NatsContext::none);
-        if !context.name.is_empty() {
-            // Its secrets are hidden like those of the command line.
-            mask::register_secrets(
-                [context.password.as_deref(), context.token.as_deref()]
-                    .into_iter()
-                    .flatten(),
-            );
-            if !context.unsupported.is_empty() {
-                notes.say(format_args!(
-                    "Warning: context {} ({}) sets {}, which this toolkit does not support; ignored",
-                    context.name,
-                    context.path.display(),
-                    context.unsupported.join(", ")
-                ));
-            }
+        // Its secrets were registered with the masking step as its file was read.
+        if !context.name.is_empty() && !context.unsupported.is_empty() {
+            notes.say(format_args!(
+                "Warning: context {} ({}) sets {}, which this toolkit does not support; ignored",
+                context.name,
+                context.path.display(),
+                context.unsupported.join(", ")
+            ));
         }
         // Credentials come from the flags and variables, or else wholly from the context.
         let auth = match (self.user, self.password, self.token, self.creds) {
