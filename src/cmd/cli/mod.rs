@@ -285,10 +285,12 @@ pub fn shorten(text: &str) -> Cow<'_, str> {
 pub use crate::notes::error_line;
 
 /// The library's notes as the commands show them: a line on stderr each,
-/// masked like every line they print.
+/// masked like every line they print, its control characters escaped (a
+/// note may quote what the server said).
 pub fn stderr_notes() -> Notes {
     Notes::to(|line| {
         let mut stderr = Masked::line_buffered(std::io::stderr().lock());
+        let line = crate::notes::escape_control(line);
         // Nothing sensible to do when stderr is gone.
         let _ = writeln!(stderr, "{line}").and_then(|()| stderr.flush());
     })
