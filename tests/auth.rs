@@ -921,6 +921,17 @@ fn short_secrets_leave_numbers_alone_and_json_stays_json() {
             stdout.contains("Received event #2, with data: {"),
             "{auth:?} {env:?}: {stdout}"
         );
+        // `status --events`: `#<seq> <time> <data>`, the time as stored.
+        let output = run(STATUS, &url, &[auth, &events_json[..2]].concat(), env);
+        let stdout = text(&output.stdout);
+        for (line, seq) in stdout.lines().zip(["#1 ", "#2 "]) {
+            let time = line.strip_prefix(seq).and_then(|rest| rest.get(..24));
+            assert!(
+                time.is_some_and(|t| t.ends_with('Z') && !t.contains('*')),
+                "{auth:?} {env:?}: {stdout}"
+            );
+        }
+        assert_eq!(stdout.lines().count(), 2, "{auth:?} {env:?}: {stdout}");
     }
 }
 
