@@ -55,11 +55,13 @@ impl fmt::Debug for Notes {
 /// An error and its causes on one line, `Error: ` as both binaries print it.
 /// async-nats repeats each cause in its own message, so a cause already said
 /// is left out: "request failed: timed out" rather than "request failed:
-/// timed out: timed out".
+/// timed out: timed out". Control characters are escaped ([`escape_control`]):
+/// an error may quote names the server gave (a stream's subjects, a
+/// consumer's metadata), which anyone who can create a stream chooses.
 pub fn error_line(err: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in err.chain() {
-        let text = cause.to_string();
+        let text = escape_control(&cause.to_string()).into_owned();
         if line.contains(&text) {
             continue;
         }
@@ -152,7 +154,7 @@ pub fn write_escaped(out: &mut impl Write, text: &str) -> std::io::Result<()> {
 }
 
 /// `text` with its control characters escaped, as [`write_escaped`] writes
-/// it: for a note that quotes an event's data.
+/// it: for a note that quotes an event's data, a name the server gave.
 pub fn escape_control(text: &str) -> Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return Cow::Borrowed(text);

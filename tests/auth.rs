@@ -19,6 +19,7 @@ use tempfile::TempDir;
 
 const PUBLISH: &str = env!("CARGO_BIN_EXE_publish");
 const LISTEN: &str = env!("CARGO_BIN_EXE_listen");
+const STATUS: &str = env!("CARGO_BIN_EXE_status");
 
 const USER: &str = "ana";
 const PASSWORD: &str = "s3cret-pa55";
@@ -861,6 +862,76 @@ fn listen_masks_the_password_in_event_lines_too() {
         assert!(output.status.success(), "{}", text(&output.stderr));
         assert!(stdout.contains(r#"{"note":"***"}"#), "{stdout}");
         assert_no_part_of(&output, SECRET);
+    }
+}
+
+/// A short secret changes no number or time, and `--json` stays JSON
+/// whatever the secret: with `NATS_TOKEN=2`, `--password 20` or a password
+/// made of JSON's own syntax (a server without auth lets any in), `listen
+/// --json` and `status --events --json` print every event as valid JSON,
+/// with its sequence, time and price as stored, and `listen`'s text lines
+/// keep `#2`. A string that is the secret is still hidden, inside its quotes.
+#[test]
+fn short_secrets_leave_numbers_alone_and_json_stays_json() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let data = r#"{"id":"123","title":"concert","price":20,"pw":"20"}"#;
+    let output = run(PUBLISH, &url, &["--count", "2", "--data", data], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let replay = ["--deliver-all", "--no-queue-group", "--count", "2"];
+    let listen_json = [&replay[..], &["--json"]].concat();
+    let events_json = ["ticket:created", "--events", "--json"];
+    // The credentials, and what the event's "pw" shows.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
+        (&[], &[("NATS_TOKEN", "2")], "20"),
+        (&["--user", USER, "--password", "20"], &[], "***"),
+        (&["--user", USER, "--password", r#"":"#], &[], "20"),
+        (&["--user", USER, "--password", r#""price":20"#], &[], "20"),
+    ];
+    for (auth, env, pw) in cases {
+        for (bin, args) in [(LISTEN, &listen_json[..]), (STATUS, &events_json[..])] {
+            let output = run(bin, &url, &[auth, args].concat(), env);
+            let stdout = text(&output.stdout);
+            let stderr = text(&output.stderr);
+            assert!(output.status.success(), "{auth:?} {env:?}: {stderr}");
+            let events: Vec<serde_json::Value> = stdout
+                .lines()
+                .map(|line| {
+                    serde_json::from_str(line)
+                        .unwrap_or_else(|err| panic!("{auth:?} {env:?}: not JSON ({err}): {line}"))
+                })
+                .collect();
+            let seqs: Vec<&serde_json::Value> = events.iter().map(|e| &e["seq"]).collect();
+            assert_eq!(seqs, [1, 2], "{auth:?} {env:?}: {stdout}");
+            for event in &events {
+                let time = event.get("published").or(event.get("time"));
+                assert!(
+                    time.and_then(|t| t.as_str())
+                        .is_some_and(|t| t.len() == 24 && t.ends_with('Z') && !t.contains('*')),
+                    "{auth:?} {env:?}: {stdout}"
+                );
+                assert_eq!(event["data"]["price"], 20, "{auth:?} {env:?}: {stdout}");
+                assert_eq!(event["data"]["pw"], pw, "{auth:?} {env:?}: {stdout}");
+            }
+        }
+        let output = run(LISTEN, &url, &[auth, &replay[..]].concat(), env);
+        let stdout = text(&output.stdout);
+        assert!(
+            stdout.contains("Received event #2, with data: {"),
+            "{auth:?} {env:?}: {stdout}"
+        );
+        // `status --events`: `#<seq> <time> <data>`, the time as stored.
+        let output = run(STATUS, &url, &[auth, &events_json[..2]].concat(), env);
+        let stdout = text(&output.stdout);
+        for (line, seq) in stdout.lines().zip(["#1 ", "#2 "]) {
+            let time = line.strip_prefix(seq).and_then(|rest| rest.get(..24));
+            assert!(
+                time.is_some_and(|t| t.ends_with('Z') && !t.contains('*')),
+                "{auth:?} {env:?}: {stdout}"
+            );
+        }
+        assert_eq!(stdout.lines().count(), 2, "{auth:?} {env:?}: {stdout}");
     }
 }
 

@@ -425,6 +425,23 @@ fn every_bad_input_is_one_line_and_exit_2() {
         ("listen", &["--max-in-flight", "0"]),
         ("listen", &["--max-in-flight", "10001"]),
         ("listen", &["--start-time", "yesterday"]),
+        // Times nats-server cannot take (issue #29: a panic, exit 101).
+        (
+            "listen",
+            &[
+                "--no-queue-group",
+                "--start-time",
+                "0000-01-01T00:00:00+00:01",
+            ],
+        ),
+        (
+            "listen",
+            &[
+                "--no-queue-group",
+                "--start-time",
+                "9999-12-31T23:59:59-23:59",
+            ],
+        ),
         ("listen", &["--start-time", "2024-05-01T12:00:00"]),
         (
             "listen",
@@ -469,6 +486,7 @@ fn every_bad_input_is_one_line_and_exit_2() {
     ];
     let bins = |name: &str| match name {
         "publish" => env!("CARGO_BIN_EXE_publish"),
+        "status" => env!("CARGO_BIN_EXE_status"),
         _ => env!("CARGO_BIN_EXE_listen"),
     };
     // Each run gets only RUST_BACKTRACE (a panic would show one), and a URL
@@ -487,6 +505,48 @@ fn every_bad_input_is_one_line_and_exit_2() {
         let output = run(command.args(*args));
         usage_error(&output);
         snapshot.push_str(&shown(name, args, &output));
+    }
+    // natscli contexts whose secrets an error could quote (issue #29): a
+    // url with a password (with a space, a quote, or short), a password
+    // that is a number (serde_json's message quotes it); then the first as
+    // the selected context, which every command reads, even with --server.
+    let contexts = dir.path().join(".config/nats/context");
+    std::fs::create_dir_all(&contexts).unwrap();
+    let context_cases: &[(&str, &str)] = &[
+        ("c2", r#"{"url":"u:ctxSecret2@bad host:1"}"#),
+        ("space", r#"{"url":"u:ctx Secret2@bad host:1"}"#),
+        ("quote", r#"{"url":"u:ctx\"Secret2@bad host:1"}"#),
+        ("short", r#"{"url":"u:Q9@bad host:1"}"#),
+        (
+            "number",
+            r#"{"url":"nats://127.0.0.1:1","user":"u","password": 98765432}"#,
+        ),
+    ];
+    let hidden = ["Secret2", "98765432", "Q9"];
+    let in_home = |name: &str, args: &[&str]| {
+        let mut command = command(name);
+        command.env("HOME", dir.path()).args(["--server", &url]);
+        let output = run(command.args(args));
+        usage_error(&output);
+        for secret in hidden {
+            assert!(
+                !text(&output.stderr).contains(secret),
+                "{}",
+                text(&output.stderr)
+            );
+        }
+        output
+    };
+    for (context, json) in context_cases {
+        std::fs::write(contexts.join(format!("{context}.json")), json).unwrap();
+        let args = ["--context", context];
+        let case = shown("publish", &args, &in_home("publish", &args));
+        snapshot.push_str(&case.replacen('\n', &format!("  # {context}.json: {json}\n"), 1));
+    }
+    std::fs::write(dir.path().join(".config/nats/context.txt"), "c2").unwrap();
+    for name in ["publish", "listen", "status"] {
+        let case = shown(name, &["--server", &url], &in_home(name, &[]));
+        snapshot.push_str(&case.replacen('\n', "  # context.txt: c2\n", 1));
     }
     // Non-UTF-8 bytes in arguments.
     let bad = std::ffi::OsStr::from_bytes(b"ticket\xff");

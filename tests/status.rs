@@ -318,3 +318,83 @@ fn bad_flags_are_one_usage_line() {
         assert!(output.stdout.is_empty());
     }
 }
+
+/// Names from the server reach the terminal escaped, as event data does:
+/// a stream, its subject, a durable and its queue group made with the raw
+/// JetStream API to hold an escape sequence and newlines. Neither the table,
+/// nor `status nosuch`'s list of channels, nor `listen`'s "already exists
+/// with a different configuration" prints an ESC byte, and no newline
+/// forges a row or an error line.
+#[test]
+fn names_from_the_server_are_printed_escaped() {
+    use async_nats::jetstream::{consumer, stream};
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &[]);
+    const RED: &str = "\u{1b}[31m";
+    let forged = format!("g{RED}\n  forged  -  yes  all  30s\nError: forged");
+    server.with_js(|js| async move {
+        let evil = js
+            .create_stream(stream::Config {
+                name: format!("EVIL{RED}"),
+                subjects: vec![format!("evil{RED}")],
+                ..Default::default()
+            })
+            .await
+            .expect("a stream with an escape sequence in its name");
+        for (stream, name) in [
+            (evil, format!("c{RED}")),
+            (
+                js.get_stream("TICKET_CREATED").await.unwrap(),
+                "billing".into(),
+            ),
+        ] {
+            stream
+                .create_consumer(consumer::pull::Config {
+                    durable_name: Some(name),
+                    metadata: [("queue_group".to_owned(), forged.clone())].into(),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ..Default::default()
+                })
+                .await
+                .expect("a durable with a queue group of newlines");
+        }
+    });
+    let outputs = [
+        ("status", status(&url, &[])),
+        ("status nosuch", status(&url, &["nosuch"])),
+        (
+            "listen",
+            listen(&url, &["--durable", "billing", OWN, "--count", "1"]),
+        ),
+    ];
+    for (what, output) in outputs {
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        for printed in [&output.stdout, &output.stderr] {
+            assert!(
+                !printed.contains(&0x1b),
+                "{what}: an ESC byte in {stdout}{stderr}"
+            );
+        }
+        assert!(
+            !stdout
+                .lines()
+                .chain(stderr.lines())
+                .any(|l| l.trim_start().starts_with("forged") || l.starts_with("Error: forged")),
+            "{what}: a forged line in {stdout}{stderr}"
+        );
+        if what == "status" {
+            assert!(output.status.success(), "{stderr}");
+            assert!(
+                stdout.contains("Channel evil\\u001b[31m (stream EVIL\\u001b[31m)"),
+                "{stdout}"
+            );
+            assert!(stdout.contains("c\\u001b[31m"), "{stdout}");
+            assert!(stdout.contains("g\\u001b[31m\\n  forged"), "{stdout}");
+        } else {
+            assert_eq!(output.status.code(), Some(1), "{what}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{what}: one line: {stderr}");
+            assert!(stderr.contains("\\u001b[31m"), "{what}: {stderr}");
+        }
+    }
+}

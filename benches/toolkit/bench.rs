@@ -24,7 +24,7 @@ pub fn run() -> anyhow::Result<bool> {
 
     let mut table = Table::default();
     // BENCH_ONLY=status (or publish, replay, one-shot, watch, progress,
-    // curves, cluster, comma-separated) runs only those figures.
+    // curves, cluster, masking, comma-separated) runs only those figures.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || only.split(',').any(|o| o.trim() == name);
     if wanted("publish") {
@@ -54,6 +54,9 @@ pub fn run() -> anyhow::Result<bool> {
     }
     if wanted("cluster") {
         cluster::cluster(events, runs, &mut table)?;
+    }
+    if wanted("masking") {
+        masking::masking(runs, &mut table)?;
     }
 
     let mut heading = format!(

@@ -53,14 +53,16 @@
 //! (`$CARGO_TARGET_DIR/bench/` if set). Figure 11 starts a 3-node cluster
 //! (the tests' `Cluster`) and measures publish and replay with 3 replicas.
 //! Throughput figures run with the server on the first CPU and the
-//! processes measured on the second ([`measure::Pinned`]).
+//! processes measured on the second ([`measure::Pinned`]). Figure 12 times
+//! the masking writer in this process: a line of 1 MiB and one of 4 MiB of
+//! escaped control characters, whose times must grow linearly.
 //!
 //! Environment: `NATS_SERVER_BIN` (else `.nats/bin/nats-server`, else `PATH`),
 //! `BENCH_RUNS` (repetitions of each measurement, at least 5; default 5),
 //! `BENCH_EVENTS` (events per bulk run, default 100000: the targets are set
 //! for that), `BENCH_ONLY` (figures to run, e.g. `status` or
 //! `publish,replay`; names: publish, replay, one-shot, watch, progress,
-//! status, curves, cluster; default all), `BENCH_SIZES` (figure 10's sizes,
+//! status, curves, cluster, masking; default all), `BENCH_SIZES` (figure 10's sizes,
 //! default `10000,100000,1000000`; `10000,100000` for a quick run).
 
 use std::fmt::Write as _;
@@ -84,6 +86,7 @@ mod baseline;
 mod bench;
 mod cluster;
 mod curves;
+mod masking;
 mod measure;
 mod replays;
 

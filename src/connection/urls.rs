@@ -10,9 +10,15 @@ use crate::mask;
 /// `host:port`, or a comma-separated list of those ([`split_servers`]).
 pub fn parse_servers(text: &str) -> Result<Vec<ServerAddr>, String> {
     let mut servers = Vec::new();
+    // An address quoted in an error shows no password, however short.
+    let shown = |part: &str| mask::hide_credentials(part).into_owned();
     for part in split_servers(text).into_iter().map(str::trim) {
         if part.is_empty() {
-            return Err(format!("'{text}' has an empty server in its list"));
+            let list: Vec<String> = split_servers(text).into_iter().map(shown).collect();
+            return Err(format!(
+                "'{}' has an empty server in its list",
+                list.join(",")
+            ));
         }
         // The course connected with http://localhost:4222. NATS speaks its own
         // protocol, not HTTP, so the scheme is only a spelling of nats://.
@@ -25,9 +31,9 @@ pub fn parse_servers(text: &str) -> Result<Vec<ServerAddr>, String> {
         };
         let addr: ServerAddr = url
             .parse()
-            .map_err(|err| format!("'{part}' is not a NATS server URL: {err}"))?;
+            .map_err(|err| format!("'{}' is not a NATS server URL: {err}", shown(part)))?;
         if addr.port() == 0 {
-            return Err(format!("'{part}' has port 0"));
+            return Err(format!("'{}' has port 0", shown(part)));
         }
         servers.push(addr);
     }

@@ -21,6 +21,23 @@ pub enum StartPosition {
 }
 
 impl StartPosition {
+    /// The start times nats-server takes, in seconds since 1970 (from
+    /// 1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z): it keeps a time as
+    /// nanoseconds since 1970 in 64 bits, and reads one outside that range
+    /// as another time. A [`StartPosition::Time`] outside is sent as the
+    /// nearest end, which starts at the same event.
+    pub const TIME_RANGE: std::ops::RangeInclusive<i64> = -9_223_372_036..=9_223_372_036;
+
+    /// `at` within [`TIME_RANGE`](StartPosition::TIME_RANGE), in UTC.
+    fn server_time(at: time::OffsetDateTime) -> time::OffsetDateTime {
+        let end = |seconds: i64| {
+            time::OffsetDateTime::from_unix_timestamp(seconds).expect("1677 and 2262 are times")
+        };
+        let range = StartPosition::TIME_RANGE;
+        at.clamp(end(*range.start()), end(*range.end()))
+            .to_offset(time::UtcOffset::UTC)
+    }
+
     pub(super) fn deliver_policy(self) -> DeliverPolicy {
         match self {
             StartPosition::New => DeliverPolicy::New,
@@ -38,7 +55,9 @@ impl StartPosition {
                         t.max(time::OffsetDateTime::UNIX_EPOCH)
                     }),
             },
-            StartPosition::Time(start_time) => DeliverPolicy::ByStartTime { start_time },
+            StartPosition::Time(start_time) => DeliverPolicy::ByStartTime {
+                start_time: StartPosition::server_time(start_time),
+            },
         }
     }
 
@@ -214,6 +233,27 @@ mod tests {
             StartPosition::Time(start).flag(),
             "--start-time 2024-01-01T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn a_start_time_the_server_cannot_take_is_sent_as_the_nearest_it_can() {
+        let at = |seconds: i64| time::OffsetDateTime::from_unix_timestamp(seconds).unwrap();
+        let far = time::PrimitiveDateTime::MAX
+            .assume_offset(time::UtcOffset::from_hms(-23, 59, 59).unwrap());
+        let cases = [
+            (
+                time::PrimitiveDateTime::MIN.assume_utc(),
+                at(-9_223_372_036),
+            ),
+            (far, at(9_223_372_036)),
+            (at(1_700_000_000), at(1_700_000_000)),
+        ];
+        for (start, sent) in cases {
+            assert_eq!(
+                StartPosition::Time(start).deliver_policy(),
+                DeliverPolicy::ByStartTime { start_time: sent }
+            );
+        }
     }
 
     #[test]

@@ -148,8 +148,13 @@ pub(super) fn parse_context(name: &str) -> Result<NatsContext, String> {
         ));
     }
     let bytes = connection::read_at_most(&path, MAX_CONTEXT_BYTES, "the most a context may be")?;
-    let file: ContextFile = serde_json::from_slice(&bytes)
-        .map_err(|err| format!("{} is not a natscli context: {err}", path.display()))?;
+    // Its secrets are hidden like those of the command line, from before
+    // anything about it can be printed.
+    register_secrets(&bytes);
+    let file: ContextFile = serde_json::from_slice(&bytes).map_err(|err| {
+        let why = why(&err, &bytes);
+        format!("{} is not a natscli context: {why}", path.display())
+    })?;
     let text = |value: String| (!value.is_empty()).then_some(value);
     let file_of = |value: String, check: fn(PathBuf) -> Result<PathBuf, String>| {
         text(value)
@@ -201,6 +206,44 @@ pub(super) fn parse_context(name: &str) -> Result<NatsContext, String> {
     Ok(context)
 }
 
+/// Registers with the masking step the secrets of a context file, as far as
+/// it is JSON: its password and token (as written, a number too), and the
+/// passwords and tokens in its url.
+fn register_secrets(bytes: &[u8]) {
+    let Ok(serde_json::Value::Object(file)) = serde_json::from_slice(bytes) else {
+        return;
+    };
+    let text = |key: &str| match file.get(key) {
+        Some(serde_json::Value::String(text)) => Some(text.clone()),
+        Some(serde_json::Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    };
+    let secrets: Vec<String> = ["password", "token"].into_iter().filter_map(text).collect();
+    crate::mask::register_secrets(secrets.iter().map(String::as_str));
+    if let Some(url) = text("url") {
+        crate::mask::register_servers(&url);
+    }
+}
+
+/// What is wrong with a context file, and where, without a word of what it
+/// holds: serde_json's messages quote values (`invalid type: integer
+/// `98765432``), and a value may be a password.
+fn why(err: &serde_json::Error, bytes: &[u8]) -> String {
+    use serde_json::error::Category;
+    let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let what = match err.classify() {
+        Category::Syntax => "it is not valid JSON",
+        Category::Eof => "it ends before its JSON does",
+        Category::Data if !is_object => "it is not a JSON object, as natscli writes",
+        Category::Data => {
+            "a key holds a value of the wrong kind (natscli writes strings, and true or false \
+             for tls_first)"
+        }
+        Category::Io => "it could not be read",
+    };
+    format!("{what}, at line {} column {}", err.line(), err.column())
+}
+
 /// `~/x` as natscli writes paths, with the home folder in place of `~`.
 fn expand_home(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
@@ -232,5 +275,43 @@ fn known_contexts(dir: &Path) -> String {
             n - LISTED
         ),
         _ => format!("the contexts there are: {}", names.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde_json's own messages quote the value (`invalid type: integer
+    /// `98765432``); what a context's error says quotes nothing of the file.
+    #[test]
+    fn a_context_files_errors_quote_none_of_its_values() {
+        for (json, what) in [
+            (
+                r#"{"password": 98765432}"#,
+                "a key holds a value of the wrong kind",
+            ),
+            (
+                r#"{"tls_first": "Qz9Xw-secret"}"#,
+                "a key holds a value of the wrong kind",
+            ),
+            (r#"[98765432]"#, "it is not a JSON object"),
+            (
+                r#"{"password": "Qz9Xw-secret" "#,
+                "it ends before its JSON does",
+            ),
+            (r#"{"password" "Qz9Xw-secret"}"#, "it is not valid JSON"),
+        ] {
+            let err = serde_json::from_str::<ContextFile>(json).unwrap_err();
+            let said = why(&err, json.as_bytes());
+            assert!(
+                said.starts_with(what) && said.contains("at line 1 column"),
+                "{said}"
+            );
+            assert!(
+                !said.contains("98765432") && !said.contains("Qz9Xw"),
+                "{said}"
+            );
+        }
     }
 }

@@ -37,7 +37,8 @@ pub(super) fn check_file(path: PathBuf, holds: Holds) -> Result<PathBuf, String>
     let bytes = connection::read_at_most(&path, limit, why)?;
     let shown = path.display();
     match holds {
-        Holds::Creds => {}
+        // Its seed is hidden like a password, should anything quote it.
+        Holds::Creds => crate::mask::register_creds(&bytes),
         Holds::Certificate => {
             let certificates = CertificateDer::pem_slice_iter(&bytes)
                 .collect::<Result<Vec<_>, _>>()

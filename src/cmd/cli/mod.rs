@@ -285,10 +285,12 @@ pub fn shorten(text: &str) -> Cow<'_, str> {
 pub use crate::notes::error_line;
 
 /// The library's notes as the commands show them: a line on stderr each,
-/// masked like every line they print.
+/// masked like every line they print, its control characters escaped (a
+/// note may quote what the server said).
 pub fn stderr_notes() -> Notes {
     Notes::to(|line| {
         let mut stderr = Masked::line_buffered(std::io::stderr().lock());
+        let line = crate::notes::escape_control(line);
         // Nothing sensible to do when stderr is gone.
         let _ = writeln!(stderr, "{line}").and_then(|()| stderr.flush());
     })
@@ -315,21 +317,14 @@ impl ConnectArgs {
         notes: Notes,
     ) -> ConnectConfig {
         let context = self.context.unwrap_or_else(NatsContext::none);
-        if !context.name.is_empty() {
-            // Its secrets are hidden like those of the command line.
-            mask::register_secrets(
-                [context.password.as_deref(), context.token.as_deref()]
-                    .into_iter()
-                    .flatten(),
-            );
-            if !context.unsupported.is_empty() {
-                notes.say(format_args!(
-                    "Warning: context {} ({}) sets {}, which this toolkit does not support; ignored",
-                    context.name,
-                    context.path.display(),
-                    context.unsupported.join(", ")
-                ));
-            }
+        // Its secrets were registered with the masking step as its file was read.
+        if !context.name.is_empty() && !context.unsupported.is_empty() {
+            notes.say(format_args!(
+                "Warning: context {} ({}) sets {}, which this toolkit does not support; ignored",
+                context.name,
+                context.path.display(),
+                context.unsupported.join(", ")
+            ));
         }
         // Credentials come from the flags and variables, or else wholly from the context.
         let auth = match (self.user, self.password, self.token, self.creds) {

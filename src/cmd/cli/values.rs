@@ -88,15 +88,34 @@ pub(super) fn consumer_safe(id: &str) -> String {
 }
 
 /// Checks `--start-time`: an RFC 3339 time with its offset, such as
-/// `2024-05-01T12:00:00Z`; kept in UTC.
+/// `2024-05-01T12:00:00Z`, within the times nats-server takes
+/// ([`StartPosition::TIME_RANGE`](crate::StartPosition::TIME_RANGE)); kept
+/// in UTC. (`9999-12-31T23:59:59-23:59` is the year 10000 in UTC, which
+/// `time` cannot even hold.)
 pub(super) fn parse_start_time(text: &str) -> Result<time::OffsetDateTime, String> {
     use time::format_description::well_known::Rfc3339;
-    time::OffsetDateTime::parse(text.trim(), &Rfc3339)
-        .map(|start| start.to_offset(time::UtcOffset::UTC))
-        .map_err(|err| {
-            format!(
-                "'{text}' is not an RFC 3339 time ({err}): write a date, a time and an offset, \
-                 e.g. 2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00"
-            )
-        })
+    let start = time::OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|err| {
+        format!(
+            "'{text}' is not an RFC 3339 time ({err}): write a date, a time and an offset, \
+             e.g. 2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00"
+        )
+    })?;
+    let range = crate::StartPosition::TIME_RANGE;
+    let nanos = |seconds: i64| i128::from(seconds) * 1_000_000_000;
+    if !(nanos(*range.start())..=nanos(*range.end())).contains(&start.unix_timestamp_nanos()) {
+        let show = |seconds: i64| {
+            time::OffsetDateTime::from_unix_timestamp(seconds)
+                .ok()
+                .and_then(|at| at.format(&Rfc3339).ok())
+                .unwrap_or_default()
+        };
+        return Err(format!(
+            "'{text}' is out of range: nats-server takes times from {} to {} \
+             (nanoseconds since 1970 in 64 bits)",
+            show(*range.start()),
+            show(*range.end())
+        ));
+    }
+    // In range, its time in UTC is one `time` can hold.
+    Ok(start.to_offset(time::UtcOffset::UTC))
 }

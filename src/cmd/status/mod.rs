@@ -93,7 +93,7 @@ pub async fn run(config: &StatusConfig, out: &mut impl Write) -> anyhow::Result<
                 writeln!(
                     out,
                     "NATS server {} at {}",
-                    server.version,
+                    crate::notes::escape_control(&server.version),
                     config.connect.display_servers()
                 )?;
                 table::write(&channels, config.channel.is_some(), out)?;

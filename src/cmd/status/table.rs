@@ -1,11 +1,16 @@
 //! `status`'s table: per channel, what it stores, then one row per
 //! subscription with its place in the history.
+//!
+//! Names come from the server, and anyone who can create a stream or a
+//! consumer chooses them: their control characters are escaped as event
+//! data's are, so that none reaches the terminal and no newline forges a row.
 
 use std::io::{self, Write};
 
 use crate::connection::size;
 use crate::duration;
 use crate::history::{ChannelStatus, SubscriptionStatus};
+use crate::notes::escape_control;
 
 /// The columns, in the course's words. JetStream's names, where they
 /// differ: DELIVERED is `delivered.stream_seq`, ACK FLOOR `ack_floor.stream_seq`,
@@ -50,7 +55,8 @@ fn write_channel(channel: &ChannelStatus, out: &mut impl Write) -> io::Result<()
     write!(
         out,
         "Channel {} (stream {}): ",
-        channel.channel, channel.stream
+        escape_control(&channel.channel),
+        escape_control(&channel.stream)
     )?;
     match channel.events {
         0 => writeln!(out, "no events stored")?,
@@ -106,8 +112,10 @@ fn row(s: &SubscriptionStatus) -> [String; 12] {
         }
     };
     [
-        s.name.clone(),
-        s.queue_group.clone().unwrap_or_else(|| "-".into()),
+        escape_control(&s.name).into_owned(),
+        s.queue_group
+            .as_deref()
+            .map_or("-".into(), |group| escape_control(group).into_owned()),
         if s.durable { "yes" } else { "no" }.into(),
         s.start.clone(),
         duration::format(s.ack_wait()),

@@ -1,0 +1,251 @@
+//! Masking a line of text: the secrets of this run, by the rule of the
+//! module docs, then the credentials of every URL.
+//!
+//! Every search here moves forward: no part of a line is looked at more
+//! than a few times, however long the line.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use memchr::memmem;
+
+use super::MASK;
+
+/// Secrets shorter than this are masked only where they are a whole word.
+pub const SHORT: usize = 6;
+
+/// `text` with its secrets and its URLs' credentials as `***`. Borrows
+/// `text` when there is nothing to hide.
+pub fn mask_text<'a>(text: &'a [u8], secrets: &[Vec<u8>]) -> Cow<'a, [u8]> {
+    let mut out = Cow::Borrowed(text);
+    for secret in secrets {
+        if let Some(replaced) = replace(&out, secret) {
+            out = Cow::Owned(replaced);
+        }
+    }
+    if let Some(hidden) = hide_credentials(&out, true) {
+        out = Cow::Owned(hidden);
+    }
+    out
+}
+
+/// `text` with every occurrence of `secret` that counts (see [`SHORT`])
+/// replaced by `***`, or `None` when none counts.
+fn replace(text: &[u8], secret: &[u8]) -> Option<Vec<u8>> {
+    if secret.is_empty() {
+        return None;
+    }
+    let finder = memmem::Finder::new(secret);
+    let whole_word = secret.len() < SHORT;
+    let mut out: Option<Vec<u8>> = None;
+    let (mut copied, mut from) = (0, 0);
+    while let Some(found) = finder.find(&text[from..]) {
+        let at = from + found;
+        let end = at + secret.len();
+        if whole_word && !(word_starts(text, at) && word_ends(text, end)) {
+            // Overlapping occurrences may still count: `a a` in `xa a a`.
+            from = at + 1;
+            continue;
+        }
+        let out = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
+        out.extend_from_slice(&text[copied..at]);
+        out.extend_from_slice(MASK.as_bytes());
+        copied = end;
+        from = end;
+    }
+    let mut out = out?;
+    out.extend_from_slice(&text[copied..]);
+    Some(out)
+}
+
+/// Whether a word starts at `at`: the text's start, or after a space (also
+/// as the escape `\n`, `\r` or `\t`), a quote, or `=` (`--password=pw`).
+fn word_starts(text: &[u8], at: usize) -> bool {
+    at == 0
+        || is_gap(text[at - 1])
+        || text[at - 1] == b'='
+        || (at >= 2 && text[at - 2] == b'\\' && matches!(text[at - 1], b'n' | b'r' | b't'))
+}
+
+/// Whether a word ends at `end`: the text's end, or before a space, a
+/// quote, or an escape (`\n`, `\"`).
+fn word_ends(text: &[u8], end: usize) -> bool {
+    end == text.len() || is_gap(text[end]) || text[end] == b'\\'
+}
+
+/// Whitespace and quotes: what stands between words.
+fn is_gap(b: u8) -> bool {
+    b.is_ascii_whitespace() || matches!(b, b'\'' | b'"' | b'`')
+}
+
+/// `text` with the password or token of each URL in it as `***`, or `None`
+/// when there is none (or each is `***` already). `in_line`: see
+/// [`credentials`].
+pub fn hide_credentials(text: &[u8], in_line: bool) -> Option<Vec<u8>> {
+    let mut ranges = credentials(text, in_line).peekable();
+    // Skip those masked already: a line masked twice is the same line.
+    while ranges
+        .next_if(|r| &text[r.clone()] == MASK.as_bytes())
+        .is_some()
+    {}
+    ranges.peek()?;
+    let mut out = Vec::with_capacity(text.len());
+    let mut copied = 0;
+    for range in credentials(text, in_line) {
+        out.extend_from_slice(&text[copied..range.start]);
+        out.extend_from_slice(MASK.as_bytes());
+        copied = range.end;
+    }
+    out.extend_from_slice(&text[copied..]);
+    Some(out)
+}
+
+/// The byte ranges of the passwords and tokens of the URLs in `text`, in
+/// order and apart: after each `://`, up to the last `@` before the next URL
+/// ([`next_url`]; in a line of text, also before the next whitespace or
+/// quote), the part after the first `:`, or all of it when there is no `:`.
+pub fn credentials(text: &[u8], in_line: bool) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut from = 0;
+    // In a line, the first whitespace or quote after the last URL's start:
+    // it ends every URL that starts before it, so it is looked for once.
+    let mut line_stop: Option<usize> = None;
+    std::iter::from_fn(move || {
+        loop {
+            let sep = from + memmem::find(&text[from..], b"://")?;
+            let start = sep + 3;
+            let stop = match line_stop {
+                _ if !in_line => text.len(),
+                Some(stop) if start <= stop => stop,
+                _ => {
+                    let stop = text[start..]
+                        .iter()
+                        .position(|&b| ends_url(b))
+                        .map_or(text.len(), |p| start + p);
+                    line_stop = Some(stop);
+                    stop
+                }
+            };
+            let end = next_url(&text[..stop], start).unwrap_or(stop);
+            // Any `://` before `end` belongs to this URL (`nats://a://b@h`),
+            // and its credentials are this URL's: the next search starts at `end`.
+            from = end;
+            let Some(at) = text[start..end].iter().rposition(|&b| b == b'@') else {
+                continue;
+            };
+            let userinfo = start..start + at;
+            let secret = match text[userinfo.clone()].iter().position(|&b| b == b':') {
+                Some(colon) => userinfo.start + colon + 1..userinfo.end,
+                None => userinfo,
+            };
+            if !secret.is_empty() {
+                return Some(secret);
+            }
+        }
+    })
+}
+
+/// Where the next URL at or after `from` begins: a scheme and `://`, the
+/// scheme at the start of the text or after a space, comma, quote, `(`,
+/// `<`, `=` or `;`. (So `nats://a://b@h` is one URL, whose password is `//b`.)
+pub fn next_url(text: &[u8], from: usize) -> Option<usize> {
+    let mut search = from;
+    loop {
+        let sep = search + memmem::find(&text[search..], b"://")?;
+        let scheme = text[from..sep]
+            .iter()
+            .rev()
+            .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+            .count();
+        let start = sep - scheme;
+        let at_boundary = start == 0
+            || text[start - 1].is_ascii_whitespace()
+            || matches!(
+                text[start - 1],
+                b',' | b'\'' | b'"' | b'`' | b'(' | b'<' | b'=' | b';'
+            );
+        if scheme > 0 && at_boundary {
+            return Some(start);
+        }
+        search = sep + 1;
+    }
+}
+
+/// Characters that end a URL in a line of text.
+fn ends_url(b: u8) -> bool {
+    b.is_ascii_whitespace() || matches!(b, b'\'' | b'"' | b'`' | b'<' | b'>')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn masked(text: &str, secrets: &[&str]) -> String {
+        let secrets: Vec<Vec<u8>> = secrets.iter().map(|s| s.as_bytes().to_vec()).collect();
+        String::from_utf8(mask_text(text.as_bytes(), &secrets).into_owned()).unwrap()
+    }
+
+    #[test]
+    fn masks_url_passwords_and_tokens() {
+        assert_eq!(
+            masked("at nats://ana:s3cret@localhost:4222: no", &[]),
+            "at nats://ana:***@localhost:4222: no"
+        );
+        assert_eq!(masked("nats://tok3n@host:1", &[]), "nats://***@host:1");
+        assert_eq!(
+            masked("'nats://a:x@h1,tls://b:y@h2'", &[]),
+            "'nats://a:***@h1,tls://b:***@h2'"
+        );
+        assert_eq!(masked("nats://a:p@ss@h", &[]), "nats://a:***@h");
+        assert_eq!(masked("nats://a://b@h", &[]), "nats://a:***@h");
+        assert_eq!(masked("localhost:4222 a@b", &[]), "localhost:4222 a@b");
+        assert_eq!(masked("nats://ana:***@h", &[]), "nats://ana:***@h");
+        // A URL's password is hidden whatever its length.
+        assert_eq!(masked("nats://u:2@h #2", &["2"]), "nats://u:***@h #2");
+        assert_eq!(
+            masked("x nats://a:b@h y nats://c:d@h", &[]),
+            "x nats://a:***@h y nats://c:***@h"
+        );
+    }
+
+    #[test]
+    fn long_secrets_are_masked_wherever_they_are() {
+        assert_eq!(
+            masked("error: unexpected argument '-Sup3r' found", &["-Sup3r"]),
+            "error: unexpected argument '***' found"
+        );
+        assert_eq!(
+            masked("{\"note\":\"pw=xPw-Qz9Xwy,#1Pw-Qz9Xw\"}", &["Pw-Qz9Xw"]),
+            "{\"note\":\"pw=x***y,#1***\"}"
+        );
+        assert_eq!(masked("s3cr3t123456", &["123456"]), "s3cr3t***");
+    }
+
+    #[test]
+    fn short_secrets_are_masked_as_whole_words_only() {
+        assert_eq!(masked("a b c, a b", &["a b"]), "*** c, ***");
+        let line = "Received event #2, with data: {\"seq\":2,\"price\":20} at 2024-05-02T12:20:02Z";
+        assert_eq!(masked(line, &["2"]), line);
+        assert_eq!(masked(line, &["20"]), line);
+        assert_eq!(
+            masked("invalid value '2' for '--password <PASSWORD>'", &["2"]),
+            "invalid value '***' for '--password <PASSWORD>'"
+        );
+        assert_eq!(
+            masked("tip: to pass 'pw' as a value, use '-- pw'", &["pw"]),
+            "tip: to pass '***' as a value, use '-- ***'"
+        );
+        assert_eq!(masked("--token=pw x", &["pw"]), "--token=*** x");
+        assert_eq!(masked("\"a\\npw\\n\" pw", &["pw"]), "\"a\\n***\\n\" ***");
+        assert_eq!(masked("xa a a", &["a a"]), "xa ***");
+        assert_eq!(masked("apw pwa", &["pw"]), "apw pwa");
+    }
+
+    #[test]
+    fn leaves_plain_text_borrowed() {
+        let text = b"Received event #1, with data: {\"url\":\"http://x\"}\n";
+        assert!(matches!(
+            mask_text(text, &[b"zz".to_vec(), b"1".to_vec()]),
+            Cow::Borrowed(_)
+        ));
+    }
+}
