@@ -398,3 +398,39 @@ fn names_from_the_server_are_printed_escaped() {
         }
     }
 }
+
+/// A header named twice (`-H a:1 -H a:2`) keeps both values, in order, in
+/// `listen --json` and in `status --events --json` alike.
+#[test]
+fn a_header_named_twice_shows_both_values() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["-H", "a:1", "-H", "a:2", "-H", "b:x"]);
+    let heard = common::listen(
+        &url,
+        &[
+            "--no-queue-group",
+            "--deliver-all",
+            "--count",
+            "1",
+            "--json",
+        ],
+    );
+    let line = common::text(&heard.stdout);
+    let event: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        event["headers"]["a"],
+        serde_json::json!(["1", "2"]),
+        "{line}"
+    );
+    assert_eq!(event["headers"]["b"], "x");
+    let stored = common::status(&url, &["ticket:created", "--events", "--json"]);
+    let line = common::text(&stored.stdout);
+    let event: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        event["headers"]["a"],
+        serde_json::json!(["1", "2"]),
+        "{line}"
+    );
+    assert_eq!(event["headers"]["b"], "x");
+}

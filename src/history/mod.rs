@@ -22,6 +22,7 @@
 //!
 //! Nothing here creates a consumer or acks anything: looking changes nothing.
 
+mod get;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -281,47 +282,22 @@ impl EventRange {
 /// direct get where the stream allows it, a stream get otherwise; neither
 /// creates a consumer.
 pub fn events(
+    js: &jetstream::Context,
     stream: jetstream::stream::Stream,
     range: EventRange,
 ) -> impl Stream<Item = anyhow::Result<StoredEvent>> {
+    let js = js.clone();
     let info = stream.cached_info();
     let sequences = range.sequences(info.state.first_sequence, info.state.last_sequence);
     let direct = info.config.allow_direct;
     let stream = std::sync::Arc::new(stream);
     futures_util::stream::iter(sequences)
         .map(move |seq| {
-            let stream = stream.clone();
-            async move { get(&stream, seq, direct).await }
+            let (js, stream) = (js.clone(), stream.clone());
+            async move { get::get(&js, &stream, seq, direct).await }
         })
         .buffered(EVENTS_IN_FLIGHT)
         .filter_map(|result| async move { result.transpose() })
-}
-
-async fn get(
-    stream: &jetstream::stream::Stream,
-    seq: u64,
-    direct: bool,
-) -> anyhow::Result<Option<StoredEvent>> {
-    use async_nats::jetstream::stream::{DirectGetErrorKind, RawMessageErrorKind};
-    let message = if direct {
-        match stream.direct_get(seq).await {
-            Ok(message) => message,
-            Err(err) if err.kind() == DirectGetErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err).with_context(|| format!("could not read event #{seq}")),
-        }
-    } else {
-        match stream.get_raw_message(seq).await {
-            Ok(message) => message,
-            Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => return Ok(None),
-            Err(err) => return Err(err).with_context(|| format!("could not read event #{seq}")),
-        }
-    };
-    Ok(Some(StoredEvent {
-        seq: message.sequence,
-        time: message.time,
-        data: message.payload,
-        headers: user_headers(&message.headers),
-    }))
 }
 
 /// The headers an application set, as name to values, leaving out JetStream's own: the

@@ -127,7 +127,7 @@ async fn print_events(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let stream = history::stream_of(js, channel).await?;
-    let events = history::events(stream, range);
+    let events = history::events(js, stream, range);
     futures_util::pin_mut!(events);
     while let Some(event) = events.next().await {
         let event = event?;

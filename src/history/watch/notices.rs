@@ -150,5 +150,5 @@ pub async fn event(
         .await
         .with_context(|| format!("could not find stream {stream}"))?;
     let direct = stream.cached_info().config.allow_direct;
-    crate::history::get(&stream, seq, direct).await
+    crate::history::get::get(js, &stream, seq, direct).await
 }
