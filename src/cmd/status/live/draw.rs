@@ -20,16 +20,9 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 pub use super::lines::cell;
 use super::lines::{Palette, banner, counts_line, keys_line, legend, name_line, title_line};
-use super::state::{MARGIN, MIN_HEIGHT, MIN_WIDTH, Popup, State};
+use super::state::{LANE, MARGIN, MIN_HEIGHT, MIN_WIDTH, Popup, State, TOP};
 use crate::history::watch::Mark;
 use crate::notes::escape_control;
-
-/// Rows above the lanes (title, banner, tape, rule) and below them
-/// (legend, keys).
-const TOP: u16 = 4;
-const BOTTOM: u16 = 2;
-/// Rows per lane: its name, its cells, its counts.
-const LANE: u16 = 3;
 
 /// Draws `state` on the whole frame.
 pub fn draw(frame: &mut Frame, state: &State) {
@@ -83,19 +76,13 @@ pub fn draw(frame: &mut Frame, state: &State) {
     frame.render_widget(Line::from(numbers), row(2));
     frame.render_widget(Paragraph::new(rule), row(3));
 
-    let rows = area.height - TOP - BOTTOM;
-    let fits = usize::from(rows / LANE);
     let subscriptions = &channel.subscriptions;
     if subscriptions.is_empty() {
         let line = "No subscriptions: start a listener (make listen) to see its lane here.";
         frame.render_widget(Paragraph::new(line), row(TOP + 1));
     }
-    let shown = if subscriptions.len() > fits {
-        fits.saturating_sub(1)
-    } else {
-        subscriptions.len()
-    };
-    for (i, subscription) in subscriptions.iter().take(shown).enumerate() {
+    let (first, shown) = state.lanes(area.height);
+    for (i, subscription) in subscriptions.iter().skip(first).take(shown).enumerate() {
         let y = TOP + LANE * i as u16;
         let lane = state.watch.lane(channel, subscription);
         frame.render_widget(name_line(subscription, &lane, area.width), row(y));
@@ -113,8 +100,13 @@ pub fn draw(frame: &mut Frame, state: &State) {
         frame.render_widget(counts_line(subscription, &palette), row(y + 2));
     }
     if shown < subscriptions.len() {
-        let more = subscriptions.len() - shown;
-        let line = format!("… and {more} more subscriptions: make the terminal taller to see them");
+        let (above, below) = (first, subscriptions.len() - first - shown);
+        let line = format!(
+            "lanes {} to {} of {}: {above} above, {below} below (↑/↓ to scroll)",
+            first + 1,
+            first + shown,
+            subscriptions.len()
+        );
         frame.render_widget(Paragraph::new(line), row(TOP + LANE * shown as u16));
     }
     frame.render_widget(legend(&palette), row(area.height - 2));
@@ -282,6 +274,63 @@ mod tests {
     fn lanes_show_each_state() {
         let state = lesson();
         insta::assert_snapshot!(render(&state, 80, 24).backend());
+    }
+
+    /// The screen's text, row by row.
+    fn screen(terminal: &Terminal<TestBackend>) -> String {
+        let buffer = terminal.backend().buffer();
+        let width = usize::from(buffer.area.width);
+        let symbols: Vec<&str> = buffer.content().iter().map(|cell| cell.symbol()).collect();
+        symbols
+            .chunks(width)
+            .map(|row| row.concat() + "\n")
+            .collect()
+    }
+
+    /// More lanes than fit (9 at 80×24, where 5 show): the row under them
+    /// says which are shown and how many are above and below, and ↓
+    /// scrolls down to the last one (no further), ↑ back up.
+    #[test]
+    fn lanes_past_the_screen_scroll_and_say_how_many_are_off_screen() {
+        let subscriptions = (1..=9).map(|i| sub(&format!("lane-{i}"))).collect();
+        let channel = ChannelStatus {
+            channel: "ticket:created".into(),
+            stream: "TICKET_CREATED".into(),
+            events: 0,
+            first_seq: 0,
+            last_seq: 0,
+            bytes: 0,
+            subscriptions,
+        };
+        let mut state = State::new(vec![channel], true, "nats://localhost:4222".into());
+        let text = screen(&render(&state, 80, 24));
+        assert!(
+            text.contains("lanes 1 to 5 of 9: 0 above, 4 below (↑/↓ to scroll)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("lane-5") && !text.contains("lane-6"),
+            "{text}"
+        );
+        assert!(text.contains("↑/↓ lanes"), "{text}");
+        for _ in 0..10 {
+            state.scroll_lanes(1);
+        }
+        let text = screen(&render(&state, 80, 24));
+        assert!(
+            text.contains("lanes 5 to 9 of 9: 4 above, 0 below"),
+            "{text}"
+        );
+        assert!(
+            text.contains("lane-9") && !text.contains("lane-4 "),
+            "{text}"
+        );
+        state.scroll_lanes(-1);
+        let text = screen(&render(&state, 80, 24));
+        assert!(
+            text.contains("lanes 4 to 8 of 9: 3 above, 1 below"),
+            "{text}"
+        );
     }
 
     /// A terminal under 80×24 gets one line that says so.

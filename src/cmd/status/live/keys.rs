@@ -30,6 +30,8 @@ pub fn on_key(state: &mut State, key: KeyEvent) -> Action {
         KeyCode::Char('c') if ctrl => return Action::Quit,
         KeyCode::Char('q') | KeyCode::Char('Q') => return Action::Quit,
         KeyCode::Esc => state.popup = None,
+        KeyCode::Up => state.scroll_lanes(-1),
+        KeyCode::Down => state.scroll_lanes(1),
         KeyCode::Left => select(state, -1),
         KeyCode::Right => select(state, 1),
         KeyCode::PageUp => select(state, -(state.cells() as i64)),
@@ -81,6 +83,7 @@ fn switch(state: &mut State, by: isize) {
     }
     state.channel = (state.channel as isize + by).rem_euclid(n as isize) as usize;
     state.follow = true;
+    state.first_lane = 0;
     state.popup = None;
     state.clamp();
 }

@@ -175,6 +175,12 @@ pub(super) fn legend<'a>(palette: &Palette) -> Line<'a> {
 
 pub(super) fn keys_line<'a>(state: &State) -> Line<'a> {
     let mut text = String::from("←/→ select  End newest  Enter event data");
+    if state
+        .current()
+        .is_some_and(|c| state.lanes(state.height).1 < c.subscriptions.len())
+    {
+        text.push_str("  ↑/↓ lanes");
+    }
     if !state.one_channel && state.watch.channels().len() > 1 {
         text.push_str("  Tab channel");
     }

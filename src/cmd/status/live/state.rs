@@ -11,6 +11,13 @@ pub const MIN_WIDTH: u16 = 80;
 /// The smallest terminal the view draws on.
 pub const MIN_HEIGHT: u16 = 24;
 
+/// Rows above the lanes (title, banner, tape, rule) and below them
+/// (legend, keys).
+pub const TOP: u16 = 4;
+pub const BOTTOM: u16 = 2;
+/// Rows per lane: its name, its cells, its counts.
+pub const LANE: u16 = 3;
+
 /// Columns the tape leaves free on the left (the lanes' margin).
 pub const MARGIN: u16 = 1;
 
@@ -28,6 +35,8 @@ pub struct State {
     pub follow: bool,
     /// The selected event, when not following.
     pub selected: u64,
+    /// The first subscription's lane shown (↑/↓ scroll the lanes).
+    pub first_lane: usize,
     /// The last event of the tape, when not following.
     pub window_end: u64,
     /// The terminal's size.
@@ -64,6 +73,7 @@ impl State {
             one_channel,
             follow: true,
             selected: 0,
+            first_lane: 0,
             window_end: 0,
             width: MIN_WIDTH,
             height: MIN_HEIGHT,
@@ -86,6 +96,27 @@ impl State {
             .and_then(|s| channels.iter().position(|c| c.stream == s))
             .unwrap_or(0);
         self.clamp();
+    }
+
+    /// Which lanes of the current channel's `total` subscriptions a frame
+    /// `height` rows high shows: from the first, how many. When they do not
+    /// all fit, one row tells how many are above and below.
+    pub fn lanes(&self, height: u16) -> (usize, usize) {
+        let total = self.current().map_or(0, |c| c.subscriptions.len());
+        let fits = usize::from(height.saturating_sub(TOP + BOTTOM) / LANE);
+        if total <= fits {
+            return (0, total);
+        }
+        let shown = fits.saturating_sub(1).max(1);
+        (self.first_lane.min(total - shown), shown)
+    }
+
+    /// Scrolls the lanes by `by`, within what there is to see.
+    pub fn scroll_lanes(&mut self, by: isize) {
+        let total = self.current().map_or(0, |c| c.subscriptions.len());
+        let (first, shown) = self.lanes(self.height);
+        let last_first = total.saturating_sub(shown);
+        self.first_lane = first.saturating_add_signed(by).min(last_first);
     }
 
     /// The channel shown.
