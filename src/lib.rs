@@ -156,6 +156,7 @@ pub mod history;
 pub mod mask;
 pub mod notes;
 pub mod publish;
+pub mod server_url;
 pub mod subscription;
 pub mod typed;
 

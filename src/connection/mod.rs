@@ -14,12 +14,12 @@ use anyhow::{Context as _, anyhow};
 use async_nats::{Client, ConnectOptions, Event, ServerAddr, rustls};
 
 use crate::mask;
+use crate::server_url::percent_decode;
 
 mod urls;
 
 use crate::notes::Notes;
-pub(crate) use urls::percent_decode;
-pub use urls::{parse_servers, split_servers};
+pub use urls::parse_servers;
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -400,22 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn decodes_percent_escapes() {
-        assert_eq!(percent_decode("p%40ss%3Aword"), "p@ss:word");
-        assert_eq!(percent_decode("plain%"), "plain%");
-    }
-
-    #[test]
-    fn a_comma_in_a_password_does_not_split_the_list() {
-        assert_eq!(
-            split_servers("nats://alice:pa,ss@host:4222"),
-            ["nats://alice:pa,ss@host:4222"]
-        );
-        assert_eq!(
-            split_servers("nats://a:x,y@h1:1, tls://b:z@h2:2,h3:3"),
-            ["nats://a:x,y@h1:1", " tls://b:z@h2:2", "h3:3"]
-        );
-        assert_eq!(split_servers("a:1,b:2"), ["a:1", "b:2"]);
+    fn a_comma_in_a_password_stays_in_the_server() {
         let servers = parse_servers("nats://alice:pa,ss@host:4222").unwrap();
         assert_eq!(servers.len(), 1);
         assert_eq!(servers[0].password(), Some("pa,ss"));

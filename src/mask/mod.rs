@@ -61,7 +61,6 @@ mod writer;
 use std::borrow::Cow;
 use std::sync::{Once, PoisonError, RwLock};
 
-pub(crate) use text::next_url;
 pub use writer::Masked;
 
 /// What a secret is replaced with.

@@ -5,11 +5,11 @@
 //! than a few times, however long the line.
 
 use std::borrow::Cow;
-use std::ops::Range;
 
 use memchr::memmem;
 
 use super::MASK;
+use crate::server_url::credentials;
 
 /// Secrets shorter than this are masked only where they are a whole word.
 pub const SHORT: usize = 6;
@@ -98,81 +98,6 @@ pub fn hide_credentials(text: &[u8], in_line: bool) -> Option<Vec<u8>> {
     }
     out.extend_from_slice(&text[copied..]);
     Some(out)
-}
-
-/// The byte ranges of the passwords and tokens of the URLs in `text`, in
-/// order and apart: after each `://`, up to the last `@` before the next URL
-/// ([`next_url`]; in a line of text, also before the next whitespace or
-/// quote), the part after the first `:`, or all of it when there is no `:`.
-pub fn credentials(text: &[u8], in_line: bool) -> impl Iterator<Item = Range<usize>> + '_ {
-    let mut from = 0;
-    // In a line, the first whitespace or quote after the last URL's start:
-    // it ends every URL that starts before it, so it is looked for once.
-    let mut line_stop: Option<usize> = None;
-    std::iter::from_fn(move || {
-        loop {
-            let sep = from + memmem::find(&text[from..], b"://")?;
-            let start = sep + 3;
-            let stop = match line_stop {
-                _ if !in_line => text.len(),
-                Some(stop) if start <= stop => stop,
-                _ => {
-                    let stop = text[start..]
-                        .iter()
-                        .position(|&b| ends_url(b))
-                        .map_or(text.len(), |p| start + p);
-                    line_stop = Some(stop);
-                    stop
-                }
-            };
-            let end = next_url(&text[..stop], start).unwrap_or(stop);
-            // Any `://` before `end` belongs to this URL (`nats://a://b@h`),
-            // and its credentials are this URL's: the next search starts at `end`.
-            from = end;
-            let Some(at) = text[start..end].iter().rposition(|&b| b == b'@') else {
-                continue;
-            };
-            let userinfo = start..start + at;
-            let secret = match text[userinfo.clone()].iter().position(|&b| b == b':') {
-                Some(colon) => userinfo.start + colon + 1..userinfo.end,
-                None => userinfo,
-            };
-            if !secret.is_empty() {
-                return Some(secret);
-            }
-        }
-    })
-}
-
-/// Where the next URL at or after `from` begins: a scheme and `://`, the
-/// scheme at the start of the text or after a space, comma, quote, `(`,
-/// `<`, `=` or `;`. (So `nats://a://b@h` is one URL, whose password is `//b`.)
-pub fn next_url(text: &[u8], from: usize) -> Option<usize> {
-    let mut search = from;
-    loop {
-        let sep = search + memmem::find(&text[search..], b"://")?;
-        let scheme = text[from..sep]
-            .iter()
-            .rev()
-            .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-            .count();
-        let start = sep - scheme;
-        let at_boundary = start == 0
-            || text[start - 1].is_ascii_whitespace()
-            || matches!(
-                text[start - 1],
-                b',' | b'\'' | b'"' | b'`' | b'(' | b'<' | b'=' | b';'
-            );
-        if scheme > 0 && at_boundary {
-            return Some(start);
-        }
-        search = sep + 1;
-    }
-}
-
-/// Characters that end a URL in a line of text.
-fn ends_url(b: u8) -> bool {
-    b.is_ascii_whitespace() || matches!(b, b'\'' | b'"' | b'`' | b'<' | b'>')
 }
 
 #[cfg(test)]
