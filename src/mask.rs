@@ -91,6 +91,10 @@ pub struct Masked<W: Write> {
     buf: Vec<u8>,
     /// Write out the complete lines once this much is held; 0: at every line's end.
     capacity: usize,
+    /// Set when a write beneath failed: every later write and flush fails
+    /// too, so that no flush says lines are out that were lost (`listen`
+    /// acks an event once the flush after its line succeeded).
+    failed: Option<io::ErrorKind>,
 }
 
 impl<W: Write> Masked<W> {
@@ -100,6 +104,7 @@ impl<W: Write> Masked<W> {
             inner,
             buf: Vec::with_capacity(capacity),
             capacity,
+            failed: None,
         }
     }
 
@@ -110,6 +115,7 @@ impl<W: Write> Masked<W> {
             inner,
             buf: Vec::new(),
             capacity: 0,
+            failed: None,
         }
     }
 
@@ -120,7 +126,18 @@ impl<W: Write> Masked<W> {
         }
         let result = self.inner.write_all(&mask(&self.buf[..len]));
         self.buf.drain(..len);
+        if let Err(err) = &result {
+            self.failed = Some(err.kind());
+        }
         result
+    }
+
+    /// The earlier failure, if a write beneath failed.
+    fn check(&self) -> io::Result<()> {
+        match self.failed {
+            Some(kind) => Err(kind.into()),
+            None => Ok(()),
+        }
     }
 
     /// Writes out the complete lines held.
@@ -134,6 +151,7 @@ impl<W: Write> Masked<W> {
 
 impl<W: Write> Write for Masked<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.check()?;
         self.buf.extend_from_slice(data);
         let ready = if self.capacity == 0 {
             data.contains(&b'\n')
@@ -147,8 +165,13 @@ impl<W: Write> Write for Masked<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.check()?;
         self.write_out(self.buf.len())?;
-        self.inner.flush()
+        let flushed = self.inner.flush();
+        if let Err(err) = &flushed {
+            self.failed = Some(err.kind());
+        }
+        flushed
     }
 }
 
