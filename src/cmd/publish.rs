@@ -15,6 +15,7 @@ use async_nats::{Client, HeaderMap};
 use bytes::Bytes;
 
 use crate::channel::Channel;
+use crate::cmd::pipe::UntilClosed;
 use crate::cmd::progress::Progress;
 use crate::connection::{ConnectConfig, close};
 use crate::mask::Masked;
@@ -82,15 +83,21 @@ pub fn main() -> std::process::ExitCode {
         |config: PublishConfig, signal| async move {
             // Every line goes through the masking writers: no secret is printed.
             // Line buffered, as stdout was: each line shows as soon as it is written.
-            let stdout = || Masked::line_buffered(std::io::stdout().lock());
+            // Until its reader goes (`publish | head -1`): then the events are
+            // published all the same, with no lines, so that exit 0 still
+            // means every one is stored.
+            let stdout = || UntilClosed::new(std::io::stdout().lock());
             match config.output {
                 // For scripts: lines gathered into large writes, not one write per event.
                 Output::Json => {
-                    let out = &mut Masked::with_capacity(JSON_BUFFER, std::io::stdout().lock());
+                    let out = &mut Masked::with_capacity(JSON_BUFFER, stdout());
                     run(config, signal, out).await
                 }
                 Output::Quiet => run_or_watch(config, signal, &mut std::io::sink()).await,
-                Output::Human => run_or_watch(config, signal, &mut stdout()).await,
+                Output::Human => {
+                    let out = &mut Masked::line_buffered(stdout());
+                    run_or_watch(config, signal, out).await
+                }
             }
         },
     )

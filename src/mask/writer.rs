@@ -21,6 +21,10 @@ pub struct Masked<W: Write> {
     lines_end: usize,
     /// Write out the complete lines once this much is held; 0: at every line's end.
     capacity: usize,
+    /// Set when a write beneath failed: every later write and flush fails
+    /// too, so that no flush says lines are out that were lost (`listen`
+    /// acks an event once the flush after its line succeeded).
+    failed: Option<io::ErrorKind>,
 }
 
 impl<W: Write> Masked<W> {
@@ -31,6 +35,7 @@ impl<W: Write> Masked<W> {
             buf: Vec::with_capacity(capacity),
             lines_end: 0,
             capacity,
+            failed: None,
         }
     }
 
@@ -42,6 +47,7 @@ impl<W: Write> Masked<W> {
             buf: Vec::new(),
             lines_end: 0,
             capacity: 0,
+            failed: None,
         }
     }
 
@@ -53,12 +59,24 @@ impl<W: Write> Masked<W> {
         let result = self.inner.write_all(&mask(&self.buf[..len]));
         self.buf.drain(..len);
         self.lines_end = self.lines_end.saturating_sub(len);
+        if let Err(err) = &result {
+            self.failed = Some(err.kind());
+        }
         result
+    }
+
+    /// The earlier failure, if a write beneath failed.
+    fn check(&self) -> io::Result<()> {
+        match self.failed {
+            Some(kind) => Err(kind.into()),
+            None => Ok(()),
+        }
     }
 }
 
 impl<W: Write> Write for Masked<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.check()?;
         let held = self.buf.len();
         self.buf.extend_from_slice(data);
         if let Some(newline) = memchr::memrchr(b'\n', data) {
@@ -76,8 +94,13 @@ impl<W: Write> Write for Masked<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.check()?;
         self.write_out(self.buf.len())?;
-        self.inner.flush()
+        let flushed = self.inner.flush();
+        if let Err(err) = &flushed {
+            self.failed = Some(err.kind());
+        }
+        flushed
     }
 }
 

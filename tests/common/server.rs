@@ -7,28 +7,98 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::{DEADLINE, block_on};
 
-/// The nats-server to run: `NATS_SERVER_BIN`, else `.nats/bin/nats-server`
-/// (where `scripts/install-nats-server.sh` puts it), else the one on `PATH`.
+/// The nats-server to run, found once: `NATS_SERVER_BIN`, else
+/// `.nats/bin/nats-server` (where `scripts/install-nats-server.sh` puts it),
+/// else the one on `PATH`; always the program itself, never a launcher
+/// script in front of it (see [`find_nats_server`]).
 pub fn nats_server_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
-        return PathBuf::from(path);
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        find_nats_server(
+            std::env::var_os("NATS_SERVER_BIN"),
+            &super::repo_root().join(".nats/bin/nats-server"),
+            std::env::var_os("PATH"),
+        )
+    })
+    .clone()
+}
+
+/// The nats-server binary that `explicit` (a `NATS_SERVER_BIN`) names, else
+/// `local` if it exists, else `nats-server` in the folders of `path` (a
+/// `PATH`), as the binary itself: its symlinks followed or, when it is a
+/// launcher script (a pyenv shim, which picks the program by the name it is
+/// called by), the program the script runs ([`program_behind`]). The tests
+/// start it under other names (`kubectl`), which a launcher would refuse.
+pub fn find_nats_server(
+    explicit: Option<OsString>,
+    local: &Path,
+    path: Option<OsString>,
+) -> PathBuf {
+    let found = explicit
+        .map(PathBuf::from)
+        .or_else(|| local.exists().then(|| local.to_owned()))
+        .or_else(|| {
+            std::env::split_paths(&path.unwrap_or_default())
+                .map(|dir| dir.join("nats-server"))
+                .find(|program| program.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "nats-server not found: run `scripts/install-nats-server.sh` (make test does), \
+                 or set NATS_SERVER_BIN"
+            )
+        });
+    if is_script(&found) {
+        // Started by the name it was found by: the name tells a launcher
+        // which program to run.
+        let found = std::path::absolute(&found).expect("absolute path");
+        program_behind(&found)
+    } else {
+        std::fs::canonicalize(&found)
+            .unwrap_or_else(|err| panic!("nats-server {}: {err}", found.display()))
     }
-    let local = super::repo_root().join(".nats/bin/nats-server");
-    if local.exists() {
-        return local;
-    }
-    let on_path = Command::new("nats-server").arg("--version").output();
-    if on_path.is_ok_and(|o| o.status.success()) {
-        return PathBuf::from("nats-server");
-    }
-    panic!(
-        "nats-server not found: run `scripts/install-nats-server.sh` (make test does), \
-         or set NATS_SERVER_BIN"
+}
+
+/// True if `program` is a script (it starts with `#!`), not a binary.
+fn is_script(program: &Path) -> bool {
+    let mut start = [0; 2];
+    std::fs::File::open(program)
+        .and_then(|mut file| file.read_exact(&mut start))
+        .is_ok_and(|()| &start == b"#!")
+}
+
+/// The binary that the launcher script `launcher` runs as nats-server:
+/// started once as a plain server, its process's `/proc/<pid>/exe` is the
+/// real program, whatever the script did to find it.
+fn program_behind(launcher: &Path) -> PathBuf {
+    let store = tempfile::tempdir().expect("temp dir");
+    let (mut child, _, _) = spawn_server(launcher, "-1", store.path(), &[]);
+    let exe = std::fs::read_link(format!("/proc/{}/exe", child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
+    let exe = exe.unwrap_or_else(|err| {
+        panic!(
+            "{} is a launcher script, and which program it runs is unknown \
+             (/proc: {err}): set NATS_SERVER_BIN to the nats-server binary itself",
+            launcher.display()
+        )
+    });
+    // A launcher that runs the server as its child, rather than in its
+    // place, leaves its interpreter there.
+    let version = Command::new(&exe).arg("--version").output();
+    assert!(
+        version.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("nats-server")),
+        "{} is a launcher script that runs nats-server as a child of {}: \
+         set NATS_SERVER_BIN to the nats-server binary itself",
+        launcher.display(),
+        exe.display()
     );
+    exe
 }
 
 /// A real nats-server on a random loopback port, killed on drop.
@@ -39,6 +109,8 @@ pub struct NatsServer {
     program: PathBuf,
     extra: Vec<OsString>,
     store: tempfile::TempDir,
+    /// The folder of the link that names `program` otherwise ([`NatsServer::start_named`]).
+    _link: Option<tempfile::TempDir>,
 }
 
 impl NatsServer {
@@ -62,8 +134,7 @@ impl NatsServer {
         NatsServer::start_as(&nats_server_bin(), extra)
     }
 
-    /// `program` (nats-server under another name, say) started as a server
-    /// with these extra arguments.
+    /// `program` started as a server with these extra arguments.
     pub fn start_as(program: &Path, extra: &[&str]) -> NatsServer {
         let store = tempfile::tempdir().expect("temp dir");
         let extra: Vec<OsString> = extra.iter().map(OsString::from).collect();
@@ -75,7 +146,24 @@ impl NatsServer {
             program: program.to_owned(),
             extra,
             store,
+            _link: None,
         }
+    }
+
+    /// The nats-server binary `program` started under the name `name`
+    /// (`kubectl`, as the process listening on a forwarded port is named),
+    /// through a symlink of that name: the kernel names a process after the
+    /// file it runs, which is what `ss` and `ps` show. `program` must be the
+    /// binary itself ([`nats_server_bin`]), not a launcher that picks what to
+    /// run by its name.
+    pub fn start_named(program: &Path, name: &str, extra: &[&str]) -> NatsServer {
+        let link = tempfile::tempdir().expect("temp dir");
+        let named = link.path().join(name);
+        std::os::unix::fs::symlink(program, &named)
+            .unwrap_or_else(|err| panic!("symlink {} as {name}: {err}", program.display()));
+        let mut server = NatsServer::start_as(&named, extra);
+        server._link = Some(link);
+        server
     }
 
     /// Kills the server at once (SIGKILL), as a crashed pod would die.

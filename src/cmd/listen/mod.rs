@@ -12,6 +12,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use crate::cmd::color::{self, ColorChoice};
+use crate::cmd::pipe::{is_broken_pipe, stdout_closed};
 use crate::cmd::progress::Progress;
 use crate::connection::ConnectConfig;
 use crate::subscription::{
@@ -89,14 +90,18 @@ pub async fn run(
         Subscription::open(&client, &config.subscription, &config.connect.notes).await?;
     // The client id tells terminals apart: a listener of its own names its
     // subscription after it (see `make status`).
-    status(
+    let connected = status(
         &config,
         out,
         notes,
         &format!("Listener connected to NATS as {}", config.connect.client_id),
-    )?;
+    );
 
-    let result = receive(&mut subscription, &config, shutdown, out, notes).await;
+    let result = match connected {
+        Ok(()) => receive(&mut subscription, &config, shutdown, out, notes).await,
+        // `listen | true`: closed all the same.
+        Err(err) => Err(err.into()),
+    };
 
     // Close cleanly: stop receiving, delete what only this listener used, and
     // drain so every ack reaches the server before the connection closes.
@@ -105,9 +110,9 @@ pub async fn run(
     crate::connection::close(client).await;
     // Whoever read the output has gone (`listen | head -3`): the acks sent
     // are confirmed, the lines not written out were not acked, and there is
-    // nobody left to tell; exit quietly, as ripgrep does.
+    // nobody left to tell; `main` exits quietly (see `pipe`).
     if result.as_ref().is_err_and(is_broken_pipe) {
-        return Ok(());
+        return result;
     }
     if unconfirmed > 0 {
         writeln!(notes, "{}", unconfirmed_acks_note(unconfirmed))?;
@@ -311,34 +316,6 @@ async fn write_out_and_ack(
                 subscription.term(&event).await?;
             }
             Ok(())
-        }
-    }
-}
-
-/// Whether `err` is a write to a pipe nobody reads any more.
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-
-/// Resolves once stdout is a pipe or socket whose reader has gone: checked
-/// four times a second while the listener runs (poll(2) reports an error on
-/// such a descriptor). Never resolves for a terminal or a file.
-async fn stdout_closed() {
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let mut stdout = libc::pollfd {
-            fd: libc::STDOUT_FILENO,
-            events: libc::POLLOUT,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, a zero timeout: poll only reads and writes it.
-        let ready = unsafe { libc::poll(&mut stdout, 1, 0) };
-        if ready > 0 && stdout.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
-            return;
         }
     }
 }

@@ -56,19 +56,12 @@ pub fn main() -> std::process::ExitCode {
             if config.show == Show::Live {
                 return live::run(config, signal).await;
             }
+            // `status --events | head`: when the reader goes, the write
+            // that fails ends the command, and `main` exits quietly.
             let mut out = Masked::with_capacity(64 * 1024, io::stdout().lock());
-            match run(&config, &mut out).await {
-                // `status --events | head`: whoever read the output has gone.
-                Err(err) if is_broken_pipe(&err) => Ok(()),
-                result => result,
-            }
+            run(&config, &mut out).await
         },
     )
-}
-
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<io::Error>()
-        .is_some_and(|err| err.kind() == io::ErrorKind::BrokenPipe)
 }
 
 /// Connects, prints the table, the JSON document or the events, and closes
