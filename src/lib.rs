@@ -46,6 +46,7 @@
 //! - [`notes`]: what the library has to say ([`Notes`]), handed to the
 //!   caller instead of printed; error lines and escaped event data.
 //! - [`mask`]: the one place where passwords and tokens are hidden.
+//! - [`server_url`]: the one parser of server URLs (lists, credentials).
 //! - [`duration`]: `500ms`, `30s`, `10m`, `1h30m`, `1d` as flag values.
 //!
 //! The commands above it, in `cmd` (the default `cli` feature): the flags
@@ -53,10 +54,11 @@
 //! natscli contexts and shell completions), the `publish`, `listen` and
 //! `status` commands and the lines they print (`cmd::publish`,
 //! `cmd::listen`, `cmd::status`, whose `live` is the terminal view),
-//! `publish --watch` (`cmd::watch`), colours (`cmd::color`), the progress
+//! `publish --watch` (in `cmd::publish`), colours (`cmd::color`), the progress
 //! bar (`cmd::progress`), SIGINT/SIGTERM as a future (`cmd::shutdown`)
-//! and a reader that goes away (`cmd::pipe`). Each binary in `src/bin/` is one call to its
-//! command's `main`.
+//! and a reader that goes away (`cmd::pipe`). Each binary in `src/bin/` is one call to
+//! `cmd::run` with its flags and its command's `start`: flags → typed
+//! config → command → library, one way (`tests/layout.rs` checks it).
 //!
 //! # The course's shared package: a listener and a publisher
 //!

@@ -4,5 +4,6 @@
 //! `nats_course_toolkit::cmd::listen`.
 
 fn main() -> std::process::ExitCode {
-    nats_course_toolkit::cmd::listen::main()
+    use nats_course_toolkit::cmd;
+    cmd::run(cmd::cli::ListenArgs::into_config, cmd::listen::start)
 }

@@ -3,5 +3,6 @@
 //! The command is `nats_course_toolkit::cmd::publish`.
 
 fn main() -> std::process::ExitCode {
-    nats_course_toolkit::cmd::publish::main()
+    use nats_course_toolkit::cmd;
+    cmd::run(cmd::cli::PublishArgs::into_config, cmd::publish::start)
 }

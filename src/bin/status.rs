@@ -3,5 +3,6 @@
 //! `nats_course_toolkit::cmd::status`.
 
 fn main() -> std::process::ExitCode {
-    nats_course_toolkit::cmd::status::main()
+    use nats_course_toolkit::cmd;
+    cmd::run(cmd::cli::StatusArgs::into_config, cmd::status::start)
 }

@@ -1,7 +1,9 @@
 //! The commands: flag parsing, the lines they print, watch mode, the
 //! progress bar and signals, behind the default `cli` feature. The library
-//! below knows nothing of them; each binary in `src/bin/` is one call to
-//! [`publish::main`], [`listen::main`] or [`status::main`].
+//! below knows nothing of them. The flow goes one way: the flags
+//! ([`cli`]) become a command's typed config, which its `start` runs on
+//! the library; each binary in `src/bin/` is one call to [`run`] with the
+//! two ([`publish::start`], [`listen::start`], [`status::start`]).
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -10,13 +12,13 @@ use crate::mask::Masked;
 
 pub mod cli;
 pub mod color;
+pub mod event_data;
 pub mod listen;
 pub mod pipe;
 pub mod progress;
 pub mod publish;
 pub mod shutdown;
 pub mod status;
-pub mod watch;
 
 /// What the commands' `main` share: parse the flags into a config (exit 2
 /// on bad input), run the command on a single-threaded runtime with Ctrl-C
@@ -24,7 +26,7 @@ pub mod watch;
 /// `Error: ...` line (`Error:` in red on a terminal) and exit status 1; but
 /// a write to a stdout whose reader has gone into a quiet exit 0 (see
 /// [`pipe`]).
-fn main<A: clap::Parser, C, F>(
+pub fn run<A: clap::Parser, C, F>(
     into_config: impl FnOnce(A) -> Result<C, clap::Error>,
     run: impl FnOnce(C, shutdown::Signal) -> F,
 ) -> ExitCode

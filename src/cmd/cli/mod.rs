@@ -33,7 +33,6 @@ use crate::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOption
 
 pub mod completions;
 mod context;
-mod event_data;
 mod files;
 mod headers;
 mod listen;
@@ -41,12 +40,13 @@ mod publish;
 mod status;
 mod values;
 
-use context::parse_context;
-pub use context::{MAX_CONTEXT_BYTES, NatsContext};
-pub use event_data::{
+pub use crate::cmd::event_data::{
     DataFile, EventData, MAX_LINES_BYTES, check_event_json, event_lines, read_event_file,
 };
-use event_data::{parse_data_file, parse_event_data};
+pub use crate::cmd::event_data::{MAX_COUNT, MAX_EVENT_BYTES};
+use crate::cmd::event_data::{parse_data_file, parse_event_data};
+use context::parse_context;
+pub use context::{MAX_CONTEXT_BYTES, NatsContext};
 use files::{ca_file, cert_file, creds_file, key_file};
 pub use headers::{Header, MAX_HEADER_BYTES, MAX_HEADERS};
 use headers::{header_map, parse_header};
@@ -55,12 +55,6 @@ pub use publish::PublishArgs;
 pub use status::StatusArgs;
 pub use values::Servers;
 use values::{consumer_safe, duration_in, parse_client_id, parse_name, parse_servers, watchable};
-
-/// The most events one `--count` may ask for.
-pub const MAX_COUNT: u64 = 1_000_000_000;
-
-/// The largest event, in bytes: nats-server's default `max_payload` (1 MiB).
-pub const MAX_EVENT_BYTES: u64 = 1024 * 1024;
 
 /// The longest queue group, durable name or client id, in bytes: the
 /// longest consumer name nats-server takes (`JSMaxNameLen`).

@@ -60,21 +60,20 @@ pub enum Settle {
     Term,
 }
 
-/// The `listen` binary: flags, then [`run`].
-pub fn main() -> std::process::ExitCode {
-    super::main(
-        crate::cmd::cli::ListenArgs::into_config,
-        |config: ListenConfig, signal| async move {
-            // For the `Error:` line too.
-            color::choose(config.color);
-            // Every line goes through the masking writers: no secret is printed.
-            // Buffered: a replay prints thousands of lines, and the listener
-            // writes them out whenever it waits, and before it acks them.
-            let mut out = crate::mask::Masked::with_capacity(64 * 1024, std::io::stdout().lock());
-            let mut notes = crate::mask::Masked::line_buffered(std::io::stderr());
-            run(config, signal, &mut out, &mut notes).await
-        },
-    )
+/// The `listen` binary's command, once its flags are a config: [`run`]
+/// on stdout and stderr, through the masking writers.
+pub async fn start(
+    config: ListenConfig,
+    signal: crate::cmd::shutdown::Signal,
+) -> anyhow::Result<()> {
+    // For the `Error:` line too.
+    color::choose(config.color);
+    // Every line goes through the masking writers: no secret is printed.
+    // Buffered: a replay prints thousands of lines, and the listener
+    // writes them out whenever it waits, and before it acks them.
+    let mut out = crate::mask::Masked::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut notes = crate::mask::Masked::line_buffered(std::io::stderr());
+    run(config, signal, &mut out, &mut notes).await
 }
 
 /// Connects, subscribes, prints events until `shutdown` or `--count`, then

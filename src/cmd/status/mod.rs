@@ -48,20 +48,19 @@ pub enum Show {
     Live,
 }
 
-/// The `status` binary: flags, then [`run`].
-pub fn main() -> std::process::ExitCode {
-    super::main(
-        crate::cmd::cli::StatusArgs::into_config,
-        |config: StatusConfig, signal| async move {
-            if config.show == Show::Live {
-                return live::run(config, signal).await;
-            }
-            // `status --events | head`: when the reader goes, the write
-            // that fails ends the command, and `main` exits quietly.
-            let mut out = Masked::with_capacity(64 * 1024, io::stdout().lock());
-            run(&config, &mut out).await
-        },
-    )
+/// The `status` binary's command, once its flags are a config: [`run`]
+/// on stdout, or the live view.
+pub async fn start(
+    config: StatusConfig,
+    signal: crate::cmd::shutdown::Signal,
+) -> anyhow::Result<()> {
+    if config.show == Show::Live {
+        return live::run(config, signal).await;
+    }
+    // `status --events | head`: when the reader goes, the write that fails
+    // ends the command, and `run` exits quietly.
+    let mut out = Masked::with_capacity(64 * 1024, io::stdout().lock());
+    run(&config, &mut out).await
 }
 
 /// Connects, prints the table, the JSON document or the events, and closes

@@ -1,5 +1,5 @@
 //! An event's data as the flags give it (`--data`, `--data-file`): one JSON
-//! object, at most [`MAX_EVENT_BYTES`](super::MAX_EVENT_BYTES), compacted
+//! object, at most [`MAX_EVENT_BYTES`], compacted
 //! the way `JSON.stringify` sends it. With `--lines`, a file (or standard
 //! input) of such objects, one per line, as `jq -c` writes them.
 
@@ -8,8 +8,13 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use super::{MAX_COUNT, MAX_EVENT_BYTES};
 use crate::connection;
+
+/// The most events one `--count` may ask for.
+pub const MAX_COUNT: u64 = 1_000_000_000;
+
+/// The largest event, in bytes: nats-server's default `max_payload` (1 MiB).
+pub const MAX_EVENT_BYTES: u64 = 1024 * 1024;
 
 /// The most `--lines` reads, in bytes: the events are all checked before
 /// the first is published, so they are all held at once.

@@ -21,6 +21,8 @@ use crate::connection::{ConnectConfig, close};
 use crate::mask::Masked;
 use crate::publish::{self as exactly_once, Batch, Stored};
 
+mod watch;
+
 /// Up to this many events print one `Event published` line each; more print a summary.
 pub const MAX_LINES: u64 = 10;
 
@@ -76,31 +78,30 @@ impl PublishConfig {
     }
 }
 
-/// The `publish` binary: flags, then [`run`] or watch mode.
-pub fn main() -> std::process::ExitCode {
-    super::main(
-        crate::cmd::cli::PublishArgs::into_config,
-        |config: PublishConfig, signal| async move {
-            // Every line goes through the masking writers: no secret is printed.
-            // Line buffered, as stdout was: each line shows as soon as it is written.
-            // Until its reader goes (`publish | head -1`): then the events are
-            // published all the same, with no lines, so that exit 0 still
-            // means every one is stored.
-            let stdout = || UntilClosed::new(std::io::stdout().lock());
-            match config.output {
-                // For scripts: lines gathered into large writes, not one write per event.
-                Output::Json => {
-                    let out = &mut Masked::with_capacity(JSON_BUFFER, stdout());
-                    run(config, signal, out).await
-                }
-                Output::Quiet => run_or_watch(config, signal, &mut std::io::sink()).await,
-                Output::Human => {
-                    let out = &mut Masked::line_buffered(stdout());
-                    run_or_watch(config, signal, out).await
-                }
-            }
-        },
-    )
+/// The `publish` binary's command, once its flags are a config: one
+/// publish, or watch mode, on stdout through the masking writer.
+pub async fn start(
+    config: PublishConfig,
+    signal: crate::cmd::shutdown::Signal,
+) -> anyhow::Result<()> {
+    // Every line goes through the masking writers: no secret is printed.
+    // Line buffered, as stdout was: each line shows as soon as it is written.
+    // Until its reader goes (`publish | head -1`): then the events are
+    // published all the same, with no lines, so that exit 0 still
+    // means every one is stored.
+    let stdout = || UntilClosed::new(std::io::stdout().lock());
+    match config.output {
+        // For scripts: lines gathered into large writes, not one write per event.
+        Output::Json => {
+            let out = &mut Masked::with_capacity(JSON_BUFFER, stdout());
+            run_or_watch(config, signal, out).await
+        }
+        Output::Quiet => run_or_watch(config, signal, &mut std::io::sink()).await,
+        Output::Human => {
+            let out = &mut Masked::line_buffered(stdout());
+            run_or_watch(config, signal, out).await
+        }
+    }
 }
 
 /// How much of `--json`'s output is held before it is written.
@@ -115,7 +116,7 @@ async fn run_or_watch(
         run(config, signal, out).await
     } else {
         let errors = &mut Masked::line_buffered(std::io::stderr());
-        crate::cmd::watch::run(config, signal, out, errors).await
+        watch::run(config, signal, out, errors).await
     }
 }
 

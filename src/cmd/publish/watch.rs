@@ -31,9 +31,10 @@ use bytes::Bytes;
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::cmd::cli::{error_line, read_event_file};
-use crate::cmd::publish::{self, MAX_LINES, PublishConfig};
+use super::{self as publish, MAX_LINES, PublishConfig};
+use crate::cmd::event_data::read_event_file;
 use crate::connection::close;
+use crate::notes::error_line;
 
 /// A save is over when no file-system event came for this long.
 const QUIET: Duration = Duration::from_millis(50);
