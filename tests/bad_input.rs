@@ -478,7 +478,6 @@ fn every_bad_input_is_one_line_and_exit_2() {
         ("publish", &["--header", "Nats-Msg-Id: 1"]),
         // Output modes that exclude each other.
         ("publish", &["--json", "--quiet"]),
-        ("publish", &["--json", "--watch", "Cargo.toml"]),
         // A shell without completions; a context name that is not a file name.
         ("listen", &["--completions", "tcsh"]),
         ("publish", &["--context", "../secrets"]),

@@ -131,3 +131,28 @@ fn a_save_during_a_lost_connection_is_published_once_it_is_back() {
         r#"{"id":"while down"}"#
     );
 }
+
+/// `--watch --json`: each save's events as JSON lines on stdout, as soon as
+/// they are stored; the status lines on stderr.
+#[test]
+fn json_watch_prints_each_saves_events_as_json() {
+    let server = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ticket-created.json");
+    std::fs::write(&file, r#"{"id":"1"}"#).unwrap();
+    let watcher = Running::publish(
+        &server.url(),
+        &["--watch", "--json", "--data-file", file.to_str().unwrap()],
+    );
+    watcher.wait_for_stdout(r#"{"seq":1,"channel":"ticket:created","duplicate":false}"#);
+    watcher.wait_for_stderr("Watching");
+    save_in_place(&file, r#"{"id":"2"}"#);
+    watcher.wait_for_stdout(r#"{"seq":2,"channel":"ticket:created","duplicate":false}"#);
+    let stdout = watcher.stdout();
+    for line in stdout.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        assert!(value["seq"].is_u64(), "{line}");
+    }
+    assert!(watcher.stderr().contains("has been modified"));
+    assert_eq!(stop_and_count(&server, watcher), 2);
+}

@@ -46,8 +46,8 @@ pub struct PublishArgs {
 
     /// Print one JSON object per confirmed event on stdout, for scripts:
     /// {"seq":7,"channel":"ticket:created","duplicate":false}. The other
-    /// lines go to stderr. Not with --watch.
-    #[arg(long, conflicts_with_all = ["quiet", "watch"])]
+    /// lines go to stderr. With --watch, each save's events.
+    #[arg(long, conflicts_with = "quiet")]
     pub json: bool,
 
     /// Print only errors: no status or event lines, no progress bar, no

@@ -31,7 +31,7 @@ use bytes::Bytes;
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use super::{self as publish, MAX_LINES, PublishConfig};
+use super::{self as publish, MAX_LINES, Output, PublishConfig};
 use crate::cmd::event_data::read_event_file;
 use crate::connection::close;
 use crate::notes::error_line;
@@ -43,20 +43,38 @@ const QUIET: Duration = Duration::from_millis(50);
 const RECONNECT_CHECK: Duration = Duration::from_millis(250);
 
 /// Connects, publishes once, then again on each save, until `shutdown`.
+/// With `--json`, `out` gets one JSON object per event stored (written out
+/// after each save's events), and the status lines go to `errors`.
 pub async fn run(
     config: PublishConfig,
     shutdown: impl Future<Output = ()>,
     out: &mut impl Write,
     errors: &mut impl Write,
 ) -> anyhow::Result<()> {
+    let json = config.output == Output::Json;
+    let channel_json = serde_json::to_string(config.channel.as_str()).expect("a string is JSON");
+    // Where the status lines go: stdout, or stderr when stdout is --json's.
+    macro_rules! status {
+        ($($arg:tt)*) => {
+            if json {
+                writeln!(errors, $($arg)*)
+            } else {
+                writeln!(out, $($arg)*)
+            }
+        };
+    }
     let mut saves = Saves::watch(&config.watch)?;
-    let client = publish::connect(&config, out).await?;
+    let client = if json {
+        publish::connect(&config, errors).await?
+    } else {
+        publish::connect(&config, out).await?
+    };
     let names: Vec<String> = config
         .watch
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    writeln!(out, "Watching {} (Ctrl-C to stop)", names.join(", "))?;
+    status!("Watching {} (Ctrl-C to stop)", names.join(", "))?;
 
     tokio::pin!(shutdown);
     // The batch to publish, kept until the server has stored it: a retry
@@ -78,9 +96,15 @@ pub async fn run(
                 continue;
             }
             let result = tokio::select! {
-                result = batch.publish(&client, &config.connect.notes, std::future::pending(), |seq| {
-                    if config.count <= MAX_LINES {
-                        writeln!(out, "Event published to {} as event #{seq}", config.channel)?;
+                result = batch.publish_each(&client, &config.connect.notes, std::future::pending(), |stored| {
+                    if json {
+                        writeln!(
+                            out,
+                            r#"{{"seq":{},"channel":{channel_json},"duplicate":{}}}"#,
+                            stored.sequence, stored.duplicate
+                        )?;
+                    } else if config.count <= MAX_LINES {
+                        writeln!(out, "Event published to {} as event #{}", config.channel, stored.sequence)?;
                     }
                     Ok::<(), std::io::Error>(())
                 }) => result,
@@ -88,7 +112,9 @@ pub async fn run(
             };
             match result {
                 Ok(published) => {
-                    if config.count > MAX_LINES {
+                    if json {
+                        out.flush()?;
+                    } else if config.count > MAX_LINES {
                         writeln!(
                             out,
                             "Published {} events to {}",
@@ -120,7 +146,7 @@ pub async fn run(
                 continue;
             }
             Change::FolderBack(folder) => {
-                writeln!(out, "Watching {} again", folder.display())?;
+                status!("Watching {} again", folder.display())?;
                 continue;
             }
         };
@@ -138,11 +164,11 @@ pub async fn run(
             },
             None => config.payload.clone(),
         };
-        writeln!(out, "Restarting: {} has been modified", path.display())?;
+        status!("Restarting: {} has been modified", path.display())?;
         pending = Some(config.batch(payload));
     }
     close(client).await;
-    writeln!(out, "NATS connection closed!")?;
+    status!("NATS connection closed!")?;
     Ok(())
 }
 
