@@ -6,7 +6,7 @@
 //! did not write out, so the next listener gets those events at once. The
 //! ack wait is 10 minutes here: a second run that had to wait for it would
 //! not end within the test's deadline. A killed listener cannot give
-//! anything back: then `--until-caught-up` waits for the ack wait (20 s there)
+//! anything back: then `--until-caught-up` waits for the ack wait (40 s there)
 //! to bring its events back, and says what it waits for.
 
 mod common;
@@ -26,14 +26,14 @@ fn sequences(stdout: &str) -> Vec<u64> {
     common::received(stdout).into_iter().chain(json).collect()
 }
 
-/// Replays `EVENTS` with `flags`, stops the listener with `signal` once it
+/// Replays `events` events with `flags`, stops the listener with `signal` once it
 /// has printed some of them, then runs it again with `--until-caught-up`
 /// and checks that it exits 0 with every event printed in one run or the
 /// other. Returns the second run's stderr.
-fn stopped_then_caught_up(flags: &[&str], signal: &str) -> String {
+fn stopped_then_caught_up(events: u64, flags: &[&str], signal: &str) -> String {
     let server = NatsServer::start();
     let url = server.url();
-    publish_ok(&url, &["--count", &EVENTS.to_string()]);
+    publish_ok(&url, &["--count", &events.to_string()]);
     let first = Running::launch(&url, flags);
     first.wait_until("the replay to be under way", |run| {
         sequences(&run.stdout()).len() >= 1000
@@ -52,7 +52,7 @@ fn stopped_then_caught_up(flags: &[&str], signal: &str) -> String {
         .into_iter()
         .collect();
     assert!(
-        (printed.len() as u64) < EVENTS,
+        (printed.len() as u64) < events,
         "the first run was stopped before the end of the replay"
     );
 
@@ -61,7 +61,7 @@ fn stopped_then_caught_up(flags: &[&str], signal: &str) -> String {
     let stderr = common::text(&second.stderr);
     assert!(second.status.success(), "second run: {stderr}");
     printed.extend(sequences(&common::text(&second.stdout)));
-    let missing: Vec<u64> = (1..=EVENTS).filter(|s| !printed.contains(s)).collect();
+    let missing: Vec<u64> = (1..=events).filter(|s| !printed.contains(s)).collect();
     assert!(
         missing.is_empty(),
         "caught up with {} events never printed: {:?}...",
@@ -82,22 +82,23 @@ const DURABLE: &[&str] = &[
 
 #[test]
 fn a_durable_stopped_with_sigterm_then_caught_up_prints_every_event() {
-    stopped_then_caught_up(DURABLE, "TERM");
+    stopped_then_caught_up(EVENTS, DURABLE, "TERM");
 }
 
 #[test]
 fn a_durable_stopped_with_ctrl_c_then_caught_up_prints_every_event() {
-    stopped_then_caught_up(DURABLE, "INT");
+    stopped_then_caught_up(EVENTS, DURABLE, "INT");
 }
 
 #[test]
 fn a_durable_stopped_with_sigterm_then_caught_up_prints_every_event_as_json() {
-    stopped_then_caught_up(&[DURABLE, &["--json"]].concat(), "TERM");
+    stopped_then_caught_up(EVENTS, &[DURABLE, &["--json"]].concat(), "TERM");
 }
 
 #[test]
 fn a_queue_group_member_stopped_with_sigterm_then_caught_up_prints_every_event() {
     stopped_then_caught_up(
+        EVENTS,
         &[
             "--queue-group",
             "stopped-group",
@@ -111,8 +112,9 @@ fn a_queue_group_member_stopped_with_sigterm_then_caught_up_prints_every_event()
 
 /// A killed listener's events wait for the ack wait: `--until-caught-up`
 /// waits for them too, says so, and exits 0 once they came and were printed.
-/// The ack wait is longer than the rest of the replay takes, so the second
-/// run reaches the last event while they are still held.
+/// The ack wait (40 s) is far longer than the rest of the replay takes on
+/// a busy machine (a few seconds), so the second run reaches the last event
+/// while they are still held.
 #[test]
 fn caught_up_waits_for_the_events_a_killed_listener_held() {
     let flags = [
@@ -121,9 +123,9 @@ fn caught_up_waits_for_the_events_a_killed_listener_held() {
         "killed",
         "--deliver-all",
         "--ack-wait",
-        "20s",
+        "40s",
     ];
-    let stderr = stopped_then_caught_up(&flags, "KILL");
+    let stderr = stopped_then_caught_up(EVENTS, &flags, "KILL");
     assert!(
         stderr.contains("Waiting for events up to #100000 to be acked"),
         "says what it waits for: {stderr}"

@@ -28,7 +28,7 @@ pub mod status;
 /// [`pipe`]).
 pub fn run<A: clap::Parser, C, F>(
     into_config: impl FnOnce(A) -> Result<C, clap::Error>,
-    run: impl FnOnce(C, shutdown::Signal) -> F,
+    command: impl FnOnce(C, shutdown::Signal) -> F,
 ) -> ExitCode
 where
     F: Future<Output = anyhow::Result<()>>,
@@ -41,7 +41,7 @@ where
         .map_err(anyhow::Error::from)
         .and_then(|runtime| {
             let signal = shutdown::signal()?;
-            runtime.block_on(run(config, signal))
+            runtime.block_on(command(config, signal))
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

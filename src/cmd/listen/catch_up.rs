@@ -52,15 +52,13 @@ impl CatchUp {
         }
     }
 
-    /// Notes an event this listener handled.
-    pub(super) fn handled(&mut self, sequence: u64) {
-        self.reached_end |= sequence >= self.end;
-    }
-
-    /// Whether this listener handled the backlog's last event itself (its
-    /// queue group's other members may have).
-    pub(super) fn reached_end(&self) -> bool {
-        self.reached_end
+    /// Notes an event this listener handled: `true` when it is the first
+    /// to reach the backlog's last event (a queue group's other members
+    /// may handle that one instead).
+    pub(super) fn handled(&mut self, sequence: u64) -> bool {
+        let reached = !self.reached_end && sequence >= self.end;
+        self.reached_end |= reached;
+        reached
     }
 
     /// Asks the server whether the ack floor covers the backlog: `true`

@@ -248,11 +248,9 @@ async fn print_events(
         }
         // The last event of the start: once its line is out and it is
         // acked, the ack floor tells whether every event before it is too.
-        let reached_end = catch_up.as_mut().is_some_and(|catch_up| {
-            let before = catch_up.reached_end();
-            catch_up.handled(event.sequence);
-            !before && catch_up.reached_end()
-        });
+        let reached_end = catch_up
+            .as_mut()
+            .is_some_and(|catch_up| catch_up.handled(event.sequence));
         printed.push(event);
         // A slow service: its line is out, its ack comes after the delay.
         // Stopped meanwhile, it gives back what it had not finished.
