@@ -1125,6 +1125,29 @@ fn flags_and_variables_win_over_the_context() {
     assert_authorization_failed(&output, &["wr0ng-pa55"]);
 }
 
+/// A `context.txt` naming a context that was deleted: `--server` (or
+/// `NATS_URL`) works as if none were selected; without it the usage error
+/// says the selected context is gone.
+#[test]
+fn a_deleted_selected_context_does_not_stop_an_explicit_server() {
+    let server = NatsServer::start();
+    let config = contexts(&[("other", json!({ "url": server.url() }))], Some("gone"));
+    assert_ok(&run_in(&config, PUBLISH, &["--server", &server.url()], &[]));
+    assert_ok(&run_in(
+        &config,
+        PUBLISH,
+        &[],
+        &[("NATS_URL", &server.url())],
+    ));
+    let output = run_in(&config, PUBLISH, &[], &[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("there is no context gone (it is the one `nats context select` chose)"),
+        "{stderr}"
+    );
+}
+
 /// A context's password is masked wherever it would show: here in an
 /// event's data, as `listen` prints it.
 #[test]

@@ -118,6 +118,11 @@ pub fn selected() -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
+/// Whether natscli has a context of this name (its file is there).
+pub fn exists(name: &str) -> bool {
+    nats_config_dir().is_some_and(|dir| dir.join(format!("context/{name}.json")).is_file())
+}
+
 /// The value parser of `--context` (and `NATS_CONTEXT`, and natscli's
 /// selected context): reads and checks the context, or says which there are.
 pub(super) fn parse_context(name: &str) -> Result<NatsContext, String> {

@@ -200,19 +200,29 @@ pub fn parse_or_exit<T: Parser>() -> T {
     let has = |command: &clap::Command, id: &str| command.get_arguments().any(|a| a.get_id() == id);
     let completing =
         std::env::args_os().any(|arg| arg.to_string_lossy().starts_with("--completions"));
-    if has(&command, "context")
-        && !completing
-        && let Some(selected) = context::selected()
-    {
-        // Read only when nothing else names a context, like clap's other defaults.
-        let selected: &'static str = Box::leak(selected.into_boxed_str());
-        command = command.mut_arg("context", |arg| {
-            arg.default_value(selected).hide_default_value(true)
-        });
-    }
+    let selected = (has(&command, "context") && !completing)
+        .then(context::selected)
+        .flatten();
     let mut matches = command
         .try_get_matches_from_mut(std::env::args_os())
         .unwrap_or_else(|err| exit_usage(err));
+    if let Some(selected) = selected
+        && matches.value_source("context").is_none()
+        // A selected context that is gone is left out when the server is
+        // named: `-s URL` works whatever context.txt says.
+        && (context::exists(&selected) || matches.value_source("server").is_none())
+    {
+        // Read only when nothing else names a context, like clap's other
+        // defaults: parsed again with it as the default, by a command not
+        // yet built (clap's arguments cannot be changed after a parse).
+        let selected: &'static str = Box::leak(selected.into_boxed_str());
+        command = T::command().mut_arg("context", |arg| {
+            arg.default_value(selected).hide_default_value(true)
+        });
+        matches = command
+            .try_get_matches_from_mut(std::env::args_os())
+            .unwrap_or_else(|err| exit_usage(err));
+    }
     if let Some(shell) = matches
         .get_one::<completions::Shell>(completions::ID)
         .copied()
