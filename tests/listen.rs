@@ -858,3 +858,35 @@ fn report_acks_has_the_server_report_every_ack() {
     assert_eq!(reports_of(&["--report-acks"]), 3);
     assert_eq!(reports_of(&[]), 0);
 }
+
+/// `--report-acks` applies when a group is first formed: joining a group
+/// formed without it says so, and how to turn the reports on.
+#[test]
+fn report_acks_on_a_group_formed_without_says_it_does_not_apply() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let founder = Listener::start(&url, &[]);
+    let joiner = Listener::start(&url, &["--report-acks"]);
+    joiner.wait_until("the note on --report-acks", |joiner| {
+        joiner
+            .stderr()
+            .contains("already exists without ack reports")
+    });
+    assert!(joiner.stderr().contains("--reset"), "{}", joiner.stderr());
+    assert!(
+        !founder.stderr().contains("ack reports"),
+        "{}",
+        founder.stderr()
+    );
+    let formed_with = Listener::start(&url, &["--queue-group", "reporting", "--report-acks"]);
+    let second = Listener::start(&url, &["--queue-group", "reporting", "--report-acks"]);
+    publish_ok(&url, &[]);
+    formed_with.wait_until("the event", |first| {
+        first.received().len() + second.received().len() == 1
+    });
+    assert!(
+        !second.stderr().contains("ack reports"),
+        "{}",
+        second.stderr()
+    );
+}

@@ -159,6 +159,14 @@ fn join_existing(
             start.flag()
         ));
     }
+    if options.report_acks && existing.cached_info().config.sample_frequency == 0 {
+        notes.say(format_args!(
+            "Note: the {} already exists without ack reports, so --report-acks does not apply \
+             (it applies only when a group or durable is first formed); to turn them on, run \
+             again with --reset (this forgets what it acked)",
+            options.describe()
+        ));
+    }
     Ok(existing)
 }
 
