@@ -889,6 +889,8 @@ fn short_secrets_leave_numbers_alone_and_json_stays_json() {
         (&["--user", USER, "--password", r#"":"#], &[], "20"),
         (&["--user", USER, "--password", r#""price":20"#], &[], "20"),
     ];
+    // What each case prints, its times left out, in the bad-input snapshots.
+    let mut snapshot = String::new();
     for (auth, env, pw) in cases {
         for (bin, args) in [(LISTEN, &listen_json[..]), (STATUS, &events_json[..])] {
             let output = run(bin, &url, &[auth, args].concat(), env);
@@ -902,6 +904,23 @@ fn short_secrets_leave_numbers_alone_and_json_stays_json() {
                         .unwrap_or_else(|err| panic!("{auth:?} {env:?}: not JSON ({err}): {line}"))
                 })
                 .collect();
+            let env_shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+            snapshot.push_str(&format!(
+                "$ {}{} {}\n",
+                env_shown.concat(),
+                bin.rsplit('/').next().unwrap_or(bin),
+                [auth, args].concat().join(" ")
+            ));
+            for line in stdout.lines() {
+                let mut line = line.to_owned();
+                for key in [r#""published":""#, r#""time":""#] {
+                    if let Some(at) = line.find(key).map(|at| at + key.len()) {
+                        line.replace_range(at..(at + 24).min(line.len()), "[TIME]");
+                    }
+                }
+                snapshot.push_str(&line);
+                snapshot.push('\n');
+            }
             let seqs: Vec<&serde_json::Value> = events.iter().map(|e| &e["seq"]).collect();
             assert_eq!(seqs, [1, 2], "{auth:?} {env:?}: {stdout}");
             for event in &events {
@@ -933,6 +952,9 @@ fn short_secrets_leave_numbers_alone_and_json_stays_json() {
         }
         assert_eq!(stdout.lines().count(), 2, "{auth:?} {env:?}: {stdout}");
     }
+    insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("bad-input-short-secret", snapshot);
+    });
 }
 
 /// A creds file other users can read works, with one warning on stderr, as

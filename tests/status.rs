@@ -368,6 +368,14 @@ fn names_from_the_server_are_printed_escaped() {
             listen(&url, &["--durable", "billing", OWN, "--count", "1"]),
         ),
     ];
+    // The errors as a learner sees them, in the bad-input snapshots.
+    let mut snapshot = String::new();
+    for (what, output) in &outputs[1..] {
+        snapshot.push_str(&format!("$ {what}\n{}\n", text(&output.stderr)));
+    }
+    insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("bad-input-server-names", snapshot.replace(&url, "[URL]"));
+    });
     for (what, output) in outputs {
         let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
         for printed in [&output.stdout, &output.stderr] {
