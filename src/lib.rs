@@ -34,6 +34,10 @@
 //!   Streaming to JetStream. Receiving events (pushed to a listener's own
 //!   consumer, pulled from a queue group's or durable's); acking, nak-ing
 //!   or terminating them; closing.
+//! - [`receive`]: the one receive loop both listeners run (the `listen`
+//!   command and [`typed::Listener`]): each event handed to a handler and
+//!   settled (ack, nak, term, later) only once handled and written out;
+//!   redelivered copies, give-ups, a stop mid-event, `--until-caught-up`.
 //! - [`history`]: what the server keeps, read over the client port: each
 //!   channel's stored events and every subscription's place in them (ack
 //!   floor, delivered, ack pending), the stored events themselves, and
@@ -159,6 +163,7 @@ pub mod history;
 pub mod mask;
 pub mod notes;
 pub mod publish;
+pub mod receive;
 pub mod server_url;
 pub mod subscription;
 pub mod typed;

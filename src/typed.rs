@@ -42,20 +42,18 @@ use crate::duration;
 use crate::events::{Data, Event};
 use crate::notes::{Notes, error_line, escape_control};
 use crate::publish::Batch;
-use crate::subscription::{self, StartPosition, Subscription, SubscriptionOptions};
+use crate::receive::{self, Handler, ReceiveOptions};
+use crate::subscription::{self, GivenUp, StartPosition, Subscription, SubscriptionOptions};
 
 /// The course's listener ack wait: `protected ackWait = 5 * 1000`.
 pub const ACK_WAIT: Duration = Duration::from_secs(5);
 
-/// What [`Listener::on_message`] decided about an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ack {
-    /// `msg.ack()`: the event is handled; the server will not deliver it again.
-    Ack,
-    /// No ack: the server delivers the event again once the ack wait has
-    /// passed (for an event that came too early, say).
-    Later,
-}
+/// What [`Listener::on_message`] decided about an event: `Ack::Ack`
+/// (`msg.ack()`), `Ack::Later` (no ack: the server delivers it again once
+/// the ack wait has passed, for an event that came too early, say),
+/// `Ack::Nak(delay)` (deliver it again at once, or after the delay) or
+/// `Ack::Term` (never again). The receive loop's [`Settle`](crate::receive::Settle).
+pub use crate::receive::Settle as Ack;
 
 /// A listener for one event type: the course's `abstract class Listener<T>`.
 ///
@@ -66,7 +64,14 @@ pub enum Ack {
 /// group (`setDurableName(queueGroupName)`), manual ack
 /// (`setManualAckMode(true)`) and the listener's ack wait (`setAckWait`).
 /// It then reads each event's JSON as the event's data type, hands it to
-/// `on_message`, and acks it when `on_message` returns `Ok(Ack::Ack)`.
+/// `on_message`, and settles it as `on_message` says once it returned: acks
+/// it for `Ok(Ack::Ack)`. This is the `listen` command's receive loop
+/// ([`crate::receive`]), with its guarantees: a copy redelivered while the
+/// first is still being handled is not handed over twice, an event the
+/// server gave up (`max_deliver`) is reported to the notes, and on shutdown
+/// an event whose `on_message` has not returned is cut short at its next
+/// `.await` and given back (nak'd), so another copy of the service gets it
+/// at once.
 ///
 /// An event for which `on_message` returns an error is reported (to stderr,
 /// or to the writer given to [`listen_with`](Listener::listen_with)) and not
@@ -101,7 +106,8 @@ pub trait Listener: Send {
     /// sequence in its channel and how many times it has been delivered.
     ///
     /// Return `Ok(Ack::Ack)` to ack it (`msg.ack()`), `Ok(Ack::Later)` to
-    /// leave it unacked, or an error, which is reported and leaves it unacked.
+    /// leave it unacked, `Ok(Ack::Nak(delay))` or `Ok(Ack::Term)`, or an
+    /// error, which is reported and leaves it unacked.
     /// Implement it with `async fn on_message(...)`.
     fn on_message(
         &mut self,
@@ -175,7 +181,31 @@ pub trait Listener: Send {
         async move {
             let options = self.subscription_options();
             let mut subscription = Subscription::open(client, &options, notes).await?;
-            let result = receive(self, &mut subscription, &options, shutdown, notes).await;
+            let mut typed = Typed {
+                listener: self,
+                notes,
+                redelivery: format!(
+                    "it is not acked, so the server delivers it again after {}",
+                    duration::format(options.ack_wait)
+                ),
+            };
+            let stop = async {
+                shutdown.await;
+                Ok(())
+            };
+            let result = receive::receive(
+                &mut subscription,
+                &mut typed,
+                // Nothing to write out: each event is settled as soon as
+                // `on_message` returns, however slow the next one is.
+                ReceiveOptions {
+                    settle_each: true,
+                    ..ReceiveOptions::default()
+                },
+                stop,
+                notes,
+            )
+            .await;
             // stan.close(): stop receiving, and flush so every ack reaches the server.
             let unconfirmed = subscription.close().await;
             if unconfirmed > 0 {
@@ -193,55 +223,58 @@ pub trait Listener: Send {
     }
 }
 
-/// The loop of [`Listener::listen`]: next event, parse, `on_message`, ack.
-async fn receive<L: Listener + ?Sized>(
-    listener: &mut L,
-    subscription: &mut Subscription,
-    options: &SubscriptionOptions,
-    shutdown: impl Future<Output = ()>,
-    notes: &Notes,
-) -> anyhow::Result<()> {
-    tokio::pin!(shutdown);
-    let subject = <L::Event as Event>::SUBJECT;
-    let redelivery = format!(
-        "it is not acked, so the server delivers it again after {}",
-        duration::format(options.ack_wait)
-    );
-    while !listener.is_done() {
-        let msg = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            msg = subscription.next() => msg?,
-        };
-        let Some(msg) = msg else {
-            break;
-        };
+/// The receive loop's handler for a [`Listener`]: parse, `on_message`.
+struct Typed<'a, L: ?Sized> {
+    listener: &'a mut L,
+    notes: &'a Notes,
+    /// What an event that failed is told to expect.
+    redelivery: String,
+}
+
+impl<L: Listener + ?Sized> Handler for Typed<'_, L> {
+    async fn handle(&mut self, msg: &subscription::Delivery) -> anyhow::Result<Ack> {
+        let subject = <L::Event as Event>::SUBJECT;
         // The course's parseMessage(): JSON.parse(msg.getData()).
         let data = match serde_json::from_slice::<Data<L::Event>>(&msg.data) {
             Ok(data) => data,
             Err(err) => {
-                notes.say(format_args!(
+                self.notes.say(format_args!(
                     "Could not read event #{} on {subject} as {}: {err}; it never will be, so it \
                      is terminated (+TERM) and not delivered again. Its data: {}",
                     msg.sequence,
                     short_type_name::<Data<L::Event>>(),
                     escape_control(&String::from_utf8_lossy(&msg.data))
                 ));
-                subscription.term(&msg).await?;
-                continue;
+                return Ok(Ack::Term);
             }
         };
-        match listener.on_message(data, &msg).await {
-            Ok(Ack::Ack) => subscription.ack(&msg).await?,
-            Ok(Ack::Later) => {}
-            Err(err) => notes.say(format_args!(
-                "Could not handle event #{} on {subject}: {}; {redelivery}",
-                msg.sequence,
-                error_line(&err)
-            )),
+        match self.listener.on_message(data, msg).await {
+            Ok(settle) => Ok(settle),
+            Err(err) => {
+                self.notes.say(format_args!(
+                    "Could not handle event #{} on {subject}: {}; {}",
+                    msg.sequence,
+                    error_line(&err),
+                    self.redelivery
+                ));
+                Ok(Ack::Later)
+            }
         }
     }
-    Ok(())
+
+    fn given_up(&mut self, given_up: GivenUp) -> anyhow::Result<()> {
+        self.notes.say(format_args!(
+            "Event #{} on {} was given up after {} deliveries without an ack",
+            given_up.sequence,
+            <L::Event as Event>::SUBJECT,
+            given_up.deliveries
+        ));
+        Ok(())
+    }
+
+    fn is_done(&self) -> bool {
+        self.listener.is_done()
+    }
 }
 
 /// `TicketCreatedData` rather than `nats_course_toolkit::events::TicketCreatedData`.

@@ -143,7 +143,7 @@ impl ListenArgs {
             self.start_time.map(StartPosition::Time)
         };
         let settle = match (self.skip_ack, self.nak, self.term) {
-            (true, _, _) => Settle::Skip,
+            (true, _, _) => Settle::Later,
             (_, Some(delay), _) => Settle::Nak(delay),
             (_, _, true) => Settle::Term,
             _ => Settle::Ack,

@@ -119,7 +119,7 @@ impl Printer {
                 out,
                 format_args!("terminated: the server never sends it again"),
             )?,
-            Settle::Ack | Settle::Skip => {}
+            Settle::Ack | Settle::Later => {}
         }
         if open {
             out.write_all(b")")?;

@@ -1,4 +1,4 @@
-//! `--until-caught-up`: when a listener has handled the backlog.
+//! Caught up (`listen --until-caught-up`): when a listener has handled the backlog.
 //!
 //! The backlog is every event stored when the listener started, up to the
 //! channel's last one then ([`Subscription::backlog_end`]). The listener is
@@ -13,12 +13,12 @@
 //! when the ack floor has not moved for the ack wait plus [`GRACE`]: by then
 //! an event held by a dead listener would have come back.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
 use crate::duration;
+use crate::notes::Notes;
 use crate::subscription::Subscription;
 
 /// How long past the ack wait a listener waits for the ack floor to move.
@@ -67,7 +67,7 @@ impl CatchUp {
     pub(super) async fn check(
         &mut self,
         subscription: &mut Subscription,
-        notes: &mut impl Write,
+        notes: &Notes,
     ) -> anyhow::Result<bool> {
         let standing = subscription.standing().await?;
         if standing.ack_floor >= self.end {
@@ -80,8 +80,7 @@ impl CatchUp {
         let limit = standing.ack_wait + GRACE;
         if !self.said && (self.reached_end || self.since.elapsed() > SAY_AFTER) {
             self.said = true;
-            writeln!(
-                notes,
+            notes.say(format_args!(
                 "Waiting for events up to #{} to be acked: the ack floor is #{} and {} events \
                  wait for an ack (held by another listener, or coming back after the ack wait, {}); \
                  at most {} without progress",
@@ -90,8 +89,7 @@ impl CatchUp {
                 standing.waiting_for_ack,
                 duration::format(standing.ack_wait),
                 duration::format(limit),
-            )?;
-            notes.flush()?;
+            ));
         }
         if self.since.elapsed() > limit {
             bail!(
