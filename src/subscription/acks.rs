@@ -1,12 +1,65 @@
-//! Acks: sent plain while more events are coming, with a confirmation asked
-//! for now and then and on close, and the record of what was acked lately,
-//! to recognise an event a crashed server sends again.
+//! The ack ledger: acks, naks and terms sent, plain while more events are
+//! coming with a confirmation asked for now and then and on close, and the
+//! record of what was acked lately, to recognise an event a crashed server
+//! sends again. The transport (`mod.rs`, `delivery.rs`) moves events; this
+//! file keeps the account of how each was settled.
 
 use super::*;
 
 use async_nats::jetstream::AckKind;
 
-impl Subscription {
+/// What a subscription sent back for its events, and what the server
+/// confirmed of it.
+pub(super) struct AckLedger {
+    client: Client,
+    /// Where the server confirms our acks: `<ack inbox>.<connects>`, the
+    /// client's connect count when the confirmation was asked for, so
+    /// that each answer names its connection.
+    ack_inbox: String,
+    ack_confirmations: Subscriber,
+    /// The reply subject of confirmations asked on this connection, and
+    /// the connect count it names.
+    confirm_reply: (u64, Subject),
+    /// How many acks were sent, and how many of them the server confirmed.
+    acks_sent: u64,
+    acks_confirmed: u64,
+    /// For each confirmation asked for and not yet come, in order: how
+    /// many acks had been sent when it was asked for (it covers them all),
+    /// and on which connection (the connect count then).
+    confirmations: VecDeque<(u64, u64)>,
+    /// Acks sent without asking for a confirmation since the last one that
+    /// asked, and the reply subject of the latest of them.
+    plain_acks: u32,
+    last_plain_ack: Option<Subject>,
+    /// The events acked (or terminated) lately, to recognise one that comes back.
+    pub(super) acked: RecentlyAcked,
+    /// Events that came back although acked, and were not shown again.
+    pub(super) skipped: Skipped,
+}
+
+impl AckLedger {
+    /// A ledger with its own inbox for the server's confirmations.
+    pub(super) async fn open(client: &Client) -> anyhow::Result<AckLedger> {
+        let ack_inbox = client.new_inbox();
+        let ack_confirmations = client
+            .subscribe(format!("{ack_inbox}.*"))
+            .await
+            .context("could not subscribe to the listener's ack inbox")?;
+        Ok(AckLedger {
+            client: client.clone(),
+            confirm_reply: (0, Subject::from(format!("{ack_inbox}.0"))),
+            ack_inbox,
+            ack_confirmations,
+            acks_sent: 0,
+            acks_confirmed: 0,
+            confirmations: VecDeque::new(),
+            plain_acks: 0,
+            last_plain_ack: None,
+            acked: RecentlyAcked::default(),
+            skipped: Skipped::default(),
+        })
+    }
+
     /// Acks `event`; while more events are coming, without asking for a
     /// confirmation (at most [`CONFIRM_EVERY`] times in a row): it would
     /// only be one more message each way.
@@ -61,7 +114,7 @@ impl Subscription {
 
     /// Terminates an event (`+TERM`): the server will never deliver it again,
     /// as for an event no listener can handle.
-    pub async fn term(&mut self, event: &Delivery) -> anyhow::Result<()> {
+    pub(super) async fn term(&mut self, event: &Delivery) -> anyhow::Result<()> {
         // Settled for good, as an acked one: never shown again.
         self.acked.insert(event.sequence);
         self.client
@@ -73,67 +126,15 @@ impl Subscription {
     /// Negatively acknowledges an event (`-NAK`): the server delivers it
     /// again at once, or after `delay`, instead of waiting out the ack wait.
     /// Its delivery count goes up each time, so `max_deliver` ends the loop.
-    pub async fn nak(&mut self, event: &Delivery, delay: Option<Duration>) -> anyhow::Result<()> {
+    pub(super) async fn nak(
+        &mut self,
+        event: &Delivery,
+        delay: Option<Duration>,
+    ) -> anyhow::Result<()> {
         self.client
             .publish(event.reply.clone(), AckKind::Nak(delay).into())
             .await
             .context("could not send the nak")
-    }
-
-    /// Gives back every event this subscription was delivered and did not
-    /// hand to its caller: the one [`Subscription::event_waiting`] took, and
-    /// those still on their way to the inbox. Each is nak'd without delay,
-    /// so the server sends it at once to another member of the queue group,
-    /// or to the durable's next listener, instead of holding it for this
-    /// closed listener until the ack wait runs out.
-    ///
-    /// The inbox is drained first: the server drops this listener's
-    /// interest, so its pull requests take no more events (nor the nak'd
-    /// ones back), and every event it sent before that still arrives and is
-    /// given back. Bounded by [`GIVE_BACK_WAIT`].
-    pub(super) async fn give_back(&mut self) -> u64 {
-        // Without a connection nothing more arrives, and no nak would go out.
-        if self.client.connection_state() != async_nats::connection::State::Connected {
-            return 0;
-        }
-        let mut given_back = 0;
-        let mut waiting = self.ready.take();
-        if self.events.drain().await.is_err() {
-            waiting = None;
-        }
-        let deadline = tokio::time::Instant::now() + GIVE_BACK_WAIT;
-        loop {
-            let message = match waiting.take() {
-                Some(message) => message,
-                None => match tokio::time::timeout_at(deadline, self.events.next()).await {
-                    Ok(Some(message)) => message,
-                    // Drained (the server's answer to the drain came), or
-                    // the time is up.
-                    Ok(None) | Err(_) => break,
-                },
-            };
-            if !matches!(message.status, None | Some(StatusCode::OK)) {
-                continue;
-            }
-            let Some(reply) = message.reply else { continue };
-            let handled =
-                AckSubject::parse(&reply).is_none_or(|meta| self.acked.contains(meta.sequence));
-            if handled {
-                continue;
-            }
-            if self
-                .client
-                .publish(reply, AckKind::Nak(None).into())
-                .await
-                .is_err()
-            {
-                break;
-            }
-            given_back += 1;
-        }
-        // Sent before the connection closes: a nak has no confirmation.
-        self.client.flush().await.ok();
-        given_back
     }
 
     /// Counts the confirmations that have arrived, without waiting.
@@ -215,6 +216,64 @@ impl Subscription {
         // Given up on: not waited for again.
         self.acks_confirmed = self.acks_sent;
         unconfirmed
+    }
+}
+
+impl Subscription {
+    /// Gives back every event this subscription was delivered and did not
+    /// hand to its caller: the one [`Subscription::event_waiting`] took, and
+    /// those still on their way to the inbox. Each is nak'd without delay,
+    /// so the server sends it at once to another member of the queue group,
+    /// or to the durable's next listener, instead of holding it for this
+    /// closed listener until the ack wait runs out.
+    ///
+    /// The inbox is drained first: the server drops this listener's
+    /// interest, so its pull requests take no more events (nor the nak'd
+    /// ones back), and every event it sent before that still arrives and is
+    /// given back. Bounded by [`GIVE_BACK_WAIT`].
+    pub(super) async fn give_back(&mut self) -> u64 {
+        // Without a connection nothing more arrives, and no nak would go out.
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return 0;
+        }
+        let mut given_back = 0;
+        let mut waiting = self.ready.take();
+        if self.events.drain().await.is_err() {
+            waiting = None;
+        }
+        let deadline = tokio::time::Instant::now() + GIVE_BACK_WAIT;
+        loop {
+            let message = match waiting.take() {
+                Some(message) => message,
+                None => match tokio::time::timeout_at(deadline, self.events.next()).await {
+                    Ok(Some(message)) => message,
+                    // Drained (the server's answer to the drain came), or
+                    // the time is up.
+                    Ok(None) | Err(_) => break,
+                },
+            };
+            if !matches!(message.status, None | Some(StatusCode::OK)) {
+                continue;
+            }
+            let Some(reply) = message.reply else { continue };
+            let handled = AckSubject::parse(&reply)
+                .is_none_or(|meta| self.acks.acked.contains(meta.sequence));
+            if handled {
+                continue;
+            }
+            if self
+                .client
+                .publish(reply, AckKind::Nak(None).into())
+                .await
+                .is_err()
+            {
+                break;
+            }
+            given_back += 1;
+        }
+        // Sent before the connection closes: a nak has no confirmation.
+        self.client.flush().await.ok();
+        given_back
     }
 }
 

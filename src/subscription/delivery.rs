@@ -218,7 +218,7 @@ impl Subscription {
             Err(_) => return Ok(()),
         };
         let resume = match *first {
-            Some(first) => self.acked.first_missing_from(first),
+            Some(first) => self.acks.acked.first_missing_from(first),
             // Nothing received yet: a consumer still there goes on as it is;
             // a lost one is made anew where it started (the server records
             // the sequence before its first event as delivered).
@@ -341,15 +341,15 @@ impl Subscription {
             headers: message.headers.filter(|headers| !headers.is_empty()),
             reply,
         };
-        if self.acked.contains(event.sequence) {
+        if self.acks.acked.contains(event.sequence) {
             // A server that crashed can forget acks it had confirmed and
             // deliver those events again. They were handled: ack them
             // again and move on, so nothing is handled twice.
             self.ack(&event).await?;
             if connection::connect_count(&self.client) == self.connects_at_open {
-                self.skipped.after_ack_wait += 1;
+                self.acks.skipped.after_ack_wait += 1;
             } else {
-                self.skipped.after_reconnect += 1;
+                self.acks.skipped.after_reconnect += 1;
             }
             return Ok(None);
         }

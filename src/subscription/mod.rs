@@ -68,7 +68,7 @@ mod delivery;
 mod options;
 
 use crate::notes::Notes;
-use acks::RecentlyAcked;
+use acks::AckLedger;
 pub use advisories::{GiveUpNotices, GivenUp};
 use consumer::open_consumer;
 pub use delivery::AckSubject;
@@ -153,7 +153,10 @@ impl Delivery {
 }
 
 /// A live subscription: a consumer on the server, and the inbox its events
-/// arrive on.
+/// arrive on. Split by job: the transport (here and in `delivery.rs`: the
+/// consumer, the inbox, pulling or being pushed to) moves events; its
+/// ack ledger (`AckLedger`, in `acks.rs`) keeps the account of how each was settled and
+/// what the server confirmed.
 pub struct Subscription {
     client: Client,
     stream: jetstream::stream::Stream,
@@ -163,29 +166,8 @@ pub struct Subscription {
     events: Subscriber,
     /// A message already received, not yet handled (see `event_waiting`).
     ready: Option<async_nats::Message>,
-    /// Where the server confirms our acks: `<ack inbox>.<connects>`, the
-    /// client's connect count when the confirmation was asked for, so
-    /// that each answer names its connection.
-    ack_inbox: String,
-    ack_confirmations: Subscriber,
-    /// The reply subject of confirmations asked on this connection, and
-    /// the connect count it names.
-    confirm_reply: (u64, Subject),
-    /// How many acks were sent, and how many of them the server confirmed.
-    acks_sent: u64,
-    acks_confirmed: u64,
-    /// For each confirmation asked for and not yet come, in order: how
-    /// many acks had been sent when it was asked for (it covers them all),
-    /// and on which connection (the connect count then).
-    confirmations: VecDeque<(u64, u64)>,
-    /// Acks sent without asking for a confirmation since the last one that
-    /// asked, and the reply subject of the latest of them.
-    plain_acks: u32,
-    last_plain_ack: Option<Subject>,
-    /// The events acked lately, to recognise one that comes back.
-    acked: RecentlyAcked,
-    /// Events that came back although acked, and were not shown again.
-    skipped: Skipped,
+    /// What was acked, nak'd or terminated, and what the server confirmed.
+    acks: AckLedger,
     /// How many times the client had connected when the subscription
     /// opened.
     connects_at_open: u64,
@@ -239,23 +221,10 @@ impl Subscription {
             Some(_) => Some(GiveUpNotices::subscribe(client, feed.info()).await?),
             None => None,
         };
-        let ack_inbox = client.new_inbox();
-        let ack_confirmations = client
-            .subscribe(format!("{ack_inbox}.*"))
-            .await
-            .context("could not subscribe to the listener's ack inbox")?;
+        let acks = AckLedger::open(client).await?;
         Ok(Subscription {
-            confirm_reply: (0, Subject::from(format!("{ack_inbox}.0"))),
-            ack_inbox,
-            ack_confirmations,
-            acks_sent: 0,
-            acks_confirmed: 0,
-            confirmations: VecDeque::new(),
-            plain_acks: 0,
-            last_plain_ack: None,
             ready: None,
-            acked: RecentlyAcked::default(),
-            skipped: Skipped::default(),
+            acks,
             connects_at_open: connection::connect_count(client),
             client: client.clone(),
             stream,
@@ -311,7 +280,7 @@ impl Subscription {
     /// it sent applied by the server.
     pub async fn ack(&mut self, event: &Delivery) -> anyhow::Result<()> {
         let more_coming = self.remaining > 0 && self.event_waiting();
-        self.send_ack(event, more_coming).await
+        self.acks.send_ack(event, more_coming).await
     }
 
     /// Acks events in order, as [`Subscription::ack`] does one: the acks
@@ -324,9 +293,22 @@ impl Subscription {
         while let Some(event) = events.next() {
             let more_coming =
                 events.peek().is_some() || (self.remaining > 0 && self.event_waiting());
-            self.send_ack(&event, more_coming).await?;
+            self.acks.send_ack(&event, more_coming).await?;
         }
         Ok(())
+    }
+
+    /// Terminates an event (`+TERM`): the server will never deliver it again,
+    /// as for an event no listener can handle.
+    pub async fn term(&mut self, event: &Delivery) -> anyhow::Result<()> {
+        self.acks.term(event).await
+    }
+
+    /// Negatively acknowledges an event (`-NAK`): the server delivers it
+    /// again at once, or after `delay`, instead of waiting out the ack wait.
+    /// Its delivery count goes up each time, so `max_deliver` ends the loop.
+    pub async fn nak(&mut self, event: &Delivery, delay: Option<Duration>) -> anyhow::Result<()> {
+        self.acks.nak(event, delay).await
     }
 
     /// The channel's last event when the subscription opened, as a stream
@@ -357,7 +339,7 @@ impl Subscription {
     /// ack. This listener's own acks are confirmed first, so they are
     /// counted. One request to the server, or two.
     pub async fn standing(&mut self) -> anyhow::Result<Standing> {
-        self.confirm_acks().await;
+        self.acks.confirm_acks().await;
         let info = self
             .stream
             .consumer_info(&self.feed.info().name)
@@ -379,13 +361,13 @@ impl Subscription {
     /// How many events came back although this subscription had acked them,
     /// and were acked again instead of returned.
     pub fn skipped_duplicates(&self) -> Skipped {
-        self.skipped
+        self.acks.skipped
     }
 
     /// Counts a copy of an event that came back after the ack wait while
     /// the caller still held the first one, and did not show it again.
     pub fn skipped_copy(&mut self) {
-        self.skipped.after_ack_wait += 1;
+        self.acks.skipped.after_ack_wait += 1;
     }
 
     /// Stops receiving, gives back (nak's) every event the server sent that
@@ -400,7 +382,7 @@ impl Subscription {
         if !self.own_consumer {
             self.give_back().await;
         }
-        let unconfirmed = self.confirm_acks().await;
+        let unconfirmed = self.acks.confirm_acks().await;
         self.events.unsubscribe().await.ok();
         if self.own_consumer {
             self.stream
