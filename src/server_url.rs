@@ -53,29 +53,13 @@ fn credentials_end(text: &str) -> usize {
     text[start..end].rfind('@').map_or(0, |at| start + at + 1)
 }
 
-/// Decodes `%XX` escapes, as a URL's user and password carry them.
+/// Decodes `%XX` escapes, as a URL's user and password carry them: the
+/// `percent-encoding` crate's decoder, the one the `url` crate (and so the
+/// client) uses; an escape that is not one stays as it is.
 pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The byte ranges of the passwords and tokens of the URLs in `text`, in
