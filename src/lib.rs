@@ -43,8 +43,9 @@
 //!   floor, delivered, ack pending), the stored events themselves, and
 //!   [`history::watch`], which follows ack reports and advisories to tell
 //!   each event's state for a subscription.
-//! - [`events`]: the course's event types: the seed's [`TicketCreated`], and
-//!   the shared package's subjects ([`events::Subject`]) and typed events.
+//! - [`events`]: the course's event types: the seed event
+//!   ([`events::SEED`]), and the shared package's subjects
+//!   ([`events::Subject`]) and typed events.
 //! - [`typed`]: the shared package's [`Listener`] and [`Publisher`] traits,
 //!   and the concurrency lesson's [`typed::VersionTracker`].
 //! - [`notes`]: what the library has to say ([`Notes`]), handed to the
@@ -77,7 +78,6 @@
 //!
 //! ```no_run
 //! use nats_course_toolkit::events::{TicketCreatedData, TicketCreatedEvent};
-//! use nats_course_toolkit::cmd::shutdown;
 //! use nats_course_toolkit::{Ack, Listener};
 //!
 //! // class TicketCreatedListener extends Listener<TicketCreatedEvent>
@@ -103,8 +103,10 @@
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> anyhow::Result<()> {
 //!     let client = async_nats::connect("nats://localhost:4222").await?;
-//!     // Ctrl-C or SIGTERM ends listen(), which closes the subscription.
-//!     TicketCreatedListener.listen(&client, shutdown::signal()?).await?;
+//!     // The service's stop signal (SIGTERM, say) ends listen(), which
+//!     // closes the subscription; here it never comes.
+//!     let shutdown = std::future::pending();
+//!     TicketCreatedListener.listen(&client, shutdown).await?;
 //!     client.drain().await?;
 //!     Ok(())
 //! }
@@ -169,7 +171,6 @@ pub mod subscription;
 pub mod typed;
 
 pub use channel::Channel;
-pub use events::TicketCreated;
 pub use notes::Notes;
 pub use subscription::{Delivery, StartPosition, Subscription, SubscriptionOptions};
 pub use typed::{Ack, Listener, Publisher};

@@ -5,15 +5,26 @@ use serde::{Deserialize, Serialize};
 
 use super::{Event, OrderStatus, Subject};
 
-/// `ticket:created`: the course's `TicketCreatedEvent`. Its data is
-/// [`TicketCreatedData`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TicketCreatedEvent;
+/// A course event's marker type: it holds no data, and names the subject the
+/// event travels on and the struct of its data (see [`Event`]).
+macro_rules! course_event {
+    ($(#[$doc:meta])* $marker:ident: $subject:ident => $data:ident) => {
+        $(#[$doc])*
+        #[doc = concat!("\n\nIts data is [`", stringify!($data), "`].")]
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $marker;
 
-impl Event for TicketCreatedEvent {
-    const SUBJECT: Subject = Subject::TicketCreated;
-    type Data = TicketCreatedData;
+        impl Event for $marker {
+            const SUBJECT: Subject = Subject::$subject;
+            type Data = $data;
+        }
+    };
 }
+
+course_event!(
+    /// `ticket:created`: the course's `TicketCreatedEvent`.
+    TicketCreatedEvent: TicketCreated => TicketCreatedData
+);
 
 /// The data of `ticket:created`, as the course's shared package defines it.
 ///
@@ -34,15 +45,10 @@ pub struct TicketCreatedData {
     pub user_id: String,
 }
 
-/// `ticket:updated`: the course's `TicketUpdatedEvent`. Its data is
-/// [`TicketUpdatedData`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TicketUpdatedEvent;
-
-impl Event for TicketUpdatedEvent {
-    const SUBJECT: Subject = Subject::TicketUpdated;
-    type Data = TicketUpdatedData;
-}
+course_event!(
+    /// `ticket:updated`: the course's `TicketUpdatedEvent`.
+    TicketUpdatedEvent: TicketUpdated => TicketUpdatedData
+);
 
 /// The data of `ticket:updated`.
 ///
@@ -67,15 +73,10 @@ pub struct TicketUpdatedData {
     pub order_id: Option<String>,
 }
 
-/// `order:created`: the course's `OrderCreatedEvent`. Its data is
-/// [`OrderCreatedData`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OrderCreatedEvent;
-
-impl Event for OrderCreatedEvent {
-    const SUBJECT: Subject = Subject::OrderCreated;
-    type Data = OrderCreatedData;
-}
+course_event!(
+    /// `order:created`: the course's `OrderCreatedEvent`.
+    OrderCreatedEvent: OrderCreated => OrderCreatedData
+);
 
 /// The data of `order:created`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,15 +108,10 @@ pub struct OrderCreatedTicket {
     pub price: f64,
 }
 
-/// `order:cancelled`: the course's `OrderCancelledEvent`. Its data is
-/// [`OrderCancelledData`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OrderCancelledEvent;
-
-impl Event for OrderCancelledEvent {
-    const SUBJECT: Subject = Subject::OrderCancelled;
-    type Data = OrderCancelledData;
-}
+course_event!(
+    /// `order:cancelled`: the course's `OrderCancelledEvent`.
+    OrderCancelledEvent: OrderCancelled => OrderCancelledData
+);
 
 /// The data of `order:cancelled`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,15 +133,10 @@ pub struct OrderCancelledTicket {
     pub id: String,
 }
 
-/// `expiration:complete`: the course's `ExpirationCompleteEvent`. Its data is
-/// [`ExpirationCompleteData`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ExpirationCompleteEvent;
-
-impl Event for ExpirationCompleteEvent {
-    const SUBJECT: Subject = Subject::ExpirationComplete;
-    type Data = ExpirationCompleteData;
-}
+course_event!(
+    /// `expiration:complete`: the course's `ExpirationCompleteEvent`.
+    ExpirationCompleteEvent: ExpirationComplete => ExpirationCompleteData
+);
 
 /// The data of `expiration:complete`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,15 +146,10 @@ pub struct ExpirationCompleteData {
     pub order_id: String,
 }
 
-/// `payment:created`: the course's `PaymentCreatedEvent`. Its data is
-/// [`PaymentCreatedData`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PaymentCreatedEvent;
-
-impl Event for PaymentCreatedEvent {
-    const SUBJECT: Subject = Subject::PaymentCreated;
-    type Data = PaymentCreatedData;
-}
+course_event!(
+    /// `payment:created`: the course's `PaymentCreatedEvent`.
+    PaymentCreatedEvent: PaymentCreated => PaymentCreatedData
+);
 
 /// The data of `payment:created`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,9 +4,11 @@
 //!
 //! **The test project's seed event.** In the course, `publisher.ts` sends
 //! `JSON.stringify({ id: '123', title: 'concert', price: 20 })` on the
-//! `ticket:created` channel. [`TicketCreated`] is that event, serialised to the
-//! same bytes; the `publish` and `listen` binaries use it, with the channel
-//! name [`TICKET_CREATED`].
+//! `ticket:created` channel. [`SEED`] is that event, byte for byte; the
+//! `publish` binary sends it unless told otherwise, on the channel
+//! [`TICKET_CREATED`]. It is data, not a type: the course never read it back
+//! as one (it has no `version` or `userId`, so it is no
+//! [`TicketCreatedData`]).
 //!
 //! **The shared package's typed events.** Later the course moves its event
 //! definitions into a package every microservice imports: an enum of channel
@@ -24,9 +26,7 @@
 //! Each course interface becomes two Rust types: a marker type such as
 //! [`TicketCreatedEvent`], which holds no data and only names the subject
 //! (through [`Event::SUBJECT`]), and a struct such as [`TicketCreatedData`]
-//! with the event's fields. The course-shaped `ticket:created` data is called
-//! [`TicketCreatedData`] so that the seed's [`TicketCreated`] (which has no
-//! `version` or `userId`) keeps working unchanged.
+//! with the event's fields.
 //!
 //! **Wire format.** The data structs serialise to the JSON the course's
 //! TypeScript services write with `JSON.stringify`: camelCase keys (`userId`),
@@ -49,32 +49,9 @@ use crate::channel::Channel;
 /// The channel the course's publisher and listener use.
 pub const TICKET_CREATED: &str = "ticket:created";
 
-/// The course's `ticket:created` event data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TicketCreated {
-    /// Ticket id, a string in the course (`'123'`).
-    pub id: String,
-    /// What the ticket is for.
-    pub title: String,
-    /// Price in whole currency units.
-    pub price: u64,
-}
-
-impl TicketCreated {
-    /// The event the seed publisher sends: `{"id":"123","title":"concert","price":20}`.
-    pub fn seed() -> Self {
-        TicketCreated {
-            id: "123".into(),
-            title: "concert".into(),
-            price: 20,
-        }
-    }
-
-    /// The event as JSON, exactly as the seed's `JSON.stringify` writes it.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a struct of strings and numbers always serialises")
-    }
-}
+/// The event the test project's publisher sends, as its
+/// `JSON.stringify({ id: '123', title: 'concert', price: 20 })` writes it.
+pub const SEED: &str = r#"{"id":"123","title":"concert","price":20}"#;
 
 /// The course's channel names: `export enum Subjects`.
 ///
@@ -263,14 +240,6 @@ pub use course::*;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seed_event_serialises_like_the_course() {
-        assert_eq!(
-            TicketCreated::seed().to_json(),
-            r#"{"id":"123","title":"concert","price":20}"#
-        );
-    }
 
     #[test]
     fn subjects_round_trip_through_str_display_and_serde() {

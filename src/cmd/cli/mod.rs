@@ -26,7 +26,7 @@ use crate::cmd::listen::ListenConfig;
 use crate::cmd::publish::{Output, PublishConfig};
 use crate::connection::{self, Auth, ConnectConfig, MAX_CREDS_BYTES, MAX_PEM_BYTES, Secret, Tls};
 use crate::duration;
-use crate::events::{TICKET_CREATED, TicketCreated};
+use crate::events::TICKET_CREATED;
 use crate::mask::{self, Masked};
 use crate::notes::Notes;
 use crate::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOptions};
