@@ -165,9 +165,10 @@ fn graceful_shutdown_demo_shows_ctrl_c_and_kill_9_differ() {
     run.assert_contains("expired after about");
 }
 
-/// Lesson 8: a queue-group member killed with kill -9 while it holds 3
-/// unacked events; the other member gets exactly those 3 after the ack wait,
-/// each marked as a redelivery.
+/// Lesson 8: a slow queue-group member that is alive keeps its 3 unacked
+/// events (in-progress acks): the other member gets none of them over three
+/// ack waits. Killed with kill -9, its 3 events go to the other member after
+/// the ack wait, each marked as a redelivery.
 #[test]
 fn crash_redelivery_demo_gives_a_crashed_members_events_to_the_other() {
     let run = run_demo("crash-redelivery");
@@ -176,6 +177,7 @@ fn crash_redelivery_demo_gives_a_crashed_members_events_to_the_other() {
         [1],
         "A was still on its first event"
     );
+    run.assert_contains("B has nothing and the server sent nothing again: A is alive");
     assert_eq!(run.events_of("member-b"), [1, 2, 3]);
     for event in 1..=3 {
         run.assert_contains(&format!(

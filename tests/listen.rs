@@ -111,6 +111,60 @@ fn unacked_event_is_redelivered_after_ack_wait() {
     assert_eq!(&events[..2], [1, 1]);
 }
 
+/// A slow service that is alive keeps its events (lesson 8): a `--delay`
+/// member tells the server its events are in progress (`+WPI`) within each
+/// ack wait, so the other member of its group gets none of them past
+/// several ack waits; killed with kill -9, its events go to the other
+/// member one ack wait later, each a redelivery.
+#[test]
+fn a_slow_member_keeps_its_events_until_it_is_killed() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let group = ["--queue-group", "slow-group", "--ack-wait", "1s"];
+    let mut slow = Listener::start(&url, &[&group[..], &["--delay", "1h"]].concat());
+    slow.wait_for_stderr("in progress (+WPI)");
+    publish_ok(&url, &["--count", "3"]);
+    assert_eq!(slow.wait_for_events(1), [1]);
+    common::wait_until("the group to hold 3 events", common::DEADLINE, || {
+        consumer_state(&server, "slow-group").2 == 3
+    });
+    let other = Listener::start(&url, &group);
+    // Four ack waits in which the server must send nothing again: the one
+    // window this test watches, since it checks that something does not
+    // happen.
+    let window = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    while std::time::Instant::now() < window {
+        let redelivered = redelivered(&server, "slow-group");
+        assert_eq!(
+            redelivered, 0,
+            "the server sent a held event again while its member lived"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        other.received(),
+        [] as [u64; 0],
+        "nothing for the other member yet"
+    );
+    slow.kill();
+    assert_eq!(other.wait_for_events(3), [1, 2, 3]);
+    assert_eq!(
+        other.stdout().matches("(redelivered, delivery #2)").count(),
+        3,
+        "{}",
+        other.stdout()
+    );
+}
+
+/// How many events the consumer `name` has sent more than once.
+fn redelivered(server: &NatsServer, name: &str) -> usize {
+    let name = name.to_owned();
+    server.with_js(|js| async move {
+        let stream = js.get_stream("TICKET_CREATED").await.unwrap();
+        stream.consumer_info(&name).await.unwrap().num_redelivered
+    })
+}
+
 /// A durable subscription remembers what was acked: restarted with another
 /// client id, it gets only what it missed.
 #[test]

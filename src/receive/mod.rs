@@ -83,10 +83,19 @@ pub struct ReceiveOptions {
     /// together when the loop is about to wait: for a slow handler, whose
     /// held events would otherwise wait for each other.
     pub settle_each: bool,
+    /// While a handler is at work on an event, tell the server every third
+    /// of the ack wait that it and the events that arrived behind it are in
+    /// progress ([`Subscription::keep_alive`]): a slow service that is
+    /// alive keeps its events; only once it dies do they go to another
+    /// member, one ack wait later.
+    pub keep_alive: bool,
 }
 
 /// At most this many handled events wait to be written out and settled.
 const SETTLE_AFTER: usize = 256;
+
+/// The shortest time between two in-progress acks of one event.
+const MIN_KEEP_ALIVE: Duration = Duration::from_millis(100);
 
 /// How often a caught-up check asks for the ack floor while nothing is held.
 const CAUGHT_UP_CHECK: Duration = Duration::from_millis(500);
@@ -187,11 +196,7 @@ async fn handle_events(
             subscription.skipped_copy();
             held.push((event, settle));
         } else {
-            let handled = tokio::select! {
-                biased;
-                result = &mut stop => Err(result),
-                settle = handler.handle(&event) => Ok(settle),
-            };
+            let handled = handle(subscription, handler, &event, options, &mut stop).await;
             match handled {
                 Ok(settle) => held.push((event, settle?)),
                 Err(result) => {
@@ -216,6 +221,41 @@ async fn handle_events(
         }
     }
     Ok(())
+}
+
+/// How often [`ReceiveOptions::keep_alive`] speaks for the events held: a
+/// third of the ack wait, so that a late word still comes in time.
+pub fn keep_alive_every(ack_wait: Duration) -> Duration {
+    (ack_wait / 3).max(MIN_KEEP_ALIVE)
+}
+
+/// Hands `event` to the handler: its settle, or the stop's result when the
+/// stop came first. With `keep_alive`, the server is told meanwhile that
+/// the event, and those behind it, are in progress.
+async fn handle<H: Handler>(
+    subscription: &mut Subscription,
+    handler: &mut H,
+    event: &Delivery,
+    options: ReceiveOptions,
+    stop: &mut std::pin::Pin<&mut impl Future<Output = anyhow::Result<()>>>,
+) -> Result<anyhow::Result<Settle>, anyhow::Result<()>> {
+    let handling = handler.handle(event);
+    tokio::pin!(handling);
+    let every = keep_alive_every(subscription.ack_wait());
+    let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            result = stop.as_mut() => return Err(result),
+            settle = &mut handling => return Ok(settle),
+            _ = keep_alive.tick(), if options.keep_alive => {
+                if let Err(err) = subscription.keep_alive(Some(event)).await {
+                    return Ok(Err(err));
+                }
+            }
+        }
+    }
 }
 
 /// Writes out the work of the events held, then settles them: the acks

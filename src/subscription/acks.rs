@@ -220,9 +220,47 @@ impl AckLedger {
 }
 
 impl Subscription {
+    /// Tells the server that `handling` (the event the caller is at work on)
+    /// and every event that has arrived behind it are in progress (`+WPI`,
+    /// JetStream's in-progress ack): the ack wait of each starts over, so
+    /// the server hands none of them to another member while this listener
+    /// lives. Once it dies they come back one ack wait after the last word.
+    /// Returns how many events it spoke for.
+    pub async fn keep_alive(&mut self, handling: Option<&Delivery>) -> anyhow::Result<usize> {
+        // What has arrived is taken out of the inbox, so it can be named;
+        // `next` hands it over in order, as it came.
+        while let Some(message) = self.events.next().now_or_never().flatten() {
+            self.arrived.push_back(message);
+        }
+        let waiting = self
+            .arrived
+            .iter()
+            .filter(|message| matches!(message.status, None | Some(StatusCode::OK)))
+            .filter_map(|message| message.reply.as_ref())
+            .filter(|reply| reply.starts_with("$JS.ACK."));
+        let mut replies: Vec<Subject> = handling
+            .map(|event| event.reply.clone())
+            .into_iter()
+            .collect();
+        replies.extend(waiting.cloned());
+        for reply in &replies {
+            self.client
+                .publish(reply.clone(), AckKind::Progress.into())
+                .await
+                .context("could not tell the server an event is in progress")?;
+        }
+        Ok(replies.len())
+    }
+
+    /// How long the server waits for an ack before it sends an event again.
+    pub fn ack_wait(&self) -> Duration {
+        self.feed.info().config.ack_wait
+    }
+
     /// Gives back every event this subscription was delivered and did not
-    /// hand to its caller: the one [`Subscription::event_waiting`] took, and
-    /// those still on their way to the inbox. Each is nak'd without delay,
+    /// hand to its caller: those already taken from the inbox
+    /// ([`Subscription::event_waiting`], [`Subscription::keep_alive`]), and
+    /// those still on their way to it. Each is nak'd without delay,
     /// so the server sends it at once to another member of the queue group,
     /// or to the durable's next listener, instead of holding it for this
     /// closed listener until the ack wait runs out.
@@ -237,13 +275,13 @@ impl Subscription {
             return 0;
         }
         let mut given_back = 0;
-        let mut waiting = self.ready.take();
+        let mut waiting = std::mem::take(&mut self.arrived);
         if self.events.drain().await.is_err() {
-            waiting = None;
+            waiting.clear();
         }
         let deadline = tokio::time::Instant::now() + GIVE_BACK_WAIT;
         loop {
-            let message = match waiting.take() {
+            let message = match waiting.pop_front() {
                 Some(message) => message,
                 None => match tokio::time::timeout_at(deadline, self.events.next()).await {
                     Ok(Some(message)) => message,

@@ -255,17 +255,20 @@ impl Subscription {
         let mut old = std::mem::replace(&mut self.events, events);
         old.unsubscribe().await.ok();
         self.inbox = inbox;
-        self.ready = None;
+        self.arrived.clear();
         Ok(())
     }
 
     /// Whether an event has already arrived, so that [`Subscription::next`]
     /// will not wait. Cheap; the listener flushes its output when it is not.
     pub fn event_waiting(&mut self) -> bool {
-        if self.ready.is_none() && self.feed.expecting() {
-            self.ready = self.events.next().now_or_never().flatten();
+        if self.arrived.is_empty()
+            && self.feed.expecting()
+            && let Some(message) = self.events.next().now_or_never().flatten()
+        {
+            self.arrived.push_back(message);
         }
-        self.ready.is_some()
+        !self.arrived.is_empty()
     }
 
     /// Turns one message from the inbox into an event, or `None` for a

@@ -164,8 +164,9 @@ pub struct Subscription {
     feed: Feed,
     inbox: Subject,
     events: Subscriber,
-    /// A message already received, not yet handled (see `event_waiting`).
-    ready: Option<async_nats::Message>,
+    /// Messages already taken from the inbox, not yet handled, in order
+    /// (see `event_waiting` and `keep_alive`).
+    arrived: VecDeque<async_nats::Message>,
     /// What was acked, nak'd or terminated, and what the server confirmed.
     acks: AckLedger,
     /// How many times the client had connected when the subscription
@@ -223,7 +224,7 @@ impl Subscription {
         };
         let acks = AckLedger::open(client).await?;
         Ok(Subscription {
-            ready: None,
+            arrived: VecDeque::new(),
             acks,
             connects_at_open: connection::connect_count(client),
             client: client.clone(),
@@ -244,8 +245,8 @@ impl Subscription {
             if self.remaining == 0 {
                 return Ok(None);
             }
-            // One that event_waiting() took from the inbox already.
-            if let Some(message) = self.ready.take() {
+            // One that event_waiting() or keep_alive() took from the inbox already.
+            if let Some(message) = self.arrived.pop_front() {
                 if let Some(event) = self.handle(message).await? {
                     return Ok(Some(event));
                 }

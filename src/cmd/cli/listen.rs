@@ -89,7 +89,9 @@ pub struct ListenArgs {
     pub max_deliver: Option<u32>,
 
     /// Wait this long before acking each event, as a slow service would
-    /// (1ms to 24h). Kill the listener meanwhile to see its events go to
+    /// (1ms to 24h). Meanwhile the listener tells the server, within each
+    /// ack wait, that its events are in progress (+WPI), so none goes to
+    /// another member while it lives. Kill it to see its events go to
     /// another member after the ack wait.
     #[arg(long, value_name = "DURATION", value_parser = duration_in(DELAY_RANGE), conflicts_with = "skip_ack")]
     pub delay: Option<Duration>,

@@ -82,6 +82,17 @@ pub async fn run(
         &format!("Listener connected to NATS as {}", config.connect.client_id),
     );
 
+    let connected = connected.and_then(|()| match config.delay {
+        Some(delay) => writeln!(
+            notes,
+            "Working on each event for {} (--delay); meanwhile the server is told every {} that \
+             it and the events waiting behind it are in progress (+WPI), so none goes to another \
+             member while this listener lives",
+            crate::duration::format(delay),
+            crate::duration::format(receive::keep_alive_every(subscription.ack_wait())),
+        ),
+        None => Ok(()),
+    });
     let result = match connected {
         Ok(()) => receive(&mut subscription, &config, shutdown, out).await,
         // `listen | true`: closed all the same.
@@ -154,9 +165,12 @@ async fn receive(
         settle: config.settle,
         delay: config.delay,
     };
+    // A slow service (`--delay`) settles each event after its work, and
+    // tells the server meanwhile that it is still at it.
     let options = ReceiveOptions {
         until_caught_up: config.until_caught_up,
         settle_each: config.delay.is_some(),
+        keep_alive: config.delay.is_some(),
     };
     let result = receive::receive(
         subscription,
