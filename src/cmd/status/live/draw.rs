@@ -28,12 +28,7 @@ use crate::notes::escape_control;
 pub fn draw(frame: &mut Frame, state: &State) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        let line = format!(
-            "status --live needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this terminal is {}×{}",
-            area.width, area.height
-        );
-        let row = Rect::new(area.x, area.y + area.height / 2, area.width, 1);
-        frame.render_widget(Paragraph::new(line).centered(), row);
+        super::small::draw(frame);
         return;
     }
     let palette = Palette::new(state.no_color);

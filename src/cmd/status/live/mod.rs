@@ -35,6 +35,7 @@ use crate::notes::{Notes, error_line};
 pub mod draw;
 pub mod keys;
 mod lines;
+mod small;
 pub mod state;
 
 use keys::Action;
