@@ -26,7 +26,9 @@ pub fn draw(frame: &mut Frame) {
 /// versions below that fits, wrapped; else the shortest, cut.
 fn message(width: u16, height: u16) -> Vec<String> {
     let versions = [
-        format!("status --live needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this terminal is {width}×{height}"),
+        format!(
+            "status --live needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this terminal is {width}×{height}"
+        ),
         format!("status --live needs at least {MIN_WIDTH}×{MIN_HEIGHT}"),
         format!("too small: {MIN_WIDTH}×{MIN_HEIGHT}"),
         format!("{MIN_WIDTH}×{MIN_HEIGHT}"),
