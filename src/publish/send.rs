@@ -6,8 +6,8 @@ use std::future::Future;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use async_nats::header::NATS_MESSAGE_ID;
 use async_nats::client::PublishErrorKind;
+use async_nats::header::NATS_MESSAGE_ID;
 use async_nats::{Client, StatusCode, Subject};
 use futures_util::StreamExt;
 use serde::Deserialize;
