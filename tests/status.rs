@@ -493,8 +493,8 @@ fn json_asks_the_server_no_more_than_the_table() {
     table.sort();
     json.sort();
     assert_eq!(json, table, "the same requests");
-    // A channel named: found by its subject, its info in that answer (it
-    // was read a second time), then its subscriptions.
+    // A channel named: found by its subject, its info read once (it was
+    // read twice), then its subscriptions.
     let one = requests_of(&url, &["ticket:created", "--json"]);
     assert_eq!(
         one,

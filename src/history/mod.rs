@@ -172,7 +172,7 @@ pub async fn read(
     only: Option<&Channel>,
 ) -> anyhow::Result<Vec<ChannelStatus>> {
     let infos: Vec<stream::Info> = match only {
-        // Found by its subject, with its info in the same answer.
+        // Found by its subject; its info, read on the way, is not asked again.
         Some(channel) => vec![stream_of(js, channel).await?.cached_info().clone()],
         None => list(js).await?,
     };
