@@ -202,3 +202,116 @@ fn live_without_a_terminal_is_a_usage_error() {
     assert!(stderr.contains("--json"), "{stderr}");
     assert!(output.stdout.is_empty());
 }
+
+/// The JetStream API requests a running `status ARGS --live` makes (in an
+/// 80×24 tmux), seen by a subscription of the test's own on `$JS.API.>`,
+/// until `polls` requests on `marker` were seen (each poll asks it once).
+fn live_requests(url: &str, args: &str, marker: &str, polls: usize) -> Vec<String> {
+    use futures_util::StreamExt as _;
+    let status = env!("CARGO_BIN_EXE_status");
+    let command = format!(
+        "env -u NATS_URL -u NATS_CLIENT_ID {} -s {} {args} --live; echo EXIT=$?; sleep 60",
+        quote(status),
+        quote(url)
+    );
+    common::block_on(async {
+        let client = async_nats::connect(url).await.expect("connect test client");
+        let mut api = client.subscribe("$JS.API.>").await.expect("subscribe");
+        client.flush().await.expect("flush");
+        let tmux = Tmux::start(&command);
+        let mut subjects = Vec::new();
+        let seen = tokio::time::timeout(DEADLINE, async {
+            while let Some(request) = api.next().await {
+                subjects.push(request.subject.to_string());
+                if common::api::count(&subjects, marker) >= polls {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(
+            seen.is_ok(),
+            "{polls} polls within {DEADLINE:?}: {subjects:?}; the screen:\n{}",
+            tmux.screen()
+        );
+        tmux.send(&["q"]);
+        tmux.wait_for("the view to exit", |s| s.contains("EXIT=0"));
+        subjects
+    })
+}
+
+/// Three channels, each with a subscription (a durable made by `listen`).
+fn three_channels(url: &str) {
+    for channel in ["a:created", "b:created", "c:created"] {
+        publish_ok(url, &["-c", channel]);
+        common::listen(
+            url,
+            &[
+                "-c",
+                channel,
+                "--durable",
+                "d",
+                "--no-queue-group",
+                "--deliver-all",
+                "--count",
+                "1",
+            ],
+        );
+    }
+}
+
+/// `status CHANNEL --live` polls that channel's stream only, and finds it
+/// once: each poll is its info and its subscriptions (`STREAM.INFO`,
+/// `CONSUMER.LIST`), never another stream's, nor a lookup by subject again.
+#[test]
+fn live_with_a_channel_polls_its_stream_only() {
+    let server = NatsServer::start();
+    let url = server.url();
+    three_channels(&url);
+    let requests = live_requests(&url, "b:created", "$JS.API.CONSUMER.LIST.", 5);
+    let count = |prefix: &str| common::api::count(&requests, prefix);
+    assert_eq!(count("$JS.API.CONSUMER.LIST.B_CREATED"), 5, "{requests:?}");
+    assert_eq!(count("$JS.API.STREAM.LIST"), 0, "{requests:?}");
+    assert_eq!(count("$JS.API.STREAM.NAMES"), 1, "found once: {requests:?}");
+    assert!(count("$JS.API.STREAM.INFO.B_CREATED") <= 5, "{requests:?}");
+    assert_eq!(
+        requests.len(),
+        count("$JS.API.CONSUMER.LIST.B_CREATED")
+            + count("$JS.API.STREAM.INFO.B_CREATED")
+            + count("$JS.API.STREAM.NAMES"),
+        "nothing else: {requests:?}"
+    );
+}
+
+/// `status --live` without a channel shows one channel at a time (Tab for
+/// the next): after its first read, each poll lists the channels (one
+/// `STREAM.LIST`) and the subscriptions of the channel on screen only, not
+/// every channel's.
+#[test]
+fn live_without_a_channel_polls_the_subscriptions_on_screen_only() {
+    let server = NatsServer::start();
+    let url = server.url();
+    three_channels(&url);
+    let requests = live_requests(&url, "", "$JS.API.STREAM.LIST", 5);
+    // The first read (before the view is drawn) reads every channel.
+    let second = requests
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.starts_with("$JS.API.STREAM.LIST"))
+        .nth(1)
+        .map(|(i, _)| i)
+        .expect("a second STREAM.LIST");
+    let polls = &requests[second..];
+    let lists: Vec<&String> = polls
+        .iter()
+        .filter(|s| s.starts_with("$JS.API.CONSUMER.LIST."))
+        .collect();
+    assert!(
+        lists
+            .iter()
+            .all(|s| s.as_str() == "$JS.API.CONSUMER.LIST.A_CREATED"),
+        "only the channel on screen (a:created): {polls:?}"
+    );
+    // Polls 2 to 4 whole, and the 5th's STREAM.LIST, where the count stopped.
+    assert_eq!(lists.len(), 3, "one per poll: {polls:?}");
+}

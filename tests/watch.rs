@@ -156,3 +156,65 @@ fn json_watch_prints_each_saves_events_as_json() {
     assert!(watcher.stderr().contains("has been modified"));
     assert_eq!(stop_and_count(&server, watcher), 2);
 }
+
+/// Waits until stderr holds `needle` once, then checks, polling for a
+/// short while (2 s: nothing else the watcher prints shows that it stopped
+/// trying), that it is still said only once.
+fn said_once(watcher: &Running, needle: &str) {
+    watcher.wait_for_stderr(needle);
+    let window = std::time::Duration::from_secs(2);
+    let start = std::time::Instant::now();
+    while start.elapsed() < window {
+        let said = watcher.stderr().matches(needle).count();
+        assert_eq!(said, 1, "said {said} times:\n{}", watcher.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A file the server refuses as too large (under 1 MiB, so it is read, but
+/// over the server's max_payload with the event's id header) is reported
+/// once, not every 250 ms; a save that fixes it publishes.
+#[test]
+fn an_oversize_file_is_reported_once_and_a_fixed_save_publishes() {
+    let server = NatsServer::start();
+    let (_dir, file, watcher) = watching(&server);
+    let filler = "x".repeat(1024 * 1024 - 40);
+    save_in_place(&file, &format!(r#"{{"a":"{filler}"}}"#));
+    said_once(&watcher, "max payload");
+    assert!(
+        watcher.stderr().contains("Nothing published"),
+        "{}",
+        watcher.stderr()
+    );
+    save_in_place(&file, r#"{"id":"fixed"}"#);
+    watcher.wait_for_stdout("as event #2");
+    assert_eq!(stop_and_count(&server, watcher), 2);
+}
+
+/// A stream that refuses the event (`max_msgs 1`, `discard new`, made
+/// here with plain JetStream) is reported once, not every 250 ms; the next
+/// save tries again, and is reported once more.
+#[test]
+fn a_stream_that_refuses_the_event_is_reported_once() {
+    use async_nats::jetstream::stream::{Config, DiscardPolicy};
+    let server = NatsServer::start();
+    server.with_js(|js| async move {
+        js.create_stream(Config {
+            name: "TICKET_CREATED".into(),
+            subjects: vec!["ticket:created".into()],
+            max_messages: 1,
+            discard: DiscardPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .expect("create the stream");
+    });
+    let (_dir, file, watcher) = watching(&server);
+    save_in_place(&file, r#"{"id":"2"}"#);
+    said_once(&watcher, "maximum messages exceeded");
+    save_in_place(&file, r#"{"id":"3"}"#);
+    watcher.wait_until("the second save's refusal", |w| {
+        w.stderr().matches("maximum messages exceeded").count() == 2
+    });
+    assert_eq!(stop_and_count(&server, watcher), 1);
+}

@@ -172,12 +172,9 @@ pub async fn read(
     only: Option<&Channel>,
 ) -> anyhow::Result<Vec<ChannelStatus>> {
     let infos: Vec<stream::Info> = match only {
-        Some(channel) => vec![stream_of(js, channel).await?.info().await?.clone()],
-        None => js
-            .streams()
-            .try_collect()
-            .await
-            .context("could not list the channels (JetStream's STREAM.LIST)")?,
+        // Found by its subject; its info, read on the way, is not asked again.
+        Some(channel) => vec![stream_of(js, channel).await?.cached_info().clone()],
+        None => list(js).await?,
     };
     // The streams' consumers are asked for all at once: one round trip in all.
     let channels = futures_util::future::try_join_all(infos.iter().map(|info| async move {
@@ -185,9 +182,55 @@ pub async fn read(
         anyhow::Ok(ChannelStatus::new(info, subscriptions))
     }))
     .await?;
-    let mut channels = channels;
+    Ok(sorted(channels))
+}
+
+/// Every channel's stored events (`STREAM.LIST`, one request per 256
+/// channels), and the subscriptions of `stream`'s channel only: the other
+/// channels come back with none. What a view that shows one channel at a
+/// time needs, at a cost that does not grow with every channel's
+/// subscriptions.
+pub async fn read_all_with_one(
+    js: &jetstream::Context,
+    stream: Option<&str>,
+) -> anyhow::Result<Vec<ChannelStatus>> {
+    let infos = list(js).await?;
+    let mut channels = Vec::with_capacity(infos.len());
+    for info in &infos {
+        let subscriptions = if Some(info.config.name.as_str()) == stream {
+            subscriptions(js, &info.config.name).await?
+        } else {
+            Vec::new()
+        };
+        channels.push(ChannelStatus::new(info, subscriptions));
+    }
+    Ok(sorted(channels))
+}
+
+/// The channel of the stream named `name` and its subscriptions, in two
+/// requests (`STREAM.INFO`, `CONSUMER.LIST`): for a view of one channel,
+/// whose stream was found once.
+pub async fn read_stream(js: &jetstream::Context, name: &str) -> anyhow::Result<ChannelStatus> {
+    let stream = js
+        .get_stream(name)
+        .await
+        .with_context(|| format!("could not read the stream {name}"))?;
+    let info = stream.cached_info().clone();
+    let subscriptions = subscriptions_of(&stream, name).await?;
+    Ok(ChannelStatus::new(&info, subscriptions))
+}
+
+/// Every stream's info.
+async fn list(js: &jetstream::Context) -> anyhow::Result<Vec<stream::Info>> {
+    js.streams()
+        .try_collect()
+        .await
+        .context("could not list the channels (JetStream's STREAM.LIST)")
+}
+
+fn sorted(mut channels: Vec<ChannelStatus>) -> Vec<ChannelStatus> {
     channels.sort_by(|a, b| a.channel.cmp(&b.channel));
-    Ok(channels)
+    channels
 }
 
 /// The subscriptions of one stream.
@@ -195,8 +238,16 @@ pub async fn subscriptions(
     js: &jetstream::Context,
     stream: &str,
 ) -> anyhow::Result<Vec<SubscriptionStatus>> {
-    let name = stream;
-    let stream = js.get_stream_no_info(name).await?;
+    let handle = js.get_stream_no_info(stream).await?;
+    subscriptions_of(&handle, stream).await
+}
+
+/// The subscriptions of `stream`, named `name`: one `CONSUMER.LIST` per
+/// 256 of them.
+async fn subscriptions_of<I>(
+    stream: &jetstream::stream::Stream<I>,
+    name: &str,
+) -> anyhow::Result<Vec<SubscriptionStatus>> {
     let infos: Vec<consumer::Info> = stream
         .consumers()
         .try_collect()

@@ -38,6 +38,23 @@ mod window;
 
 pub use window::Window;
 
+/// An event the server will not take, said by the stream (a limit of its:
+/// `maximum messages exceeded`) or known before sending (larger than the
+/// server's max payload). The same event sent again gets the same answer,
+/// so a caller that tries again after a lost connection (watch mode) should
+/// not try again after this: it is in the chain of the error a publish
+/// returns (`err.is::<Refused>()`).
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// How many events may wait for their ack at once.
 pub const WINDOW: u64 = 4096;
 

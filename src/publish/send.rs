@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
+use async_nats::client::PublishErrorKind;
 use async_nats::header::NATS_MESSAGE_ID;
 use async_nats::{Client, StatusCode, Subject};
 use futures_util::StreamExt;
@@ -112,14 +113,15 @@ impl Run<'_> {
             if error.description.contains("in process") {
                 return Ok(());
             }
-            bail!(
+            return Err(Refused(format!(
                 "the server refused event {} of {} on {}: {}; {}",
                 i + 1,
                 self.batch.count,
                 self.batch.channel,
                 error.description,
                 self.window.published().describe()
-            );
+            ))
+            .into());
         }
         let stored = Stored {
             sequence: ack.seq,
@@ -334,7 +336,14 @@ impl Batch {
                 self.payload(i).clone(),
             )
             .await
-            .context("could not send the event")
+            .map_err(|err| {
+                if err.kind() == PublishErrorKind::MaxPayloadExceeded {
+                    // Too large with its headers: sent again, it still is.
+                    Refused(format!("could not send the event: {err}")).into()
+                } else {
+                    anyhow::Error::new(err).context("could not send the event")
+                }
+            })
     }
 }
 

@@ -8,6 +8,8 @@
 //!   within a deadline ([`run`]) or in the background ([`Running`]), their
 //!   output collected as it comes, so tests wait for a line with a deadline
 //!   instead of sleeping.
+//! - [`api`]: the JetStream API requests a command makes, counted by a
+//!   subscription of the test's own on `$JS.API.>`.
 //! - [`cluster`]: a 3-node cluster, started by the test ([`cluster::Cluster`])
 //!   or by `scripts/nats-cluster.sh` ([`cluster::ClusterScript`]).
 //!
@@ -15,6 +17,7 @@
 
 #![allow(dead_code)]
 
+pub mod api;
 pub mod cluster;
 pub mod process;
 pub mod server;

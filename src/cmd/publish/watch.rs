@@ -35,6 +35,7 @@ use super::{self as publish, MAX_LINES, Output, PublishConfig};
 use crate::cmd::event_data::read_event_file;
 use crate::connection::close;
 use crate::notes::error_line;
+use crate::publish::Refused;
 
 /// A save is over when no file-system event came for this long.
 const QUIET: Duration = Duration::from_millis(50);
@@ -121,6 +122,16 @@ pub async fn run(
                             published.count, config.channel
                         )?;
                     }
+                    pending = None;
+                }
+                // Refused: sent again, it would be refused again (4 times a
+                // second while connected). Said once; the next save tries.
+                Err(err) if err.is::<Refused>() => {
+                    writeln!(
+                        errors,
+                        "Error: {}. Nothing published; still watching (save again to publish)",
+                        error_line(&err)
+                    )?;
                     pending = None;
                 }
                 Err(err) => writeln!(

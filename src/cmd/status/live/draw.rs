@@ -19,21 +19,17 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 pub use super::lines::cell;
-use super::lines::{Palette, banner, counts_line, keys_line, legend, name_line, title_line};
+use super::lines::{
+    Palette, banner, counts_line, keys_line, legend, masked, name_line, title_line,
+};
 use super::state::{LANE, MARGIN, MIN_HEIGHT, MIN_WIDTH, Popup, State, TOP};
 use crate::history::watch::Mark;
-use crate::notes::escape_control;
 
 /// Draws `state` on the whole frame.
 pub fn draw(frame: &mut Frame, state: &State) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        let line = format!(
-            "status --live needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this terminal is {}×{}",
-            area.width, area.height
-        );
-        let row = Rect::new(area.x, area.y + area.height / 2, area.width, 1);
-        frame.render_widget(Paragraph::new(line).centered(), row);
+        super::small::draw(frame);
         return;
     }
     let palette = Palette::new(state.no_color);
@@ -127,7 +123,7 @@ fn draw_popup(frame: &mut Frame, popup: &Popup) {
     );
     let (title, lines) = match popup {
         Popup::Loading(seq) => (format!(" event #{seq} "), vec![Line::from("reading…")]),
-        Popup::Failed(seq, why) => (format!(" event #{seq} "), vec![Line::from(why.clone())]),
+        Popup::Failed(seq, why) => (format!(" event #{seq} "), vec![Line::from(masked(why))]),
         Popup::Event(event) => {
             let mut lines = vec![Line::from(format!(
                 "stored {}",
@@ -135,16 +131,12 @@ fn draw_popup(frame: &mut Frame, popup: &Popup) {
             ))];
             for (name, values) in event.headers.iter().flatten() {
                 for value in values {
-                    lines.push(Line::from(format!(
-                        "{}: {}",
-                        escape_control(name),
-                        escape_control(value)
-                    )));
+                    lines.push(Line::from(format!("{}: {}", masked(name), masked(value))));
                 }
             }
             lines.push(Line::from(""));
             let data = String::from_utf8_lossy(&event.data);
-            lines.push(Line::from(escape_control(&data).into_owned()));
+            lines.push(Line::from(masked(&data)));
             (format!(" event #{} ", event.seq), lines)
         }
     };
@@ -377,6 +369,39 @@ mod tests {
             headers: None,
         }));
         insta::assert_snapshot!(render(&state, 80, 24).backend());
+    }
+
+    /// Nothing drawn shows a password: not the event's data or headers in
+    /// the popup, not the banner's error, not a channel's name (the same
+    /// masking as every line `listen` writes).
+    #[test]
+    fn no_password_is_drawn() {
+        let url = "https://bob:hunter2@tickets.example/x";
+        let mut state = lesson();
+        state.banner = Some(format!("could not reach {url}"));
+        let mut headers = std::collections::BTreeMap::new();
+        headers.insert("Origin".to_owned(), vec![url.to_owned()]);
+        state.popup = Some(Popup::Event(crate::history::StoredEvent {
+            seq: 12,
+            time: time::OffsetDateTime::from_unix_timestamp(1_796_030_497).unwrap(),
+            data: bytes::Bytes::from(format!(r#"{{"callback":"{url}"}}"#)),
+            headers: Some(headers),
+        }));
+        let text = screen(&render(&state, 80, 24));
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("https://bob:***@tickets.example/x"), "{text}");
+        // The error of a popup, a title and the banner's server line.
+        state.popup = Some(Popup::Failed(12, format!("no answer from {url}")));
+        state.banner = None;
+        state.server = "nats://ana:s3cret-pw@localhost:4222".into();
+        let mut channel = state.current().unwrap().clone();
+        channel.channel = format!("hooks.{url}");
+        state.update(vec![channel]);
+        let text = screen(&render(&state, 80, 24));
+        assert!(
+            !text.contains("hunter2") && !text.contains("s3cret-pw"),
+            "{text}"
+        );
     }
 
     /// A channel of many events: the tape scrolls, the newest at the right.

@@ -9,6 +9,15 @@ use super::state::{MARGIN, State};
 use crate::duration;
 use crate::history::watch::{Lane, Mark};
 use crate::history::{ChannelStatus, SubscriptionStatus};
+use crate::notes::escape_control;
+
+/// Text from the server or the user, as the view may draw it: control
+/// characters escaped, then masked by [`crate::mask`], the step every line
+/// the commands write goes through (a URL's password, this run's secrets).
+/// Everything the view draws that it did not write itself passes here.
+pub(super) fn masked(text: &str) -> String {
+    crate::mask::mask_str(&escape_control(text)).into_owned()
+}
 
 /// The styles of the states; none with `NO_COLOR`.
 pub(super) struct Palette {
@@ -63,8 +72,11 @@ pub(super) fn title_line<'a>(state: &State, channel: Option<&ChannelStatus>) -> 
                 n => format!("{n} events, #{} to #{}", c.first_seq, c.last_seq),
             };
             Line::from(vec![
-                Span::styled(c.channel.clone(), Style::new().add_modifier(Modifier::BOLD)),
-                Span::raw(format!(" (stream {}): {events}", c.stream)),
+                Span::styled(
+                    masked(&c.channel),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(format!(" (stream {}): {events}", masked(&c.stream))),
             ])
         }
     };
@@ -80,8 +92,10 @@ pub(super) fn title_line<'a>(state: &State, channel: Option<&ChannelStatus>) -> 
 
 pub(super) fn banner<'a>(state: &State, palette: &Palette) -> Paragraph<'a> {
     match &state.banner {
-        Some(text) => Paragraph::new(format!(" {text}")).style(palette.banner()),
-        None => Paragraph::new(format!("NATS server {}", state.server)).style(palette.dim()),
+        Some(text) => Paragraph::new(format!(" {}", masked(text))).style(palette.banner()),
+        None => {
+            Paragraph::new(format!("NATS server {}", masked(&state.server))).style(palette.dim())
+        }
     }
 }
 
@@ -91,7 +105,7 @@ pub(super) fn name_line<'a>(s: &SubscriptionStatus, lane: &Lane<'_>, width: u16)
         about.push(if *group == s.name {
             "queue group".to_owned()
         } else {
-            format!("queue group {group}")
+            format!("queue group {}", masked(group))
         });
     }
     if s.durable {
@@ -121,7 +135,7 @@ pub(super) fn name_line<'a>(s: &SubscriptionStatus, lane: &Lane<'_>, width: u16)
         about.clear();
     }
     Line::from(vec![
-        Span::styled(s.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(masked(&s.name), Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(about),
         Span::raw(note),
     ])

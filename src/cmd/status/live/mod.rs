@@ -5,8 +5,8 @@
 //! nothing else; [`keys::on_key`] turns a key into a change of it. This
 //! file connects them to the server and the terminal:
 //!
-//! - the infos of the subscriptions, polled twice a second
-//!   ([`history::read`]);
+//! - the infos of the subscriptions, polled twice a second, of the
+//!   channel on screen only ([`poll`]);
 //! - the ack reports and advisories, as they come
 //!   ([`history::watch::Notices`]), which tell which event is in which state;
 //! - the keys, read as a stream (crossterm's `EventStream`), so the view
@@ -28,16 +28,19 @@ use tokio::sync::mpsc;
 
 use super::StatusConfig;
 use crate::cmd::shutdown::Signal;
+use crate::history;
 use crate::history::watch::{self, Notices};
-use crate::history::{self, ChannelStatus};
 use crate::notes::{Notes, error_line};
 
 pub mod draw;
 pub mod keys;
 mod lines;
+pub mod poll;
+mod small;
 pub mod state;
 
 use keys::Action;
+use poll::{Polled, Scope};
 use state::{Popup, State};
 
 /// How often the subscriptions' infos are asked for, and the view redrawn.
@@ -49,7 +52,7 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(3);
 /// What the background tasks send the view.
 enum Update {
     /// Freshly polled infos, or why there are none.
-    Polled(anyhow::Result<Vec<ChannelStatus>>),
+    Polled(anyhow::Result<Polled>),
     /// An event read for the popup.
     Event(u64, anyhow::Result<Option<history::StoredEvent>>),
     /// A line about the connection (lost, restored).
@@ -80,13 +83,24 @@ pub async fn run(mut config: StatusConfig, signal: Signal) -> anyhow::Result<()>
     let mut state = State::new(channels, only.is_some(), config.connect.display_servers());
     state.no_color = crate::cmd::color::no_color();
 
-    // The poller: the infos, twice a second, whatever the view is doing.
+    // The poller: twice a second whatever the view is doing, and at once
+    // when another channel is shown (Tab), whose subscriptions it reads.
+    let (shown_tx, mut shown) = tokio::sync::watch::channel(state.shown_stream());
     let poller = tokio::spawn({
         let (js, tx) = (js.clone(), tx.clone());
         async move {
             loop {
-                tokio::time::sleep(REFRESH).await;
-                let read = tokio::time::timeout(POLL_TIMEOUT, history::read(&js, only.as_ref()));
+                tokio::select! {
+                    () = tokio::time::sleep(REFRESH) => {}
+                    changed = shown.changed() => if changed.is_err() { return },
+                }
+                let scope = match &stream {
+                    Some(stream) => Scope::Stream(stream.clone()),
+                    None => Scope::All {
+                        shown: shown.borrow_and_update().clone(),
+                    },
+                };
+                let read = tokio::time::timeout(POLL_TIMEOUT, poll::poll(&js, &scope));
                 let result = match read.await {
                     Ok(result) => result,
                     Err(_) => Err(anyhow::anyhow!(
@@ -108,6 +122,7 @@ pub async fn run(mut config: StatusConfig, signal: Signal) -> anyhow::Result<()>
                     client: &client,
                     js: &js,
                     tx: &tx,
+                    shown: &shown_tx,
                     problem: None,
                 };
                 view.run(&mut screen.terminal, &mut notices, &mut updates, signal)
@@ -128,6 +143,8 @@ struct View<'a> {
     client: &'a async_nats::Client,
     js: &'a async_nats::jetstream::Context,
     tx: &'a mpsc::UnboundedSender<Update>,
+    /// The stream of the channel on screen, for the poller.
+    shown: &'a tokio::sync::watch::Sender<Option<String>>,
     /// The last poll's error, for the banner.
     problem: Option<String>,
 }
@@ -163,6 +180,7 @@ impl View<'_> {
                             Action::ShowEvent { stream, seq } => self.fetch(stream, seq),
                             Action::None => {}
                         }
+                        self.show(self.state.shown_stream());
                         dirty = true;
                     }
                     Some(Ok(Event::Resize(..))) => dirty = true,
@@ -182,8 +200,10 @@ impl View<'_> {
                     None => notices_open = false,
                 },
                 update = updates.recv() => match update {
-                    Some(Update::Polled(Ok(channels))) => {
-                        self.state.update(channels);
+                    Some(Update::Polled(Ok(polled))) => {
+                        self.state.update_polled(polled);
+                        // A channel gone or new may move the one shown.
+                        self.show(self.state.shown_stream());
                         self.problem = None;
                         changed = true;
                     }
@@ -248,6 +268,15 @@ impl View<'_> {
         }
         terminal.draw(|frame| draw::draw(frame, self.state))?;
         Ok(())
+    }
+
+    /// Tells the poller which channel is on screen, when it changed.
+    fn show(&self, stream: Option<String>) {
+        self.shown.send_if_modified(|shown| {
+            let changed = *shown != stream;
+            *shown = stream;
+            changed
+        });
     }
 
     /// Reads event `seq` for the popup, in the background.

@@ -98,6 +98,30 @@ impl State {
         self.clamp();
     }
 
+    /// Takes a poll that read the subscriptions of `polled.fresh`'s
+    /// channel only (all when `None`): the others keep those read before.
+    pub fn update_polled(&mut self, polled: super::poll::Polled) {
+        let mut channels = polled.channels;
+        if let Some(fresh) = &polled.fresh {
+            for channel in channels.iter_mut().filter(|c| c.stream != *fresh) {
+                if let Some(before) = self
+                    .watch
+                    .channels()
+                    .iter()
+                    .find(|b| b.stream == channel.stream)
+                {
+                    channel.subscriptions = before.subscriptions.clone();
+                }
+            }
+        }
+        self.update(channels);
+    }
+
+    /// The stream of the channel shown.
+    pub fn shown_stream(&self) -> Option<String> {
+        self.current().map(|c| c.stream.clone())
+    }
+
     /// Which lanes of the current channel's `total` subscriptions a frame
     /// `height` rows high shows: from the first, how many. When they do not
     /// all fit, one row tells how many are above and below.
