@@ -39,15 +39,15 @@ build: ## Build the publish, listen and status tools (debug)
 	@cargo build --bins
 
 publish: build ## Publish course events (starts a local server if needed); ARGS="..." for options
-	@scripts/nats-server.sh ensure
+	@NATS_STARTED_BY="make $@" scripts/nats-server.sh ensure
 	@./target/debug/publish $(ARGS)
 
 watch: build ## Publish events/ticket-created.json, and again on every save of it (Ctrl-C to stop)
-	@scripts/nats-server.sh ensure
+	@NATS_STARTED_BY="make $@" scripts/nats-server.sh ensure
 	@./target/debug/publish --watch --data-file events/ticket-created.json $(ARGS)
 
 listen: build ## Listen to course events (starts a local server if needed); ARGS="..." for options
-	@scripts/nats-server.sh ensure
+	@NATS_STARTED_BY="make $@" scripts/nats-server.sh ensure
 	@./target/debug/listen $(ARGS)
 
 demo: ## Publish 3 events, then replay the history with a new listener

@@ -29,7 +29,7 @@ if [[ -z "${PUBLISH_BIN:-}" || -z "${LISTEN_BIN:-}" ]]; then
 fi
 PUBLISH_BIN="${PUBLISH_BIN:-./target/debug/publish}"
 LISTEN_BIN="${LISTEN_BIN:-./target/debug/listen}"
-scripts/nats-server.sh ensure
+NATS_STARTED_BY="${NATS_STARTED_BY:-make demo}" scripts/nats-server.sh ensure
 
 # The URL as the tools show it: a password or token in it hidden.
 url="$(sed -E -e 's#(://[^:@/,]*):[^@/,]*@#\1:***@#g' -e 's#://[^:@/,]+@#://***@#g' <<<"${NATS_URL:-nats://localhost:4222}")"

@@ -21,10 +21,18 @@
 #   NATS_MONITOR_PORT  HTTP monitoring port, default 8222 (try /varz, /jsz)
 #   NATS_DIR           where the server keeps its files, default .nats
 #
+#   NATS_STARTED_BY    who starts it, for the messages: `make server` unless
+#                      the Makefile or a demo says otherwise (make demo, ...)
+#
 # The server listens on 127.0.0.1 only. Its files live in .nats/ (git-ignored):
 #   .nats/store/<port>          JetStream data (streams survive restarts)
 #   .nats/run/nats-<port>.log   server log
 #   .nats/run/nats-<port>.pid   process id of the running server
+#   .nats/run/nats-<port>.info  what it is: monitoring port, who started it,
+#                               which binary and version
+#
+# A NATS_URL naming another local port (nats://localhost:4333) is the local
+# server started on that port (NATS_PORT=4333 make server), when one runs.
 # Delete .nats/store/<port> (or run `make distclean`) to start from scratch.
 set -euo pipefail
 
@@ -42,13 +50,42 @@ NATS_DIR="${NATS_DIR:-$REPO_ROOT/.nats}"
 # A path relative to the repository when it is inside it, for messages.
 show_path() { echo "${1#"$REPO_ROOT"/}"; }
 NATS_DIR_REL="$(show_path "$NATS_DIR")"
-STORE_DIR="$NATS_DIR/store/$NATS_PORT"
-STORE_DIR_REL="$(show_path "$STORE_DIR")"
 RUN_DIR="$NATS_DIR/run"
-LOG_FILE="$RUN_DIR/nats-$NATS_PORT.log"
-LOG_FILE_REL="$(show_path "$LOG_FILE")"
-PID_FILE="$RUN_DIR/nats-$NATS_PORT.pid"
-CLIENT_URL="nats://localhost:$NATS_PORT"
+
+# The files and URL of the local server on port $1 (NATS_PORT unless a
+# NATS_URL names another local port one runs on).
+use_port() {
+    NATS_PORT="$1"
+    STORE_DIR="$NATS_DIR/store/$NATS_PORT"
+    STORE_DIR_REL="$(show_path "$STORE_DIR")"
+    LOG_FILE="$RUN_DIR/nats-$NATS_PORT.log"
+    LOG_FILE_REL="$(show_path "$LOG_FILE")"
+    PID_FILE="$RUN_DIR/nats-$NATS_PORT.pid"
+    INFO_FILE="$RUN_DIR/nats-$NATS_PORT.info"
+    CLIENT_URL="nats://localhost:$NATS_PORT"
+}
+use_port "$NATS_PORT"
+
+# info KEY: what the info file of the running server says of KEY (monitor,
+# by, bin, version); empty when it does not say.
+info() {
+    [[ -f "$INFO_FILE" ]] || return 0
+    sed -n "s/^$1=//p" "$INFO_FILE" | head -n1
+}
+
+# "make demo: nats-server v2.12.8 (.nats/bin/nats-server)": who started
+# the running server, and the binary in use, as far as its info file says.
+started_words() {
+    local by version bin
+    by="$(info by)"
+    version="$(info version)"
+    bin="$(info bin)"
+    if [[ -n "$bin" ]]; then
+        echo "${by:-make server}: nats-server ${version:-(version unknown)} ($(show_path "$bin"))"
+    else
+        echo "${by:-make server}"
+    fi
+}
 
 usage() {
     echo "usage: $0 start|stop|status|restart|ensure [URL]" >&2
@@ -179,8 +216,13 @@ cmd_start() {
     done
     # nats-server writes its own pid file; fall back to the pid we launched.
     [[ -s "$PID_FILE" ]] || echo "$launched_pid" >"$PID_FILE"
+    local version
+    version="$("$bin" --version 2>/dev/null | grep -o 'v[0-9][0-9.]*' | head -n1)" || true
+    printf 'monitor=%s\nby=%s\nbin=%s\nversion=%s\n' "$NATS_MONITOR_PORT" \
+        "${NATS_STARTED_BY:-make server}" "$bin" "$version" >"$INFO_FILE"
 
-    echo "nats-server started on $CLIENT_URL (monitoring http://localhost:$NATS_MONITOR_PORT, store $STORE_DIR_REL, log $LOG_FILE_REL)"
+    echo "nats-server started on $CLIENT_URL by $(started_words)" \
+        "(monitoring http://localhost:$NATS_MONITOR_PORT, store $STORE_DIR_REL, log $LOG_FILE_REL)"
 }
 
 cmd_stop() {
@@ -200,7 +242,7 @@ cmd_stop() {
         fi
         sleep 0.1
     done
-    rm -f "$PID_FILE"
+    rm -f "$PID_FILE" "$INFO_FILE"
     echo "nats-server stopped (was pid $pid on $CLIENT_URL)"
 }
 
@@ -208,7 +250,10 @@ cmd_status() {
     local pid
     pid="$(running_pid)"
     if [[ -n "$pid" ]]; then
-        echo "nats-server running on $CLIENT_URL (pid $pid, monitoring http://localhost:$NATS_MONITOR_PORT, log $LOG_FILE_REL)"
+        local monitor
+        monitor="$(info monitor)"
+        echo "nats-server running on $CLIENT_URL, started by $(started_words)" \
+            "(pid $pid, monitoring http://localhost:${monitor:-$NATS_MONITOR_PORT}, log $LOG_FILE_REL)"
         return 0
     fi
     if port_in_use "$NATS_PORT"; then
@@ -276,11 +321,11 @@ describe_foreign() {
     read -r name pid <<<"$(port_owner "$NATS_PORT")"
     case "$name" in
     kubectl*)
-        note "Using the NATS server already running at $shown (not started by make server;" \
+        note "Using the NATS server already running at $shown (not started by this toolkit's scripts;" \
             "kubectl, pid $pid, forwards it: your port-forward to the NATS server in your Kubernetes cluster)."
         ;;
-    "") note "Using the NATS server already running at $shown (not started by make server)." ;;
-    *) note "Using the NATS server already running at $shown (not started by make server; $name, pid $pid)." ;;
+    "") note "Using the NATS server already running at $shown (not started by this toolkit's scripts)." ;;
+    *) note "Using the NATS server already running at $shown (not started by this toolkit's scripts; $name, pid $pid)." ;;
     esac
     info="$(server_info "$NATS_PORT")"
     if [[ -z "$info" ]]; then
@@ -304,6 +349,17 @@ describe_foreign() {
 cmd_ensure() {
     local url="${1:-${NATS_URL:-nats://localhost:4222}}" shown pid ports port answered=""
     shown="$(mask_url "$url")"
+    # A local URL on another port: the local server started there, if one runs.
+    ports="$(local_ports_of "$url")"
+    if [[ "$ports" =~ ^[0-9]+$ && "$ports" != "$NATS_PORT" && -f "$RUN_DIR/nats-$ports.pid" ]]; then
+        local default_port="$NATS_PORT"
+        use_port "$ports"
+        if [[ -n "$(running_pid)" ]] && is_local_default_url "$url"; then
+            :
+        else
+            use_port "$default_port"
+        fi
+    fi
     if ! is_local_default_url "$url"; then
         # Another server: never start a local one in its place.
         note "Using NATS_URL=$shown as it is: it does not name the local server ($CLIENT_URL), so no local server is started."
@@ -323,7 +379,7 @@ cmd_ensure() {
     fi
     pid="$(running_pid)"
     if [[ -n "$pid" ]] && port_in_use "$NATS_PORT"; then
-        note "Using the local NATS server started by make server at $shown (pid $pid, store $STORE_DIR_REL)."
+        note "Using the local NATS server at $shown, started by $(started_words) (pid $pid, store $STORE_DIR_REL)."
         return 0
     fi
     if port_in_use "$NATS_PORT"; then

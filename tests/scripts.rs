@@ -103,12 +103,20 @@ impl LocalServer {
 
     /// Runs `nats-server.sh ARGS` with `NATS_URL` set to `url`.
     fn run(&self, args: &[&str], url: &str) -> Ran {
-        run(script("nats-server.sh")
+        run(&mut self.command(args, url))
+    }
+
+    /// `nats-server.sh ARGS` with this server's settings and `NATS_URL`.
+    fn command(&self, args: &[&str], url: &str) -> Command {
+        let mut command = script("nats-server.sh");
+        command
             .args(args)
             .env("NATS_PORT", self.port.to_string())
             .env("NATS_MONITOR_PORT", self.monitor_port.to_string())
             .env("NATS_DIR", self.dir.path())
-            .env("NATS_URL", url))
+            .env("NATS_URL", url)
+            .env_remove("NATS_STARTED_BY");
+        command
     }
 
     fn pid_file(&self) -> PathBuf {
@@ -122,7 +130,7 @@ impl Drop for LocalServer {
     }
 }
 
-/// A nats-server already on the port, not started by `make server`:
+/// A nats-server already on the port, not started by this toolkit's scripts:
 /// `ensure` says it uses that one, that it has JetStream, and starts nothing.
 #[test]
 fn ensure_names_a_foreign_server_it_uses() {
@@ -131,7 +139,7 @@ fn ensure_names_a_foreign_server_it_uses() {
     let ran = local.run(&["ensure"], &local.url());
     ran.assert_code(0, "ensure with a server on the port");
     ran.assert_says(&format!(
-        "Using the NATS server already running at {} (not started by make server",
+        "Using the NATS server already running at {} (not started by this toolkit's scripts",
         local.url()
     ));
     ran.assert_says("with JetStream");
@@ -220,8 +228,71 @@ fn ensure_names_the_local_server_from_make_server() {
     let ran = local.run(&["ensure"], &local.url());
     ran.assert_code(0, "ensure with the local server running");
     ran.assert_says(&format!(
-        "Using the local NATS server started by make server at {}",
+        "Using the local NATS server at {}, started by make server: nats-server v",
         local.url()
+    ));
+}
+
+/// A local server started on another port (`NATS_PORT=4333 make server`)
+/// is the local server for a `NATS_URL` that names that port, even when
+/// `NATS_PORT` is not set to it: `ensure` uses it and says who started it.
+#[test]
+fn ensure_uses_the_local_server_on_the_port_the_url_names() {
+    let local = LocalServer::new();
+    local
+        .run(&["start"], &local.url())
+        .assert_code(0, "nats-server.sh start");
+    let default_port = free_ports(1)[0].to_string();
+    let ran = run(local
+        .command(&["ensure"], &local.url())
+        .env("NATS_PORT", &default_port));
+    ran.assert_code(0, "ensure with NATS_URL on the local server's port");
+    ran.assert_says(&format!(
+        "Using the local NATS server at {}, started by make server",
+        local.url()
+    ));
+    assert!(
+        !ran.text().contains("does not name the local server"),
+        "{}",
+        ran.text()
+    );
+}
+
+/// The server says who started it (`make demo` here), and which binary
+/// and version it runs; `status` says so too, with the monitoring port it
+/// was started with, whatever `NATS_MONITOR_PORT` says now.
+#[test]
+fn the_local_server_says_who_started_it_which_binary_and_its_monitoring_port() {
+    let local = LocalServer::new();
+    let ran = run(local
+        .command(&["ensure"], &local.url())
+        .env("NATS_STARTED_BY", "make demo"));
+    ran.assert_code(0, "ensure with nothing on the port");
+    // "started by make demo: nats-server v2.12.8 (.nats/bin/nats-server)":
+    // that binary is there and is that version.
+    let said = ran.text();
+    let words = said
+        .split("by make demo: nats-server ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("who started it and which binary: {said}"));
+    let (version, rest) = words
+        .split_once(" (")
+        .expect("the version, then the binary");
+    let binary = repo_root().join(rest.split_once(')').expect("(binary)").0);
+    let reported = Command::new(&binary).arg("--version").output();
+    let reported = text(&reported.expect("the binary it names runs").stdout);
+    assert!(
+        reported.contains(version),
+        "{binary:?} says {reported}, the script {version}"
+    );
+    let status = run(local
+        .command(&["status"], &local.url())
+        .env_remove("NATS_MONITOR_PORT"));
+    status.assert_code(0, "status with the server running");
+    status.assert_says("started by make demo: nats-server");
+    status.assert_says(&format!(
+        "monitoring http://localhost:{}",
+        local.monitor_port
     ));
 }
 

@@ -103,7 +103,7 @@ demo_start() {
     [[ -x "$STATUS_BIN" ]] || fail "STATUS_BIN=$STATUS_BIN is not an executable file"
 
     # Starts the local server only if NATS_URL names it and nothing listens.
-    scripts/nats-server.sh ensure
+    NATS_STARTED_BY="${NATS_STARTED_BY:-make demo-$DEMO_NAME}" scripts/nats-server.sh ensure
 
     DEMO_TMP="$(mktemp -d "${TMPDIR:-/tmp}/nats-demo-$DEMO_NAME.XXXXXX")"
     trap demo_cleanup EXIT
