@@ -242,12 +242,17 @@ fn own_listener_names_its_subscription_after_its_client_id() {
     let id = stdout
         .lines()
         .find_map(|line| line.strip_prefix("Listener connected to NATS as "))
+        .and_then(|rest| rest.split_once(" (pid "))
+        .map(|(id, _)| id)
         .expect("the client id on the first line");
     assert_eq!(server.consumer_names("TICKET_CREATED"), [id]);
     listener.stop();
     let a = Listener::start(&server.url(), &[OWN, "--client-id", "alice"]);
     let b = Listener::start(&server.url(), &[OWN, "--client-id", "alice"]);
-    a.wait_for_stdout("Listener connected to NATS as alice\n");
+    a.wait_for_stdout(&format!(
+        "Listener connected to NATS as alice (pid {})\n",
+        a.pid()
+    ));
     let names = server.consumer_names("TICKET_CREATED");
     assert_eq!(names.len(), 2, "one each: {names:?}");
     assert!(names.iter().all(|n| n.starts_with("alice-")), "{names:?}");

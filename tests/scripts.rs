@@ -447,13 +447,22 @@ fn readme_demo_excerpt() -> Vec<String> {
     block.lines().map(String::from).collect()
 }
 
-/// `line` with the listener's random client id (8 hex digits, in
-/// `Listener connected to NATS as 5f0c2a9e`) replaced by `<client id>`.
+/// `line` with the listener's random client id (8 hex digits) and pid, in
+/// `Listener connected to NATS as 5f0c2a9e (pid 4242)`, replaced by
+/// `<client id>` and `<pid>`.
 fn without_client_id(line: &str) -> String {
     const PREFIX: &str = "Listener connected to NATS as ";
-    match line.strip_prefix(PREFIX) {
-        Some(id) if id.len() == 8 && id.chars().all(|c| c.is_ascii_hexdigit()) => {
-            format!("{PREFIX}<client id>")
+    let id_and_pid = line
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|rest| rest.split_once(" (pid "));
+    match id_and_pid {
+        Some((id, pid))
+            if id.len() == 8
+                && id.chars().all(|c| c.is_ascii_hexdigit())
+                && pid.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            format!("{PREFIX}<client id> (pid <pid>)")
         }
         _ => line.to_string(),
     }

@@ -68,7 +68,7 @@ ok "ack and term both end the event's deliveries; only term says it was not hand
 step "6. What the server keeps of the four: status $CHANNEL"
 notice "each listener's subscription is named after its client id; the skip-ack'er's holds the event, waiting for its ack and redelivered; the others hold nothing"
 show_status "$CHANNEL"
-name_of() { sed -n 's/^Listener connected to NATS as //p' "$(log_of "$1")"; }
+name_of() { sed -n 's/^Listener connected to NATS as \([^ ]*\).*/\1/p' "$(log_of "$1")"; }
 [[ "$(ack_pending "$CHANNEL" "$(name_of skipper)")" == 1 &&
     "$(subscription_field "$CHANNEL" "$(name_of skipper)" redelivered)" -ge 1 ]] ||
     fail "status should show the skip-ack'er's event waiting for its ack, and redelivered"

@@ -79,7 +79,12 @@ pub async fn run(
         &config,
         out,
         notes,
-        &format!("Listener connected to NATS as {}", config.connect.client_id),
+        // The pid, for `kill -9 <pid>` in the crash lessons.
+        &format!(
+            "Listener connected to NATS as {} (pid {})",
+            config.connect.client_id,
+            std::process::id()
+        ),
     );
 
     let connected = connected.and_then(|()| match config.delay {
