@@ -116,7 +116,15 @@ clean: ## Remove build output and stop the local server and cluster
 distclean: clean ## Also remove .nats/ (server binary, JetStream data, logs)
 	rm -rf .nats
 
-.PHONY: bench chaos completions man
+.PHONY: bench chaos completions man install uninstall
+
+install: ## Install publish, listen and status into ~/.cargo/bin (on your PATH with rustup), release build
+	cargo install --locked --path . --bins $(INSTALL_ARGS)
+	@echo "Installed publish, listen and status into $${CARGO_INSTALL_ROOT:-$${CARGO_HOME:-$$HOME/.cargo}}/bin."
+	@echo "Shell completions: 'make completions', then see README.md (Shell completions and man pages)."
+
+uninstall: ## Remove the installed publish, listen and status (cargo uninstall)
+	cargo uninstall nats-course-toolkit
 
 # The binaries that get completion scripts and man pages; a new one is one word here
 # (and one line in cmd::cli::commands() for its man page).

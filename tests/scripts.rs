@@ -320,6 +320,38 @@ fn ensure_never_starts_a_server_for_a_url_that_names_another_server() {
     assert!(!accepts(local.port), "no local server was started");
 }
 
+/// `make install` puts `publish`, `listen` and `status` where cargo installs
+/// (`~/.cargo/bin`, on the PATH rustup sets; a folder of the test's here, and
+/// a debug build to keep it short), and they run; `make uninstall` removes them.
+#[test]
+fn make_install_puts_the_three_commands_on_the_path_and_uninstall_removes_them() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let make = |target: &str| {
+        let mut command = Command::new("make");
+        command
+            .arg(target)
+            .arg("INSTALL_ARGS=--debug")
+            .current_dir(repo_root())
+            .env("CARGO_INSTALL_ROOT", root.path());
+        run(&mut command)
+    };
+    make("install").assert_code(0, "make install");
+    for command in ["publish", "listen", "status"] {
+        let bin = root.path().join("bin").join(command);
+        let output = Command::new(&bin).arg("--version").output();
+        let output = output.unwrap_or_else(|err| panic!("{bin:?} runs: {err}"));
+        assert!(
+            text(&output.stdout).starts_with(command),
+            "{bin:?} --version"
+        );
+    }
+    make("uninstall").assert_code(0, "make uninstall");
+    assert!(
+        !root.path().join("bin/listen").exists(),
+        "listen is removed"
+    );
+}
+
 // ------------------------------------------------------------- the cluster
 
 /// Publishes `count` events to `channel` through the cluster, in a stream
