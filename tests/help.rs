@@ -50,3 +50,31 @@ fn status_help_is_its_snapshot() {
         insta::assert_snapshot!("status-help", help);
     });
 }
+
+/// Each command's one-line description (`--help`'s first line, and the NAME
+/// line of its man page) is its own, not the crate's description shared.
+#[test]
+fn every_command_has_a_description_of_its_own() {
+    let abouts: Vec<String> = nats_course_toolkit::cmd::cli::commands()
+        .iter()
+        .map(|command| {
+            command
+                .get_about()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        })
+        .collect();
+    for (i, about) in abouts.iter().enumerate() {
+        assert!(!about.is_empty(), "command {i} has no description");
+        assert_ne!(
+            about,
+            env!("CARGO_PKG_DESCRIPTION"),
+            "command {i} says the crate's"
+        );
+        assert_eq!(
+            abouts.iter().filter(|a| *a == about).count(),
+            1,
+            "{about} twice"
+        );
+    }
+}

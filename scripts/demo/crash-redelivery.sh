@@ -40,10 +40,10 @@ publish --channel "$CHANNEL" --count 3
 held=("${PUBLISHED[@]}")
 wait_for_events member-a 1
 show_output member-a
-# shellcheck disable=SC2317 # called by wait_until
+# shellcheck disable=SC2317,SC2329 # called by wait_until
 held_by_a() { [[ "$(ack_pending "$CHANNEL" "$GROUP")" == "${#held[@]}" ]]; }
 wait_until "the server to count ${#held[@]} events unacked by the group" held_by_a
-ok "the server counts ${#held[@]} events delivered to the group and not acked: $(printf '#%s ' "${held[@]}")"
+ok "the server counts ${#held[@]} events delivered to the group and not acked: $(numbered "${held[@]}")"
 show_status "$CHANNEL"
 
 step "3. Start member B of the same group, and watch it for $WATCH_SECONDS s (three ack waits)"
@@ -71,7 +71,7 @@ want="$(printf '%s\n' "${held[@]}" | sort -n | tr '\n' ' ')"
 redelivered="$(grep -c '(redelivered, delivery #2)' "$(log_of member-b)" || true)"
 [[ "$redelivered" == "${#held[@]}" ]] ||
     fail "each of B's ${#held[@]} events should be marked '(redelivered, delivery #2)'; $redelivered are"
-ok "B got exactly the events A held ($(printf '#%s ' "${held[@]}")), each marked redelivered"
+ok "B got exactly the events A held ($(numbered "${held[@]}")), each marked redelivered"
 notice "nothing was lost: an event leaves the group only when someone acks it"
 stop_listener member-b
 

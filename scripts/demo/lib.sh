@@ -162,6 +162,13 @@ publish() {
 
 # ---------------------------------------------------------------- listeners
 
+# numbered N...: "#1 #2 #3", the event numbers given, one space between.
+numbered() {
+    local out
+    out="$(printf '#%s ' "$@")"
+    echo "${out% }"
+}
+
 log_of() { echo "$DEMO_TMP/$1.log"; }
 pid_of() { cat "$DEMO_TMP/$1.pid"; }
 

@@ -61,7 +61,7 @@ notice "without --skip-ack, listen acks each event after printing it: the events
 start_listener acking --channel "$CHANNEL" --no-queue-group --durable "$DURABLE" --ack-wait 2s
 wait_for_line acking "Received event #$event"
 show_output acking
-# shellcheck disable=SC2317 # called by wait_until
+# shellcheck disable=SC2317,SC2329 # called by wait_until
 acked() { [[ "$(ack_pending "$CHANNEL" "$DURABLE")" == 0 ]]; }
 wait_until "the server to have the events acked" acked
 ok "the server holds nothing unacked for '$DURABLE': the loop is over"

@@ -23,6 +23,7 @@
 //! Nothing here creates a consumer or acks anything: looking changes nothing.
 
 mod get;
+mod unsubscribe;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -40,6 +41,7 @@ use time::OffsetDateTime;
 
 use crate::channel::Channel;
 use crate::subscription::QUEUE_GROUP_KEY;
+pub use unsubscribe::{delete_subscription, find_subscription};
 
 /// How many stored events [`events`] asks for at once: enough to keep the
 /// connection busy, few enough that a slow reader holds little memory.

@@ -4,7 +4,7 @@ use super::*;
 
 /// Listen to a channel on NATS JetStream and print every event, as the course's listener does.
 #[derive(Debug, Parser)]
-#[command(name = "listen", version, about, long_about = None)]
+#[command(name = "listen", version, long_about = None)]
 pub struct ListenArgs {
     #[command(flatten)]
     pub channel: ChannelArgs,
@@ -126,12 +126,28 @@ pub struct ListenArgs {
     /// their subscription and stop.
     #[arg(long)]
     pub reset: bool,
+
+    /// Delete the subscription NAME (a durable, or a queue group's) of the
+    /// channel and exit, without listening: the server forgets what it acked
+    /// (the course's durable unsubscribe()). Says what it holds and asks
+    /// first; --yes skips the question.
+    #[arg(long, value_name = "NAME", value_parser = parse_name, conflicts_with_all = [
+        "no_queue_group", "deliver_all", "deliver_last", "start_seq", "since", "start_time",
+        "durable", "skip_ack", "nak", "term", "delay", "max_deliver", "max_in_flight",
+        "report_acks", "count", "timestamp", "until_caught_up", "reset",
+    ])]
+    pub delete_durable: Option<String>,
+
+    /// With --delete-durable: delete without asking (for scripts).
+    #[arg(long, requires = "delete_durable")]
+    pub yes: bool,
 }
 
 impl ListenArgs {
     /// Turns the flags into a [`ListenConfig`].
     pub fn into_config(self) -> Result<ListenConfig, clap::Error> {
         use crate::cmd::listen::Settle;
+        use crate::cmd::listen::unsubscribe::Unsubscribe;
 
         let start = if self.deliver_all {
             Some(StartPosition::All)
@@ -149,6 +165,23 @@ impl ListenArgs {
             (_, Some(delay), _) => Settle::Nak(delay),
             (_, _, true) => Settle::Term,
             _ => Settle::Ack,
+        };
+        let unsubscribe = match self.delete_durable {
+            Some(name) => {
+                use std::io::IsTerminal as _;
+                if !self.yes && !std::io::stdin().is_terminal() {
+                    return Err(ListenArgs::command().error(
+                        ErrorKind::MissingRequiredArgument,
+                        "--delete-durable asks before it deletes, and stdin is not a terminal to \
+                         ask on: add --yes",
+                    ));
+                }
+                Some(Unsubscribe {
+                    name,
+                    confirmed: self.yes,
+                })
+            }
+            None => None,
         };
         let queue_group = (!self.no_queue_group).then_some(self.queue_group);
         let connect_channel = self.channel.channel;
@@ -194,6 +227,7 @@ impl ListenArgs {
             timestamp: self.timestamp,
             until_caught_up: self.until_caught_up,
             color: self.color,
+            unsubscribe,
         })
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 
 /// Publish a `ticket:created` event to NATS JetStream, as the course's publisher does.
 #[derive(Debug, Parser)]
-#[command(name = "publish", version, about, long_about = None)]
+#[command(name = "publish", version, long_about = None)]
 pub struct PublishArgs {
     #[command(flatten)]
     pub channel: ChannelArgs,

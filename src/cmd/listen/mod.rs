@@ -22,6 +22,7 @@ use crate::subscription::{
 };
 
 mod print;
+pub mod unsubscribe;
 
 use print::Printer;
 
@@ -44,6 +45,8 @@ pub struct ListenConfig {
     pub until_caught_up: bool,
     /// When to colour the lines.
     pub color: ColorChoice,
+    /// `--delete-durable NAME`: delete that subscription instead of listening.
+    pub unsubscribe: Option<unsubscribe::Unsubscribe>,
 }
 
 /// The `listen` binary's command, once its flags are a config: [`run`]
@@ -59,6 +62,10 @@ pub async fn start(
     // writes them out whenever it waits, and before it acks them.
     let mut out = crate::mask::Masked::with_capacity(64 * 1024, std::io::stdout().lock());
     let mut notes = crate::mask::Masked::line_buffered(std::io::stderr());
+    if let Some(unsubscribe) = &config.unsubscribe {
+        let channel = &config.subscription.channel;
+        return unsubscribe::run(&config.connect, channel, unsubscribe, &mut out, &mut notes).await;
+    }
     run(config, signal, &mut out, &mut notes).await
 }
 
