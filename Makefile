@@ -124,7 +124,7 @@ install: ## Install publish, listen and status into ~/.cargo/bin (on your PATH w
 	@echo "Shell completions: 'make completions', then see README.md (Shell completions and man pages)."
 
 uninstall: ## Remove the installed publish, listen and status (cargo uninstall)
-	cargo uninstall nats-course-toolkit
+	cargo uninstall nats-course-cli
 
 # The binaries that get completion scripts and man pages; a new one is one word here
 # (and one line in cmd::cli::commands() for its man page).

@@ -14,8 +14,10 @@
 //!
 //! # Layout
 //!
-//! The library below, which prints nothing and builds without the `cli`
-//! feature (no clap, notify, indicatif, ctrlc, ratatui or crossterm):
+//! This crate is the library (its manifest is `lib/Cargo.toml`; its
+//! sources are this file and the folders beside it). It prints nothing,
+//! and has no command-line crate in its tree (no clap, notify, indicatif,
+//! ctrlc, ratatui or crossterm: `tests/layout.rs` checks it):
 //!
 //! - [`connection`]: server URLs (`http://` and comma lists accepted),
 //!   connecting with a client id, closing within a deadline, and errors that
@@ -54,16 +56,12 @@
 //! - [`server_url`]: the one parser of server URLs (lists, credentials).
 //! - [`duration`]: `500ms`, `30s`, `10m`, `1h30m`, `1d` as flag values.
 //!
-//! The commands above it, in `cmd` (the default `cli` feature): the flags
-//! and the one step that turns them into a typed config (`cmd::cli`, with
-//! natscli contexts and shell completions), the `publish`, `listen` and
-//! `status` commands and the lines they print (`cmd::publish`,
-//! `cmd::listen`, `cmd::status`, whose `live` is the terminal view),
-//! `publish --watch` (in `cmd::publish`), colours (`cmd::color`), the progress
-//! bar (`cmd::progress`), SIGINT/SIGTERM as a future (`cmd::shutdown`)
-//! and a reader that goes away (`cmd::pipe`). Each binary in `src/bin/` is one call to
-//! `cmd::run` with its flags and its command's `start`: flags → typed
-//! config → command → library, one way (`tests/layout.rs` checks it).
+//! The commands above it are a crate of their own, `nats-course-cli` (the
+//! top `Cargo.toml`; sources in `src/cmd/`, binaries in `src/bin/`): the
+//! flags and the one step that turns them into a typed config, the
+//! `publish`, `listen` and `status` commands and the lines they print,
+//! `publish --watch`, colours, the progress bar, signals, and the live
+//! view. Flags → typed config → command → library, one way.
 //!
 //! # The course's shared package: a listener and a publisher
 //!
@@ -156,8 +154,6 @@
 //! `concurrency_versions` (events processed in version order).
 
 pub mod channel;
-#[cfg(feature = "cli")]
-pub mod cmd;
 pub mod connection;
 pub mod duration;
 pub mod events;

@@ -1,11 +1,17 @@
 //! The house rules of `src/`, checked on every `make test`: no file over
-//! 500 lines, and no circle of imports between its parts.
+//! 500 lines, no circle of imports between its parts, and a library whose
+//! build has no command-line crate in it.
 //!
+//! `src/` holds two crates: the library (`src/lib.rs` and the folders beside
+//! it, lib/Cargo.toml) and the commands above it (`src/cmd/`, this package).
 //! A part is a module of the library (`channel`, `connection`, `mask`, ...)
 //! or a part of the commands (`cmd::cli`, `cmd::listen`, ...), with every
-//! file in its folder. Parts use each other by `crate::` paths; those paths,
-//! outside comments and tests, are the edges. Files within one part may use
-//! each other (`super::`): they are one job.
+//! file in its folder. Parts use each other by `crate::` paths (in the
+//! commands, `crate::listen` is `cmd::listen`, and the library is
+//! `nats_course_toolkit::`); those paths, outside comments and tests, are
+//! the edges. The library cannot name the commands at all: the compiler
+//! sees to that. Files within one part may use each other (`super::`): they
+//! are one job.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -69,9 +75,25 @@ fn part_of_path(path: &str, parts: &BTreeSet<String>) -> Option<String> {
     parts.contains(first).then(|| first.to_owned())
 }
 
-/// The `crate::` paths in a file's code, comments and tests left out.
-/// Braced groups (`crate::cmd::{cli, listen}`) give a path per item.
-fn crate_paths(text: &str) -> Vec<String> {
+/// The paths a file names other parts by, as [`part_of_path`] reads them:
+/// in the library its `crate::` paths; in the commands (`cmd`) their
+/// `crate::` paths with `cmd::` in front, and the library's
+/// (`nats_course_toolkit::`) as they are.
+fn part_paths(text: &str, in_commands: bool) -> Vec<String> {
+    if !in_commands {
+        return crate_paths(text, "crate::");
+    }
+    let mut paths: Vec<String> = crate_paths(text, "crate::")
+        .into_iter()
+        .map(|path| format!("cmd::{path}"))
+        .collect();
+    paths.extend(crate_paths(text, "nats_course_toolkit::"));
+    paths
+}
+
+/// The `prefix` paths (`crate::`) in a file's code, comments and tests left
+/// out. Braced groups (`crate::cmd::{cli, listen}`) give a path per item.
+fn crate_paths(text: &str, prefix: &str) -> Vec<String> {
     let code = text.split("#[cfg(test)]").next().unwrap_or(text);
     let mut paths = Vec::new();
     for line in code.lines() {
@@ -80,8 +102,13 @@ fn crate_paths(text: &str) -> Vec<String> {
             continue;
         }
         let mut rest = line;
-        while let Some(at) = rest.find("crate::") {
-            rest = &rest[at + "crate::".len()..];
+        while let Some(at) = rest.find(prefix) {
+            let before = rest[..at].chars().next_back();
+            rest = &rest[at + prefix.len()..];
+            // `$crate::`, or `crate::` inside a longer name.
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+                continue;
+            }
             let end = rest
                 .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
                 .unwrap_or(rest.len());
@@ -128,7 +155,7 @@ fn no_circle_of_imports_between_the_parts_of_src() {
         let Some(part) = part_of(file) else { continue };
         let text = std::fs::read_to_string(file).expect("read");
         let entry = uses.entry(part.clone()).or_default();
-        for path in crate_paths(&text) {
+        for path in part_paths(&text, part.starts_with("cmd")) {
             if let Some(used) = part_of_path(&path, &parts)
                 && used != part
             {
@@ -169,7 +196,56 @@ fn crate_paths_are_read_from_code_only() {
     let text = "use crate::mask::{self, Masked};\n// crate::history in a comment\n\
                 let x = crate::cmd::cli::parse();\n#[cfg(test)]\nuse crate::typed;";
     assert_eq!(
-        crate_paths(text),
+        crate_paths(text, "crate::"),
         ["mask::Masked", "mask", "cmd::cli::parse"]
     );
+}
+
+#[test]
+fn the_commands_paths_name_their_own_parts_and_the_librarys() {
+    let text = "use crate::cli::ListenArgs;\nuse nats_course_toolkit::mask::Masked;";
+    assert_eq!(
+        part_paths(text, true),
+        ["cmd::cli::ListenArgs", "mask::Masked"]
+    );
+}
+
+/// The library builds with none of the commands' crates in its tree: a
+/// service that embeds it pulls in no flag parser, terminal UI, progress
+/// bar, file watcher or signal handler.
+#[test]
+fn the_library_has_no_command_line_crate_in_its_tree() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "nats-course-toolkit",
+            "-e",
+            "normal,build",
+        ])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let crates: BTreeSet<&str> = tree.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert!(crates.contains("async-nats"), "the tree was read: {tree}");
+    for cli in [
+        "clap",
+        "clap_complete",
+        "ratatui",
+        "crossterm",
+        "indicatif",
+        "notify",
+        "ctrlc",
+        "anstyle",
+    ] {
+        assert!(!crates.contains(cli), "the library's tree has {cli}");
+    }
 }

@@ -1,6 +1,7 @@
-//! The commands: flag parsing, the lines they print, watch mode, the
-//! progress bar and signals, behind the default `cli` feature. The library
-//! below knows nothing of them. The flow goes one way: the flags
+//! The commands, `nats-course-cli`: flag parsing, the lines they print,
+//! watch mode, the progress bar, signals and the live view, on the library
+//! `nats_course_toolkit` (`src/lib.rs`), which knows nothing of them and has
+//! none of their crates in its tree. The flow goes one way: the flags
 //! ([`cli`]) become a command's typed config, which its `start` runs on
 //! the library; each binary in `src/bin/` is one call to [`run`] with the
 //! two ([`publish::start`], [`listen::start`], [`status::start`]).
@@ -8,7 +9,7 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
-use crate::mask::Masked;
+use nats_course_toolkit::mask::Masked;
 
 pub mod cli;
 pub mod color;

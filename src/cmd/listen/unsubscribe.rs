@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::bail;
 
-use crate::channel::Channel;
-use crate::connection::ConnectConfig;
-use crate::history::{self, SubscriptionStatus};
-use crate::notes::escape_control;
+use nats_course_toolkit::channel::Channel;
+use nats_course_toolkit::connection::ConnectConfig;
+use nats_course_toolkit::history::{self, SubscriptionStatus};
+use nats_course_toolkit::notes::escape_control;
 
 /// How long the question waits for an answer before nothing is deleted.
 pub const ANSWER_WAIT: Duration = Duration::from_secs(300);
@@ -56,7 +56,7 @@ pub async fn run(
         Ok(())
     }
     .await;
-    crate::connection::close(client).await;
+    nats_course_toolkit::connection::close(client).await;
     result
 }
 
@@ -98,7 +98,7 @@ async fn ask(notes: &mut impl Write) -> anyhow::Result<bool> {
         writeln!(notes)?;
         bail!(
             "no answer within {}: nothing deleted",
-            crate::duration::format(ANSWER_WAIT)
+            nats_course_toolkit::duration::format(ANSWER_WAIT)
         );
     };
     let answer = answer??;

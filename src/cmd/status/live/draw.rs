@@ -23,7 +23,7 @@ use super::lines::{
     Palette, banner, counts_line, keys_line, legend, masked, name_line, title_line,
 };
 use super::state::{LANE, MARGIN, MIN_HEIGHT, MIN_WIDTH, Popup, State, TOP};
-use crate::history::watch::Mark;
+use nats_course_toolkit::history::watch::Mark;
 
 /// Draws `state` on the whole frame.
 pub fn draw(frame: &mut Frame, state: &State) {
@@ -127,7 +127,7 @@ fn draw_popup(frame: &mut Frame, popup: &Popup) {
         Popup::Event(event) => {
             let mut lines = vec![Line::from(format!(
                 "stored {}",
-                crate::history::rfc3339(event.time)
+                nats_course_toolkit::history::rfc3339(event.time)
             ))];
             for (name, values) in event.headers.iter().flatten() {
                 for value in values {
@@ -158,8 +158,8 @@ mod tests {
     use ratatui::backend::TestBackend;
 
     use super::*;
-    use crate::history::watch::Notice;
-    use crate::history::{ChannelStatus, SubscriptionStatus};
+    use nats_course_toolkit::history::watch::Notice;
+    use nats_course_toolkit::history::{ChannelStatus, SubscriptionStatus};
     use ratatui::style::Color;
 
     fn sub(name: &str) -> SubscriptionStatus {
@@ -362,7 +362,7 @@ mod tests {
     fn banner_and_popup() {
         let mut state = lesson();
         state.banner = Some("connection lost: reconnecting to nats://localhost:4222 …".into());
-        state.popup = Some(Popup::Event(crate::history::StoredEvent {
+        state.popup = Some(Popup::Event(nats_course_toolkit::history::StoredEvent {
             seq: 12,
             time: time::OffsetDateTime::from_unix_timestamp(1_796_030_497).unwrap(),
             data: bytes::Bytes::from_static(br#"{"id":"123","title":"concert","price":20}"#),
@@ -381,7 +381,7 @@ mod tests {
         state.banner = Some(format!("could not reach {url}"));
         let mut headers = std::collections::BTreeMap::new();
         headers.insert("Origin".to_owned(), vec![url.to_owned()]);
-        state.popup = Some(Popup::Event(crate::history::StoredEvent {
+        state.popup = Some(Popup::Event(nats_course_toolkit::history::StoredEvent {
             seq: 12,
             time: time::OffsetDateTime::from_unix_timestamp(1_796_030_497).unwrap(),
             data: bytes::Bytes::from(format!(r#"{{"callback":"{url}"}}"#)),

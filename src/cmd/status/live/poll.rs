@@ -1,4 +1,4 @@
-//! What the live view asks the server every [`super::REFRESH`]: only what
+//! What the live view asks the server every `REFRESH` (half a second): only what
 //! it shows.
 //!
 //! - A channel named (`status CHANNEL --live`): its stream, found once at
@@ -15,7 +15,7 @@
 
 use async_nats::jetstream::Context;
 
-use crate::history::{self, ChannelStatus};
+use nats_course_toolkit::history::{self, ChannelStatus};
 
 /// Which channels a poll reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +53,8 @@ pub async fn poll(js: &Context, scope: &Scope) -> anyhow::Result<Polled> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::status::live::state::State;
-    use crate::history::SubscriptionStatus;
+    use crate::status::live::state::State;
+    use nats_course_toolkit::history::SubscriptionStatus;
 
     fn channel(name: &str, subscriptions: &[&str]) -> ChannelStatus {
         ChannelStatus {
