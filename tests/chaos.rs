@@ -581,7 +581,11 @@ fn check_listeners(t0: Instant, listeners: &mut [Listener], failures: &mut Vec<S
     }
 }
 
+/// A chaos run (`make chaos`): no event lost, stored twice or never printed.
+/// Not part of a plain `cargo test`, whose runs must be deterministic: its
+/// faults come from a seed and land at times the machine's load decides.
 #[test]
+#[ignore = "a chaos run: `make chaos` (CHAOS_SECONDS, CHAOS_EVENTS, CHAOS_SEED)"]
 fn chaos_run_loses_and_duplicates_nothing() {
     let settings = Settings::from_env();
     let Settings {
