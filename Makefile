@@ -147,3 +147,7 @@ bench: ## Time publish and listen against plain async-nats programs, cost curves
 chaos: ## Chaos run: 300000 events through a 3-node cluster while nodes and listeners fail (CHAOS_SECONDS=120, CHAOS_EVENTS, CHAOS_SEED to replay; not in make test)
 	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" CHAOS_SECONDS="$${CHAOS_SECONDS:-120}" \
 		CHAOS_EVENTS="$${CHAOS_EVENTS:-300000}" cargo test --test chaos -- --ignored --nocapture --exact chaos_run_loses_and_duplicates_nothing
+
+chaos-cheats: ## Prove the chaos run catches a cheating listen (lines twice, data replaced, SIGINT ignored, exit 3): four 15 s runs
+	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" \
+		cargo test --test chaos -- --ignored --nocapture --test-threads=1 cheating_listen_

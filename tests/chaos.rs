@@ -643,7 +643,7 @@ fn chaos(settings: &Settings) -> Outcome {
         (
             "EVENTS SENT AGAIN BY PUBLISH (resends)",
             format!(
-                "{} ({} faults hit the stream's leader mid-batch)",
+                "{} (faults that hit the stream's leader mid-batch: {})",
                 figures.resent, figures.hits
             ),
         ),
@@ -732,7 +732,7 @@ fn chaos(settings: &Settings) -> Outcome {
         table.push_str(&format!("| {name:<width$} | {value}\n"));
     }
     println!(
-        "\npublish sent {} events again ({} faults hit the stream's leader mid-batch)\n\n{table}",
+        "\npublish sent {} events again (faults that hit the stream's leader mid-batch: {})\n\n{table}",
         figures.resent, figures.hits
     );
     Outcome {
