@@ -67,7 +67,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use actors::{ListenProgram, Listener, Prints, Publishing, Span, stream_last};
-use common::cluster::Cluster;
+use common::cluster::{self, Cluster};
 use verdict::{Consumer, Failure, Fault, FaultKind, Observations, Reason, STOP_DEADLINE};
 
 /// Events per `publish` run.
@@ -249,8 +249,20 @@ impl Run<'_> {
         down: Duration,
         publishing_done: impl Fn() -> bool,
     ) -> (Fault, String) {
-        let leader = self.stream_leader();
+        let mut leader = self.stream_leader();
         let storing = self.wait_for_storing(publishing_done);
+        // Still the leader, as it sees itself (it may have handed over
+        // meanwhile): only then must its fault make publish send again.
+        if let Some(l) = leader {
+            let name = &self.cluster.nodes[l].name;
+            let sees = self
+                .cluster
+                .jsz(l)
+                .and_then(|jsz| cluster::stream_leader(&jsz));
+            if sees.as_ref() != Some(name) {
+                leader = None;
+            }
+        }
         let at = self.faults_start.elapsed();
         for &i in nodes {
             if stop {
