@@ -144,7 +144,7 @@ man: ## Write a man page per binary into target/man/ (man target/man/publish.1)
 bench: ## Time publish and listen against plain async-nats programs, cost curves to 1M events, a 3-node cluster (release build, own servers; ~10 min)
 	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" cargo bench --bench toolkit
 
-chaos: ## Chaos run: 300000 events through a 3-node cluster while nodes and listeners fail (CHAOS_SECONDS=120, CHAOS_EVENTS, CHAOS_SEED to replay; not in make test)
+chaos: ## Chaos run: 300000 events through a 3-node cluster while nodes and listeners fail (CHAOS_SECONDS=120, CHAOS_EVENTS, CHAOS_SEED to replay, CHAOS_LISTEN; not in make test)
 	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" CHAOS_SECONDS="$${CHAOS_SECONDS:-120}" \
 		CHAOS_EVENTS="$${CHAOS_EVENTS:-300000}" cargo test --test chaos -- --ignored --nocapture --exact chaos_run_loses_and_duplicates_nothing
 

@@ -12,7 +12,7 @@
 //! - a queue group of three `listen` members and one durable `listen`, all
 //!   printing `--json` lines and given all three nodes' URLs. `CHAOS_LISTEN`
 //!   runs another program in place of `listen` (a wrapper, which finds the
-//!   binary in `LISTEN_BIN`): `tests/fixtures/cheating-listen.sh` is one.
+//!   binary in `LISTEN_BIN`): `tests/chaos/cheating-listen.sh` is one.
 //! - a fault injector: every 5 to 15 s one fault, then its repair:
 //!   - SIGKILL of a listener (its process group), started again within 2 s
 //!     with the same flags;
@@ -834,10 +834,10 @@ fn chaos_run_loses_and_duplicates_nothing() {
     assert!(outcome.failures.is_empty(), "{}", outcome.report());
 }
 
-/// A short chaos run with `tests/fixtures/cheating-listen.sh CHEAT` in
+/// A short chaos run with `CHEAT=<cheat> tests/chaos/cheating-listen.sh` in
 /// place of `listen`: it must fail, for `reason` among others.
 fn cheat_is_caught(cheat: &str, reason: Reason) {
-    let script = common::repo_root().join("tests/fixtures/cheating-listen.sh");
+    let script = common::repo_root().join("tests/chaos/cheating-listen.sh");
     let mut settings = Settings::from_env();
     settings.seconds = 15;
     settings.events = 15_000;
