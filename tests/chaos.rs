@@ -79,6 +79,10 @@ const PUBLISH_SPREAD: f64 = 0.8;
 /// A batch that takes longer than this has its output shown.
 const SLOW_BATCH: Duration = Duration::from_secs(3);
 
+/// A listener that takes longer than this to exit after SIGINT has its
+/// last lines shown.
+const SLOW_STOP: Duration = Duration::from_secs(3);
+
 /// How long a fault waits for a batch to be publishing, to hit it.
 const BATCH_WAIT: Duration = Duration::from_secs(5);
 
@@ -604,6 +608,15 @@ fn chaos(settings: &Settings) -> Outcome {
     }
     for listener in run.listeners.iter_mut() {
         listener.wait_stopped(stopping + STOP_DEADLINE);
+        // Within the deadline, but slow: what it said on its way out.
+        if stopping.elapsed() > SLOW_STOP {
+            println!(
+                "note: {} exited {} after SIGINT:\n{}",
+                listener.name,
+                secs(stopping.elapsed()),
+                listener.stderr_tail(4)
+            );
+        }
     }
     println!("listeners stopped in {}", secs(stopping.elapsed()));
     stop.store(true, Ordering::Relaxed);
