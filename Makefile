@@ -105,7 +105,7 @@ cluster-stop: ## Stop the local 3-node cluster (the stores in .nats/cluster/ are
 test: ## Check formatting, scripts, clippy and docs, and run the tests (all but the 3-node cluster ones: make test-all)
 	@scripts/test.sh
 
-test-all: ## make test, and the 3-node cluster tests (what CI runs)
+test-all: ## make test, the 3-node cluster tests and a 30 s chaos run with a fixed seed (what CI runs)
 	@scripts/test.sh all
 
 clean: ## Remove build output and stop the local server and cluster
@@ -116,7 +116,7 @@ clean: ## Remove build output and stop the local server and cluster
 distclean: clean ## Also remove .nats/ (server binary, JetStream data, logs)
 	rm -rf .nats
 
-.PHONY: bench chaos completions man install uninstall
+.PHONY: bench chaos chaos-cheats completions man install uninstall
 
 install: ## Install publish, listen and status into ~/.cargo/bin (on your PATH with rustup), release build
 	cargo install --locked --path . --bins $(INSTALL_ARGS)
@@ -152,6 +152,10 @@ man: ## Write a man page per binary into target/man/ (man target/man/publish.1)
 bench: ## Time publish and listen against plain async-nats programs, cost curves to 1M events, a 3-node cluster (release build, own servers; ~10 min)
 	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" cargo bench --bench toolkit
 
-chaos: ## Chaos run: 300000 events through a 3-node cluster while nodes and listeners are killed (CHAOS_SECONDS=120, CHAOS_SEED)
+chaos: ## Chaos run: 300000 events through a 3-node cluster while nodes and listeners fail (CHAOS_SECONDS=120, CHAOS_EVENTS, CHAOS_SEED to replay, CHAOS_LISTEN; not in make test)
 	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" CHAOS_SECONDS="$${CHAOS_SECONDS:-120}" \
-		CHAOS_EVENTS="$${CHAOS_EVENTS:-300000}" cargo test --test chaos -- --nocapture
+		CHAOS_EVENTS="$${CHAOS_EVENTS:-300000}" cargo test --test chaos -- --ignored --nocapture --exact chaos_run_loses_and_duplicates_nothing
+
+chaos-cheats: ## Prove the chaos run catches a cheating listen (lines twice, data replaced, SIGINT ignored, exit 3): four 15 s runs
+	@NATS_SERVER_BIN="$$(scripts/install-nats-server.sh | tail -n1)" \
+		cargo test --test chaos -- --ignored --nocapture --test-threads=1 cheating_listen_

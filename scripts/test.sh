@@ -9,10 +9,16 @@
 # 3. lints (cargo clippy) and builds the API docs (cargo doc), warnings being
 #    errors in both, so a broken intra-doc link fails the run;
 # 4. runs the tests (cargo test); with `all` (make test-all, what CI runs)
-#    also the 3-node cluster tests, which take about a minute.
+#    also the 3-node cluster tests, which take about a minute, and a short
+#    chaos run (30 s of faults, 30,000 events) with a fixed seed, about a
+#    minute more. `cargo test` alone runs no chaos: its faults land at times
+#    the machine's load decides (`make chaos` runs the long one).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# The seed of CI's short chaos run: the same faults, in the same order, on every run.
+CI_CHAOS_SEED=37
 
 NATS_SERVER_BIN="$(scripts/install-nats-server.sh | tail -n1)"
 export NATS_SERVER_BIN
@@ -41,4 +47,7 @@ cargo test
 if [[ "${1:-}" == all ]]; then
     echo "==> cargo test --test cluster -- --ignored (the 3-node cluster tests)"
     cargo test --test cluster -- --ignored
+    echo "==> a short chaos run, CHAOS_SEED=$CI_CHAOS_SEED (make chaos runs 120 s)"
+    CHAOS_SECONDS=30 CHAOS_EVENTS=30000 CHAOS_SEED="$CI_CHAOS_SEED" \
+        cargo test --test chaos -- --ignored --nocapture --exact chaos_run_loses_and_duplicates_nothing
 fi

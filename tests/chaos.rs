@@ -1,48 +1,74 @@
-//! A bounded chaos run (`make chaos`): for `CHAOS_SECONDS` (20 here by
-//! default, 120 with `make chaos`) a 3-node cluster, shaped as
-//! `scripts/nats-cluster.sh` runs it (`common::cluster`, on ports and in a
-//! folder of its own), takes faults while events flow through it:
+//! A bounded chaos run (`make chaos`; not part of a plain `cargo test`): for
+//! `CHAOS_SECONDS` (20 by default, 120 with `make chaos`, 30 in `make
+//! test-all`) a 3-node cluster, shaped as `scripts/nats-cluster.sh` runs it
+//! (`common::cluster`, on ports and in a folder of its own), takes faults
+//! while events flow through it:
 //!
-//! - `publish --replicas 3` publishes `CHAOS_EVENTS` events (50,000 here by
+//! - `publish --replicas 3` publishes `CHAOS_EVENTS` events (50,000 by
 //!   default, 300,000 with `make chaos`) in batches of 5,000, spread over the
 //!   faults. `publish` sends one data `--count` times, so each batch has its
 //!   own data, `{"batch":B}`, and each event its own `Nats-Msg-Id`,
 //!   `<prefix of the batch>-<index>`: an event is the pair (batch, index).
 //! - a queue group of three `listen` members and one durable `listen`, all
-//!   printing `--json` lines and given all three nodes' URLs;
-//! - a fault injector: every 5 to 15 s it SIGKILLs a random node or a random
-//!   listener, and starts it again (a node with its store, a listener with
-//!   the same flags). A node comes back and catches up before the next
-//!   fault, so two of three nodes are always up. The faults come from
-//!   `CHAOS_SEED` (random unless set, always printed): the same seed replays
-//!   the same faults in the same order, at nearly the same times (each waits
-//!   for a batch in flight).
+//!   printing `--json` lines and given all three nodes' URLs. `CHAOS_LISTEN`
+//!   runs another program in place of `listen` (a wrapper, which finds the
+//!   binary in `LISTEN_BIN`): `tests/chaos/cheating-listen.sh` is one.
+//! - a fault injector: every 5 to 15 s one fault, then its repair:
+//!   - SIGKILL of a listener (its process group), started again within 2 s
+//!     with the same flags;
+//!   - SIGKILL of a random node, or of the stream's leader (asked with
+//!     `$JS.API.STREAM.INFO`), restarted 1 to 4 s later with its store;
+//!   - SIGSTOP of the stream's leader for 3 to 6 s, then SIGCONT;
+//!   - loss of quorum: SIGSTOP of the leader and one other node for 3 to
+//!     5 s, then SIGCONT: publishing waits (up to its 30 s), nothing is lost.
 //!
-//! Then everything catches up, the listeners stop with SIGINT, and the run
-//! prints its figures. It fails if an event is not stored, is stored twice,
-//! or was never printed by the queue group or by the durable; events printed
-//! twice (a listener killed before its ack) are allowed and counted. A
+//!   A node fault waits (up to 5 s) for a batch to be storing, so that it
+//!   hits events in flight: the stream's leader hit then leaves `publish`
+//!   without acks, and it sends them again with the same ids (a *resend*;
+//!   the stream's duplicate window drops a copy already stored). The nodes
+//!   come back and catch up before the next fault. The faults come from
+//!   `CHAOS_SEED` (random unless set, always printed): the same seed replays
+//!   the same faults in the same order, at nearly the same times (each
+//!   waits for a batch in flight).
+//!
+//! Then everything catches up, the listeners are sent SIGINT, and each must
+//! exit 0 within 20 s ([`verdict::STOP_DEADLINE`]). The stream is read back
+//! and the run prints its figures, the resends first. The verdict
+//! (`tests/chaos/verdict.rs`, a function of what the run observed) fails
+//! the run if an event is not stored, is stored twice, or was never printed
+//! by the queue group or by the durable; if one run of `listen` printed an
+//! event twice, or events were printed again beyond what kills and node
+//! faults explain (each leaves at most the consumer's ack window,
+//! `max_ack_pending`, printed and unacked); if a printed line's data is not
+//! what was published at its sequence; if a listener exited on its own,
+//! non-zero after SIGINT, or not within the deadline; and if a fault hit
+//! the stream's leader during a batch yet `publish` sent nothing again. A
 //! `publish` that fails is not run again (a new run has new ids, and could
 //! store events twice): its events count as not stored, and the run fails.
+//!
+//! `make chaos-cheats` runs it with a cheating `listen` (printing every
+//! line twice, replacing the data, ignoring SIGINT, exiting 3) and checks
+//! that each is caught for its reason; the verdict's own tests do the same
+//! with made-up observations, in every `cargo test`.
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, ExitStatus, Stdio};
+#[path = "chaos/actors.rs"]
+mod actors;
+#[path = "chaos/verdict.rs"]
+mod verdict;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use nats_course_toolkit::publish::ACK_TIMEOUT;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Deserialize;
 
-use common::cluster::{self, Cluster, STREAM};
-use common::{Running, block_on, command, text};
+use actors::{ListenProgram, Listener, Prints, Publishing, Span, stream_last};
+use common::cluster::{self, Cluster};
+use verdict::{Consumer, Failure, Fault, FaultKind, Observations, Reason, STOP_DEADLINE};
 
 /// Events per `publish` run.
 const BATCH: u64 = 5_000;
@@ -50,14 +76,19 @@ const BATCH: u64 = 5_000;
 /// The batches start spread over this share of the faults' time.
 const PUBLISH_SPREAD: f64 = 0.8;
 
-/// A batch still running after this long is taken as hung, killed and reported.
-const BATCH_DEADLINE: Duration = Duration::from_secs(90);
-
 /// A batch that takes longer than this has its output shown.
 const SLOW_BATCH: Duration = Duration::from_secs(3);
 
+/// A listener that takes longer than this to exit after SIGINT has its
+/// last lines shown.
+const SLOW_STOP: Duration = Duration::from_secs(3);
+
 /// How long a fault waits for a batch to be publishing, to hit it.
 const BATCH_WAIT: Duration = Duration::from_secs(5);
+
+/// A node fault counts as hitting a batch when at least this many of its
+/// events were not stored yet: some were surely in flight.
+const HIT_MARGIN: u64 = 500;
 
 /// After the faults, how long the listeners may print nothing new while
 /// they miss events, before the run gives up waiting for them.
@@ -69,14 +100,16 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 const GROUP: &str = "chaos-group";
 const DURABLE: &str = "chaos-durable";
 
-/// The run's settings, from the environment.
+/// The run's settings.
 struct Settings {
     seconds: u64,
     events: u64,
     seed: u64,
+    listen: ListenProgram,
 }
 
 impl Settings {
+    /// From `CHAOS_SECONDS`, `CHAOS_EVENTS`, `CHAOS_SEED` and `CHAOS_LISTEN`.
     fn from_env() -> Settings {
         let number = |name: &str| {
             let value = std::env::var(name).ok()?;
@@ -87,518 +120,257 @@ impl Settings {
                     .unwrap_or_else(|_| panic!("{name}={value:?} is not a whole number")),
             )
         };
+        let listen = match std::env::var("CHAOS_LISTEN") {
+            Ok(path) if !path.is_empty() => wrapper(&path, &[]),
+            _ => ListenProgram::built(),
+        };
         Settings {
             seconds: number("CHAOS_SECONDS").unwrap_or(20),
             events: number("CHAOS_EVENTS").unwrap_or(50_000),
             seed: number("CHAOS_SEED").unwrap_or_else(rand::random),
+            listen,
         }
     }
+}
+
+/// `path` run in place of `listen`, with the binary in `LISTEN_BIN`.
+fn wrapper(path: &str, env: &[(&str, &str)]) -> ListenProgram {
+    let mut program = ListenProgram {
+        path: path.to_owned(),
+        env: vec![(
+            "LISTEN_BIN".to_owned(),
+            env!("CARGO_BIN_EXE_listen").to_owned(),
+        )],
+    };
+    program
+        .env
+        .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    program
 }
 
 /// What a fault hits.
 #[derive(Debug, Clone, Copy)]
 enum Target {
-    Node(usize),
     Listener(usize),
+    /// SIGKILL of this node.
+    Node(usize),
+    /// SIGKILL of the stream's leader.
+    Leader,
+    /// SIGSTOP of the stream's leader.
+    StopLeader,
+    /// SIGSTOP of the stream's leader and another node.
+    Quorum,
 }
 
-/// One `listen --json` line.
-#[derive(Deserialize)]
-struct Line {
-    seq: u64,
-    #[serde(default)]
-    delivery: u64,
+/// How the run went: its failures (none: it passed) and its figures.
+struct Outcome {
+    seed: u64,
+    failures: Vec<Failure>,
+    table: String,
+    logs: String,
 }
 
-/// Everything one consumer (the queue group's members together, or the
-/// durable) printed, as it arrived.
-#[derive(Default)]
-struct Prints {
-    /// (when, sequence), in the order the lines were read.
-    lines: Vec<(Duration, u64)>,
-    /// Which sequences were printed.
-    seen: Vec<bool>,
-    distinct: u64,
-    duplicates: u64,
-    redelivered: u64,
-    unreadable: Vec<String>,
-}
-
-impl Prints {
-    fn record(&mut self, at: Duration, line: &str) {
-        let Ok(line) = serde_json::from_str::<Line>(line) else {
-            self.unreadable.push(line.to_owned());
-            return;
-        };
-        let seq = line.seq as usize;
-        if seq >= self.seen.len() {
-            self.seen.resize(seq + 1, false);
-        }
-        if self.seen[seq] {
-            self.duplicates += 1;
-        } else {
-            self.seen[seq] = true;
-            self.distinct += 1;
-        }
-        if line.delivery > 1 {
-            self.redelivered += 1;
-        }
-        self.lines.push((at, line.seq));
-    }
-
-    /// The sequences of 1..=n never printed.
-    fn missing(&self, n: u64) -> Vec<u64> {
-        (1..=n)
-            .filter(|&seq| !self.seen.get(seq as usize).copied().unwrap_or(false))
-            .collect()
-    }
-}
-
-/// One `listen` of the run, started again with the same flags after each kill.
-struct Listener {
-    name: String,
-    server: String,
-    args: Vec<String>,
-    prints: Arc<Mutex<Prints>>,
-    stderr: Arc<Mutex<String>>,
-    child: Option<Child>,
-    readers: Vec<JoinHandle<()>>,
-    starts: u32,
-    t0: Instant,
-}
-
-impl Listener {
-    fn new(
-        name: &str,
-        server: &str,
-        args: &[&str],
-        prints: &Arc<Mutex<Prints>>,
-        t0: Instant,
-    ) -> Listener {
-        Listener {
-            name: name.to_owned(),
-            server: server.to_owned(),
-            args: args.iter().map(|a| a.to_string()).collect(),
-            prints: Arc::clone(prints),
-            stderr: Arc::default(),
-            child: None,
-            readers: Vec::new(),
-            starts: 0,
-            t0,
-        }
-    }
-
-    fn start(&mut self) {
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let mut child = command(env!("CARGO_BIN_EXE_listen"), &self.server, &args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start listen");
-        self.starts += 1;
-        let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let (prints, t0) = (Arc::clone(&self.prints), self.t0);
-        self.readers.push(std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                prints.lock().unwrap().record(t0.elapsed(), &line);
-            }
-        }));
-        let (notes, tag) = (
-            Arc::clone(&self.stderr),
-            format!("[{} #{}] ", self.name, self.starts),
-        );
-        self.readers.push(std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut notes = notes.lock().unwrap();
-                notes.push_str(&tag);
-                notes.push_str(&line);
-                notes.push('\n');
-            }
-        }));
-        self.child = Some(child);
-    }
-
-    /// SIGKILL, then waits until everything it wrote has been read.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.join_readers();
-    }
-
-    fn join_readers(&mut self) {
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-    }
-
-    fn connected(&self) -> bool {
-        let tag = format!(
-            "[{} #{}] Listener connected to NATS",
-            self.name, self.starts
-        );
-        self.stderr.lock().unwrap().contains(&tag)
-    }
-
-    /// Its exit status if it exited on its own (it should not).
-    fn exited(&mut self) -> Option<ExitStatus> {
-        let status = self.child.as_mut()?.try_wait().expect("try_wait")?;
-        self.child = None;
-        self.join_readers();
-        Some(status)
-    }
-
-    /// Sends SIGINT, as Ctrl-C does.
-    fn interrupt(&self) {
-        if let Some(child) = &self.child {
-            // SAFETY: kill(2) on the pid of a child not yet waited for.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-        }
-    }
-
-    /// Waits until it has exited, SIGKILLs it after `deadline`; returns how
-    /// it exited (`None`: it had to be killed).
-    fn wait_stopped(&mut self, deadline: Instant) -> Option<ExitStatus> {
-        let child = self.child.as_mut()?;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                break Some(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        self.child = None;
-        self.join_readers();
-        status
-    }
-
-    fn stderr_tail(&self, lines: usize) -> String {
-        let text = self.stderr.lock().unwrap();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// One `publish` run.
-struct BatchRun {
-    index: u64,
-    count: u64,
-    /// When it started, after the faults did.
-    at: Duration,
-    took: Duration,
-    /// `None`: still running after [`BATCH_DEADLINE`], so it was killed.
-    status: Option<ExitStatus>,
-    stdout: String,
-    stderr: String,
-}
-
-impl BatchRun {
-    fn ok(&self) -> bool {
-        self.status.is_some_and(|s| s.success())
-    }
-
-    /// Events `publish` had to send again after a lost connection.
-    fn resent(&self) -> u64 {
-        self.stdout
-            .lines()
-            .filter_map(|l| {
-                l.strip_suffix(
-                    " events were sent again after a lost connection; each is stored once",
-                )
-            })
-            .filter_map(|n| n.trim().parse::<u64>().ok())
-            .sum()
-    }
-}
-
-/// The data of batch `b`.
-fn batch_data(b: u64) -> String {
-    format!(r#"{{"batch":{b}}}"#)
-}
-
-/// Publishes the batches one after the other, batch `b` not before
-/// `starts[b]` after `t0`, until done or `stop`.
-fn publish_batches(
-    server: String,
-    batches: Vec<(Duration, u64)>,
-    t0: Instant,
-    stop: Arc<AtomicBool>,
-    active: Arc<AtomicBool>,
-) -> Vec<BatchRun> {
-    let mut runs = Vec::new();
-    for (index, (start, count)) in batches.into_iter().enumerate() {
-        while t0.elapsed() < start && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(20).min(start - t0.elapsed()));
-        }
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let (started, at) = (Instant::now(), t0.elapsed());
-        active.store(true, Ordering::Relaxed);
-        let (count_arg, data) = (count.to_string(), batch_data(index as u64));
-        let args = ["--replicas", "3", "--count", &count_arg, "--data", &data];
-        let mut publish = Running::spawn(
-            &format!("publish of batch {index}"),
-            &mut command(env!("CARGO_BIN_EXE_publish"), &server, &args),
-        );
-        let exited = loop {
-            if publish.try_wait().is_some() {
-                break true;
-            }
-            if started.elapsed() > BATCH_DEADLINE || stop.load(Ordering::Relaxed) {
-                publish.kill();
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let (status, stdout, stderr) = if exited {
-            let output = publish.finish();
-            (
-                Some(output.status),
-                text(&output.stdout),
-                text(&output.stderr),
-            )
-        } else {
-            (None, publish.stdout(), publish.stderr())
-        };
-        let took = started.elapsed();
-        active.store(false, Ordering::Relaxed);
-        runs.push(BatchRun {
-            index: index as u64,
-            count,
-            at,
-            took,
-            status,
-            stdout,
-            stderr,
-        });
-    }
-    runs
-}
-
-/// Samples (when, the stream's highest last sequence over the nodes that
-/// answer, whether a batch was being published) until `stop`.
-fn sample_stream(
-    monitor_ports: Vec<u16>,
-    t0: Instant,
-    stop: Arc<AtomicBool>,
-    active: Arc<AtomicBool>,
-) -> Vec<(Duration, u64, bool)> {
-    let mut samples = Vec::new();
-    while !stop.load(Ordering::Relaxed) {
-        let publishing = active.load(Ordering::Relaxed);
-        let last = monitor_ports
+impl Outcome {
+    fn report(&self) -> String {
+        let failures: Vec<String> = self
+            .failures
             .iter()
-            .filter_map(|&port| cluster::local_copy(&cluster::jsz(port)?))
+            .map(|f| format!("[{:?}] {}", f.reason, f.text))
+            .collect();
+        format!(
+            "chaos run with CHAOS_SEED={} failed:\n- {}\n\n{}\nlast lines of the cluster's logs:\n{}",
+            self.seed,
+            failures.join("\n- "),
+            self.table,
+            self.logs
+        )
+    }
+}
+
+/// The run's places and clocks, for the faults.
+struct Run<'a> {
+    cluster: &'a mut Cluster,
+    listeners: &'a mut Vec<Listener>,
+    faults_start: Instant,
+    ports: Vec<u16>,
+    active: Arc<AtomicBool>,
+    span: Span,
+}
+
+impl Run<'_> {
+    /// Waits until `at` after the faults' start, checking the listeners meanwhile.
+    fn wait_until(&mut self, at: Duration) {
+        while self.faults_start.elapsed() < at {
+            self.check_listeners();
+            let left = at.saturating_sub(self.faults_start.elapsed());
+            std::thread::sleep(Duration::from_millis(100).min(left));
+        }
+    }
+
+    /// Records a listener that exited on its own: none should.
+    fn check_listeners(&mut self) {
+        for listener in self.listeners.iter_mut() {
+            if let Some(status) = listener.exited() {
+                println!(
+                    "[{:>6}] {} exited on its own with {status}",
+                    secs(self.faults_start.elapsed()),
+                    listener.name
+                );
+            }
+        }
+    }
+
+    /// The stream's leader, asked with `$JS.API.STREAM.INFO`.
+    fn stream_leader(&self) -> Option<usize> {
+        let info = (0..3).find_map(|i| self.cluster.stream_info(i))?;
+        let leader = info.cluster?.leader?;
+        Some(self.cluster.index_of(&leader))
+    }
+
+    /// Waits (up to [`BATCH_WAIT`]) until a batch is being stored, with at
+    /// least [`HIT_MARGIN`] of its events still to store; returns where it
+    /// was then.
+    fn wait_for_storing(&mut self, publishing_done: impl Fn() -> bool) -> Option<(u64, u64)> {
+        let waiting = Instant::now();
+        while waiting.elapsed() < BATCH_WAIT && !publishing_done() {
+            if let Some((base, end)) = *self.span.lock().unwrap() {
+                let last = stream_last(&self.ports);
+                if base < last && last + HIT_MARGIN < end {
+                    return Some((last - base, end - base));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    /// A node fault: SIGKILL (`stop` false) or SIGSTOP of `nodes` for
+    /// `down`, then restart or SIGCONT, and wait until they caught up.
+    fn node_fault(
+        &mut self,
+        nodes: &[usize],
+        stop: bool,
+        down: Duration,
+        publishing_done: impl Fn() -> bool,
+    ) -> (Fault, String) {
+        let mut leader = self.stream_leader();
+        let storing = self.wait_for_storing(publishing_done);
+        // Still the leader, as it sees itself (it may have handed over
+        // meanwhile): only then must its fault make publish send again.
+        if let Some(l) = leader {
+            let name = &self.cluster.nodes[l].name;
+            let sees = self
+                .cluster
+                .jsz(l)
+                .and_then(|jsz| cluster::stream_leader(&jsz));
+            if sees.as_ref() != Some(name) {
+                leader = None;
+            }
+        }
+        let at = self.faults_start.elapsed();
+        for &i in nodes {
+            if stop {
+                self.cluster.signal(i, "STOP");
+            } else {
+                self.cluster.kill(i);
+            }
+        }
+        self.wait_until(at + down);
+        // Where the others are when they come back: they must get there.
+        let others = (0..3)
+            .filter(|j| !nodes.contains(j))
+            .filter_map(|j| self.cluster.local_copy(j))
             .map(|(_, last)| last)
             .max()
             .unwrap_or(0);
-        samples.push((t0.elapsed(), last, publishing));
-        std::thread::sleep(SAMPLE_EVERY);
-    }
-    samples
-}
-
-/// The longest time the stream's last sequence stood still while a batch
-/// was being published.
-fn publish_stall(samples: &[(Duration, u64, bool)]) -> Duration {
-    let (mut longest, mut since, mut last) = (Duration::ZERO, Duration::ZERO, 0);
-    for &(at, seq, publishing) in samples {
-        if !publishing || seq > last {
-            since = at;
-        } else {
-            longest = longest.max(at - since);
-        }
-        last = last.max(seq);
-    }
-    longest
-}
-
-/// The longest time a consumer printed no new event while the stream held
-/// events it had not printed yet.
-fn listener_stall(prints: &Prints, samples: &[(Duration, u64, bool)]) -> Duration {
-    let mut lines = prints.lines.clone();
-    lines.sort_by_key(|&(at, _)| at);
-    let mut seen = vec![false; prints.seen.len()];
-    let mut firsts = Vec::new();
-    let mut distinct = 0u64;
-    for (at, seq) in lines {
-        if !seen[seq as usize] {
-            seen[seq as usize] = true;
-            distinct += 1;
-            firsts.push((at, distinct));
-        }
-    }
-    // What the stream held at `at`, as last sampled.
-    let mut running_max = 0;
-    let stored: Vec<(Duration, u64)> = samples
-        .iter()
-        .map(|&(at, seq, _)| {
-            running_max = running_max.max(seq);
-            (at, running_max)
-        })
-        .collect();
-    let stored_at = |at: Duration| {
-        let i = stored.partition_point(|&(t, _)| t <= at);
-        if i == 0 { 0 } else { stored[i - 1].1 }
-    };
-    firsts
-        .windows(2)
-        .filter(|pair| stored_at(pair[0].0) > pair[0].1)
-        .map(|pair| pair[1].0 - pair[0].0)
-        .max()
-        .unwrap_or_default()
-}
-
-/// What the stream holds, read back through a client.
-struct Stored {
-    messages: u64,
-    first_seq: u64,
-    last_seq: u64,
-    /// Per batch: how many times each index was stored.
-    per_batch: HashMap<u64, HashMap<u64, u32>>,
-    /// Per batch: the id prefixes seen (one per `publish` run).
-    prefixes: HashMap<u64, Vec<String>>,
-    /// Events whose data or id is not one of the run's.
-    foreign: u64,
-}
-
-fn read_stored(server: &str) -> Stored {
-    let urls: Vec<String> = server.split(',').map(str::to_owned).collect();
-    block_on(async move {
-        let work = async {
-            let client = async_nats::connect(urls)
-                .await
-                .expect("connect to the cluster");
-            let js = async_nats::jetstream::new(client);
-            let mut stream = js.get_stream(STREAM).await.expect("the stream");
-            let state = stream.info().await.expect("stream info").state.clone();
-            let consumer = stream
-                .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
-                    deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
-                    ..Default::default()
-                })
-                .await
-                .expect("an ordered consumer");
-            let mut messages = consumer.messages().await.expect("messages");
-            let mut stored = Stored {
-                messages: state.messages,
-                first_seq: state.first_sequence,
-                last_seq: state.last_sequence,
-                per_batch: HashMap::new(),
-                prefixes: HashMap::new(),
-                foreign: 0,
-            };
-            for _ in 0..state.messages {
-                let message = messages
-                    .next()
-                    .await
-                    .expect("as many events as the stream holds")
-                    .expect("an event");
-                let batch = serde_json::from_slice::<serde_json::Value>(&message.payload)
-                    .ok()
-                    .and_then(|data| data["batch"].as_u64());
-                let id = message
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
-                    .map(|id| id.as_str().to_owned())
-                    .unwrap_or_default();
-                let index = id
-                    .rsplit_once('-')
-                    .and_then(|(prefix, i)| Some((prefix.to_owned(), i.parse::<u64>().ok()?)));
-                let (Some(batch), Some((prefix, index))) = (batch, index) else {
-                    stored.foreign += 1;
-                    continue;
-                };
-                *stored
-                    .per_batch
-                    .entry(batch)
-                    .or_default()
-                    .entry(index)
-                    .or_default() += 1;
-                let prefixes = stored.prefixes.entry(batch).or_default();
-                if !prefixes.contains(&prefix) {
-                    prefixes.push(prefix);
-                }
+        for &i in nodes {
+            if stop {
+                self.cluster.signal(i, "CONT");
+            } else {
+                self.cluster.spawn(i);
             }
-            stored
-        };
-        tokio::time::timeout(Duration::from_secs(120), work)
-            .await
-            .expect("reading the stored events took more than 120 s")
-    })
-}
-
-/// Events per second as `12.3k`.
-fn rate(events: u64, time: Duration) -> String {
-    let per_second = events as f64 / time.as_secs_f64().max(1e-9);
-    format!("{:.1}k", per_second / 1000.0)
-}
-
-fn secs(time: Duration) -> String {
-    format!("{:.1} s", time.as_secs_f64())
-}
-
-/// Waits until `at` after `t0`, checking the listeners meanwhile.
-fn wait_until_time(
-    t0: Instant,
-    at: Duration,
-    listeners: &mut [Listener],
-    failures: &mut Vec<String>,
-) {
-    while t0.elapsed() < at {
-        check_listeners(t0, listeners, failures);
-        std::thread::sleep(Duration::from_millis(100).min(at.saturating_sub(t0.elapsed())));
-    }
-}
-
-/// Records a listener that exited on its own: none should.
-fn check_listeners(t0: Instant, listeners: &mut [Listener], failures: &mut Vec<String>) {
-    for listener in listeners.iter_mut() {
-        if let Some(status) = listener.exited() {
-            failures.push(format!(
-                "{} exited on its own at {} with {status}:\n{}",
-                listener.name,
-                secs(t0.elapsed()),
-                listener.stderr_tail(10)
-            ));
         }
+        let back = Instant::now();
+        for &i in nodes {
+            let name = self.cluster.nodes[i].name.clone();
+            let cluster = &*self.cluster;
+            cluster.wait_until(
+                &format!("{name} to rejoin and catch up to #{others}"),
+                || {
+                    cluster.meta_leader(i).is_some()
+                        && cluster
+                            .local_copy(i)
+                            .is_some_and(|(_, last)| last >= others)
+                },
+            );
+        }
+        let caught_up = back.elapsed();
+        // The leader hit during a batch, for longer than publish waits for
+        // an ack: its events in flight must be sent again.
+        let hit_batch = storing.is_some()
+            && leader.is_some_and(|l| nodes.contains(&l))
+            && (!stop || down > ACK_TIMEOUT + Duration::from_secs(1));
+        let names: Vec<String> = nodes
+            .iter()
+            .map(|&i| {
+                let name = &self.cluster.nodes[i].name;
+                if Some(i) == leader {
+                    format!("{name} (the stream's leader)")
+                } else {
+                    name.clone()
+                }
+            })
+            .collect();
+        let during = match storing {
+            Some((stored, count)) => format!(", batch at {stored} of {count}"),
+            None => String::new(),
+        };
+        let (what, again) = if stop {
+            ("SIGSTOP", "SIGCONT")
+        } else {
+            ("SIGKILL", "restarted")
+        };
+        let kind = match (stop, nodes.len()) {
+            (false, _) => FaultKind::KillNode,
+            (true, 1) => FaultKind::StopNode,
+            (true, _) => FaultKind::QuorumLoss,
+        };
+        let text = format!(
+            "{what} {}{during}; {again} {} later, caught up to #{others} in {}",
+            names.join(" and "),
+            secs(down),
+            secs(caught_up)
+        );
+        let fault = Fault {
+            kind,
+            at,
+            back: self.faults_start.elapsed(),
+            hit_batch,
+        };
+        (fault, text)
     }
 }
 
-#[test]
-fn chaos_run_loses_and_duplicates_nothing() {
-    let settings = Settings::from_env();
-    let Settings {
+/// Runs the chaos for `settings` and returns the verdict.
+fn chaos(settings: &Settings) -> Outcome {
+    let &Settings {
         seconds,
         events,
         seed,
+        ..
     } = settings;
     let faults_for = Duration::from_secs(seconds);
     println!(
         "chaos run: seed {seed} (replay with CHAOS_SEED={seed}), {seconds} s of faults, \
-         {events} events in batches of {BATCH}"
+         {events} events in batches of {BATCH}, listen: {}",
+        settings.listen.path
     );
     let mut rng = StdRng::seed_from_u64(seed);
 
     let formed = Instant::now();
     let mut cluster = Cluster::start();
     let server = cluster.urls(&[0, 1, 2]);
+    let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.monitor_port).collect();
     println!("cluster formed in {}", secs(formed.elapsed()));
 
     // The listeners: three members of one queue group, and a durable.
@@ -623,10 +395,18 @@ fn chaos_run_loses_and_duplicates_nothing() {
         .copied()
         .chain(["--no-queue-group", "--durable", DURABLE])
         .collect();
-    let mut listeners: Vec<Listener> = (1..=3)
-        .map(|i| Listener::new(&format!("member-{i}"), &server, &group_args, &group, t0))
+    let listen = &settings.listen;
+    let mut listeners: Vec<Listener> = (0..3)
+        .map(|i| {
+            let name = format!("member-{}", i + 1);
+            let (args, prints) = (&group_args, &group);
+            Listener::new(&name, i, Consumer::Group, listen, &server, args, prints, t0)
+        })
         .chain([Listener::new(
             "durable",
+            3,
+            Consumer::Durable,
+            listen,
             &server,
             &durable_args,
             &durable,
@@ -641,10 +421,13 @@ fn chaos_run_loses_and_duplicates_nothing() {
             listener.connected()
         });
     }
+    let windows = actors::max_ack_pending(&server, &[GROUP, DURABLE]);
+    let max_ack_pending = windows.iter().copied().max().unwrap_or(0);
 
     // The publisher and the sampler of the stream, in the background.
     let stop = Arc::new(AtomicBool::new(false));
     let active = Arc::new(AtomicBool::new(false));
+    let span: Span = Arc::default();
     let batch_count = events.div_ceil(BATCH);
     let batches: Vec<(Duration, u64)> = (0..batch_count)
         .map(|b| {
@@ -652,148 +435,152 @@ fn chaos_run_loses_and_duplicates_nothing() {
             (start, BATCH.min(events - b * BATCH))
         })
         .collect();
+    let planned = batches.iter().map(|&(_, count)| count).collect();
     let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
     let faults_start = Instant::now();
     let publisher = {
-        let (server, stop, active) = (server.clone(), Arc::clone(&stop), Arc::clone(&active));
-        std::thread::spawn(move || publish_batches(server, batches, faults_start, stop, active))
+        let shared = Publishing {
+            stop: Arc::clone(&stop),
+            active: Arc::clone(&active),
+            span: Arc::clone(&span),
+        };
+        let (server, ports) = (server.clone(), ports.clone());
+        std::thread::spawn(move || {
+            actors::publish_batches(server, ports, batches, faults_start, shared)
+        })
     };
     let sampler = {
-        let ports = cluster.nodes.iter().map(|n| n.monitor_port).collect();
-        let (stop, active) = (Arc::clone(&stop), Arc::clone(&active));
-        std::thread::spawn(move || sample_stream(ports, t0, stop, active))
+        let (ports, stop, active) = (ports.clone(), Arc::clone(&stop), Arc::clone(&active));
+        std::thread::spawn(move || actors::sample_stream(ports, SAMPLE_EVERY, t0, stop, active))
     };
 
     // The faults: one at a time, every 5 to 15 s, until the time is up.
-    // Each waits (up to BATCH_WAIT) for a batch to be publishing, then up
-    // to 0.5 s more, so that it hits events in flight.
-    let mut failures = Vec::new();
-    let (mut node_faults, mut listener_faults, mut mid_publish) = (0, 0, 0);
-    let mut longest_catch_up = Duration::ZERO;
+    let mut faults = Vec::new();
+    let mut run = Run {
+        cluster: &mut cluster,
+        listeners: &mut listeners,
+        faults_start,
+        ports: ports.clone(),
+        active: Arc::clone(&active),
+        span,
+    };
     loop {
+        // Every draw comes before any wait, so a seed replays the same faults.
         let gap = Duration::from_millis(rng.gen_range(5_000..=15_000));
-        let target = if rng.gen_bool(0.5) {
-            Target::Node(rng.gen_range(0..3))
-        } else {
-            Target::Listener(rng.gen_range(0..listeners.len()))
+        let target = match rng.gen_range(0..100) {
+            0..40 => Target::Listener(rng.gen_range(0..4)),
+            40..55 => Target::Node(rng.gen_range(0..3)),
+            55..75 => Target::Leader,
+            75..90 => Target::StopLeader,
+            _ => Target::Quorum,
         };
-        let down = match target {
-            Target::Node(_) => Duration::from_millis(rng.gen_range(1_000..=4_000)),
-            Target::Listener(_) => Duration::from_millis(rng.gen_range(0..=2_000)),
-        };
+        let down = Duration::from_millis(match target {
+            Target::Listener(_) => rng.gen_range(0..=2_000),
+            Target::Node(_) | Target::Leader => rng.gen_range(1_000..=4_000),
+            Target::StopLeader => rng.gen_range(3_000..=6_000),
+            Target::Quorum => rng.gen_range(3_000..=5_000),
+        });
         let into_batch = Duration::from_millis(rng.gen_range(0..=500));
+        // A node when the leader is not known, and the other one stopped
+        // with the leader (one of the two others).
+        let (fallback, second) = (rng.gen_range(0..3), rng.gen_range(1..3));
         let at = faults_start.elapsed() + gap;
         if at >= faults_for {
             break;
         }
-        wait_until_time(faults_start, at, &mut listeners, &mut failures);
-        if !active.load(Ordering::Relaxed) {
-            let batch_wait = Instant::now();
-            while !active.load(Ordering::Relaxed)
-                && !publisher.is_finished()
-                && batch_wait.elapsed() < BATCH_WAIT
-            {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            // Not always at its start: somewhere in its first half second.
-            std::thread::sleep(into_batch);
-        }
-        let publishing = active.load(Ordering::Relaxed);
-        mid_publish += u32::from(publishing);
-        let during = if publishing { ", mid-batch" } else { "" };
-        let at = faults_start.elapsed();
-        let fault = node_faults + listener_faults + 1;
-        match target {
-            Target::Node(i) => {
-                node_faults += 1;
-                let name = cluster.nodes[i].name.clone();
-                let leader = (0..3)
-                    .filter_map(|j| cluster::stream_leader(&cluster.jsz(j)?))
-                    .next();
-                let role = match leader {
-                    Some(leader) if leader == name => " (the stream's leader)".to_owned(),
-                    Some(leader) => format!(" (the stream's leader: {leader})"),
-                    None => String::new(),
-                };
-                cluster.kill(i);
-                wait_until_time(faults_start, at + down, &mut listeners, &mut failures);
-                // Where the others are when it comes back: it must get there.
-                let others = (0..3)
-                    .filter(|&j| j != i)
-                    .filter_map(|j| cluster.local_copy(j))
-                    .map(|(_, last)| last)
-                    .max()
-                    .unwrap_or(0);
-                cluster.spawn(i);
-                let back = Instant::now();
-                cluster.wait_until(
-                    &format!("{name} to rejoin and catch up to #{others}"),
-                    || {
-                        cluster.meta_leader(i).is_some()
-                            && cluster
-                                .local_copy(i)
-                                .is_some_and(|(_, last)| last >= others)
-                    },
-                );
-                longest_catch_up = longest_catch_up.max(back.elapsed());
-                println!(
-                    "[{:>6}] fault {fault}: SIGKILL node {name}{role}{during}; restarted {} later, \
-                     caught up to #{others} in {}",
-                    secs(at),
-                    secs(down),
-                    secs(back.elapsed())
-                );
-            }
+        run.wait_until(at);
+        let publishing_done = || publisher.is_finished();
+        let (fault, text) = match target {
             Target::Listener(j) => {
-                listener_faults += 1;
-                listeners[j].kill();
-                wait_until_time(faults_start, at + down, &mut listeners, &mut failures);
-                listeners[j].start();
-                println!(
-                    "[{:>6}] fault {fault}: SIGKILL {}{during}; restarted {} later",
-                    secs(at),
-                    listeners[j].name,
-                    secs(down)
-                );
+                // Waits for a batch to be publishing, then up to 0.5 s more.
+                let batch_wait = Instant::now();
+                while !run.active.load(Ordering::Relaxed)
+                    && !publishing_done()
+                    && batch_wait.elapsed() < BATCH_WAIT
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                std::thread::sleep(into_batch);
+                let during = if run.active.load(Ordering::Relaxed) {
+                    ", mid-batch"
+                } else {
+                    ""
+                };
+                let at = faults_start.elapsed();
+                run.listeners[j].kill();
+                run.wait_until(at + down);
+                run.listeners[j].start();
+                let fault = Fault {
+                    kind: FaultKind::KillListener,
+                    at,
+                    back: faults_start.elapsed(),
+                    hit_batch: false,
+                };
+                let name = &run.listeners[j].name;
+                let text = format!("SIGKILL {name}{during}; restarted {} later", secs(down));
+                (fault, text)
             }
-        }
+            Target::Node(i) => run.node_fault(&[i], false, down, publishing_done),
+            Target::Leader | Target::StopLeader | Target::Quorum => {
+                let leader = run.stream_leader().unwrap_or(fallback);
+                let stop = !matches!(target, Target::Leader);
+                let nodes = match target {
+                    Target::Quorum => vec![leader, (leader + second) % 3],
+                    _ => vec![leader],
+                };
+                run.node_fault(&nodes, stop, down, publishing_done)
+            }
+        };
+        println!(
+            "[{:>6}] fault {}: {text}{}",
+            secs(fault.at),
+            faults.len() + 1,
+            if fault.hit_batch {
+                " (hit a batch in flight: publish must send again)"
+            } else {
+                ""
+            }
+        );
+        faults.push(fault);
     }
-    wait_until_time(faults_start, faults_for, &mut listeners, &mut failures);
+    run.wait_until(faults_for);
     println!("[{:>6}] faults over", secs(faults_start.elapsed()));
 
     // The publisher finishes (each batch has its deadline).
     while !publisher.is_finished() {
-        check_listeners(t0, &mut listeners, &mut failures);
+        run.check_listeners();
         std::thread::sleep(Duration::from_millis(100));
     }
     let runs = publisher.join().expect("the publisher thread");
     println!("[{:>6}] publishing done", secs(faults_start.elapsed()));
-    for run in &runs {
-        if !run.ok() || run.took > SLOW_BATCH || !run.stderr.trim().is_empty() {
+    for batch in &runs {
+        if !batch.ok() || batch.took > SLOW_BATCH || !batch.stderr.trim().is_empty() {
             println!(
                 "[{:>6}] batch {} took {}{}:\n{}{}",
-                secs(run.at),
-                run.index,
-                secs(run.took),
-                if run.ok() { "" } else { ", and failed" },
-                run.stdout,
-                run.stderr
+                secs(batch.at),
+                batch.index,
+                secs(batch.took),
+                if batch.ok() { "" } else { ", and failed" },
+                batch.stdout,
+                batch.stderr
             );
         }
     }
 
     // Catch up: wait until both consumers printed every stored event, or
     // printed nothing new for CATCH_UP_QUIET.
-    let stored_last = cluster
+    let stored_last = run
+        .cluster
         .poll("the stream's info", || {
-            (0..3).find_map(|i| cluster.stream_info(i))
+            (0..3).find_map(|i| run.cluster.stream_info(i))
         })
         .state
         .last_sequence;
     let distinct = |prints: &Arc<Mutex<Prints>>| prints.lock().unwrap().distinct;
     let (mut progress, mut quiet_since) = ((0, 0), Instant::now());
+    let mut stalled = None;
     loop {
-        check_listeners(t0, &mut listeners, &mut failures);
+        run.check_listeners();
         let now = (distinct(&group), distinct(&durable));
         if now.0 >= stored_last && now.1 >= stored_last {
             break;
@@ -801,7 +588,7 @@ fn chaos_run_loses_and_duplicates_nothing() {
         if now != progress {
             (progress, quiet_since) = (now, Instant::now());
         } else if quiet_since.elapsed() > CATCH_UP_QUIET {
-            failures.push(format!(
+            stalled = Some(format!(
                 "the listeners printed nothing new for {} while missing events \
                  (queue group {} of {stored_last}, durable {} of {stored_last})",
                 secs(CATCH_UP_QUIET),
@@ -813,25 +600,22 @@ fn chaos_run_loses_and_duplicates_nothing() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let caught_up_after = faults_start.elapsed().saturating_sub(faults_for);
+
+    // Stop: SIGINT, as Ctrl-C; each must exit 0 within STOP_DEADLINE.
     let stopping = Instant::now();
-    for listener in &listeners {
+    for listener in run.listeners.iter() {
         listener.interrupt();
     }
-    for listener in &mut listeners {
-        let status = listener.wait_stopped(stopping + common::DEADLINE);
-        let took = secs(stopping.elapsed());
-        match status {
-            Some(status) if status.success() => {}
-            Some(status) => println!(
-                "note: {} exited with {status} {took} after SIGINT:\n{}",
+    for listener in run.listeners.iter_mut() {
+        listener.wait_stopped(stopping + STOP_DEADLINE);
+        // Within the deadline, but slow: what it said on its way out.
+        if stopping.elapsed() > SLOW_STOP {
+            println!(
+                "note: {} exited {} after SIGINT:\n{}",
                 listener.name,
-                listener.stderr_tail(5)
-            ),
-            None => println!(
-                "note: {} had not exited {took} after SIGINT:\n{}",
-                listener.name,
-                listener.stderr_tail(5)
-            ),
+                secs(stopping.elapsed()),
+                listener.stderr_tail(4)
+            );
         }
     }
     println!("listeners stopped in {}", secs(stopping.elapsed()));
@@ -840,45 +624,64 @@ fn chaos_run_loses_and_duplicates_nothing() {
 
     // What is stored.
     let reading = Instant::now();
-    let stored = read_stored(&server);
+    let stored = actors::read_stored(&server);
     println!("stored events read in {}", secs(reading.elapsed()));
-    // Lost: confirmed by publish, not stored. Not published: the events of
-    // a publish that failed (it says so, exit 1) or never ran.
-    let (mut lost, mut not_published, mut stored_twice) = (0u64, 0u64, 0u64);
-    for run in &runs {
-        let indices = stored.per_batch.get(&run.index);
-        let present = indices.map_or(0, |i| (0..run.count).filter(|k| i.contains_key(k)).count());
-        let missing = run.count - present as u64;
-        if run.ok() {
-            lost += missing;
-        } else {
-            not_published += missing;
-        }
-        stored_twice += indices.map_or(0, |i| i.values().map(|&n| u64::from(n) - 1).sum());
-        if stored.prefixes.get(&run.index).is_some_and(|p| p.len() > 1) {
-            failures.push(format!(
-                "batch {} is stored under two publish runs' ids",
-                run.index
-            ));
-        }
-    }
-    not_published += batches_not_run(&runs, batch_count, events);
-    let group = group.lock().unwrap();
-    let durable = durable.lock().unwrap();
-    let group_missing = group.missing(stored.last_seq);
-    let durable_missing = durable.missing(stored.last_seq);
+
+    let take = |prints: &Arc<Mutex<Prints>>| std::mem::take(&mut prints.lock().unwrap().printed);
+    let observations = Observations {
+        planned,
+        runs,
+        stored,
+        group: take(&group),
+        durable: take(&durable),
+        listeners: listeners
+            .iter_mut()
+            .flat_map(|l| std::mem::take(&mut l.ended))
+            .collect(),
+        faults,
+        max_ack_pending,
+        stalled,
+    };
+    let (failures, figures) = verdict::check(&observations);
 
     // The figures.
-    let publishing: Duration = runs.iter().map(|r| r.took).sum();
-    let resent: u64 = runs.iter().map(BatchRun::resent).sum();
+    let obs = &observations;
+    let count = |kind: FaultKind| obs.faults.iter().filter(|f| f.kind == kind).count();
+    let publishing: Duration = obs.runs.iter().map(|r| r.took).sum();
+    let stored = &obs.stored;
+    let printed = |f: &verdict::PrintFigures| {
+        format!(
+            "{} of 1..{}, {} missing",
+            f.distinct,
+            stored.last_seq,
+            f.missing.len()
+        )
+    };
+    let duplicates = |f: &verdict::PrintFigures| {
+        format!(
+            "{} ({} after a kill, {} after a node fault, {} redelivered to another member)",
+            f.duplicates, f.after_kill, f.after_node_fault, f.redelivered_elsewhere
+        )
+    };
     let rows = [
         ("seed", format!("{seed}")),
         (
+            "EVENTS SENT AGAIN BY PUBLISH (resends)",
+            format!(
+                "{} (faults that hit the stream's leader mid-batch: {})",
+                figures.resent, figures.hits
+            ),
+        ),
+        (
             "faults injected",
             format!(
-                "{} ({node_faults} node kills, {listener_faults} listener kills; \
-                 {mid_publish} mid-batch) in {seconds} s",
-                node_faults + listener_faults
+                "{} in {seconds} s: {} listener kills, {} node kills, {} node stops, \
+                 {} quorum losses",
+                obs.faults.len(),
+                count(FaultKind::KillListener),
+                count(FaultKind::KillNode),
+                count(FaultKind::StopNode),
+                count(FaultKind::QuorumLoss)
             ),
         ),
         (
@@ -890,45 +693,40 @@ fn chaos_run_loses_and_duplicates_nothing() {
         ),
         (
             "events lost (confirmed by publish, not stored)",
-            format!("{lost}"),
+            format!("{}", figures.lost),
         ),
         (
             "events not stored, their publish failed",
-            format!("{not_published}"),
+            format!("{}", figures.not_published),
         ),
         (
             "events stored twice (an event id stored again)",
-            format!("{stored_twice}"),
+            format!("{}", figures.stored_twice),
         ),
         (
             "queue group (3 members): sequences printed",
-            format!(
-                "{} of 1..{}, {} missing",
-                group.distinct,
-                stored.last_seq,
-                group_missing.len()
-            ),
+            printed(&figures.group),
         ),
+        ("durable: sequences printed", printed(&figures.durable)),
+        ("queue group: printed again", duplicates(&figures.group)),
+        ("durable: printed again", duplicates(&figures.durable)),
         (
-            "durable: sequences printed",
-            format!(
-                "{} of 1..{}, {} missing",
-                durable.distinct,
-                stored.last_seq,
-                durable_missing.len()
-            ),
-        ),
-        (
-            "duplicates printed (queue group / durable)",
-            format!("{} / {}", group.duplicates, durable.duplicates),
+            "ack window (max_ack_pending; queue group / durable)",
+            format!("{} / {}", windows[0], windows[1]),
         ),
         (
             "redeliveries seen (delivery > 1; queue group / durable)",
-            format!("{} / {}", group.redelivered, durable.redelivered),
+            format!(
+                "{} / {}",
+                figures.group.redelivered, figures.durable.redelivered
+            ),
         ),
         (
-            "events sent again by publish (same Nats-Msg-Id)",
-            format!("{resent}"),
+            "lines whose data is not the event's (queue group / durable)",
+            format!(
+                "{} / {}",
+                figures.group.wrong_data, figures.durable.wrong_data
+            ),
         ),
         (
             "events/s held (publish, while a batch ran)",
@@ -944,13 +742,9 @@ fn chaos_run_loses_and_duplicates_nothing() {
             format!(
                 "{} / {} / {}",
                 secs(publish_stall(&samples)),
-                secs(listener_stall(&group, &samples)),
-                secs(listener_stall(&durable, &samples))
+                secs(listener_stall(&obs.group, &samples)),
+                secs(listener_stall(&obs.durable, &samples))
             ),
-        ),
-        (
-            "longest node catch-up after a restart",
-            secs(longest_catch_up),
         ),
         (
             "listeners complete, after the faults ended",
@@ -962,75 +756,19 @@ fn chaos_run_loses_and_duplicates_nothing() {
     for (name, value) in &rows {
         table.push_str(&format!("| {name:<width$} | {value}\n"));
     }
-    println!("\n{table}");
-
-    // The verdict.
-    for run in runs.iter().filter(|r| !r.ok()) {
-        let how = match run.status {
-            Some(status) => match status.code() {
-                Some(code) => format!("exited {code}"),
-                None => format!("was killed by signal {:?}", status.signal()),
-            },
-            None => format!("hung for {} and was killed", secs(BATCH_DEADLINE)),
-        };
-        failures.push(format!(
-            "publish of batch {} {how}:\n{}{}",
-            run.index, run.stdout, run.stderr
-        ));
-    }
-    if not_published > 0 {
-        failures.push(format!(
-            "{not_published} events were not stored because their publish failed"
-        ));
-    }
-    if lost > 0 {
-        failures.push(format!(
-            "{lost} events were lost: publish confirmed them, the stream does not hold them"
-        ));
-    }
-    if stored_twice > 0 || stored.foreign > 0 {
-        failures.push(format!(
-            "{stored_twice} events were stored twice and {} events are not the run's; \
-             the stream holds {} events",
-            stored.foreign, stored.messages
-        ));
-    }
-    if stored.messages != stored.last_seq || (stored.messages > 0 && stored.first_seq != 1) {
-        failures.push(format!(
-            "the stream holds {} events as #{} to #{}: not one per sequence from #1",
-            stored.messages, stored.first_seq, stored.last_seq
-        ));
-    }
-    for (name, missing) in [
-        ("the queue group", &group_missing),
-        ("the durable", &durable_missing),
-    ] {
-        if !missing.is_empty() {
-            failures.push(format!(
-                "{name} never printed {} events, e.g. #{:?}",
-                missing.len(),
-                &missing[..missing.len().min(10)]
-            ));
-        }
-    }
-    for (name, prints) in [("queue group", &*group), ("durable", &*durable)] {
-        if !prints.unreadable.is_empty() {
-            failures.push(format!(
-                "the {name} printed {} lines that are not events, e.g. {:?}",
-                prints.unreadable.len(),
-                &prints.unreadable[..prints.unreadable.len().min(3)]
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "chaos run with CHAOS_SEED={seed} failed:\n- {}\n\n{table}\nlast lines of the cluster's logs:\n{}",
-        failures.join("\n- "),
-        cluster.log_tails()
+    println!(
+        "\npublish sent {} events again (faults that hit the stream's leader mid-batch: {})\n\n{table}",
+        figures.resent, figures.hits
     );
+    Outcome {
+        seed,
+        failures,
+        table,
+        logs: cluster.log_tails(),
+    }
 }
 
-/// Stops the publisher and the sampler when the test ends, even by a panic.
+/// Stops the publisher and the sampler when the run ends, even by a panic.
 struct StopOnDrop(Arc<AtomicBool>);
 
 impl Drop for StopOnDrop {
@@ -1039,9 +777,123 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// Events of the batches the publisher never started.
-fn batches_not_run(runs: &[BatchRun], batch_count: u64, events: u64) -> u64 {
-    (runs.len() as u64..batch_count)
-        .map(|b| BATCH.min(events - b * BATCH))
-        .sum()
+/// The longest time the stream's last sequence stood still while a batch
+/// was being published.
+fn publish_stall(samples: &[(Duration, u64, bool)]) -> Duration {
+    let (mut longest, mut since, mut last) = (Duration::ZERO, Duration::ZERO, 0);
+    for &(at, seq, publishing) in samples {
+        if !publishing || seq > last {
+            since = at;
+        } else {
+            longest = longest.max(at - since);
+        }
+        last = last.max(seq);
+    }
+    longest
+}
+
+/// The longest time a consumer printed no new event while the stream held
+/// events it had not printed yet.
+fn listener_stall(printed: &verdict::Printed, samples: &[(Duration, u64, bool)]) -> Duration {
+    let mut lines: Vec<(Duration, u64)> = printed.lines.iter().map(|p| (p.at, p.seq)).collect();
+    lines.sort_by_key(|&(at, _)| at);
+    let mut seen = std::collections::HashSet::new();
+    let mut firsts = Vec::new();
+    for (at, seq) in lines {
+        if seen.insert(seq) {
+            firsts.push((at, seen.len() as u64));
+        }
+    }
+    // What the stream held at `at`, as last sampled.
+    let mut running_max = 0;
+    let stored: Vec<(Duration, u64)> = samples
+        .iter()
+        .map(|&(at, seq, _)| {
+            running_max = running_max.max(seq);
+            (at, running_max)
+        })
+        .collect();
+    let stored_at = |at: Duration| {
+        let i = stored.partition_point(|&(t, _)| t <= at);
+        if i == 0 { 0 } else { stored[i - 1].1 }
+    };
+    firsts
+        .windows(2)
+        .filter(|pair| stored_at(pair[0].0) > pair[0].1)
+        .map(|pair| pair[1].0 - pair[0].0)
+        .max()
+        .unwrap_or_default()
+}
+
+/// Events per second as `12.3k`.
+fn rate(events: u64, time: Duration) -> String {
+    let per_second = events as f64 / time.as_secs_f64().max(1e-9);
+    format!("{:.1}k", per_second / 1000.0)
+}
+
+fn secs(time: Duration) -> String {
+    format!("{:.1} s", time.as_secs_f64())
+}
+
+/// A chaos run (`make chaos`): no event lost, stored twice, unprinted,
+/// printed twice by one listener or with the wrong data; every listener
+/// stopped cleanly. Not part of a plain `cargo test`, whose runs must be
+/// deterministic: its faults come from a seed, but land where the
+/// machine's load puts them.
+#[test]
+#[ignore = "a chaos run: `make chaos` (CHAOS_SECONDS, CHAOS_EVENTS, CHAOS_SEED, CHAOS_LISTEN)"]
+fn chaos_run_loses_and_duplicates_nothing() {
+    let outcome = chaos(&Settings::from_env());
+    assert!(outcome.failures.is_empty(), "{}", outcome.report());
+}
+
+/// A short chaos run with `CHEAT=<cheat> tests/chaos/cheating-listen.sh` in
+/// place of `listen`: it must fail, for `reason` among others.
+fn cheat_is_caught(cheat: &str, reason: Reason) {
+    let script = common::repo_root().join("tests/chaos/cheating-listen.sh");
+    let mut settings = Settings::from_env();
+    settings.seconds = 15;
+    settings.events = 15_000;
+    settings.listen = wrapper(script.to_str().unwrap(), &[("CHEAT", cheat)]);
+    let outcome = chaos(&settings);
+    let reasons: Vec<Reason> = outcome.failures.iter().map(|f| f.reason).collect();
+    println!("CHEAT={cheat}: the run failed for {reasons:?}");
+    assert!(
+        reasons.contains(&reason),
+        "a listen that cheats ({cheat}) was not caught for {reason:?}:\n{}",
+        if outcome.failures.is_empty() {
+            format!("the run passed\n{}", outcome.table)
+        } else {
+            outcome.report()
+        }
+    );
+}
+
+/// A `listen` that prints every line twice fails the run: one run of it
+/// printed events twice.
+#[test]
+#[ignore = "a chaos run with a cheating listen: `make chaos-cheats`"]
+fn cheating_listen_printing_every_line_twice_is_caught() {
+    cheat_is_caught("twice", Reason::PrintedTwiceByOneRun);
+}
+
+/// A `listen` that replaces every event's data fails the run.
+#[test]
+#[ignore = "a chaos run with a cheating listen: `make chaos-cheats`"]
+fn cheating_listen_replacing_the_data_is_caught() {
+    cheat_is_caught("data", Reason::WrongData);
+}
+
+/// A `listen` that does not exit on SIGINT fails the run.
+#[test]
+#[ignore = "a chaos run with a cheating listen: `make chaos-cheats`"]
+fn cheating_listen_ignoring_sigint_is_caught() {
+    cheat_is_caught("ignore-sigint", Reason::IgnoredSigint);
+}
+
+/// A `listen` that exits 3 when stopped fails the run.
+#[test]
+#[ignore = "a chaos run with a cheating listen: `make chaos-cheats`"]
+fn cheating_listen_exiting_3_is_caught() {
+    cheat_is_caught("exit-3", Reason::StoppedUncleanly);
 }

@@ -151,6 +151,14 @@ impl Cluster {
         }
     }
 
+    /// Sends node `i` the signal `name` (`STOP`, `CONT`). Stopped, a node
+    /// keeps its connections open and answers nothing, as a paused VM does.
+    pub fn signal(&self, i: usize, name: &str) {
+        if let Some(child) = &self.nodes[i].child {
+            super::signal(child.id(), name);
+        }
+    }
+
     pub fn url(&self, i: usize) -> String {
         format!("nats://127.0.0.1:{}", self.nodes[i].client_port)
     }
