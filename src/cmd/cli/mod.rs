@@ -22,7 +22,7 @@ use clap::error::{ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser, ValueHint};
 
 use crate::listen::ListenConfig;
-use nats_course_toolkit::publish::{Output, PublishConfig};
+use crate::publish::{Output, PublishConfig};
 use nats_course_toolkit::channel::Channel;
 use nats_course_toolkit::connection::{
     self, Auth, ConnectConfig, MAX_CREDS_BYTES, MAX_PEM_BYTES, Secret, Tls,
