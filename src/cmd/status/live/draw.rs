@@ -176,6 +176,10 @@ mod tests {
             redelivered: 0,
             pending: 0,
             waiting: 1,
+            deliveries: 0,
+            floor_delivery: 0,
+            pushed: false,
+            push_bound: false,
         }
     }
 

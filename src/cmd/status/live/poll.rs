@@ -79,6 +79,10 @@ mod tests {
                     redelivered: 0,
                     pending: 0,
                     waiting: 0,
+                    deliveries: 1,
+                    floor_delivery: 1,
+                    pushed: false,
+                    push_bound: false,
                 })
                 .collect(),
         }
