@@ -189,7 +189,8 @@ impl SubscriptionStatus {
         if let Some(n) = self.start.strip_prefix('#').and_then(|n| n.parse().ok()) {
             return Some(n);
         }
-        (self.deliveries == self.ack_pending).then(|| (self.delivered + 1).saturating_sub(self.ack_pending).max(1))
+        (self.deliveries == self.ack_pending)
+            .then(|| (self.delivered + 1).saturating_sub(self.ack_pending).max(1))
     }
 
     /// Whether its ack floor stands for acks: not until the first one.

@@ -70,8 +70,12 @@ pub const MAX_KNOWN: usize = 4096;
 enum Known {
     Acked,
     /// Sent again and waiting: how many times, where a NAK advisory told.
-    Redelivered { deliveries: Option<u64> },
-    GivenUp { deliveries: u64 },
+    Redelivered {
+        deliveries: Option<u64>,
+    },
+    GivenUp {
+        deliveries: u64,
+    },
 }
 
 /// How one event stands with one subscription.

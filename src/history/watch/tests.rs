@@ -294,10 +294,7 @@ fn a_redelivery_stays_marked_while_its_event_waits() {
     watch.update(vec![channel(1, vec![sub("g", 0, 1, 1, 1)])]);
     assert_eq!(marks(&watch, 1..=1), [Redelivered(None)]);
     watch.update(vec![channel(3, vec![sub("g", 0, 3, 3, 1)])]);
-    assert_eq!(
-        marks(&watch, 1..=3),
-        [Redelivered(None), Waiting, Waiting]
-    );
+    assert_eq!(marks(&watch, 1..=3), [Redelivered(None), Waiting, Waiting]);
     let c = &watch.channels()[0];
     let lane = watch.lane(c, &c.subscriptions[0]);
     assert_eq!(lane.redelivered_among_waiting(), None, "no longer unknown");
@@ -311,8 +308,5 @@ fn a_redelivery_stays_marked_while_its_event_waits() {
     );
     // #1 acked: the floor passes it; the others stay as they were.
     watch.update(vec![channel(3, vec![sub("g", 1, 3, 2, 1)])]);
-    assert_eq!(
-        marks(&watch, 1..=3),
-        [Acked, Waiting, Redelivered(Some(3))]
-    );
+    assert_eq!(marks(&watch, 1..=3), [Acked, Waiting, Redelivered(Some(3))]);
 }
