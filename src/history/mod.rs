@@ -317,6 +317,19 @@ async fn subscriptions_of<I>(
     Ok(subscriptions)
 }
 
+/// The name of the stream that stores `channel`, or `None` while it has
+/// none (no event was published on it yet). One `STREAM.NAMES`.
+pub async fn find_stream(
+    js: &jetstream::Context,
+    channel: &Channel,
+) -> anyhow::Result<Option<String>> {
+    match js.stream_by_subject(channel.as_str()).await {
+        Ok(name) => Ok(Some(name)),
+        Err(err) if err.kind() == GetStreamByNameErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("could not find the stream of {channel}")),
+    }
+}
+
 /// The stream that stores `channel`, or an error that names the channels
 /// there are. Nothing is created.
 pub async fn stream_of(
