@@ -160,13 +160,14 @@ pub(super) fn name_line<'a>(s: &SubscriptionStatus, lane: &Lane<'_>, width: u16)
 /// Whether a listener is there now, as far as the server says: a pushed
 /// subscription (a listener's own, named after its client id) is bound to
 /// a listener or not; a pulled one (queue group, durable) has pull
-/// requests waiting, from listeners it does not name.
+/// requests waiting, from its listeners, which the server does not name
+/// (each `listen` keeps one waiting while it runs).
 fn listeners(s: &SubscriptionStatus) -> String {
     match (s.pushed, s.push_bound, s.waiting) {
         (true, true, _) => "connected".to_owned(),
         (true, false, _) => "not connected".to_owned(),
-        (false, _, 0) => "pull requests 0: none asking".to_owned(),
-        (false, _, n) => format!("connected, pull requests {n}"),
+        (false, _, 0) => "pull requests 0: no listener".to_owned(),
+        (false, _, n) => format!("pull requests {n}"),
     }
 }
 

@@ -407,12 +407,12 @@ fn lane_headers_say_role_listeners_and_start() {
     assert!(name("slow-owl").contains("(not connected,"), "{text}");
     assert!(
         name("orders-service").starts_with(
-            "durable queue group orders-service (connected, pull requests 2, start new: #4"
+            "durable queue group orders-service (pull requests 2, start new: #4"
         ),
         "{text}"
     );
     assert!(
-        name("audit").starts_with("durable audit (pull requests 0: none asking, start #2"),
+        name("audit").starts_with("durable audit (pull requests 0: no listener, start #2"),
         "{text}"
     );
     assert!(!text.contains("waiting 2"), "{text}");
