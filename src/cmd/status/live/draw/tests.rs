@@ -406,9 +406,8 @@ fn lane_headers_say_role_listeners_and_start() {
     );
     assert!(name("slow-owl").contains("(not connected,"), "{text}");
     assert!(
-        name("orders-service").starts_with(
-            "durable queue group orders-service (pull requests 2, start new: #4"
-        ),
+        name("orders-service")
+            .starts_with("durable queue group orders-service (pull requests 2, start new: #4"),
         "{text}"
     );
     assert!(
