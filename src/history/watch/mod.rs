@@ -38,8 +38,8 @@
 //! show that some of those remembered were acked unseen (more remembered
 //! than wait: they are then unsure).
 //!
-//! Where a subscription starts comes from its info (see the history
-//! module's "Where a subscription starts"), remembered from the first poll
+//! Where a subscription starts comes from its info (see
+//! [`crate::history::start`]), remembered from the first poll
 //! that told it: events before it are not its own ([`Mark::BeforeStart`]).
 //! Until its first ack its ack floor acks nothing. Seen only after its
 //! first ack, a subscription that starts at `new`, `last` or a time has
@@ -213,7 +213,7 @@ impl Lane<'_> {
     /// The span whose events are unsure, with its counts; `None` when the
     /// lane is exact.
     pub fn span(&self) -> Option<Span> {
-        (!self.is_exact()).then(|| Span {
+        (!self.is_exact()).then_some(Span {
             from: self.from,
             to: self.status.delivered,
             waiting: self.status.ack_pending,

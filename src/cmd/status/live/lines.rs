@@ -193,7 +193,7 @@ pub(super) fn counts_line<'a>(s: &SubscriptionStatus, palette: &Palette) -> Line
     };
     // Before its first delivery and its first ack, the delivered position
     // and the floor stand for its start, not for a delivery or an ack (see
-    // `history`'s "Where a subscription starts").
+    // `history::start`).
     let delivered = if s.deliveries > 0 { s.delivered } else { 0 };
     let floor = if s.has_acked() { s.ack_floor } else { 0 };
     Line::styled(
