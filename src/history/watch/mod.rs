@@ -143,6 +143,9 @@ pub struct Lane<'a> {
     from: u64,
     /// More redeliveries remembered than events wait: some were acked unseen.
     stale: bool,
+    /// How many times each event redelivered was sent, where the counts
+    /// tell it and no notice did (see [`Watch::lane`]).
+    each: Option<u64>,
 }
 
 impl Lane<'_> {
@@ -174,12 +177,12 @@ impl Lane<'_> {
         match known {
             Some(Known::Acked) => Mark::Acked,
             Some(Known::Redelivered { .. }) if self.stale => Mark::Unsure,
-            Some(Known::Redelivered { deliveries }) => Mark::Redelivered(deliveries),
+            Some(Known::Redelivered { deliveries }) => Mark::Redelivered(deliveries.or(self.each)),
             Some(Known::GivenUp { deliveries }) => Mark::GivenUp(deliveries),
             None => match self.rest {
                 Rest::Acked => Mark::Acked,
                 Rest::Waiting => Mark::Waiting,
-                Rest::Redelivered => Mark::Redelivered(None),
+                Rest::Redelivered => Mark::Redelivered(self.each),
                 Rest::Unsure => Mark::Unsure,
             },
         }
@@ -390,6 +393,23 @@ impl Watch {
         // More remembered as redelivered than wait, or than the server
         // counts as redelivered: some of them were acked unseen.
         let stale = held > s.ack_pending || counted > s.redelivered;
+        // How many times each was sent, from the delivery count: while
+        // every event delivered since the start still waits (none acked or
+        // given up), the deliveries are theirs: one each, and the rest
+        // among the `redelivered` ones. Those are sent twice each when the
+        // rest is one each; a single one was sent all the rest. Not while
+        // a NAK advisory told a count (its redelivery may be still to come).
+        let delivered_since = start.map(|start| (s.delivered + 1).saturating_sub(start));
+        let each = (delivered_since == Some(s.ack_pending)
+            && s.redelivered > 0
+            && held == counted
+            && s.deliveries >= s.ack_pending + s.redelivered)
+            .then(|| s.deliveries - s.ack_pending)
+            .and_then(|again| match again {
+                again if again == s.redelivered => Some(2),
+                again if s.redelivered == 1 => Some(again + 1),
+                _ => None,
+            });
         let waiting = s.ack_pending.saturating_sub(held);
         let redelivered = s.redelivered.saturating_sub(held);
         let rest = if stale && unknown > 0 {
@@ -414,6 +434,7 @@ impl Watch {
             start,
             from,
             stale,
+            each,
         }
     }
 }

@@ -310,3 +310,39 @@ fn a_redelivery_stays_marked_while_its_event_waits() {
     watch.update(vec![channel(3, vec![sub("g", 1, 3, 2, 1)])]);
     assert_eq!(marks(&watch, 1..=3), [Acked, Waiting, Redelivered(Some(3))]);
 }
+
+/// The delivery count tells how many times the events redelivered were
+/// sent, while every event delivered since the start waits: 3 events, 6
+/// deliveries, all 3 redelivered: twice each (`R2`). A 7th delivery: one
+/// of them was sent 3 times, which one the counts do not say (`R`). One
+/// event sent again, then two more delivered (4 deliveries): `R2`, `▒`, `▒`.
+#[test]
+fn the_delivery_count_tells_how_many_times_where_it_can() {
+    use Mark::*;
+    let mut watch = Watch::default();
+    let mut g = sub("g", 0, 3, 3, 3);
+    g.deliveries = 6;
+    watch.update(vec![channel(3, vec![g.clone()])]);
+    assert_eq!(marks(&watch, 1..=3), [Redelivered(Some(2)); 3]);
+    g.deliveries = 7;
+    watch.update(vec![channel(3, vec![g])]);
+    assert_eq!(marks(&watch, 1..=3), [Redelivered(None); 3]);
+
+    let mut watch = Watch::default();
+    let mut g = sub("g", 0, 1, 1, 1);
+    g.deliveries = 2;
+    watch.update(vec![channel(1, vec![g])]);
+    assert_eq!(marks(&watch, 1..=1), [Redelivered(Some(2))]);
+    let mut g = sub("g", 0, 3, 3, 1);
+    g.deliveries = 4;
+    watch.update(vec![channel(3, vec![g])]);
+    assert_eq!(
+        marks(&watch, 1..=3),
+        [Redelivered(Some(2)), Waiting, Waiting]
+    );
+    // One of them acked out of order, unseen: the count is not theirs alone.
+    let mut g = sub("g", 0, 3, 2, 1);
+    g.deliveries = 4;
+    watch.update(vec![channel(3, vec![g])]);
+    assert!(!marks(&watch, 1..=3).contains(&Redelivered(Some(2))));
+}
