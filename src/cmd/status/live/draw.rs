@@ -5,10 +5,10 @@
 //! NATS server nats://localhost:4222
 //!   1  2  3                                 ← the tape: event numbers, newest at the right
 //! ─────▲───────────────────────────────────
-//! orders-service (queue group, ack wait 5s)  ← one lane per subscription
+//! queue group orders-service (pull requests 1, start new: #1)  ← one lane per subscription
 //!  ██ R2 ▒▒                                 ← each event's state
-//!  delivered #3  ack floor #1  ack pending 2  redelivered 1  pending 0  waiting 1
-//! █ acked  ▒ waiting  R2 redelivered (2nd delivery)  x given up  ░ acked or waiting  · not delivered
+//!  delivered #3  ack floor #1  ack pending 2  redelivered 1  pending 0
+//! █ acked  ▒ waiting  R2 redelivered  x given up  ░ unsure  · pending
 //! ←/→ select  End newest  Enter event data  Tab channel  q quit
 //! ```
 

@@ -121,9 +121,7 @@ pub(super) fn name_line<'a>(s: &SubscriptionStatus, lane: &Lane<'_>, width: u16)
     }
     let mut note = String::new();
     if let Some(floor) = lane.unknown_start() {
-        note.push_str(&format!(
-            "  ░ to #{floor}: acked, or before its start (not told)"
-        ));
+        note.push_str(&format!("  ░ to #{floor}: acked or before start"));
     }
     if let Some((n, of)) = lane.redelivered_among_waiting() {
         note.push_str(&format!(

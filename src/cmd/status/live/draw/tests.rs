@@ -449,3 +449,25 @@ fn a_channel_not_made_yet_waits_for_its_first_event() {
         "{text}"
     );
 }
+
+/// A subscription that starts at new events, first seen after its first
+/// ack: its start is not told, so its events at or below the ack floor are
+/// unsure (acked, or before its start), and its lane says so.
+#[test]
+fn a_start_not_told_is_said() {
+    let late = SubscriptionStatus {
+        durable: true,
+        start: "new".into(),
+        delivered: 13,
+        ack_floor: 13,
+        floor_delivery: 1,
+        deliveries: 2,
+        ..sub("late")
+    };
+    let state = State::new(vec![channel(13, vec![late])], true, String::new());
+    let text = screen(&render(&state, 80, 24));
+    let [name, cells, _] = lane_rows(&text, "late");
+    assert!(name.contains("░ to #13: acked or before start"), "{text}");
+    assert!(name.contains(", start new"), "{text}");
+    assert_eq!(cells.trim(), "░░ ".repeat(13).trim(), "{text}");
+}
