@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use nats_course_toolkit::cmd::cli::commands;
+use nats_course_cli::cli::commands;
 
 fn main() -> anyhow::Result<()> {
     let dir = PathBuf::from(std::env::args_os().nth(1).context(

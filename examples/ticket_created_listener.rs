@@ -28,7 +28,7 @@
 //! Publish with `cargo run --example ticket_created_publisher`.
 
 use nats_course_toolkit::Notes;
-use nats_course_toolkit::cmd::shutdown;
+use nats_course_cli::shutdown;
 use nats_course_toolkit::events::{Event, TicketCreatedData, TicketCreatedEvent};
 use nats_course_toolkit::typed::{Ack, Listener};
 

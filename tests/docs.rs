@@ -455,7 +455,7 @@ fn every_doc_is_linked_from_the_front_page() {
 /// size the view checks, and says so near its top.
 #[test]
 fn status_live_doc_states_the_smallest_terminal() {
-    use nats_course_toolkit::cmd::status::live::state::{MIN_HEIGHT, MIN_WIDTH};
+    use nats_course_cli::status::live::state::{MIN_HEIGHT, MIN_WIDTH};
     let text = read(&repo().join("docs/status-live.md"));
     let size = format!("{MIN_WIDTH}×{MIN_HEIGHT}");
     let section = text

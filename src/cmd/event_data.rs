@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use crate::connection;
+use nats_course_toolkit::connection;
 
 /// The most events one `--count` may ask for.
 pub const MAX_COUNT: u64 = 1_000_000_000;
@@ -58,7 +58,7 @@ impl DataFile {
                 let stdin = std::io::stdin();
                 if stdin.is_terminal() {
                     // Nothing to read until the learner types it.
-                    let mut stderr = crate::mask::Masked::line_buffered(std::io::stderr());
+                    let mut stderr = nats_course_toolkit::mask::Masked::line_buffered(std::io::stderr());
                     let _ = writeln!(stderr, "Reading from standard input; end with Ctrl-D");
                 }
                 connection::read_bounded(stdin.lock(), "standard input", limit, why)

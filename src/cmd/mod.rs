@@ -8,7 +8,7 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
-use crate::mask::Masked;
+use nats_course_toolkit::mask::Masked;
 
 pub mod cli;
 pub mod color;

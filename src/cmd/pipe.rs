@@ -1,10 +1,10 @@
 //! Closed pipes: `listen | head -3`, `status --events | head`, `publish
 //! --count 20 | head -1`. Whoever reads a command's output may go before
 //! the command is done; then it exits 0 without a word, as `cat` and
-//! ripgrep do (the `main` the commands share, in [`crate::cmd`], turns the
+//! ripgrep do (the `main` the commands share, in [`crate`], turns the
 //! write that failed into that quiet exit, with [`is_broken_pipe`]). What
 //! it did stays true: `listen` has acked only the events whose lines it
-//! wrote out (a [`Masked`](crate::mask::Masked) writer that failed once
+//! wrote out (a [`Masked`](nats_course_toolkit::mask::Masked) writer that failed once
 //! fails every later flush), and `publish` goes on until every event is
 //! stored ([`UntilClosed`]), so that its exit 0 still means "all stored" to
 //! a script that would publish again otherwise.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{MAX_NAME_BYTES, ca_file, cert_file, creds_file, key_file};
-use crate::connection;
+use nats_course_toolkit::connection;
 
 /// The largest context file read: natscli writes a few hundred bytes.
 pub const MAX_CONTEXT_BYTES: u64 = 64 * 1024;
@@ -224,9 +224,9 @@ fn register_secrets(bytes: &[u8]) {
         Some(other) => Some(other.to_string()),
     };
     let secrets: Vec<String> = ["password", "token"].into_iter().filter_map(text).collect();
-    crate::mask::register_secrets(secrets.iter().map(String::as_str));
+    nats_course_toolkit::mask::register_secrets(secrets.iter().map(String::as_str));
     if let Some(url) = text("url") {
-        crate::mask::register_servers(&url);
+        nats_course_toolkit::mask::register_servers(&url);
     }
 }
 

@@ -119,7 +119,7 @@ pub struct ListenArgs {
     /// Colour redelivered events (yellow), nak'd, terminated or given-up ones
     /// (magenta) and `Error:` (red). auto: on a terminal, unless NO_COLOR is set.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_enum)]
-    pub color: crate::cmd::color::ColorChoice,
+    pub color: crate::color::ColorChoice,
 
     /// Delete the durable or queue group's subscription first and start over,
     /// forgetting what it acked. Members of the group still running lose
@@ -131,7 +131,7 @@ pub struct ListenArgs {
 impl ListenArgs {
     /// Turns the flags into a [`ListenConfig`].
     pub fn into_config(self) -> Result<ListenConfig, clap::Error> {
-        use crate::cmd::listen::Settle;
+        use crate::listen::Settle;
 
         let start = if self.deliver_all {
             Some(StartPosition::All)

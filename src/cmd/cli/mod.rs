@@ -21,15 +21,15 @@ use clap::builder::{PathBufValueParser, TypedValueParser as _};
 use clap::error::{ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser, ValueHint};
 
-use crate::channel::Channel;
-use crate::cmd::listen::ListenConfig;
-use crate::cmd::publish::{Output, PublishConfig};
-use crate::connection::{self, Auth, ConnectConfig, MAX_CREDS_BYTES, MAX_PEM_BYTES, Secret, Tls};
-use crate::duration;
-use crate::events::TICKET_CREATED;
-use crate::mask::{self, Masked};
-use crate::notes::Notes;
-use crate::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOptions};
+use nats_course_toolkit::channel::Channel;
+use crate::listen::ListenConfig;
+use crate::publish::{Output, PublishConfig};
+use nats_course_toolkit::connection::{self, Auth, ConnectConfig, MAX_CREDS_BYTES, MAX_PEM_BYTES, Secret, Tls};
+use nats_course_toolkit::duration;
+use nats_course_toolkit::events::TICKET_CREATED;
+use nats_course_toolkit::mask::{self, Masked};
+use nats_course_toolkit::notes::Notes;
+use nats_course_toolkit::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOptions};
 
 pub mod completions;
 mod context;
@@ -40,11 +40,11 @@ mod publish;
 mod status;
 mod values;
 
-pub use crate::cmd::event_data::{
+pub use crate::event_data::{
     DataFile, EventData, MAX_LINES_BYTES, check_event_json, event_lines, read_event_file,
 };
-pub use crate::cmd::event_data::{MAX_COUNT, MAX_EVENT_BYTES};
-use crate::cmd::event_data::{parse_data_file, parse_event_data};
+pub use crate::event_data::{MAX_COUNT, MAX_EVENT_BYTES};
+use crate::event_data::{parse_data_file, parse_event_data};
 use context::parse_context;
 pub use context::{MAX_CONTEXT_BYTES, NatsContext};
 use files::{ca_file, cert_file, creds_file, key_file};
@@ -188,7 +188,7 @@ pub struct ChannelArgs {
 /// Parses the command line, or exits: 0 for `--help` and `--version`, 2 with
 /// one line on stderr for bad input (clap's tips folded into that line).
 /// The secrets on the command line are noted first, so that no line
-/// printed from here on shows them ([`crate::mask`]).
+/// printed from here on shows them ([`nats_course_toolkit::mask`]).
 ///
 /// Two flags of [`ConnectArgs`] are answered here, for every binary that
 /// flattens it: `--completions SHELL` prints the script and exits 0, and
@@ -296,7 +296,7 @@ pub fn shorten(text: &str) -> Cow<'_, str> {
     }
 }
 
-pub use crate::notes::error_line;
+pub use nats_course_toolkit::notes::error_line;
 
 /// The library's notes as the commands show them: a line on stderr each,
 /// masked like every line they print, its control characters escaped (a
@@ -304,7 +304,7 @@ pub use crate::notes::error_line;
 pub fn stderr_notes() -> Notes {
     Notes::to(|line| {
         let mut stderr = Masked::line_buffered(std::io::stderr().lock());
-        let line = crate::notes::escape_control(line);
+        let line = nats_course_toolkit::notes::escape_control(line);
         // Nothing sensible to do when stderr is gone.
         let _ = writeln!(stderr, "{line}").and_then(|()| stderr.flush());
     })

@@ -113,7 +113,7 @@ impl PublishArgs {
                 file.read_event().map_err(|err| bad_file(file, err))?.json,
                 None,
             ),
-            (None, None) => (crate::events::SEED.to_owned(), None),
+            (None, None) => (nats_course_toolkit::events::SEED.to_owned(), None),
         };
         let output = if self.json {
             Output::Json

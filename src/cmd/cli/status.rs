@@ -4,9 +4,9 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory as _, Parser};
 
 use super::{ConnectArgs, MAX_COUNT, random_client_id};
-use crate::channel::Channel;
-use crate::cmd::status::{Show, StatusConfig};
-use crate::history::EventRange;
+use nats_course_toolkit::channel::Channel;
+use crate::status::{Show, StatusConfig};
+use nats_course_toolkit::history::EventRange;
 
 /// Show what the NATS server keeps: each channel's event history, and where every
 /// subscription stands in it. Reads JetStream over the client port; needs no

@@ -89,7 +89,7 @@ pub(super) fn consumer_safe(id: &str) -> String {
 
 /// Checks `--start-time`: an RFC 3339 time with its offset, such as
 /// `2024-05-01T12:00:00Z`, within the times nats-server takes
-/// ([`StartPosition::TIME_RANGE`](crate::StartPosition::TIME_RANGE)); kept
+/// ([`StartPosition::TIME_RANGE`](nats_course_toolkit::StartPosition::TIME_RANGE)); kept
 /// in UTC. (`9999-12-31T23:59:59-23:59` is the year 10000 in UTC, which
 /// `time` cannot even hold.)
 pub(super) fn parse_start_time(text: &str) -> Result<time::OffsetDateTime, String> {
@@ -100,7 +100,7 @@ pub(super) fn parse_start_time(text: &str) -> Result<time::OffsetDateTime, Strin
              e.g. 2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00"
         )
     })?;
-    let range = crate::StartPosition::TIME_RANGE;
+    let range = nats_course_toolkit::StartPosition::TIME_RANGE;
     let nanos = |seconds: i64| i128::from(seconds) * 1_000_000_000;
     if !(nanos(*range.start())..=nanos(*range.end())).contains(&start.unix_timestamp_nanos()) {
         let show = |seconds: i64| {

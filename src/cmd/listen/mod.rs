@@ -1,6 +1,6 @@
 //! The `listen` command: the course's `listener.ts`.
 //!
-//! It subscribes (see [`crate::subscription`] for how each option becomes a
+//! It subscribes (see [`nats_course_toolkit::subscription`] for how each option becomes a
 //! JetStream setting), prints every event as
 //! `Received event #<seq>, with data: <data>`, acks it (`msg.ack()`), or
 //! with `--nak`/`--term` naks or terminates it, and on Ctrl-C, SIGTERM,
@@ -11,13 +11,13 @@ use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use crate::cmd::color::{self, ColorChoice};
-use crate::cmd::pipe::{is_broken_pipe, stdout_closed};
-use crate::cmd::progress::Progress;
-use crate::connection::ConnectConfig;
-pub use crate::receive::Settle;
-use crate::receive::{self, Handler, ReceiveOptions};
-use crate::subscription::{
+use crate::color::{self, ColorChoice};
+use crate::pipe::{is_broken_pipe, stdout_closed};
+use crate::progress::Progress;
+use nats_course_toolkit::connection::ConnectConfig;
+pub use nats_course_toolkit::receive::Settle;
+use nats_course_toolkit::receive::{self, Handler, ReceiveOptions};
+use nats_course_toolkit::subscription::{
     Delivery, GivenUp, Subscription, SubscriptionOptions, unconfirmed_acks_note,
 };
 
@@ -50,15 +50,15 @@ pub struct ListenConfig {
 /// on stdout and stderr, through the masking writers.
 pub async fn start(
     config: ListenConfig,
-    signal: crate::cmd::shutdown::Signal,
+    signal: crate::shutdown::Signal,
 ) -> anyhow::Result<()> {
     // For the `Error:` line too.
     color::choose(config.color);
     // Every line goes through the masking writers: no secret is printed.
     // Buffered: a replay prints thousands of lines, and the listener
     // writes them out whenever it waits, and before it acks them.
-    let mut out = crate::mask::Masked::with_capacity(64 * 1024, std::io::stdout().lock());
-    let mut notes = crate::mask::Masked::line_buffered(std::io::stderr());
+    let mut out = nats_course_toolkit::mask::Masked::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut notes = nats_course_toolkit::mask::Masked::line_buffered(std::io::stderr());
     run(config, signal, &mut out, &mut notes).await
 }
 
@@ -88,8 +88,8 @@ pub async fn run(
             "Working on each event for {} (--delay); meanwhile the server is told every {} that \
              it and the events waiting behind it are in progress (+WPI), so none goes to another \
              member while this listener lives",
-            crate::duration::format(delay),
-            crate::duration::format(receive::keep_alive_every(subscription.ack_wait())),
+            nats_course_toolkit::duration::format(delay),
+            nats_course_toolkit::duration::format(receive::keep_alive_every(subscription.ack_wait())),
         ),
         None => Ok(()),
     });
@@ -103,7 +103,7 @@ pub async fn run(
     // drain so every ack reaches the server before the connection closes.
     let skipped = subscription.skipped_duplicates();
     let unconfirmed = subscription.close().await;
-    crate::connection::close(client).await;
+    nats_course_toolkit::connection::close(client).await;
     // Whoever read the output has gone (`listen | head -3`): the acks sent
     // are confirmed, the lines not written out were not acked, and there is
     // nobody left to tell; `main` exits quietly (see `pipe`).
@@ -134,7 +134,7 @@ pub async fn run(
 }
 
 /// Prints events until `shutdown` or the subscription's count, through
-/// the receive loop ([`crate::receive`]): an event is acked (or nak'd, or
+/// the receive loop ([`nats_course_toolkit::receive`]): an event is acked (or nak'd, or
 /// terminated) only once its line has been written out. Lines are buffered
 /// and written out whenever the loop is about to wait; with `--delay`, each
 /// line is written out before its delay, and its event settled after it.

@@ -5,9 +5,9 @@
 use std::io::{IsTerminal, Write};
 
 use super::{ListenConfig, Settle};
-use crate::cmd::color;
-use crate::notes::{write_escaped, write_rfc3339};
-use crate::subscription::{Delivery, GivenUp};
+use crate::color;
+use nats_course_toolkit::notes::{write_escaped, write_rfc3339};
+use nats_course_toolkit::subscription::{Delivery, GivenUp};
 
 /// Prints events in the course's words, or as JSON lines with `--json`.
 pub(super) struct Printer {
@@ -112,7 +112,7 @@ impl Printer {
                 out,
                 format_args!(
                     "nak'd: the server sends it again after {}",
-                    crate::duration::format(delay)
+                    nats_course_toolkit::duration::format(delay)
                 ),
             )?,
             Settle::Term => say(
@@ -146,12 +146,12 @@ impl Printer {
         if let Some(headers) = event
             .headers
             .as_ref()
-            .and_then(crate::history::user_headers)
+            .and_then(nats_course_toolkit::history::user_headers)
         {
-            crate::notes::write_headers_json(out, &headers)?;
+            nats_course_toolkit::notes::write_headers_json(out, &headers)?;
         }
         out.write_all(b",\"data\":")?;
-        crate::notes::write_data_json(out, &event.data)?;
+        nats_course_toolkit::notes::write_data_json(out, &event.data)?;
         out.write_all(b"}\n")
     }
 }
@@ -175,7 +175,7 @@ mod tests {
         // A URL's password in an event's data, on a line in colour.
         let mut out = Vec::new();
         {
-            let mut masked = crate::mask::Masked::line_buffered(&mut out);
+            let mut masked = nats_course_toolkit::mask::Masked::line_buffered(&mut out);
             let style = color::REDELIVERED;
             write!(masked, "{style}Received event #1, with data: nats://ana:").unwrap();
             writeln!(masked, "Pw9x@host:4222 (redelivered, delivery #2){style:#}").unwrap();

@@ -14,12 +14,12 @@ use std::path::PathBuf;
 use async_nats::{Client, HeaderMap};
 use bytes::Bytes;
 
-use crate::channel::Channel;
-use crate::cmd::pipe::UntilClosed;
-use crate::cmd::progress::Progress;
-use crate::connection::{ConnectConfig, close};
-use crate::mask::Masked;
-use crate::publish::{self as exactly_once, Batch, Stored};
+use nats_course_toolkit::channel::Channel;
+use crate::pipe::UntilClosed;
+use crate::progress::Progress;
+use nats_course_toolkit::connection::{ConnectConfig, close};
+use nats_course_toolkit::mask::Masked;
+use nats_course_toolkit::publish::{self as exactly_once, Batch, Stored};
 
 mod watch;
 
@@ -82,7 +82,7 @@ impl PublishConfig {
 /// publish, or watch mode, on stdout through the masking writer.
 pub async fn start(
     config: PublishConfig,
-    signal: crate::cmd::shutdown::Signal,
+    signal: crate::shutdown::Signal,
 ) -> anyhow::Result<()> {
     // Every line goes through the masking writers: no secret is printed.
     // Line buffered, as stdout was: each line shows as soon as it is written.

@@ -32,10 +32,10 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use super::{self as publish, MAX_LINES, Output, PublishConfig};
-use crate::cmd::event_data::read_event_file;
-use crate::connection::close;
-use crate::notes::error_line;
-use crate::publish::Refused;
+use crate::event_data::read_event_file;
+use nats_course_toolkit::connection::close;
+use nats_course_toolkit::notes::error_line;
+use nats_course_toolkit::publish::Refused;
 
 /// A save is over when no file-system event came for this long.
 const QUIET: Duration = Duration::from_millis(50);

@@ -3,7 +3,7 @@
 //!
 //! The course looked at `http://localhost:8222/streaming/channelsz?subs=1`.
 //! `status` asks JetStream over the client port instead (see
-//! [`crate::history`]), in four forms:
+//! [`nats_course_toolkit::history`]), in four forms:
 //! - `status [CHANNEL]`: a table per channel ([`table`]);
 //! - `status --json [CHANNEL]`: the same as one JSON document;
 //! - `status CHANNEL --events`: the stored events themselves;
@@ -15,11 +15,11 @@ use std::io::{self, Write};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 
-use crate::channel::Channel;
-use crate::connection::ConnectConfig;
-use crate::history::{self, ChannelStatus, EventRange, StoredEvent};
-use crate::mask::Masked;
-use crate::notes::write_escaped;
+use nats_course_toolkit::channel::Channel;
+use nats_course_toolkit::connection::ConnectConfig;
+use nats_course_toolkit::history::{self, ChannelStatus, EventRange, StoredEvent};
+use nats_course_toolkit::mask::Masked;
+use nats_course_toolkit::notes::write_escaped;
 
 pub mod live;
 pub mod table;
@@ -52,7 +52,7 @@ pub enum Show {
 /// on stdout, or the live view.
 pub async fn start(
     config: StatusConfig,
-    signal: crate::cmd::shutdown::Signal,
+    signal: crate::shutdown::Signal,
 ) -> anyhow::Result<()> {
     if config.show == Show::Live {
         return live::run(config, signal).await;
@@ -85,7 +85,7 @@ pub async fn run(config: &StatusConfig, out: &mut impl Write) -> anyhow::Result<
                 writeln!(
                     out,
                     "NATS server {} at {}",
-                    crate::notes::escape_control(&server.version),
+                    nats_course_toolkit::notes::escape_control(&server.version),
                     config.connect.display_servers()
                 )?;
                 table::write(&channels, config.channel.is_some(), out)?;
@@ -94,7 +94,7 @@ pub async fn run(config: &StatusConfig, out: &mut impl Write) -> anyhow::Result<
         }
     };
     let flushed = out.flush();
-    crate::connection::close(client).await;
+    nats_course_toolkit::connection::close(client).await;
     result?;
     Ok(flushed?)
 }
@@ -136,7 +136,7 @@ async fn print_events(
 /// characters escaped, as `listen` shows them).
 pub fn write_event_line(event: &StoredEvent, out: &mut impl Write) -> io::Result<()> {
     write!(out, "#{} ", event.seq)?;
-    crate::notes::write_rfc3339(out, event.time)?;
+    nats_course_toolkit::notes::write_rfc3339(out, event.time)?;
     out.write_all(b" ")?;
     write_escaped(out, &String::from_utf8_lossy(&event.data))?;
     out.write_all(b"\n")
@@ -146,11 +146,11 @@ pub fn write_event_line(event: &StoredEvent, out: &mut impl Write) -> io::Result
 /// it is one line of JSON, else as a JSON string.
 pub fn write_event_json(event: &StoredEvent, out: &mut impl Write) -> io::Result<()> {
     write!(out, "{{\"seq\":{},\"time\":\"", event.seq)?;
-    crate::notes::write_rfc3339(out, event.time)?;
+    nats_course_toolkit::notes::write_rfc3339(out, event.time)?;
     out.write_all(b"\",\"data\":")?;
-    crate::notes::write_data_json(out, &event.data)?;
+    nats_course_toolkit::notes::write_data_json(out, &event.data)?;
     if let Some(headers) = &event.headers {
-        crate::notes::write_headers_json(out, headers)?;
+        nats_course_toolkit::notes::write_headers_json(out, headers)?;
     }
     out.write_all(b"}\n")
 }

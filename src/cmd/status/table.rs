@@ -7,10 +7,10 @@
 
 use std::io::{self, Write};
 
-use crate::connection::size;
-use crate::duration;
-use crate::history::{ChannelStatus, SubscriptionStatus};
-use crate::notes::escape_control;
+use nats_course_toolkit::connection::size;
+use nats_course_toolkit::duration;
+use nats_course_toolkit::history::{ChannelStatus, SubscriptionStatus};
+use nats_course_toolkit::notes::escape_control;
 
 /// The columns, in the course's words. JetStream's names, where they
 /// differ: DELIVERED is `delivered.stream_seq`, ACK FLOOR `ack_floor.stream_seq`,

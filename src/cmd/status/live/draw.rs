@@ -23,7 +23,7 @@ use super::lines::{
     Palette, banner, counts_line, keys_line, legend, masked, name_line, title_line,
 };
 use super::state::{LANE, MARGIN, MIN_HEIGHT, MIN_WIDTH, Popup, State, TOP};
-use crate::history::watch::Mark;
+use nats_course_toolkit::history::watch::Mark;
 
 /// Draws `state` on the whole frame.
 pub fn draw(frame: &mut Frame, state: &State) {
@@ -133,7 +133,7 @@ fn draw_popup(frame: &mut Frame, popup: &Popup) {
         Popup::Event(event) => {
             let mut lines = vec![Line::from(format!(
                 "stored {}",
-                crate::history::rfc3339(event.time)
+                nats_course_toolkit::history::rfc3339(event.time)
             ))];
             for (name, values) in event.headers.iter().flatten() {
                 for value in values {

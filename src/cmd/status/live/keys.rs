@@ -91,7 +91,7 @@ fn switch(state: &mut State, by: isize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::ChannelStatus;
+    use nats_course_toolkit::history::ChannelStatus;
 
     fn channel(name: &str, last: u64) -> ChannelStatus {
         ChannelStatus {

@@ -6,17 +6,17 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::state::{MARGIN, State};
-use crate::duration;
-use crate::history::watch::{Lane, Mark};
-use crate::history::{ChannelStatus, SubscriptionStatus};
-use crate::notes::escape_control;
+use nats_course_toolkit::duration;
+use nats_course_toolkit::history::watch::{Lane, Mark};
+use nats_course_toolkit::history::{ChannelStatus, SubscriptionStatus};
+use nats_course_toolkit::notes::escape_control;
 
 /// Text from the server or the user, as the view may draw it: control
-/// characters escaped, then masked by [`crate::mask`], the step every line
+/// characters escaped, then masked by [`nats_course_toolkit::mask`], the step every line
 /// the commands write goes through (a URL's password, this run's secrets).
 /// Everything the view draws that it did not write itself passes here.
 pub(super) fn masked(text: &str) -> String {
-    crate::mask::mask_str(&escape_control(text)).into_owned()
+    nats_course_toolkit::mask::mask_str(&escape_control(text)).into_owned()
 }
 
 /// The styles of the states; none with `NO_COLOR`.

@@ -27,10 +27,10 @@ use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
 use super::StatusConfig;
-use crate::cmd::shutdown::Signal;
-use crate::history;
-use crate::history::watch::{self, Notices};
-use crate::notes::{Notes, error_line};
+use crate::shutdown::Signal;
+use nats_course_toolkit::history;
+use nats_course_toolkit::history::watch::{self, Notices};
+use nats_course_toolkit::notes::{Notes, error_line};
 
 pub mod draw;
 pub mod keys;
@@ -93,7 +93,7 @@ pub async fn run(mut config: StatusConfig, signal: Signal) -> anyhow::Result<()>
 
     let mut state = State::new(channels, only.is_some(), config.connect.display_servers());
     state.named = only.as_ref().map(|c| c.as_str().to_owned());
-    state.no_color = crate::cmd::color::no_color();
+    state.no_color = crate::color::no_color();
 
     // The poller: twice a second whatever the view is doing, and at once
     // when another channel is shown (Tab), whose subscriptions it reads.
@@ -154,7 +154,7 @@ pub async fn run(mut config: StatusConfig, signal: Signal) -> anyhow::Result<()>
         // The screen is restored here, before anything is printed.
     };
     poller.abort();
-    crate::connection::close(client).await;
+    nats_course_toolkit::connection::close(client).await;
     result
 }
 

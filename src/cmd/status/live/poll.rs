@@ -18,8 +18,8 @@
 
 use async_nats::jetstream::Context;
 
-use crate::channel::Channel;
-use crate::history::{self, ChannelStatus};
+use nats_course_toolkit::channel::Channel;
+use nats_course_toolkit::history::{self, ChannelStatus};
 
 /// Which channels a poll reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +75,8 @@ pub async fn poll(js: &Context, scope: &Scope) -> anyhow::Result<Polled> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::status::live::state::State;
-    use crate::history::SubscriptionStatus;
+    use crate::status::live::state::State;
+    use nats_course_toolkit::history::SubscriptionStatus;
 
     fn channel(name: &str, subscriptions: &[&str]) -> ChannelStatus {
         ChannelStatus {

@@ -4,8 +4,8 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::RangeInclusive;
 
-use crate::history::watch::Watch;
-use crate::history::{ChannelStatus, StoredEvent};
+use nats_course_toolkit::history::watch::Watch;
+use nats_course_toolkit::history::{ChannelStatus, StoredEvent};
 
 /// The smallest terminal the view draws on.
 pub const MIN_WIDTH: u16 = 80;

@@ -4,8 +4,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::*;
-use crate::history::watch::Notice;
-use crate::history::{ChannelStatus, SubscriptionStatus};
+use nats_course_toolkit::history::watch::Notice;
+use nats_course_toolkit::history::{ChannelStatus, SubscriptionStatus};
 use ratatui::style::Color;
 
 fn sub(name: &str) -> SubscriptionStatus {
@@ -227,7 +227,7 @@ fn no_color_draws_without_colours() {
 fn banner_and_popup() {
     let mut state = lesson();
     state.banner = Some("connection lost: reconnecting to nats://localhost:4222 …".into());
-    state.popup = Some(Popup::Event(crate::history::StoredEvent {
+    state.popup = Some(Popup::Event(nats_course_toolkit::history::StoredEvent {
         seq: 12,
         time: time::OffsetDateTime::from_unix_timestamp(1_796_030_497).unwrap(),
         data: bytes::Bytes::from_static(br#"{"id":"123","title":"concert","price":20}"#),
@@ -246,7 +246,7 @@ fn no_password_is_drawn() {
     state.banner = Some(format!("could not reach {url}"));
     let mut headers = std::collections::BTreeMap::new();
     headers.insert("Origin".to_owned(), vec![url.to_owned()]);
-    state.popup = Some(Popup::Event(crate::history::StoredEvent {
+    state.popup = Some(Popup::Event(nats_course_toolkit::history::StoredEvent {
         seq: 12,
         time: time::OffsetDateTime::from_unix_timestamp(1_796_030_497).unwrap(),
         data: bytes::Bytes::from(format!(r#"{{"callback":"{url}"}}"#)),
