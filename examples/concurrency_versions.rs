@@ -26,8 +26,8 @@
 
 use std::time::Duration;
 
-use nats_course_toolkit::Notes;
 use nats_course_cli::shutdown;
+use nats_course_toolkit::Notes;
 use nats_course_toolkit::events::{TicketUpdatedData, TicketUpdatedEvent};
 use nats_course_toolkit::typed::{Ack, Listener, Publisher, VersionCheck, VersionTracker};
 

@@ -27,8 +27,8 @@
 //! `cargo run --example ticket_created_listener -- 3` exits after 3 events.
 //! Publish with `cargo run --example ticket_created_publisher`.
 
-use nats_course_toolkit::Notes;
 use nats_course_cli::shutdown;
+use nats_course_toolkit::Notes;
 use nats_course_toolkit::events::{Event, TicketCreatedData, TicketCreatedEvent};
 use nats_course_toolkit::typed::{Ack, Listener};
 

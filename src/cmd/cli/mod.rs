@@ -21,10 +21,12 @@ use clap::builder::{PathBufValueParser, TypedValueParser as _};
 use clap::error::{ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser, ValueHint};
 
-use nats_course_toolkit::channel::Channel;
 use crate::listen::ListenConfig;
 use crate::publish::{Output, PublishConfig};
-use nats_course_toolkit::connection::{self, Auth, ConnectConfig, MAX_CREDS_BYTES, MAX_PEM_BYTES, Secret, Tls};
+use nats_course_toolkit::channel::Channel;
+use nats_course_toolkit::connection::{
+    self, Auth, ConnectConfig, MAX_CREDS_BYTES, MAX_PEM_BYTES, Secret, Tls,
+};
 use nats_course_toolkit::duration;
 use nats_course_toolkit::events::TICKET_CREATED;
 use nats_course_toolkit::mask::{self, Masked};

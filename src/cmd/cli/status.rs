@@ -4,8 +4,8 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory as _, Parser};
 
 use super::{ConnectArgs, MAX_COUNT, random_client_id};
-use nats_course_toolkit::channel::Channel;
 use crate::status::{Show, StatusConfig};
+use nats_course_toolkit::channel::Channel;
 use nats_course_toolkit::history::EventRange;
 
 /// Show what the NATS server keeps: each channel's event history, and where every

@@ -48,16 +48,14 @@ pub struct ListenConfig {
 
 /// The `listen` binary's command, once its flags are a config: [`run`]
 /// on stdout and stderr, through the masking writers.
-pub async fn start(
-    config: ListenConfig,
-    signal: crate::shutdown::Signal,
-) -> anyhow::Result<()> {
+pub async fn start(config: ListenConfig, signal: crate::shutdown::Signal) -> anyhow::Result<()> {
     // For the `Error:` line too.
     color::choose(config.color);
     // Every line goes through the masking writers: no secret is printed.
     // Buffered: a replay prints thousands of lines, and the listener
     // writes them out whenever it waits, and before it acks them.
-    let mut out = nats_course_toolkit::mask::Masked::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut out =
+        nats_course_toolkit::mask::Masked::with_capacity(64 * 1024, std::io::stdout().lock());
     let mut notes = nats_course_toolkit::mask::Masked::line_buffered(std::io::stderr());
     run(config, signal, &mut out, &mut notes).await
 }
@@ -89,7 +87,9 @@ pub async fn run(
              it and the events waiting behind it are in progress (+WPI), so none goes to another \
              member while this listener lives",
             nats_course_toolkit::duration::format(delay),
-            nats_course_toolkit::duration::format(receive::keep_alive_every(subscription.ack_wait())),
+            nats_course_toolkit::duration::format(receive::keep_alive_every(
+                subscription.ack_wait()
+            )),
         ),
         None => Ok(()),
     });

@@ -14,9 +14,9 @@ use std::path::PathBuf;
 use async_nats::{Client, HeaderMap};
 use bytes::Bytes;
 
-use nats_course_toolkit::channel::Channel;
 use crate::pipe::UntilClosed;
 use crate::progress::Progress;
+use nats_course_toolkit::channel::Channel;
 use nats_course_toolkit::connection::{ConnectConfig, close};
 use nats_course_toolkit::mask::Masked;
 use nats_course_toolkit::publish::{self as exactly_once, Batch, Stored};
@@ -80,10 +80,7 @@ impl PublishConfig {
 
 /// The `publish` binary's command, once its flags are a config: one
 /// publish, or watch mode, on stdout through the masking writer.
-pub async fn start(
-    config: PublishConfig,
-    signal: crate::shutdown::Signal,
-) -> anyhow::Result<()> {
+pub async fn start(config: PublishConfig, signal: crate::shutdown::Signal) -> anyhow::Result<()> {
     // Every line goes through the masking writers: no secret is printed.
     // Line buffered, as stdout was: each line shows as soon as it is written.
     // Until its reader goes (`publish | head -1`): then the events are

@@ -50,10 +50,7 @@ pub enum Show {
 
 /// The `status` binary's command, once its flags are a config: [`run`]
 /// on stdout, or the live view.
-pub async fn start(
-    config: StatusConfig,
-    signal: crate::shutdown::Signal,
-) -> anyhow::Result<()> {
+pub async fn start(config: StatusConfig, signal: crate::shutdown::Signal) -> anyhow::Result<()> {
     if config.show == Show::Live {
         return live::run(config, signal).await;
     }
