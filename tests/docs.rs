@@ -447,3 +447,30 @@ fn every_doc_is_linked_from_the_front_page() {
         assert!(linked.contains(&name), "README.md does not link {name}");
     }
 }
+
+// ------------------------------------------------------------ status --live
+
+/// `docs/status-live.md` states the live view's smallest terminal under a
+/// heading of its own (`#terminal-size`, for the README to link), with the
+/// size the view checks, and says so near its top.
+#[test]
+fn status_live_doc_states_the_smallest_terminal() {
+    use nats_course_cli::status::live::state::{MIN_HEIGHT, MIN_WIDTH};
+    let text = read(&repo().join("docs/status-live.md"));
+    let size = format!("{MIN_WIDTH}×{MIN_HEIGHT}");
+    let section = text
+        .split("\n## ")
+        .find(|s| s.starts_with("Terminal size\n"))
+        .unwrap_or_else(|| panic!("no '## Terminal size' in docs/status-live.md"));
+    assert!(
+        section.contains(&format!("at least **{size}**")),
+        "{section}"
+    );
+    let intro = text.split("\n## ").next().unwrap();
+    assert!(
+        intro.contains(&format!(
+            "at least {size} (see [Terminal size](#terminal-size))"
+        )),
+        "the introduction points to it: {intro}"
+    );
+}

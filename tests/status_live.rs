@@ -315,3 +315,77 @@ fn live_without_a_channel_polls_the_subscriptions_on_screen_only() {
     // Polls 2 to 4 whole, and the 5th's STREAM.LIST, where the count stopped.
     assert_eq!(lists.len(), 3, "one per poll: {polls:?}");
 }
+
+/// The view of `channel` in an 80×24 tmux, its exit code echoed after it.
+fn live_view(url: &str, channel: &str) -> Tmux {
+    let status = env!("CARGO_BIN_EXE_status");
+    let command = format!(
+        "env -u NATS_URL -u NATS_CLIENT_ID -u NO_COLOR {} -s {} {} --live; echo EXIT=$?; sleep 60",
+        quote(status),
+        quote(url),
+        quote(channel)
+    );
+    Tmux::start(&command)
+}
+
+/// The lane of the subscription named `name`: its cells row and its counts
+/// row, where the screen shows it.
+fn lane_rows(screen: &str, name: &str) -> Option<(String, String)> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let i = lines.iter().enumerate().position(|(i, line)| {
+        line.split([' ', '(']).any(|word| word == name)
+            && lines
+                .get(i + 2)
+                .is_some_and(|l| l.trim_start().starts_with("delivered"))
+    })?;
+    Some((lines[i + 1].to_owned(), lines[i + 2].to_owned()))
+}
+
+/// A durable made while 12 events are stored, starting at new events, was
+/// given none of them: its lane is blank under #1 to #12 and its ack floor
+/// claims no ack (JetStream sets the floor of a new subscription to the
+/// event before its start). The next event is delivered, acked, and drawn so.
+#[test]
+fn a_new_subscription_is_blank_before_its_start_and_claims_no_acks() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "12"]);
+    let listener = Listener::start(&url, &["--durable", "late", "--no-queue-group"]);
+    let tmux = live_view(&url, "ticket:created");
+    let screen = tmux.wait_for("the lane of the durable late", |s| {
+        s.contains("12 events, #1 to #12") && lane_rows(s, "late").is_some()
+    });
+    let (cells, counts) = lane_rows(&screen, "late").unwrap();
+    assert!(cells.trim().is_empty(), "no event is its own:\n{screen}");
+    assert!(counts.contains("ack floor -"), "no ack claimed:\n{screen}");
+    assert!(screen.contains("start new"), "its start:\n{screen}");
+
+    publish_ok(&url, &[]);
+    listener.wait_for_events(1);
+    let screen = tmux.wait_for("event #13 acked by late", |s| {
+        lane_rows(s, "late").is_some_and(|(_, counts)| counts.contains("ack floor #13"))
+    });
+    let (cells, _) = lane_rows(&screen, "late").unwrap();
+    assert_eq!(cells.trim(), "██", "only #13 is its own, acked:\n{screen}");
+    tmux.send(&["q"]);
+    tmux.wait_for("the view to exit", |s| s.contains("EXIT=0"));
+}
+
+/// Opened on a channel that has no stream yet, the view waits and says so;
+/// the first event published makes the channel, and the tape shows it.
+#[test]
+fn live_view_of_a_channel_not_made_yet_waits_for_its_first_event() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let tmux = live_view(&url, "ticket:created");
+    tmux.wait_for("the view to wait for the channel", |s| {
+        s.contains("waiting for the first event on ticket:created: publish one")
+    });
+    publish_ok(&url, &[]);
+    tmux.wait_for("event #1 on the tape", |s| {
+        s.contains("ticket:created (stream TICKET_CREATED): 1 event, #1")
+            && s.lines().any(|l| l.trim() == "1")
+    });
+    tmux.send(&["q"]);
+    tmux.wait_for("the view to exit", |s| s.contains("EXIT=0"));
+}

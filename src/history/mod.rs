@@ -20,9 +20,15 @@
 //!   wait for their ack, unless acked out of order;
 //! - its **pending** events: stored, not delivered yet (`num_pending`).
 //!
+//! Where a subscription starts, which its info does not say outright, is
+//! worked out in [`start`].
+//!
 //! Nothing here creates a consumer or acks anything: looking changes nothing.
+//! The one change it makes is the course's durable `unsubscribe()`
+//! ([`delete_subscription`], asked for by `listen --delete-durable`).
 
 mod get;
+pub mod start;
 mod unsubscribe;
 pub mod watch;
 
@@ -31,7 +37,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use async_nats::HeaderMap;
-use async_nats::jetstream::consumer::{self, DeliverPolicy};
+use async_nats::jetstream::consumer;
 use async_nats::jetstream::context::GetStreamByNameErrorKind;
 use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
@@ -99,6 +105,22 @@ pub struct SubscriptionStatus {
     /// Listeners waiting for events (pull requests): always 0 for a
     /// listener's own subscription, which the server pushes to.
     pub waiting: u64,
+    /// How many deliveries it made, first ones and again
+    /// (`delivered.consumer_seq`).
+    #[serde(skip)]
+    pub deliveries: u64,
+    /// The delivery sequence of its ack floor (`ack_floor.consumer_seq`):
+    /// 0 until its first ack moved the floor.
+    #[serde(skip)]
+    pub floor_delivery: u64,
+    /// Whether the server pushes its events (a listener's own
+    /// subscription) rather than being asked for them (pull requests).
+    #[serde(skip)]
+    pub pushed: bool,
+    /// For a pushed subscription: whether a listener is connected to it
+    /// now (`push_bound`).
+    #[serde(skip)]
+    pub push_bound: bool,
 }
 
 impl ChannelStatus {
@@ -129,7 +151,7 @@ impl SubscriptionStatus {
             name: info.name.clone(),
             queue_group: config.metadata.get(QUEUE_GROUP_KEY).cloned(),
             durable: config.durable_name.is_some(),
-            start: start_position(&config.deliver_policy),
+            start: start::start_position(&config.deliver_policy),
             ack_wait_ms: u64::try_from(config.ack_wait.as_millis()).unwrap_or(u64::MAX),
             max_deliver: u64::try_from(config.max_deliver).ok().filter(|n| *n > 0),
             delivered: info.delivered.stream_sequence,
@@ -138,24 +160,16 @@ impl SubscriptionStatus {
             redelivered: info.num_redelivered as u64,
             pending: info.num_pending,
             waiting: info.num_waiting as u64,
+            deliveries: info.delivered.consumer_sequence,
+            floor_delivery: info.ack_floor.consumer_sequence,
+            pushed: config.deliver_subject.is_some(),
+            push_bound: info.push_bound,
         }
     }
 
     /// The ack wait as a [`Duration`].
     pub fn ack_wait(&self) -> Duration {
         Duration::from_millis(self.ack_wait_ms)
-    }
-}
-
-/// The start position as `status` shows it.
-fn start_position(policy: &DeliverPolicy) -> String {
-    match policy {
-        DeliverPolicy::All => "all".into(),
-        DeliverPolicy::Last => "last".into(),
-        DeliverPolicy::New => "new".into(),
-        DeliverPolicy::LastPerSubject => "last per subject".into(),
-        DeliverPolicy::ByStartSequence { start_sequence } => format!("#{start_sequence}"),
-        DeliverPolicy::ByStartTime { start_time } => rfc3339(*start_time),
     }
 }
 
@@ -258,6 +272,19 @@ async fn subscriptions_of<I>(
     let mut subscriptions: Vec<_> = infos.iter().map(SubscriptionStatus::new).collect();
     subscriptions.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(subscriptions)
+}
+
+/// The name of the stream that stores `channel`, or `None` while it has
+/// none (no event was published on it yet). One `STREAM.NAMES`.
+pub async fn find_stream(
+    js: &jetstream::Context,
+    channel: &Channel,
+) -> anyhow::Result<Option<String>> {
+    match js.stream_by_subject(channel.as_str()).await {
+        Ok(name) => Ok(Some(name)),
+        Err(err) if err.kind() == GetStreamByNameErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("could not find the stream of {channel}")),
+    }
 }
 
 /// The stream that stores `channel`, or an error that names the channels

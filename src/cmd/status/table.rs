@@ -147,6 +147,10 @@ mod tests {
             redelivered: 0,
             pending: 0,
             waiting: 1,
+            deliveries: 5,
+            floor_delivery: 5,
+            pushed: false,
+            push_bound: false,
         }
     }
 

@@ -30,6 +30,22 @@
 //! watched, or by a subscription made without ack sampling), the lane
 //! shows the span as unsure, with its counts ([`Lane::span`]).
 //!
+//! A redelivery, once known, stays known while the event waits: from a
+//! NAK advisory (with its delivery count, `R3`), or from the counts when
+//! every waiting event of the span was sent again (`R`, the count not
+//! told: the server does not announce redeliveries after an ack wait). It
+//! is forgotten when the event is acked, given up, or when the counts
+//! show that some of those remembered were acked unseen (more remembered
+//! than wait: they are then unsure).
+//!
+//! Where a subscription starts comes from its info (see
+//! [`crate::history::start`]), remembered from the first poll
+//! that told it: events before it are not its own ([`Mark::BeforeStart`]).
+//! Until its first ack its ack floor acks nothing. Seen only after its
+//! first ack, a subscription that starts at `new`, `last` or a time has
+//! its events at or below the ack floor unsure: acked, or before its
+//! start ([`Lane::unknown_start`]).
+//!
 //! Memory stays bounded: per subscription, only what is still needed to
 //! tell the span apart (above the ack floor) and what the tape shows
 //! ([`Watch::keep`]), at most [`MAX_KNOWN`] events.
@@ -53,8 +69,13 @@ pub const MAX_KNOWN: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Known {
     Acked,
-    Naked { deliveries: u64 },
-    GivenUp { deliveries: u64 },
+    /// Sent again and waiting: how many times, where a NAK advisory told.
+    Redelivered {
+        deliveries: Option<u64>,
+    },
+    GivenUp {
+        deliveries: u64,
+    },
 }
 
 /// How one event stands with one subscription.
@@ -116,7 +137,15 @@ pub struct Lane<'a> {
     rest: Rest,
     unknown: u64,
     redelivered: u64,
-    start: u64,
+    /// Where it started, where known.
+    start: Option<u64>,
+    /// The first event of the span after the floor.
+    from: u64,
+    /// More redeliveries remembered than events wait: some were acked unseen.
+    stale: bool,
+    /// How many times each event redelivered was sent, where the counts
+    /// tell it and no notice did (see [`Watch::lane`]).
+    each: Option<u64>,
 }
 
 impl Lane<'_> {
@@ -129,24 +158,31 @@ impl Lane<'_> {
         if let Some(Known::GivenUp { deliveries }) = known {
             return Mark::GivenUp(deliveries);
         }
-        if seq < self.start {
+        if self.start.is_some_and(|start| seq < start) {
             return Mark::BeforeStart;
         }
         if seq <= self.status.ack_floor {
-            return Mark::Acked;
+            return if !self.status.has_acked() {
+                // Before its first ack the floor marks its start, no ack.
+                Mark::BeforeStart
+            } else if self.start.is_none() && known != Some(Known::Acked) {
+                Mark::Unsure
+            } else {
+                Mark::Acked
+            };
         }
         if seq > self.status.delivered {
             return Mark::NotDelivered;
         }
         match known {
             Some(Known::Acked) => Mark::Acked,
-            // A NAKed event goes out again at once, as delivery n + 1.
-            Some(Known::Naked { deliveries }) => Mark::Redelivered(Some(deliveries + 1)),
+            Some(Known::Redelivered { .. }) if self.stale => Mark::Unsure,
+            Some(Known::Redelivered { deliveries }) => Mark::Redelivered(deliveries.or(self.each)),
             Some(Known::GivenUp { deliveries }) => Mark::GivenUp(deliveries),
             None => match self.rest {
                 Rest::Acked => Mark::Acked,
                 Rest::Waiting => Mark::Waiting,
-                Rest::Redelivered => Mark::Redelivered(None),
+                Rest::Redelivered => Mark::Redelivered(self.each),
                 Rest::Unsure => Mark::Unsure,
             },
         }
@@ -159,16 +195,29 @@ impl Lane<'_> {
             .then_some((self.redelivered, self.unknown))
     }
 
-    /// Whether every event's mark is exact (no [`Mark::Unsure`]).
+    /// Whether every event of the span is exact (no [`Mark::Unsure`]).
     pub fn is_exact(&self) -> bool {
-        self.rest != Rest::Unsure || self.unknown == 0
+        (self.rest != Rest::Unsure || self.unknown == 0) && !self.stale
+    }
+
+    /// The first event it may be given, where known.
+    pub fn start(&self) -> Option<u64> {
+        self.start
+    }
+
+    /// When it was seen only after its first ack, and its start was not
+    /// told: the ack floor, at or below which each event is acked or
+    /// before its start.
+    pub fn unknown_start(&self) -> Option<u64> {
+        let s = self.status;
+        (self.start.is_none() && s.has_acked() && s.ack_floor >= self.first).then_some(s.ack_floor)
     }
 
     /// The span whose events are unsure, with its counts; `None` when the
     /// lane is exact.
     pub fn span(&self) -> Option<Span> {
-        (!self.is_exact()).then(|| Span {
-            from: (self.status.ack_floor + 1).max(self.start),
+        (!self.is_exact()).then_some(Span {
+            from: self.from,
             to: self.status.delivered,
             waiting: self.status.ack_pending,
             unknown: self.unknown,
@@ -204,7 +253,13 @@ impl Watch {
                 return;
             }
             NoticeKind::Acked { seq, .. } => (seq, Known::Acked),
-            NoticeKind::Naked { seq, deliveries } => (seq, Known::Naked { deliveries }),
+            // A NAKed event goes out again at once, as delivery n + 1.
+            NoticeKind::Naked { seq, deliveries } => (
+                seq,
+                Known::Redelivered {
+                    deliveries: Some(deliveries + 1),
+                },
+            ),
             NoticeKind::GivenUp { seq, deliveries } => (seq, Known::GivenUp { deliveries }),
         };
         let events = self.known.entry(key).or_default();
@@ -240,32 +295,13 @@ impl Watch {
             });
             !events.is_empty()
         });
-        // A subscription that starts at `new`, `last` or a time has an ack
-        // floor of 0 until its first ack: the events before its start are
-        // not told apart from those delivered and waiting. While the floor
-        // is 0, and nothing was acked unseen, its first event is the
-        // delivered position less the events it has had. Seen early (as
-        // when the view runs before the listener starts) this is exact;
-        // the lowest guess is kept, as later ones may miss unseen acks.
+        // Where each subscription starts: told by its info (see the history
+        // module's doc) or remembered from a poll that told it.
         let mut starts = HashMap::new();
         for c in &channels {
             for s in &c.subscriptions {
                 let key = (c.stream.clone(), s.name.clone());
-                let mut start = self.starts.get(&key).copied();
-                if s.ack_floor == 0 && s.delivered > 0 && !matches!(s.start.as_str(), "all") {
-                    let told = self.known.get(&key).map_or(0, |k| {
-                        k.range(1..=s.delivered)
-                            .filter(|(_, k)| !matches!(k, Known::Naked { .. }))
-                            .count() as u64
-                    });
-                    let had = s.ack_pending + told;
-                    let guess = (s.delivered + 1).saturating_sub(had).max(1);
-                    start = Some(start.map_or(guess, |seen: u64| seen.min(guess)));
-                }
-                if let Some(n) = s.start.strip_prefix('#').and_then(|n| n.parse().ok()) {
-                    start = Some(n);
-                }
-                if let Some(start) = start {
+                if let Some(start) = s.start_seq().or_else(|| self.starts.get(&key).copied()) {
                     starts.insert(key, start);
                 }
             }
@@ -273,6 +309,38 @@ impl Watch {
         self.starts = starts;
         channels.sort_by(|a, b| a.channel.cmp(&b.channel));
         self.channels = channels;
+        self.remember_redeliveries();
+    }
+
+    /// Where the counts tell that every waiting event of a span was sent
+    /// again, remembers each as redelivered: the next events delivered
+    /// would otherwise hide which ones were.
+    fn remember_redeliveries(&mut self) {
+        let mut told = Vec::new();
+        for c in &self.channels {
+            for s in &c.subscriptions {
+                let lane = self.lane(c, s);
+                if lane.rest != Rest::Redelivered || lane.unknown == 0 {
+                    continue;
+                }
+                if lane.unknown > MAX_KNOWN as u64 {
+                    continue;
+                }
+                let seqs: Vec<u64> = (lane.from..=s.delivered)
+                    .filter(|seq| lane.known.is_none_or(|k| !k.contains_key(seq)))
+                    .collect();
+                told.push(((c.stream.clone(), s.name.clone()), seqs));
+            }
+        }
+        for (key, seqs) in told {
+            let events = self.known.entry(key).or_default();
+            for seq in seqs {
+                events.insert(seq, Known::Redelivered { deliveries: None });
+            }
+            while events.len() > MAX_KNOWN {
+                events.pop_first();
+            }
+        }
     }
 
     /// Keeps, below the ack floors of `stream`'s subscriptions, only what
@@ -301,25 +369,52 @@ impl Watch {
         } else {
             channel.first_seq.max(1)
         };
+        let start = self.starts.get(&key).copied();
         // The span between the floor and the delivered position, less what
         // the notices told: those events are what the server's ack pending
         // count is about.
-        let (mut unknown, mut naked) = (0u64, 0u64);
-        if s.delivered > s.ack_floor {
-            let start = self.starts.get(&key).copied().unwrap_or(first);
-            let from = (s.ack_floor + 1).max(first).max(start);
-            let span = s.delivered.saturating_sub(from - 1);
+        let from = (s.ack_floor + 1).max(first).max(start.unwrap_or(0));
+        let (mut unknown, mut held, mut counted) = (0u64, 0u64, 0u64);
+        if s.delivered >= from {
+            let span = s.delivered + 1 - from;
             let told = known.map_or(0, |known| {
                 known
                     .range(from..=s.delivered)
-                    .inspect(|(_, k)| naked += u64::from(matches!(k, Known::Naked { .. })))
+                    .inspect(|(_, k)| {
+                        if let Known::Redelivered { deliveries } = k {
+                            held += 1;
+                            counted += u64::from(deliveries.is_none());
+                        }
+                    })
                     .count() as u64
             });
             unknown = span.saturating_sub(told);
         }
-        let waiting = s.ack_pending.saturating_sub(naked);
-        let redelivered = s.redelivered.saturating_sub(naked);
-        let rest = if waiting == 0 {
+        // More remembered as redelivered than wait, or than the server
+        // counts as redelivered: some of them were acked unseen.
+        let stale = held > s.ack_pending || counted > s.redelivered;
+        // How many times each was sent, from the delivery count: while
+        // every event delivered since the start still waits (none acked or
+        // given up), the deliveries are theirs: one each, and the rest
+        // among the `redelivered` ones. Those are sent twice each when the
+        // rest is one each; a single one was sent all the rest. Not while
+        // a NAK advisory told a count (its redelivery may be still to come).
+        let delivered_since = start.map(|start| (s.delivered + 1).saturating_sub(start));
+        let each = (delivered_since == Some(s.ack_pending)
+            && s.redelivered > 0
+            && held == counted
+            && s.deliveries >= s.ack_pending + s.redelivered)
+            .then(|| s.deliveries - s.ack_pending)
+            .and_then(|again| match again {
+                again if again == s.redelivered => Some(2),
+                again if s.redelivered == 1 => Some(again + 1),
+                _ => None,
+            });
+        let waiting = s.ack_pending.saturating_sub(held);
+        let redelivered = s.redelivered.saturating_sub(held);
+        let rest = if stale && unknown > 0 {
+            Rest::Unsure
+        } else if waiting == 0 {
             Rest::Acked
         } else if waiting == unknown && redelivered == unknown {
             Rest::Redelivered
@@ -336,7 +431,10 @@ impl Watch {
             rest,
             unknown,
             redelivered,
-            start: self.starts.get(&key).copied().unwrap_or(first),
+            start,
+            from,
+            stale,
+            each,
         }
     }
 }

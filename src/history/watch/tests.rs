@@ -24,6 +24,10 @@ fn sub(
         redelivered,
         pending: 0,
         waiting: 1,
+        deliveries: pending,
+        floor_delivery: floor,
+        pushed: false,
+        push_bound: false,
     }
 }
 
@@ -130,6 +134,7 @@ fn a_span_all_redelivered_is_marked_so() {
     watch.update(vec![channel(3, vec![sub("g", 0, 3, 3, 3)])]);
     assert_eq!(marks(&watch, 1..=3), [Mark::Redelivered(None); 3]);
     // One of three: which one, the counts do not say.
+    let mut watch = Watch::default();
     watch.update(vec![channel(3, vec![sub("g", 0, 3, 3, 1)])]);
     assert_eq!(marks(&watch, 1..=3), [Mark::Waiting; 3]);
     let channel = &watch.channels()[0];
@@ -199,6 +204,7 @@ fn events_before_a_new_subscription_are_not_its_own() {
     // Event #4 acked: the floor moves to #4, the start stays.
     watch.notice(Notice::parse(&json(ACK, "g", 4, 1)).unwrap());
     group.ack_floor = 4;
+    group.floor_delivery = 1;
     group.ack_pending = 2;
     watch.update(vec![channel(6, vec![group.clone()])]);
     assert_eq!(
@@ -208,6 +214,7 @@ fn events_before_a_new_subscription_are_not_its_own() {
     // A subscription that starts at #N starts there.
     group.start = "#2".into();
     group.ack_floor = 0;
+    group.floor_delivery = 0;
     group.ack_pending = 5;
     watch.update(vec![channel(6, vec![group])]);
     assert_eq!(marks(&watch, 1..=2), [BeforeStart, Waiting]);
@@ -240,4 +247,102 @@ fn what_is_remembered_stays_bounded() {
     // Gone subscriptions are forgotten.
     watch.update(vec![channel(10_000, vec![])]);
     assert_eq!(watch.remembered(), 0);
+}
+
+/// A durable made while 12 events are stored, starting at new ones, was
+/// given none: they are before its start, not acked, though an older
+/// server reports its ack floor at #12 (nats-server 2.12 at 0). Its first
+/// event is its own; a view that first sees it after that ack cannot tell
+/// #1 to #13 apart (acked, or before its start) and says so.
+#[test]
+fn a_new_subscription_given_nothing_has_acked_nothing() {
+    use Mark::*;
+    for floor in [12, 0] {
+        let mut watch = Watch::default();
+        let mut late = sub("late", floor, 12, 0, 0);
+        late.start = "new".into();
+        late.floor_delivery = 0;
+        watch.update(vec![channel(12, vec![late.clone()])]);
+        assert_eq!(marks(&watch, 1..=12), [BeforeStart; 12], "floor {floor}");
+        // #13 published, delivered and acked.
+        late.delivered = 13;
+        late.ack_floor = 13;
+        late.floor_delivery = 1;
+        late.deliveries = 1;
+        watch.update(vec![channel(13, vec![late.clone()])]);
+        assert_eq!(
+            marks(&watch, 1..=13),
+            [&[BeforeStart; 12][..], &[Acked]].concat()
+        );
+        let mut later = Watch::default();
+        later.update(vec![channel(13, vec![late])]);
+        assert_eq!(marks(&later, 12..=13), [Unsure; 2]);
+        let c = &later.channels()[0];
+        let lane = later.lane(c, &c.subscriptions[0]);
+        assert_eq!(lane.unknown_start(), Some(13));
+    }
+}
+
+/// A redelivery stays marked while its event waits: #1 sent again (the
+/// counts say so: 1 of 1), then #2 and #3 delivered (1 of 3 redelivered):
+/// #1 is still `R`, the others wait. Acked, it turns acked. A NAKed event
+/// shows its delivery count, and keeps it.
+#[test]
+fn a_redelivery_stays_marked_while_its_event_waits() {
+    use Mark::*;
+    let mut watch = Watch::default();
+    watch.update(vec![channel(1, vec![sub("g", 0, 1, 1, 1)])]);
+    assert_eq!(marks(&watch, 1..=1), [Redelivered(None)]);
+    watch.update(vec![channel(3, vec![sub("g", 0, 3, 3, 1)])]);
+    assert_eq!(marks(&watch, 1..=3), [Redelivered(None), Waiting, Waiting]);
+    let c = &watch.channels()[0];
+    let lane = watch.lane(c, &c.subscriptions[0]);
+    assert_eq!(lane.redelivered_among_waiting(), None, "no longer unknown");
+    // #3 NAKed at its 2nd delivery: sent a 3rd time.
+    let nak = json("io.nats.jetstream.advisory.v1.nak", "g", 3, 2);
+    watch.notice(Notice::parse(&nak).unwrap());
+    watch.update(vec![channel(3, vec![sub("g", 0, 3, 3, 2)])]);
+    assert_eq!(
+        marks(&watch, 1..=3),
+        [Redelivered(None), Waiting, Redelivered(Some(3))]
+    );
+    // #1 acked: the floor passes it; the others stay as they were.
+    watch.update(vec![channel(3, vec![sub("g", 1, 3, 2, 1)])]);
+    assert_eq!(marks(&watch, 1..=3), [Acked, Waiting, Redelivered(Some(3))]);
+}
+
+/// The delivery count tells how many times the events redelivered were
+/// sent, while every event delivered since the start waits: 3 events, 6
+/// deliveries, all 3 redelivered: twice each (`R2`). A 7th delivery: one
+/// of them was sent 3 times, which one the counts do not say (`R`). One
+/// event sent again, then two more delivered (4 deliveries): `R2`, `▒`, `▒`.
+#[test]
+fn the_delivery_count_tells_how_many_times_where_it_can() {
+    use Mark::*;
+    let mut watch = Watch::default();
+    let mut g = sub("g", 0, 3, 3, 3);
+    g.deliveries = 6;
+    watch.update(vec![channel(3, vec![g.clone()])]);
+    assert_eq!(marks(&watch, 1..=3), [Redelivered(Some(2)); 3]);
+    g.deliveries = 7;
+    watch.update(vec![channel(3, vec![g])]);
+    assert_eq!(marks(&watch, 1..=3), [Redelivered(None); 3]);
+
+    let mut watch = Watch::default();
+    let mut g = sub("g", 0, 1, 1, 1);
+    g.deliveries = 2;
+    watch.update(vec![channel(1, vec![g])]);
+    assert_eq!(marks(&watch, 1..=1), [Redelivered(Some(2))]);
+    let mut g = sub("g", 0, 3, 3, 1);
+    g.deliveries = 4;
+    watch.update(vec![channel(3, vec![g])]);
+    assert_eq!(
+        marks(&watch, 1..=3),
+        [Redelivered(Some(2)), Waiting, Waiting]
+    );
+    // One of them acked out of order, unseen: the count is not theirs alone.
+    let mut g = sub("g", 0, 3, 2, 1);
+    g.deliveries = 4;
+    watch.update(vec![channel(3, vec![g])]);
+    assert!(!marks(&watch, 1..=3).contains(&Redelivered(Some(2))));
 }

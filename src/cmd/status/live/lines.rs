@@ -99,24 +99,30 @@ pub(super) fn banner<'a>(state: &State, palette: &Palette) -> Paragraph<'a> {
     }
 }
 
+/// A lane's first line: what the subscription is (its role and name),
+/// whether a listener is there now, where it started, its settings, and
+/// what its marks cannot show. Settings that do not fit are left out, the
+/// last first.
 pub(super) fn name_line<'a>(s: &SubscriptionStatus, lane: &Lane<'_>, width: u16) -> Line<'a> {
-    let mut about = Vec::new();
-    if let Some(group) = &s.queue_group {
-        about.push(if *group == s.name {
-            "queue group".to_owned()
-        } else {
-            format!("queue group {}", masked(group))
-        });
-    }
-    if s.durable {
-        about.push("durable".to_owned());
-    }
+    let name = masked(&s.name);
+    let role = match (&s.queue_group, s.durable) {
+        (Some(group), true) if *group == s.name => "durable queue group ".to_owned(),
+        (Some(group), false) if *group == s.name => "queue group ".to_owned(),
+        (Some(group), true) => format!("queue group {}, durable ", masked(group)),
+        (Some(group), false) => format!("queue group {}, subscription ", masked(group)),
+        (None, true) => "durable ".to_owned(),
+        (None, false) => "own listener ".to_owned(),
+    };
+    let mut about = vec![listeners(s)];
+    about.push(start_text(s, lane));
     about.push(format!("ack wait {}", duration::format(s.ack_wait())));
     if let Some(n) = s.max_deliver {
         about.push(format!("max deliver {n}"));
     }
-    about.push(format!("waiting {}", s.waiting));
     let mut note = String::new();
+    if let Some(floor) = lane.unknown_start() {
+        note.push_str(&format!("  ░ to #{floor}: acked or before start"));
+    }
     if let Some((n, of)) = lane.redelivered_among_waiting() {
         note.push_str(&format!(
             "  ▒ {n} of these {of} redelivered (which: unknown)"
@@ -128,17 +134,51 @@ pub(super) fn name_line<'a>(s: &SubscriptionStatus, lane: &Lane<'_>, width: u16)
             span.from, span.to, span.waiting, span.unknown
         ));
     }
-    let mut about = format!(" ({})", about.join(", "));
     // What the marks cannot show comes before the settings.
     let len = |text: &str| text.chars().count();
-    if len(&s.name) + len(&about) + len(&note) > usize::from(width) {
-        about.clear();
+    let text = |about: &[String]| format!(" ({})", about.join(", "));
+    while !about.is_empty()
+        && len(&role) + len(&name) + len(&text(&about)) + len(&note) > usize::from(width)
+    {
+        about.pop();
     }
+    let about = if about.is_empty() {
+        String::new()
+    } else {
+        text(&about)
+    };
     Line::from(vec![
-        Span::styled(masked(&s.name), Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(role),
+        Span::styled(name, Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(about),
         Span::raw(note),
     ])
+}
+
+/// Whether a listener is there now, as far as the server says: a pushed
+/// subscription (a listener's own, named after its client id) is bound to
+/// a listener or not; a pulled one (queue group, durable) has pull
+/// requests waiting, from its listeners, which the server does not name
+/// (each `listen` keeps one waiting while it runs).
+fn listeners(s: &SubscriptionStatus) -> String {
+    match (s.pushed, s.push_bound, s.waiting) {
+        (true, true, _) => "connected".to_owned(),
+        (true, false, _) => "not connected".to_owned(),
+        (false, _, 0) => "pull requests 0: no listener".to_owned(),
+        (false, _, n) => format!("pull requests {n}"),
+    }
+}
+
+/// Where it started: its start position, and the event that is, where
+/// known and not plain.
+fn start_text(s: &SubscriptionStatus, lane: &Lane<'_>) -> String {
+    let start = masked(&s.start);
+    match lane.start() {
+        Some(seq) if s.start != "all" && !s.start.starts_with('#') => {
+            format!("start {start}: #{seq}")
+        }
+        _ => format!("start {start}"),
+    }
 }
 
 pub(super) fn counts_line<'a>(s: &SubscriptionStatus, palette: &Palette) -> Line<'a> {
@@ -149,12 +189,17 @@ pub(super) fn counts_line<'a>(s: &SubscriptionStatus, palette: &Palette) -> Line
             format!("#{n}")
         }
     };
+    // Before its first delivery and its first ack, the delivered position
+    // and the floor stand for its start, not for a delivery or an ack (see
+    // `history::start`).
+    let delivered = if s.deliveries > 0 { s.delivered } else { 0 };
+    let floor = if s.has_acked() { s.ack_floor } else { 0 };
     Line::styled(
         format!(
             "{}delivered {}  ack floor {}  ack pending {}  redelivered {}  pending {}",
             " ".repeat(usize::from(MARGIN)),
-            seq(s.delivered),
-            seq(s.ack_floor),
+            seq(delivered),
+            seq(floor),
             s.ack_pending,
             s.redelivered,
             s.pending,
@@ -169,7 +214,7 @@ pub(super) fn legend<'a>(palette: &Palette) -> Line<'a> {
         (Mark::Waiting, "waiting"),
         (Mark::Redelivered(Some(2)), "redelivered"),
         (Mark::GivenUp(1), "given up"),
-        (Mark::Unsure, "acked or waiting"),
+        (Mark::Unsure, "unsure"),
         (Mark::NotDelivered, "pending"),
     ];
     let mut spans = Vec::new();

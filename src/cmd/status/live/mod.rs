@@ -69,18 +69,30 @@ pub async fn run(mut config: StatusConfig, signal: Signal) -> anyhow::Result<()>
         let _ = notes_tx.send(Update::Note(line.to_owned()));
     });
     // Connecting and the first read happen before the terminal is taken,
-    // so that their errors (no server, no such channel) print as usual.
+    // so that their errors (no server) print as usual. A channel named
+    // that has no stream yet is waited for, on screen.
     let client = config.connect.connect().await?;
     let js = async_nats::jetstream::new(client.clone());
     let only = config.channel.clone();
-    let channels = history::read(&js, only.as_ref()).await?;
-    let stream = only
-        .as_ref()
-        .and_then(|_| channels.first())
-        .map(|c| c.stream.clone());
-    let mut notices = Notices::subscribe(&client, stream.as_deref()).await?;
+    let (channels, stream) = match &only {
+        Some(channel) => match history::find_stream(&js, channel).await? {
+            Some(stream) => (
+                vec![history::read_stream(&js, &stream).await?],
+                Some(stream),
+            ),
+            None => (Vec::new(), None),
+        },
+        None => (history::read(&js, None).await?, None),
+    };
+    // The notices of the channel's stream, or of every stream's; none yet
+    // while the channel named has no stream.
+    let notices = match (&only, &stream) {
+        (Some(_), None) => None,
+        _ => Some(Notices::subscribe(&client, stream.as_deref()).await?),
+    };
 
     let mut state = State::new(channels, only.is_some(), config.connect.display_servers());
+    state.named = only.as_ref().map(|c| c.as_str().to_owned());
     state.no_color = crate::color::no_color();
 
     // The poller: twice a second whatever the view is doing, and at once
@@ -88,15 +100,17 @@ pub async fn run(mut config: StatusConfig, signal: Signal) -> anyhow::Result<()>
     let (shown_tx, mut shown) = tokio::sync::watch::channel(state.shown_stream());
     let poller = tokio::spawn({
         let (js, tx) = (js.clone(), tx.clone());
+        let mut stream = stream;
         async move {
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(REFRESH) => {}
                     changed = shown.changed() => if changed.is_err() { return },
                 }
-                let scope = match &stream {
-                    Some(stream) => Scope::Stream(stream.clone()),
-                    None => Scope::All {
+                let scope = match (&stream, &only) {
+                    (Some(stream), _) => Scope::Stream(stream.clone()),
+                    (None, Some(channel)) => Scope::Channel(channel.clone()),
+                    (None, None) => Scope::All {
                         shown: shown.borrow_and_update().clone(),
                     },
                 };
@@ -107,6 +121,13 @@ pub async fn run(mut config: StatusConfig, signal: Signal) -> anyhow::Result<()>
                         "the server did not answer within {POLL_TIMEOUT:?}"
                     )),
                 };
+                // Found at last: from now on, read as any channel named.
+                if let Ok(Polled {
+                    found: Some(found), ..
+                }) = &result
+                {
+                    stream = Some(found.clone());
+                }
                 if tx.send(Update::Polled(result)).is_err() {
                     return;
                 }
@@ -125,7 +146,7 @@ pub async fn run(mut config: StatusConfig, signal: Signal) -> anyhow::Result<()>
                     shown: &shown_tx,
                     problem: None,
                 };
-                view.run(&mut screen.terminal, &mut notices, &mut updates, signal)
+                view.run(&mut screen.terminal, notices, &mut updates, signal)
                     .await
             }
             Err(err) => Err(anyhow::Error::from(err).context("could not set up the terminal")),
@@ -153,7 +174,7 @@ impl View<'_> {
     async fn run(
         &mut self,
         terminal: &mut Terminal<CrosstermBackend<Stdout>>,
-        notices: &mut Notices,
+        mut notices: Option<Notices>,
         updates: &mut mpsc::UnboundedReceiver<Update>,
         mut signal: Signal,
     ) -> anyhow::Result<()> {
@@ -188,7 +209,7 @@ impl View<'_> {
                     Some(Err(err)) => return Err(anyhow::Error::from(err).context("could not read the keyboard")),
                     None => return Ok(()),
                 },
-                notice = notices.next(), if notices_open => match notice {
+                notice = next_notice(&mut notices), if notices_open => match notice {
                     Some(notice) => {
                         let poll_now = notice.kind == watch::NoticeKind::Changed;
                         self.state.watch.notice(notice);
@@ -201,6 +222,10 @@ impl View<'_> {
                 },
                 update = updates.recv() => match update {
                     Some(Update::Polled(Ok(polled))) => {
+                        // The channel named has a stream now: its notices.
+                        if let (None, Some(found)) = (&notices, &polled.found) {
+                            notices = Some(Notices::subscribe(self.client, Some(found)).await?);
+                        }
                         self.state.update_polled(polled);
                         // A channel gone or new may move the one shown.
                         self.show(self.state.shown_stream());
@@ -292,6 +317,15 @@ impl View<'_> {
             };
             let _ = tx.send(Update::Event(seq, result));
         });
+    }
+}
+
+/// The next notice; never, while there are none to follow (a channel named
+/// that has no stream yet).
+async fn next_notice(notices: &mut Option<Notices>) -> Option<watch::Notice> {
+    match notices {
+        Some(notices) => notices.next().await,
+        None => std::future::pending().await,
     }
 }
 

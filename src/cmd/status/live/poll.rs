@@ -4,6 +4,9 @@
 //! - A channel named (`status CHANNEL --live`): its stream, found once at
 //!   start, is all that is read: its info and its subscriptions, two
 //!   requests a poll.
+//! - A channel named that has no stream yet: the poll looks for it
+//!   (`STREAM.NAMES`), until the first event published on it makes it;
+//!   from then on, as above.
 //! - No channel: the view shows one channel at a time (Tab for the next).
 //!   Every channel's stored events come in one `STREAM.LIST` (per 256
 //!   channels), the subscriptions of the channel on screen only. Asking
@@ -15,6 +18,7 @@
 
 use async_nats::jetstream::Context;
 
+use nats_course_toolkit::channel::Channel;
 use nats_course_toolkit::history::{self, ChannelStatus};
 
 /// Which channels a poll reads.
@@ -22,6 +26,8 @@ use nats_course_toolkit::history::{self, ChannelStatus};
 pub enum Scope {
     /// The stream of the channel named on the command line.
     Stream(String),
+    /// The channel named on the command line, whose stream is not made yet.
+    Channel(Channel),
     /// Every channel; the subscriptions of this stream's only (the channel
     /// on screen), if any.
     All { shown: Option<String> },
@@ -34,6 +40,8 @@ pub struct Polled {
     /// The stream whose subscriptions were read, when not every one's
     /// were: the other channels' came back empty.
     pub fresh: Option<String>,
+    /// The stream of the channel named, when this poll found it.
+    pub found: Option<String>,
 }
 
 /// Reads what `scope` asks for.
@@ -42,10 +50,24 @@ pub async fn poll(js: &Context, scope: &Scope) -> anyhow::Result<Polled> {
         Scope::Stream(stream) => Polled {
             channels: vec![history::read_stream(js, stream).await?],
             fresh: None,
+            found: None,
+        },
+        Scope::Channel(channel) => match history::find_stream(js, channel).await? {
+            Some(stream) => Polled {
+                channels: vec![history::read_stream(js, &stream).await?],
+                fresh: None,
+                found: Some(stream),
+            },
+            None => Polled {
+                channels: Vec::new(),
+                fresh: None,
+                found: None,
+            },
         },
         Scope::All { shown } => Polled {
             channels: history::read_all_with_one(js, shown.as_deref()).await?,
             fresh: shown.clone(),
+            found: None,
         },
     })
 }
@@ -79,6 +101,10 @@ mod tests {
                     redelivered: 0,
                     pending: 0,
                     waiting: 0,
+                    deliveries: 1,
+                    floor_delivery: 1,
+                    pushed: false,
+                    push_bound: false,
                 })
                 .collect(),
         }
@@ -101,6 +127,7 @@ mod tests {
         state.update_polled(Polled {
             channels: vec![channel("A", &["a2"]), channel("B", &[]), channel("C", &[])],
             fresh: Some("A".into()),
+            found: None,
         });
         assert_eq!(names(&state, 0), ["a2"]);
         assert_eq!(names(&state, 1), ["b1", "b2"]);
@@ -109,6 +136,7 @@ mod tests {
         state.update_polled(Polled {
             channels: vec![channel("A", &[]), channel("B", &["b3"])],
             fresh: None,
+            found: None,
         });
         assert!(names(&state, 0).is_empty());
         assert_eq!(names(&state, 1), ["b3"]);

@@ -1,6 +1,7 @@
 //! What the live view shows: a plain struct, updated from the server's
 //! answers and from keys, drawn by [`super::draw`].
 
+use std::collections::{HashMap, HashSet};
 use std::ops::RangeInclusive;
 
 use nats_course_toolkit::history::watch::Watch;
@@ -51,6 +52,12 @@ pub struct State {
     pub no_color: bool,
     /// The server, as the user can read it (passwords masked).
     pub server: String,
+    /// The channel named on the command line, which may have no stream
+    /// yet: the view then waits for its first event.
+    pub named: Option<String>,
+    /// Each channel's lanes in the order they were first seen (a new one
+    /// at the end), by stream: the server lists them by name.
+    lane_order: HashMap<String, Vec<String>>,
 }
 
 /// The popup of one event's data.
@@ -81,14 +88,17 @@ impl State {
             banner: None,
             no_color: false,
             server,
+            named: None,
+            lane_order: HashMap::new(),
         };
         state.update(channels);
         state
     }
 
     /// Takes freshly polled infos.
-    pub fn update(&mut self, channels: Vec<ChannelStatus>) {
+    pub fn update(&mut self, mut channels: Vec<ChannelStatus>) {
         let stream = self.current().map(|c| c.stream.clone());
+        self.keep_lane_order(&mut channels);
         self.watch.update(channels);
         // Stay on the same channel if it is still there.
         let channels = self.watch.channels();
@@ -96,6 +106,31 @@ impl State {
             .and_then(|s| channels.iter().position(|c| c.stream == s))
             .unwrap_or(0);
         self.clamp();
+    }
+
+    /// Puts each channel's lanes in the order they were first seen, a new
+    /// one after the others; forgets those gone.
+    fn keep_lane_order(&mut self, channels: &mut [ChannelStatus]) {
+        self.lane_order
+            .retain(|stream, _| channels.iter().any(|c| c.stream == *stream));
+        for c in channels.iter_mut() {
+            let order = self.lane_order.entry(c.stream.clone()).or_default();
+            let present: HashSet<&str> = c.subscriptions.iter().map(|s| s.name.as_str()).collect();
+            order.retain(|name| present.contains(name.as_str()));
+            let seen: HashSet<String> = order.iter().cloned().collect();
+            for s in &c.subscriptions {
+                if !seen.contains(&s.name) {
+                    order.push(s.name.clone());
+                }
+            }
+            let place: HashMap<&str, usize> = order
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (name.as_str(), i))
+                .collect();
+            c.subscriptions
+                .sort_by_key(|s| place.get(s.name.as_str()).copied());
+        }
     }
 
     /// Takes a poll that read the subscriptions of `polled.fresh`'s
