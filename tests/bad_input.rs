@@ -476,6 +476,8 @@ fn every_bad_input_is_one_line_and_exit_2() {
         ("publish", &["-H", "Trace Id: 1"]),
         ("publish", &["-H", ": 1"]),
         ("publish", &["--header", "Nats-Msg-Id: 1"]),
+        // A value ending in spaces, which every NATS client trims on reading.
+        ("publish", &["-H", "Trace-Id: 42  "]),
         // Output modes that exclude each other.
         ("publish", &["--json", "--quiet"]),
         // A shell without completions; a context name that is not a file name.
