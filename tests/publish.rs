@@ -189,6 +189,33 @@ fn lines_from_a_file_are_pipelined_with_a_summary() {
     assert_eq!(server.event_data("TICKET_CREATED", 4321), r#"{"n":4321}"#);
 }
 
+/// A file that starts with a UTF-8 byte order mark (as Windows editors
+/// write it) is read, the mark skipped: with `--lines` and without.
+#[test]
+fn a_byte_order_mark_at_the_start_of_the_data_file_is_skipped() {
+    let server = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, "\u{feff}{\"id\":\"1\"}\r\n{\"id\":\"2\"}\r\n").unwrap();
+    let path = file.to_str().unwrap();
+    publish_ok(&server.url(), &["--data-file", path, "--lines"]);
+    let one = dir.path().join("event.json");
+    std::fs::write(&one, "\u{feff}{ \"id\": \"3\" }\r\n").unwrap();
+    publish_ok(&server.url(), &["--data-file", one.to_str().unwrap()]);
+    let piped = publish_piped(
+        &server.url(),
+        "\u{feff}{\"id\":\"4\"}\n",
+        &["--data-file", "-"],
+    );
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    for seq in 1..=4 {
+        assert_eq!(
+            server.event_data("TICKET_CREATED", seq),
+            format!(r#"{{"id":"{seq}"}}"#)
+        );
+    }
+}
+
 /// A bad line is a usage error naming its number, and nothing is published:
 /// no stream is even made.
 #[test]

@@ -72,7 +72,7 @@ impl DataFile {
             DataFile::Path(path) => read_event_file(&path.to_string_lossy()),
             DataFile::Stdin => {
                 let bytes = self.read(MAX_EVENT_BYTES, EVENT_LIMIT)?;
-                let text = String::from_utf8(bytes)
+                let text = String::from_utf8(without_bom(bytes))
                     .map_err(|_| "standard input is not UTF-8 text".to_owned())?;
                 if text.trim().is_empty() {
                     return Err("standard input is empty: pipe the event into it, \
@@ -94,8 +94,20 @@ impl DataFile {
             MAX_LINES_BYTES,
             "the most --lines reads (its events are all checked before the first is published)",
         )?;
-        event_lines(&bytes)
+        event_lines(&without_bom(bytes))
     }
+}
+
+/// The UTF-8 byte order mark that Windows editors write at the start of a
+/// file: not part of the JSON, so it is skipped.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The text without a leading byte order mark ([`BOM`]).
+fn without_bom(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+    }
+    bytes
 }
 
 pub(super) fn parse_data_file(text: &str) -> Result<DataFile, String> {
@@ -190,7 +202,7 @@ pub(super) fn parse_event_data(text: &str) -> Result<EventData, String> {
 /// ([`MAX_EVENT_BYTES`]), returned compacted.
 pub fn read_event_file(path: &str) -> Result<EventData, String> {
     let bytes = connection::read_at_most(Path::new(path), MAX_EVENT_BYTES, EVENT_LIMIT)?;
-    let text = String::from_utf8(bytes)
+    let text = String::from_utf8(without_bom(bytes))
         .map_err(|_| format!("cannot read {path}: it is not UTF-8 text"))?;
     let json = check_event_json(&text).map_err(|err| format!("{path}: {err}"))?;
     Ok(EventData {
@@ -313,6 +325,12 @@ mod tests {
             event_lines(b"\n \n").unwrap_err(),
             "no events: every line is empty"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        assert_eq!(without_bom(b"\xEF\xBB\xBF{}\n".to_vec()), b"{}\n");
+        assert_eq!(without_bom(b"{}".to_vec()), b"{}");
     }
 
     #[test]
