@@ -267,6 +267,116 @@ fn files_past_their_limit_are_usage_errors_naming_flag_and_limit() {
     );
 }
 
+/// The header block every event carries when no -H is given: the framing
+/// (`NATS/1.0\r\n`, `\r\n`) and `Nats-Msg-Id: <16 hex>-0\r\n`, for a
+/// single event.
+const ID_HEADERS: usize = 12 + "Nats-Msg-Id: ".len() + 16 + 2 + 2;
+
+/// A JSON event file of exactly `len` bytes, compact.
+fn event_file(dir: &std::path::Path, name: &str, len: usize) -> String {
+    let padding = len - r#"{"a":""}"#.len();
+    let path = dir.join(name);
+    std::fs::write(&path, format!(r#"{{"a":"{}"}}"#, "x".repeat(padding))).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// An event counts with its headers (the Nats-Msg-Id publish sets, and
+/// -H's) against the 1 MiB an event may be: one byte over is a usage error
+/// naming --data-file, before anything is published; at the limit it is
+/// stored (issue #29: 1,048,575 bytes met the client's raw "max payload
+/// size exceeded").
+#[test]
+fn an_event_over_1_mib_with_its_headers_is_a_usage_error() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    const MIB: usize = 1024 * 1024;
+    let trace = "Trace-Id: 42\r\n".len();
+    for (name, args, room) in [
+        ("plain", &[][..], MIB - ID_HEADERS),
+        (
+            "with -H",
+            &["-H", "Trace-Id: 42"][..],
+            MIB - ID_HEADERS - trace,
+        ),
+    ] {
+        let over = event_file(dir.path(), "over.json", room + 1);
+        let output = publish(&url, &[&["--data-file", &over][..], args].concat());
+        assert_usage_error(&output, "with its headers");
+        assert_usage_error(&output, "--data-file");
+        assert!(
+            server.stream_names().is_empty(),
+            "{name}: nothing published"
+        );
+        let lines = dir.path().join("over.jsonl");
+        std::fs::write(
+            &lines,
+            format!("{{}}\n{}\n", std::fs::read_to_string(&over).unwrap()),
+        )
+        .unwrap();
+        let output = publish(
+            &url,
+            &[
+                &["--data-file", lines.to_str().unwrap(), "--lines"][..],
+                args,
+            ]
+            .concat(),
+        );
+        assert_usage_error(&output, "line 2: the event is");
+        assert!(
+            server.stream_names().is_empty(),
+            "{name}: nothing published"
+        );
+    }
+    let output = publish(
+        &url,
+        &[
+            "--data-file",
+            &event_file(dir.path(), "issue.json", MIB - 1),
+        ],
+    );
+    assert_usage_error(&output, "--data-file");
+    for (args, room) in [
+        (&[][..], MIB - ID_HEADERS),
+        (&["-H", "Trace-Id: 42"][..], MIB - ID_HEADERS - trace),
+    ] {
+        let at = event_file(dir.path(), "at.json", room);
+        let output = publish(&url, &[&["--data-file", &at][..], args].concat());
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    assert_eq!(server.stream_event_count("TICKET_CREATED"), 2);
+}
+
+/// A server whose max_payload is below 1 MiB decides only once connected:
+/// one line naming --data-file and the server's limit, exit 1, nothing
+/// stored; an event that fits with its headers is stored.
+#[test]
+fn an_event_over_the_servers_max_payload_with_its_headers_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("server.conf");
+    std::fs::write(&conf, "max_payload: 4096\n").unwrap();
+    let server = NatsServer::start_with(&["-js", "-c", conf.to_str().unwrap()]);
+    let url = server.url();
+    let over = event_file(dir.path(), "over.json", 4096 - ID_HEADERS + 1);
+    let output = publish(&url, &["--data-file", &over]);
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with(&format!("Error: --data-file {over}: ")),
+        "{err}"
+    );
+    assert!(
+        err.contains("the 4096 bytes the server takes (its max_payload)"),
+        "{err}"
+    );
+    assert_eq!(server.stream_event_count("TICKET_CREATED"), 0);
+    let at = event_file(dir.path(), "at.json", 4096 - ID_HEADERS);
+    let output = publish(&url, &["--data-file", &at]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(server.stream_event_count("TICKET_CREATED"), 1);
+}
+
 /// Empty channels, whitespace and wildcards are usage errors, for both binaries.
 #[test]
 fn bad_channel_names_are_usage_errors() {

@@ -6,9 +6,11 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
+use async_nats::HeaderMap;
 use bytes::Bytes;
 
 use crate::connection;
+use crate::publish;
 
 /// The most events one `--count` may ask for.
 pub const MAX_COUNT: u64 = 1_000_000_000;
@@ -89,12 +91,14 @@ impl DataFile {
     /// at most 1 MiB, at most [`MAX_LINES_BYTES`] in all. Every line is
     /// checked before any is returned; a bad one is named by its number.
     /// The events are compacted into one buffer and share it.
-    pub fn read_lines(&self) -> Result<Vec<Bytes>, String> {
+    /// `headers` are those every event carries (`-H`): an event counts
+    /// with them, and its `Nats-Msg-Id`, against [`MAX_EVENT_BYTES`].
+    pub fn read_lines(&self, headers: &HeaderMap) -> Result<Vec<Bytes>, String> {
         let bytes = self.read(
             MAX_LINES_BYTES,
             "the most --lines reads (its events are all checked before the first is published)",
         )?;
-        event_lines(&without_bom(bytes))
+        event_lines(&without_bom(bytes), headers)
     }
 }
 
@@ -118,9 +122,33 @@ pub(super) fn parse_data_file(text: &str) -> Result<DataFile, String> {
     }
 }
 
+/// Checks that event `index` of a publish, `len` bytes of compact JSON, fits
+/// in [`MAX_EVENT_BYTES`] with its headers: the `Nats-Msg-Id` that makes
+/// publishing exactly once, and `headers` (`-H`).
+pub fn check_event_size(len: usize, headers: &HeaderMap, index: u64) -> Result<(), String> {
+    let total = len + publish::headers_size(headers, index);
+    if total as u64 <= MAX_EVENT_BYTES {
+        return Ok(());
+    }
+    let whose = if headers.is_empty() {
+        "its Nats-Msg-Id, which makes publishing exactly once"
+    } else {
+        "its Nats-Msg-Id, which makes publishing exactly once, and -H's"
+    };
+    Err(format!(
+        "the event is {len} bytes, and {total} bytes with its headers ({whose}): more than {}, \
+         {EVENT_LIMIT}; make it smaller",
+        connection::size(MAX_EVENT_BYTES)
+    ))
+}
+
 /// The events of `--lines`: one per non-empty line, compacted into one
-/// buffer that they share.
-pub fn event_lines(bytes: &[u8]) -> Result<Vec<Bytes>, String> {
+/// buffer that they share; each fits in [`MAX_EVENT_BYTES`] with its
+/// headers ([`check_event_size`]).
+pub fn event_lines(bytes: &[u8], headers: &HeaderMap) -> Result<Vec<Bytes>, String> {
+    // The most any event's headers take: only an event near the limit
+    // needs its own, exact, count.
+    let most_headers = publish::headers_size(headers, u64::MAX);
     let mut out = String::with_capacity(bytes.len());
     let mut ends = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -143,7 +171,13 @@ pub fn event_lines(bytes: &[u8]) -> Result<Vec<Bytes>, String> {
                 "more than {MAX_COUNT} events, the most one publish may send"
             ));
         }
+        let start = out.len();
         compact_into(&mut out, text);
+        let len = out.len() - start;
+        if (len + most_headers) as u64 > MAX_EVENT_BYTES {
+            check_event_size(len, headers, ends.len() as u64)
+                .map_err(|err| format!("line {number}: {err}"))?;
+        }
         ends.push(out.len());
     }
     if ends.is_empty() {
@@ -290,6 +324,10 @@ fn compact_into(out: &mut String, text: &str) {
 mod tests {
     use super::*;
 
+    fn event_lines_(bytes: &[u8]) -> Result<Vec<Bytes>, String> {
+        event_lines(bytes, &HeaderMap::new())
+    }
+
     #[test]
     fn compacts_json_keeping_key_order_and_strings() {
         assert_eq!(
@@ -307,22 +345,22 @@ mod tests {
 
     #[test]
     fn lines_are_events_sharing_one_buffer_blank_lines_skipped() {
-        let events = event_lines(b"{ \"a\": 1 }\r\n\n  \n{\"b\":[2, 3]}").unwrap();
+        let events = event_lines_(b"{ \"a\": 1 }\r\n\n  \n{\"b\":[2, 3]}").unwrap();
         assert_eq!(events, [&br#"{"a":1}"#[..], br#"{"b":[2,3]}"#]);
     }
 
     #[test]
     fn a_bad_line_is_named_by_its_number() {
-        let err = event_lines(b"{}\n\n[1]\n").unwrap_err();
+        let err = event_lines_(b"{}\n\n[1]\n").unwrap_err();
         assert_eq!(
             err,
             r#"line 3: an event's data must be a JSON object like {"id":"123"}, not an array"#
         );
-        let err = event_lines(b"{}\n{\"a\":}\n").unwrap_err();
+        let err = event_lines_(b"{}\n{\"a\":}\n").unwrap_err();
         assert!(err.starts_with("line 2: not valid JSON: "), "{err}");
         assert!(err.ends_with("at column 6"), "{err}");
         assert_eq!(
-            event_lines(b"\n \n").unwrap_err(),
+            event_lines_(b"\n \n").unwrap_err(),
             "no events: every line is empty"
         );
     }

@@ -158,9 +158,40 @@ enum Events {
     Each(Arc<[Bytes]>),
 }
 
-/// The room the `Nats-Msg-Id` header and the header block's framing take
-/// (`NATS/1.0`, the id of 16 hex digits, a dash and an index, line ends).
-const ID_HEADER_LEN: usize = 64;
+/// The framing of a header block: `NATS/1.0\r\n` before the headers,
+/// `\r\n` after them.
+const HEADER_FRAMING: usize = 10 + 2;
+
+/// The length of a batch's id prefix: 8 random bytes in hex.
+const ID_PREFIX_LEN: usize = 16;
+
+/// The bytes the header block of event `index` of a batch takes on the
+/// wire: the caller's `headers` and the `Nats-Msg-Id` (`{prefix}-{index}`),
+/// framed as async-nats writes them. The server's max_payload counts them
+/// together with the event's data.
+pub fn headers_size(headers: &HeaderMap, index: u64) -> usize {
+    header_block(own_headers_len(headers), index)
+}
+
+/// `Name: value\r\n` for every header of the caller's.
+fn own_headers_len(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .flat_map(|(name, values)| {
+            let name: &str = name.as_ref();
+            values
+                .iter()
+                .map(move |v| name.len() + v.as_str().len() + 4)
+        })
+        .sum()
+}
+
+/// [`headers_size`], given the caller's headers' length.
+fn header_block(own: usize, index: u64) -> usize {
+    let digits = index.checked_ilog10().map_or(1, |log| log as usize + 1);
+    let id = "Nats-Msg-Id".len() + 2 + ID_PREFIX_LEN + 1 + digits + 2;
+    HEADER_FRAMING + own + id
+}
 
 impl Batch {
     /// A batch of `payload` on `channel`, `count` times, with fresh ids.
@@ -190,16 +221,7 @@ impl Batch {
     /// The batch with these headers on every event, next to the
     /// `Nats-Msg-Id` it sets itself (a `Nats-Msg-Id` among them is replaced).
     pub fn with_headers(mut self, headers: HeaderMap) -> Batch {
-        self.headers_len = headers
-            .iter()
-            .flat_map(|(name, values)| {
-                // `Name: value\r\n`
-                let name: &str = name.as_ref();
-                values
-                    .iter()
-                    .map(move |v| name.len() + v.as_str().len() + 4)
-            })
-            .sum();
+        self.headers_len = own_headers_len(&headers);
         self.headers = headers;
         self
     }
@@ -222,27 +244,35 @@ impl Batch {
         }
     }
 
-    /// Fails when an event of the batch, with its headers, is larger than
-    /// the server takes (its max payload, 1 MiB unless configured otherwise).
+    /// Fails when an event of the batch, with its headers (its
+    /// `Nats-Msg-Id` and the caller's), is larger than the server takes
+    /// (its max payload, 1 MiB unless configured otherwise).
     pub fn check_size(&self, client: &Client) -> anyhow::Result<()> {
-        let largest = match &self.events {
-            Events::Repeat(payload) => payload.len(),
-            Events::Each(payloads) => payloads.iter().map(Bytes::len).max().unwrap_or(0),
-        };
         let max = client.server_info().max_payload;
-        let headers = if self.headers.is_empty() {
-            0
-        } else {
-            self.headers_len + ID_HEADER_LEN
+        // The largest event on the wire, and its index.
+        let (index, data) = match &self.events {
+            Events::Repeat(payload) => (self.count.saturating_sub(1), payload.len()),
+            Events::Each(payloads) => (0u64..)
+                .zip(payloads.iter().map(Bytes::len))
+                .max_by_key(|&(i, len)| len + header_block(self.headers_len, i))
+                .unwrap_or((0, 0)),
         };
-        if largest + headers > max {
-            let with = if headers > 0 {
-                format!(" (with {headers} bytes of headers)")
+        let headers = header_block(self.headers_len, index);
+        if data + headers > max {
+            let which = match &self.events {
+                Events::Repeat(_) => "the event".to_owned(),
+                Events::Each(_) => format!("event {} of {}", index + 1, self.count),
+            };
+            let whose = if self.headers_len > 0 {
+                "its Nats-Msg-Id, which makes publishing exactly once, and the headers given"
             } else {
-                String::new()
+                "its Nats-Msg-Id, which makes publishing exactly once"
             };
             bail!(
-                "the event is {largest} bytes{with}, more than the {max} bytes the server takes (its max_payload)",
+                "{which} is {data} bytes, and {total} bytes with its headers ({whose}): more than \
+                 the {max} bytes the server takes (its max_payload). Make it smaller, or raise the \
+                 server's max_payload",
+                total = data + headers,
             );
         }
         Ok(())

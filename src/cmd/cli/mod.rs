@@ -41,7 +41,8 @@ mod status;
 mod values;
 
 pub use crate::cmd::event_data::{
-    DataFile, EventData, MAX_LINES_BYTES, check_event_json, event_lines, read_event_file,
+    DataFile, EventData, MAX_LINES_BYTES, check_event_json, check_event_size, event_lines,
+    read_event_file,
 };
 pub use crate::cmd::event_data::{MAX_COUNT, MAX_EVENT_BYTES};
 use crate::cmd::event_data::{parse_data_file, parse_event_data};

@@ -103,17 +103,33 @@ impl PublishArgs {
                 ),
             )
         };
-        let (json, lines) = match (self.data, &self.data_file) {
-            (Some(data), _) => (data.json, None),
-            (None, Some(file)) if self.lines => {
-                let lines = file.read_lines().map_err(|err| bad_file(file, err))?;
-                (String::new(), Some(lines))
+        // An event counts with its headers against the 1 MiB an event may
+        // be: the last of --count's has the longest Nats-Msg-Id.
+        let fits = |json: &str| check_event_size(json.len(), &headers, self.count - 1);
+        let (json, lines, source) = match (self.data, &self.data_file) {
+            (Some(data), _) => {
+                fits(&data.json).map_err(|err| {
+                    PublishArgs::command()
+                        .error(ErrorKind::ValueValidation, format!("--data: {err}"))
+                })?;
+                (data.json, None, "--data".to_owned())
             }
-            (None, Some(file)) => (
-                file.read_event().map_err(|err| bad_file(file, err))?.json,
-                None,
-            ),
-            (None, None) => (TicketCreated::seed().to_json(), None),
+            (None, Some(file)) if self.lines => {
+                let lines = file
+                    .read_lines(&headers)
+                    .map_err(|err| bad_file(file, err))?;
+                (
+                    String::new(),
+                    Some(lines),
+                    format!("--data-file {}", file.shown()),
+                )
+            }
+            (None, Some(file)) => {
+                let json = file.read_event().map_err(|err| bad_file(file, err))?.json;
+                fits(&json).map_err(|err| bad_file(file, err))?;
+                (json, None, format!("--data-file {}", file.shown()))
+            }
+            (None, None) => (TicketCreated::seed().to_json(), None, "-H".to_owned()),
         };
         let output = if self.json {
             Output::Json
@@ -137,6 +153,7 @@ impl PublishArgs {
             payload: Bytes::from(json),
             lines,
             headers,
+            source,
             data_file,
             watch,
             output,

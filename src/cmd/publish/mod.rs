@@ -41,6 +41,9 @@ pub struct PublishConfig {
     pub lines: Option<Vec<Bytes>>,
     /// `-H`: headers every event carries.
     pub headers: HeaderMap,
+    /// The flag the event's data came from, for errors: `--data`,
+    /// `--data-file PATH`, or `-H` (the default event, with headers).
+    pub source: String,
     /// The file the data came from, read again on each save in watch mode.
     pub data_file: Option<PathBuf>,
     /// How many copies of the event to publish.
@@ -183,7 +186,7 @@ pub async fn run(
     let batch = config.batch(config.payload.clone());
     if let Err(err) = batch.check_size(&client) {
         close(client).await;
-        return Err(err);
+        return Err(err.context(config.source.clone()));
     }
     let progress = Progress::new(
         config.count,

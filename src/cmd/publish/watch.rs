@@ -90,7 +90,7 @@ pub async fn run(
                 writeln!(
                     errors,
                     "Error: {}. Nothing published; still watching",
-                    error_line(&err)
+                    error_line(&err.context(config.source.clone()))
                 )?;
                 pending = None;
                 continue;
