@@ -10,7 +10,7 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 
 use crate::connection;
-use crate::publish;
+use crate::publish::{self, Packed};
 
 /// The most events one `--count` may ask for.
 pub const MAX_COUNT: u64 = 1_000_000_000;
@@ -93,12 +93,12 @@ impl DataFile {
     /// The events are compacted into one buffer and share it.
     /// `headers` are those every event carries (`-H`): an event counts
     /// with them, and its `Nats-Msg-Id`, against [`MAX_EVENT_BYTES`].
-    pub fn read_lines(&self, headers: &HeaderMap) -> Result<Vec<Bytes>, String> {
+    pub fn read_lines(&self, headers: &HeaderMap) -> Result<Packed, String> {
         let bytes = self.read(
             MAX_LINES_BYTES,
             "the most --lines reads (its events are all checked before the first is published)",
         )?;
-        event_lines(&without_bom(bytes), headers)
+        event_lines(without_bom(bytes), headers)
     }
 }
 
@@ -142,19 +142,30 @@ pub fn check_event_size(len: usize, headers: &HeaderMap, index: u64) -> Result<(
     ))
 }
 
-/// The events of `--lines`: one per non-empty line, compacted into one
-/// buffer that they share; each fits in [`MAX_EVENT_BYTES`] with its
-/// headers ([`check_event_size`]).
-pub fn event_lines(bytes: &[u8], headers: &HeaderMap) -> Result<Vec<Bytes>, String> {
+/// The events of `--lines`: one per non-empty line, each checked, then
+/// compacted where it stands in `bytes` (compacting only shortens), which
+/// becomes their shared buffer: the memory of the file, and 4 bytes per
+/// event. Each fits in [`MAX_EVENT_BYTES`] with its headers
+/// ([`check_event_size`]).
+pub fn event_lines(mut bytes: Vec<u8>, headers: &HeaderMap) -> Result<Packed, String> {
     // The most any event's headers take: only an event near the limit
     // needs its own, exact, count.
     let most_headers = publish::headers_size(headers, u64::MAX);
-    let mut out = String::with_capacity(bytes.len());
-    let mut ends = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let number = i + 1;
+    let mut ends: Vec<u32> = Vec::new();
+    // Compacted events are written at `write`, lines read from `read`.
+    let (mut read, mut write) = (0, 0);
+    let mut number = 0;
+    while read <= bytes.len() {
+        number += 1;
+        let end = bytes[read..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |at| read + at);
+        let next = end + 1;
+        let line = &bytes[read..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
+            read = next;
             continue;
         }
         if line.len() as u64 > MAX_EVENT_BYTES {
@@ -171,28 +182,49 @@ pub fn event_lines(bytes: &[u8], headers: &HeaderMap) -> Result<Vec<Bytes>, Stri
                 "more than {MAX_COUNT} events, the most one publish may send"
             ));
         }
-        let start = out.len();
-        compact_into(&mut out, text);
-        let len = out.len() - start;
+        let line = read..read + line.len();
+        let start = write;
+        write = compact_within(&mut bytes, line, write);
+        let len = write - start;
         if (len + most_headers) as u64 > MAX_EVENT_BYTES {
             check_event_size(len, headers, ends.len() as u64)
                 .map_err(|err| format!("line {number}: {err}"))?;
         }
-        ends.push(out.len());
+        // At most MAX_LINES_BYTES (256 MiB): an end fits in a u32.
+        ends.push(u32::try_from(write).map_err(|_| "the lines are larger than 4 GiB".to_owned())?);
+        read = next;
     }
     if ends.is_empty() {
         return Err("no events: every line is empty".to_owned());
     }
-    let data = Bytes::from(out);
-    let mut start = 0;
-    Ok(ends
-        .into_iter()
-        .map(|end| {
-            let event = data.slice(start..end);
-            start = end;
-            event
-        })
-        .collect())
+    bytes.truncate(write);
+    Ok(Packed::new(Bytes::from(bytes), ends).expect("ends in order, within the buffer"))
+}
+
+/// [`compact_into`] within one buffer: the valid JSON at `from` is written
+/// compacted at `to` (at most `from.start`), returning where it ends. Bytes
+/// of multi-byte characters are never a quote, backslash or ASCII space.
+fn compact_within(buf: &mut [u8], from: std::ops::Range<usize>, to: usize) -> usize {
+    let (mut in_string, mut escaped) = (false, false);
+    let mut write = to;
+    for read in from {
+        let b = buf[read];
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b.is_ascii_whitespace() {
+            continue;
+        } else {
+            in_string = b == b'"';
+        }
+        buf[write] = b;
+        write += 1;
+    }
+    write
 }
 
 /// Checks that one line is a JSON object, without building it: a line of
@@ -325,7 +357,8 @@ mod tests {
     use super::*;
 
     fn event_lines_(bytes: &[u8]) -> Result<Vec<Bytes>, String> {
-        event_lines(bytes, &HeaderMap::new())
+        let packed = event_lines(bytes.to_vec(), &HeaderMap::new())?;
+        Ok((0..packed.len()).map(|i| packed.get(i)).collect())
     }
 
     #[test]
@@ -347,6 +380,12 @@ mod tests {
     fn lines_are_events_sharing_one_buffer_blank_lines_skipped() {
         let events = event_lines_(b"{ \"a\": 1 }\r\n\n  \n{\"b\":[2, 3]}").unwrap();
         assert_eq!(events, [&br#"{"a":1}"#[..], br#"{"b":[2,3]}"#]);
+        let events =
+            event_lines_("{ \"s\": \"a \\\" b\", \"é\" : \"\\\\\" }\n{}\n".as_bytes()).unwrap();
+        assert_eq!(
+            events,
+            ["{\"s\":\"a \\\" b\",\"é\":\"\\\\\"}".as_bytes(), b"{}"]
+        );
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //! [`Publisher`](crate::Publisher) alike.
 //!
 //! A batch is one event sent `count` times ([`Batch::new`], `publish
-//! --count`), or a sequence of events sent in order ([`Batch::each`],
+//! --count`), or a sequence of events sent in order ([`Batch::each`]; for
+//! millions of small events, packed in one buffer, [`Batch::packed`],
 //! `publish --lines`); either may carry headers of the caller's
 //! ([`Batch::with_headers`]) next to its `Nats-Msg-Id`.
 
@@ -33,9 +34,11 @@ use crate::channel::{Channel, ClusterWait, jetstream_error};
 use crate::connection::connect_count;
 use crate::notes::Notes;
 
+mod packed;
 mod send;
 mod window;
 
+pub use packed::Packed;
 pub use window::Window;
 
 /// How many events may wait for their ack at once.
@@ -156,6 +159,8 @@ enum Events {
     Repeat(Bytes),
     /// Event `i` is the `i`th of these.
     Each(Arc<[Bytes]>),
+    /// Event `i` is the `i`th of these, in one buffer.
+    Packed(Packed),
 }
 
 /// The framing of a header block: `NATS/1.0\r\n` before the headers,
@@ -207,6 +212,13 @@ impl Batch {
         Batch::of(channel, Events::Each(payloads.into()), count)
     }
 
+    /// A batch of these events on `channel`, sent and stored in this
+    /// order, with fresh ids: [`Batch::each`] without a [`Bytes`] per event.
+    pub fn packed(channel: Channel, events: Packed) -> Batch {
+        let count = events.len() as u64;
+        Batch::of(channel, Events::Packed(events), count)
+    }
+
     fn of(channel: Channel, events: Events, count: u64) -> Batch {
         Batch {
             channel,
@@ -236,11 +248,12 @@ impl Batch {
         self.count == 0
     }
 
-    /// Event `i`'s data.
-    fn payload(&self, i: u64) -> &Bytes {
+    /// Event `i`'s data, sharing the batch's bytes (no copy).
+    fn payload(&self, i: u64) -> Bytes {
         match &self.events {
-            Events::Repeat(payload) => payload,
-            Events::Each(payloads) => &payloads[i as usize],
+            Events::Repeat(payload) => payload.clone(),
+            Events::Each(payloads) => payloads[i as usize].clone(),
+            Events::Packed(packed) => packed.get(i as usize),
         }
     }
 
@@ -250,18 +263,24 @@ impl Batch {
     pub fn check_size(&self, client: &Client) -> anyhow::Result<()> {
         let max = client.server_info().max_payload;
         // The largest event on the wire, and its index.
+        let largest = |sizes: &mut dyn Iterator<Item = usize>| {
+            (0u64..)
+                .zip(sizes)
+                .max_by_key(|&(i, len)| len + header_block(self.headers_len, i))
+                .unwrap_or((0, 0))
+        };
         let (index, data) = match &self.events {
             Events::Repeat(payload) => (self.count.saturating_sub(1), payload.len()),
-            Events::Each(payloads) => (0u64..)
-                .zip(payloads.iter().map(Bytes::len))
-                .max_by_key(|&(i, len)| len + header_block(self.headers_len, i))
-                .unwrap_or((0, 0)),
+            Events::Each(payloads) => largest(&mut payloads.iter().map(Bytes::len)),
+            Events::Packed(packed) => largest(&mut packed.sizes()),
         };
         let headers = header_block(self.headers_len, index);
         if data + headers > max {
             let which = match &self.events {
                 Events::Repeat(_) => "the event".to_owned(),
-                Events::Each(_) => format!("event {} of {}", index + 1, self.count),
+                Events::Each(_) | Events::Packed(_) => {
+                    format!("event {} of {}", index + 1, self.count)
+                }
             };
             let whose = if self.headers_len > 0 {
                 "its Nats-Msg-Id, which makes publishing exactly once, and the headers given"

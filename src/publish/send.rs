@@ -331,7 +331,7 @@ impl Batch {
                 subject.clone(),
                 format!("{inbox}.{i}"),
                 headers,
-                self.payload(i).clone(),
+                self.payload(i),
             )
             .await
             .context("could not send the event")

@@ -19,7 +19,7 @@ use crate::cmd::pipe::UntilClosed;
 use crate::cmd::progress::Progress;
 use crate::connection::{ConnectConfig, close};
 use crate::mask::Masked;
-use crate::publish::{self as exactly_once, Batch, Stored};
+use crate::publish::{self as exactly_once, Batch, Packed, Stored};
 
 mod watch;
 
@@ -38,7 +38,7 @@ pub struct PublishConfig {
     /// The event's data: compact JSON (unused with `lines`).
     pub payload: Bytes,
     /// `--lines`: the events, in order, each compact JSON; `count` is their number.
-    pub lines: Option<Vec<Bytes>>,
+    pub lines: Option<Packed>,
     /// `-H`: headers every event carries.
     pub headers: HeaderMap,
     /// The flag the event's data came from, for errors: `--data`,
@@ -70,7 +70,7 @@ impl PublishConfig {
     /// The batch of this config's events (or of `payload`, in watch mode).
     pub fn batch(&self, payload: Bytes) -> Batch {
         let batch = match &self.lines {
-            Some(lines) => Batch::each(self.channel.clone(), lines.clone()),
+            Some(lines) => Batch::packed(self.channel.clone(), lines.clone()),
             None => Batch::new(self.channel.clone(), payload, self.count),
         };
         if self.headers.is_empty() {
