@@ -223,7 +223,10 @@ fn a_byte_order_mark_at_the_start_of_the_data_file_is_skipped() {
 /// (SIGINT) once its first events are stored; its peak is the kernel's
 /// account of the child (`wait4`).
 #[test]
-#[expect(clippy::zombie_processes, reason = "reaped by wait4, which reads its peak")]
+#[expect(
+    clippy::zombie_processes,
+    reason = "reaped by wait4, which reads its peak"
+)]
 fn lines_hold_their_events_in_about_the_memory_of_the_file() {
     use std::io::Read as _;
     const SIZE: usize = 64 * 1024 * 1024;

@@ -56,6 +56,21 @@ pub const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 /// After a stop (Ctrl-C), how long the events in flight may take to be confirmed.
 pub const STOP_WAIT: Duration = Duration::from_secs(5);
 
+/// Publishing gave up: no event was confirmed for [`GIVE_UP_AFTER`]. The
+/// server has been silent that long, so closing the connection gracefully
+/// (sending what the client still buffers) would only make the caller wait
+/// longer: drop the client instead.
+#[derive(Debug)]
+pub struct GaveUp(String);
+
+impl std::fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GaveUp {}
+
 /// One event stored, as its ack said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stored {

@@ -19,7 +19,7 @@ use crate::cmd::pipe::UntilClosed;
 use crate::cmd::progress::Progress;
 use crate::connection::{ConnectConfig, close};
 use crate::mask::Masked;
-use crate::publish::{self as exactly_once, Batch, Packed, Stored};
+use crate::publish::{self as exactly_once, Batch, GaveUp, Packed, Stored};
 
 mod watch;
 
@@ -199,7 +199,12 @@ pub async fn run(
         })
         .await;
     progress.finish();
-    close(client).await;
+    match &result {
+        // The server has not answered for GIVE_UP_AFTER: waiting for it to
+        // take what the client buffers would only push the error back.
+        Err(err) if err.is::<GaveUp>() => drop(client),
+        _ => close(client).await,
+    }
     let published = result?;
     if config.count > MAX_LINES {
         writeln!(
