@@ -54,6 +54,88 @@ fn reuses_a_stream_that_already_captures_the_channel() {
     assert_eq!(server.stream_event_count("MY_EVENTS"), 1);
 }
 
+/// Makes the stream `MY_EVENTS` for `ticket:created` as someone else would,
+/// with this duplicate window.
+fn make_stream_with_window(server: &NatsServer, window: std::time::Duration) {
+    server.with_js(|js| async move {
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: "MY_EVENTS".into(),
+            subjects: vec!["ticket:created".into()],
+            duplicate_window: window,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    });
+}
+
+/// A reused stream whose duplicate window is shorter than the 30 s publish
+/// may send copies for: one warning line on stderr naming the stream, its
+/// window and how to widen it; the event is published all the same. A
+/// window of 30 s or more gets no warning.
+#[test]
+fn a_reused_stream_with_a_short_duplicate_window_is_warned_about() {
+    use std::time::Duration;
+    let server = NatsServer::start();
+    make_stream_with_window(&server, Duration::from_millis(100));
+    let output = common::publish(&server.url(), &[]);
+    let err = text(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("Warning: the stream MY_EVENTS, which stores channel ticket:created, ")
+            && err.contains(" within 100ms ")
+            && err.contains("nats stream edit MY_EVENTS --dupe-window 2m"),
+        "{err}"
+    );
+    assert_eq!(server.stream_event_count("MY_EVENTS"), 1);
+    let quiet = common::publish(&server.url(), &["--quiet"]);
+    assert!(
+        quiet.status.success() && quiet.stderr.is_empty(),
+        "{}",
+        text(&quiet.stderr)
+    );
+
+    let server = NatsServer::start();
+    make_stream_with_window(&server, Duration::from_secs(30));
+    let output = common::publish(&server.url(), &[]);
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+/// With such a stream, events sent again after the server went silent
+/// (SIGSTOP, then SIGCONT) are not claimed to be "stored once": the
+/// summary says that some may be stored twice (issue #29: 1693 events
+/// stored twice under that claim).
+#[test]
+fn events_sent_again_to_a_short_window_are_not_claimed_stored_once() {
+    let server = NatsServer::start();
+    make_stream_with_window(&server, std::time::Duration::from_millis(100));
+    let publish = common::Running::publish(&server.url(), &["--count", "500000"]);
+    publish.wait_until("some events stored", |_| {
+        server.stream_event_count("MY_EVENTS") > 1000
+    });
+    server.signal("STOP");
+    // Said just before the events in flight are sent again.
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        publish.wait_for_stderr("JetStream is not ready yet")
+    }));
+    server.signal("CONT");
+    waited.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let output = publish.finish();
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        stdout.contains(" events were sent again after a lost connection; the stream MY_EVENTS \
+                         drops copies only within 100ms (its duplicate window), so some may be stored twice"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("stored once"), "{stdout}");
+}
+
 /// `--count N` stores N events, each confirmed, and prints a summary line
 /// instead of N lines.
 #[test]

@@ -113,14 +113,36 @@ impl Published {
     }
 }
 
+/// The channel's stream, as [`prepare`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The stream's name.
+    pub stream: String,
+    /// Its duplicate window: a copy of an event (the same `Nats-Msg-Id`)
+    /// that arrives within it of the first is dropped.
+    pub duplicate_window: Duration,
+}
+
+impl Prepared {
+    /// Whether the stream drops every copy a publish may send: copies of an
+    /// event go out for up to [`GIVE_UP_AFTER`] after it. A stream made
+    /// here keeps JetStream's default, 2 minutes; one made by someone else
+    /// (`nats stream add --dupe-window 100ms`) may keep less, and then an
+    /// event sent again after a lost connection may be stored twice.
+    pub fn exactly_once(&self) -> bool {
+        self.duplicate_window >= GIVE_UP_AFTER
+    }
+}
+
 /// Makes sure the channel's stream exists and confirms what it stores, so
-/// that publishing can be exactly once: the start of every publish.
+/// that publishing can be exactly once: the start of every publish. Says
+/// how long the stream drops copies ([`Prepared::exactly_once`]).
 pub async fn prepare(
     client: &Client,
     channel: &Channel,
     replicas: usize,
     notes: &Notes,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Prepared> {
     let js = async_nats::jetstream::new(client.clone());
     // One wait for a settling cluster (its stream leader just died, say),
     // shared by both requests.
@@ -141,14 +163,18 @@ pub async fn prepare(
             }
         }
     };
-    if info.cached_info().config.no_ack {
+    let config = &info.cached_info().config;
+    if config.no_ack {
         bail!(
             "the stream {stream}, which stores channel {channel}, does not confirm what it stores \
              (it was made with no_ack), so publish cannot tell whether an event is stored. \
              Publish to a channel that no such stream captures, or turn no_ack off on {stream}",
         );
     }
-    Ok(())
+    Ok(Prepared {
+        duplicate_window: config.duplicate_window,
+        stream,
+    })
 }
 
 /// `count` copies of one event, or a sequence of events, each with its

@@ -18,8 +18,9 @@ use crate::channel::Channel;
 use crate::cmd::pipe::UntilClosed;
 use crate::cmd::progress::Progress;
 use crate::connection::{ConnectConfig, close};
+use crate::duration;
 use crate::mask::Masked;
-use crate::publish::{self as exactly_once, Batch, GaveUp, Packed, Stored};
+use crate::publish::{self as exactly_once, Batch, GaveUp, Packed, Prepared, Stored};
 
 mod watch;
 
@@ -182,7 +183,7 @@ pub async fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let mut report = Report::new(&config, out);
-    let client = connect(&config, report.status()).await?;
+    let (client, stream) = connect(&config, report.status()).await?;
     let batch = config.batch(config.payload.clone());
     if let Err(err) = batch.check_size(&client) {
         close(client).await;
@@ -217,9 +218,19 @@ pub async fn run(
         )?;
     }
     if published.retried > 0 {
+        // Stored once only if the stream dropped every copy (see `connect`'s warning).
+        let once = if stream.exactly_once() {
+            "each is stored once".to_owned()
+        } else {
+            format!(
+                "the stream {} drops copies only within {} (its duplicate window), so some may be stored twice",
+                stream.stream,
+                duration::format(stream.duplicate_window)
+            )
+        };
         writeln!(
             report.status(),
-            "{} events were sent again after a lost connection; each is stored once",
+            "{} events were sent again after a lost connection; {once}",
             published.retried
         )?;
     }
@@ -229,16 +240,27 @@ pub async fn run(
 
 /// Connects as the course's publisher does, and makes sure the channel's
 /// stream exists and confirms what it stores: the start of both `publish`
-/// and `publish --watch`.
-pub async fn connect(config: &PublishConfig, out: &mut dyn Write) -> anyhow::Result<Client> {
+/// and `publish --watch`. A stream whose duplicate window is too short for
+/// exactly once gets one warning line on stderr (not with `--quiet`).
+pub async fn connect(
+    config: &PublishConfig,
+    out: &mut dyn Write,
+) -> anyhow::Result<(Client, Prepared)> {
     let client = config.connect.connect().await?;
     writeln!(out, "Publisher connected to NATS")?;
-    exactly_once::prepare(
-        &client,
-        &config.channel,
-        config.replicas,
-        &config.connect.notes,
-    )
-    .await?;
-    Ok(client)
+    let notes = &config.connect.notes;
+    let stream = exactly_once::prepare(&client, &config.channel, config.replicas, notes).await?;
+    if !stream.exactly_once() {
+        notes.say(format_args!(
+            "Warning: the stream {name}, which stores channel {channel}, drops a copy of an event \
+             only within {window} of the first (its duplicate window), and publish may send copies \
+             for up to {deadline} after a lost connection: such an event may be stored twice. \
+             Widen the window: nats stream edit {name} --dupe-window 2m",
+            name = stream.stream,
+            channel = config.channel,
+            window = duration::format(stream.duplicate_window),
+            deadline = duration::format(exactly_once::GIVE_UP_AFTER),
+        ));
+    }
+    Ok((client, stream))
 }

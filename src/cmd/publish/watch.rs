@@ -65,9 +65,9 @@ pub async fn run(
     }
     let mut saves = Saves::watch(&config.watch)?;
     let client = if json {
-        publish::connect(&config, errors).await?
+        publish::connect(&config, errors).await?.0
     } else {
-        publish::connect(&config, out).await?
+        publish::connect(&config, out).await?.0
     };
     let names: Vec<String> = config
         .watch
