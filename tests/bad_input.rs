@@ -377,6 +377,109 @@ fn an_event_over_the_servers_max_payload_with_its_headers_is_refused() {
     assert_eq!(server.stream_event_count("TICKET_CREATED"), 1);
 }
 
+/// A writer process, killed when the test ends, however it ends: one that
+/// waits to open a FIFO nobody reads would wait forever.
+struct Writer(std::process::Child);
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Makes a FIFO at `path` (`mkfifo`).
+fn mkfifo(path: &std::path::Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A FIFO or a standard input whose writer keeps it open without writing:
+/// `--data-file` gives up after `--read-timeout` without a byte, with one
+/// line naming the flags, exit 2, nothing published (issue #29: it waited
+/// forever).
+#[test]
+fn a_data_file_that_never_closes_gives_up_after_read_timeout() {
+    let url = dead_url();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("events.fifo");
+    mkfifo(&fifo);
+    // A writer that opens the FIFO and never writes or closes it.
+    let writer = Writer(
+        Command::new("sh")
+            .args(["-c", r#"exec sleep 120 > "$0""#])
+            .arg(&fifo)
+            .spawn()
+            .unwrap(),
+    );
+    let fifo = fifo.to_str().unwrap();
+    for args in [
+        &["--data-file", fifo][..],
+        &["--data-file", fifo, "--lines"][..],
+    ] {
+        let output = publish(&url, &[args, &["--read-timeout", "500ms"]].concat());
+        assert_usage_error(&output, &format!("nothing came from {fifo} for 500ms"));
+        assert_usage_error(&output, "--read-timeout");
+    }
+    drop(writer);
+    // Standard input: a pipe whose writing end this test holds open.
+    use std::process::Stdio;
+    let args = ["--data-file", "-", "--read-timeout", "500ms"];
+    let mut child = common::command(env!("CARGO_BIN_EXE_publish"), &url, &args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let held = child.stdin.take();
+    let exited = common::poll(common::DEADLINE, Duration::from_millis(50), || {
+        child.try_wait().unwrap()
+    });
+    drop(held);
+    if exited.is_none() {
+        child.kill().unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(exited.is_some(), "publish --data-file - still waits");
+    assert_usage_error(&output, "nothing came from standard input for 500ms");
+}
+
+/// The deadline counts from the last bytes that came: a writer that keeps
+/// writing, slowly, is waited for past it.
+#[test]
+fn a_slow_writer_that_keeps_writing_is_waited_for() {
+    let server = common::NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("event.fifo");
+    mkfifo(&fifo);
+    // 8 spaces a quarter second apart, then the event: 2 s in all.
+    let writer = Writer(
+        Command::new("sh")
+            .args([
+                "-c",
+                r#"exec > "$0"; for i in 1 2 3 4 5 6 7 8; do printf ' '; sleep 0.25; done; echo '{"id":"9"}'"#,
+            ])
+            .arg(&fifo)
+            .spawn()
+            .unwrap(),
+    );
+    let output = publish(
+        &server.url(),
+        &[
+            "--data-file",
+            fifo.to_str().unwrap(),
+            "--read-timeout",
+            "1500ms",
+        ],
+    );
+    drop(writer);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(server.event_data("TICKET_CREATED", 1), r#"{"id":"9"}"#);
+}
+
 /// Empty channels, whitespace and wildcards are usage errors, for both binaries.
 #[test]
 fn bad_channel_names_are_usage_errors() {

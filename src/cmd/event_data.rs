@@ -5,10 +5,12 @@
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use async_nats::HeaderMap;
 use bytes::Bytes;
 
+use crate::cmd::read_within::read_within;
 use crate::connection;
 use crate::publish::{self, Packed};
 
@@ -52,28 +54,42 @@ impl DataFile {
     }
 
     /// Reads it whole, at most `limit` bytes: what a read gets, not what the
-    /// file system says (`/dev/zero` says 0).
-    fn read(&self, limit: u64, why: &str) -> Result<Vec<u8>, String> {
+    /// file system says (`/dev/zero` says 0). A pipe, a FIFO or standard
+    /// input (not a terminal, where a person types) is read within
+    /// `idle` of its last bytes ([`read_within`]).
+    fn read(&self, limit: u64, why: &str, idle: Duration) -> Result<Vec<u8>, String> {
         match self {
-            DataFile::Path(path) => connection::read_at_most(path, limit, why),
+            DataFile::Path(path) if std::fs::metadata(path).is_ok_and(|m| m.is_file()) => {
+                connection::read_at_most(path, limit, why)
+            }
+            DataFile::Path(path) => {
+                let shown = path.display().to_string();
+                let (file, name) = (path.clone(), shown.clone());
+                let open = move || {
+                    std::fs::File::open(&file).map_err(|err| format!("cannot read {name}: {err}"))
+                };
+                read_within(open, &shown, limit, why, idle)
+            }
             DataFile::Stdin => {
                 let stdin = std::io::stdin();
                 if stdin.is_terminal() {
                     // Nothing to read until the learner types it.
                     let mut stderr = crate::mask::Masked::line_buffered(std::io::stderr());
                     let _ = writeln!(stderr, "Reading from standard input; end with Ctrl-D");
+                    return connection::read_bounded(stdin.lock(), "standard input", limit, why);
                 }
-                connection::read_bounded(stdin.lock(), "standard input", limit, why)
+                read_within(|| Ok(std::io::stdin()), "standard input", limit, why, idle)
             }
         }
     }
 
-    /// Reads one event: a JSON object of at most 1 MiB, returned compacted.
-    pub fn read_event(&self) -> Result<EventData, String> {
+    /// Reads one event: a JSON object of at most 1 MiB, returned compacted;
+    /// a pipe or FIFO within `idle` of its last bytes.
+    pub fn read_event(&self, idle: Duration) -> Result<EventData, String> {
+        let bytes = self.read(MAX_EVENT_BYTES, EVENT_LIMIT, idle)?;
         match self {
-            DataFile::Path(path) => read_event_file(&path.to_string_lossy()),
+            DataFile::Path(path) => event_of_file(&path.to_string_lossy(), bytes),
             DataFile::Stdin => {
-                let bytes = self.read(MAX_EVENT_BYTES, EVENT_LIMIT)?;
                 let text = String::from_utf8(without_bom(bytes))
                     .map_err(|_| "standard input is not UTF-8 text".to_owned())?;
                 if text.trim().is_empty() {
@@ -93,10 +109,11 @@ impl DataFile {
     /// The events are compacted into one buffer and share it.
     /// `headers` are those every event carries (`-H`): an event counts
     /// with them, and its `Nats-Msg-Id`, against [`MAX_EVENT_BYTES`].
-    pub fn read_lines(&self, headers: &HeaderMap) -> Result<Packed, String> {
+    pub fn read_lines(&self, headers: &HeaderMap, idle: Duration) -> Result<Packed, String> {
         let bytes = self.read(
             MAX_LINES_BYTES,
             "the most --lines reads (its events are all checked before the first is published)",
+            idle,
         )?;
         event_lines(without_bom(bytes), headers)
     }
@@ -268,6 +285,11 @@ pub(super) fn parse_event_data(text: &str) -> Result<EventData, String> {
 /// ([`MAX_EVENT_BYTES`]), returned compacted.
 pub fn read_event_file(path: &str) -> Result<EventData, String> {
     let bytes = connection::read_at_most(Path::new(path), MAX_EVENT_BYTES, EVENT_LIMIT)?;
+    event_of_file(path, bytes)
+}
+
+/// The event in the bytes read from the file `path`.
+fn event_of_file(path: &str, bytes: Vec<u8>) -> Result<EventData, String> {
     let text = String::from_utf8(without_bom(bytes))
         .map_err(|_| format!("cannot read {path}: it is not UTF-8 text"))?;
     let json = check_event_json(&text).map_err(|err| format!("{path}: {err}"))?;

@@ -61,6 +61,10 @@ use values::{consumer_safe, duration_in, parse_client_id, parse_name, parse_serv
 /// longest consumer name nats-server takes (`JSMaxNameLen`).
 pub const MAX_NAME_BYTES: usize = 255;
 
+/// `publish --read-timeout`: from 100ms to 1h.
+pub const READ_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(3600));
+
 /// `--connect-timeout`: from 100ms to 1h.
 pub const CONNECT_TIMEOUT_RANGE: (Duration, Duration) =
     (Duration::from_millis(100), Duration::from_secs(3600));

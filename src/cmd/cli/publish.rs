@@ -21,6 +21,12 @@ pub struct PublishArgs {
     #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath, value_parser = parse_data_file)]
     pub data_file: Option<DataFile>,
 
+    /// With --data-file from a pipe, a FIFO or standard input: give up when
+    /// nothing more comes for this long and the writer has not closed its
+    /// end (100ms to 1h).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = duration_in(READ_TIMEOUT_RANGE), requires = "data_file")]
+    pub read_timeout: Duration,
+
     /// With --data-file: each non-empty line is one event, a JSON object of
     /// at most 1 MiB, as `jq -c` writes them; published in order, each
     /// once. Every line is checked before the first is published. At most
@@ -116,7 +122,7 @@ impl PublishArgs {
             }
             (None, Some(file)) if self.lines => {
                 let lines = file
-                    .read_lines(&headers)
+                    .read_lines(&headers, self.read_timeout)
                     .map_err(|err| bad_file(file, err))?;
                 (
                     String::new(),
@@ -125,7 +131,10 @@ impl PublishArgs {
                 )
             }
             (None, Some(file)) => {
-                let json = file.read_event().map_err(|err| bad_file(file, err))?.json;
+                let json = file
+                    .read_event(self.read_timeout)
+                    .map_err(|err| bad_file(file, err))?
+                    .json;
                 fits(&json).map_err(|err| bad_file(file, err))?;
                 (json, None, format!("--data-file {}", file.shown()))
             }
