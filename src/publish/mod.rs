@@ -13,7 +13,8 @@
 //! server restarted, a port-forward dropped), every event not yet confirmed is
 //! sent again with the same id, and the stream's duplicate window drops the
 //! copy of any that had been stored after all: no event is lost, none is
-//! stored twice. [`Window`] keeps that account; [`Batch`] is the one way to
+//! stored twice, as long as the window spans the copies ([`Prepared`] says
+//! whether the channel's stream's does). [`Window`] keeps that account; [`Batch`] is the one way to
 //! publish, for the `publish` command and the library's
 //! [`Publisher`](crate::Publisher) alike.
 //!
