@@ -29,7 +29,8 @@
 //!   of events in flight and the [`publish::Batch`] that sends them, each
 //!   with a `Nats-Msg-Id`, again after a lost connection: one payload N
 //!   times ([`publish::Batch::new`]) or a list in order
-//!   ([`publish::Batch::each`], `publish --lines`), with headers or without.
+//!   ([`publish::Batch::each`]; packed in one buffer, [`publish::Packed`],
+//!   for `publish --lines`), with headers or without.
 //! - [`subscription`]: subscription options (queue group, deliver-all,
 //!   durable name, manual ack, ack wait, max in flight, start time) become a
 //!   JetStream consumer; its module docs hold the table from NATS

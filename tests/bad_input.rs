@@ -267,6 +267,219 @@ fn files_past_their_limit_are_usage_errors_naming_flag_and_limit() {
     );
 }
 
+/// The header block every event carries when no -H is given: the framing
+/// (`NATS/1.0\r\n`, `\r\n`) and `Nats-Msg-Id: <16 hex>-0\r\n`, for a
+/// single event.
+const ID_HEADERS: usize = 12 + "Nats-Msg-Id: ".len() + 16 + 2 + 2;
+
+/// A JSON event file of exactly `len` bytes, compact.
+fn event_file(dir: &std::path::Path, name: &str, len: usize) -> String {
+    let padding = len - r#"{"a":""}"#.len();
+    let path = dir.join(name);
+    std::fs::write(&path, format!(r#"{{"a":"{}"}}"#, "x".repeat(padding))).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// An event counts with its headers (the Nats-Msg-Id publish sets, and
+/// -H's) against the 1 MiB an event may be: one byte over is a usage error
+/// naming --data-file, before anything is published; at the limit it is
+/// stored (issue #29: 1,048,575 bytes met the client's raw "max payload
+/// size exceeded").
+#[test]
+fn an_event_over_1_mib_with_its_headers_is_a_usage_error() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    const MIB: usize = 1024 * 1024;
+    let trace = "Trace-Id: 42\r\n".len();
+    for (name, args, room) in [
+        ("plain", &[][..], MIB - ID_HEADERS),
+        (
+            "with -H",
+            &["-H", "Trace-Id: 42"][..],
+            MIB - ID_HEADERS - trace,
+        ),
+    ] {
+        let over = event_file(dir.path(), "over.json", room + 1);
+        let output = publish(&url, &[&["--data-file", &over][..], args].concat());
+        assert_usage_error(&output, "with its headers");
+        assert_usage_error(&output, "--data-file");
+        assert!(
+            server.stream_names().is_empty(),
+            "{name}: nothing published"
+        );
+        let lines = dir.path().join("over.jsonl");
+        std::fs::write(
+            &lines,
+            format!("{{}}\n{}\n", std::fs::read_to_string(&over).unwrap()),
+        )
+        .unwrap();
+        let output = publish(
+            &url,
+            &[
+                &["--data-file", lines.to_str().unwrap(), "--lines"][..],
+                args,
+            ]
+            .concat(),
+        );
+        assert_usage_error(&output, "line 2: the event is");
+        assert!(
+            server.stream_names().is_empty(),
+            "{name}: nothing published"
+        );
+    }
+    let output = publish(
+        &url,
+        &[
+            "--data-file",
+            &event_file(dir.path(), "issue.json", MIB - 1),
+        ],
+    );
+    assert_usage_error(&output, "--data-file");
+    for (args, room) in [
+        (&[][..], MIB - ID_HEADERS),
+        (&["-H", "Trace-Id: 42"][..], MIB - ID_HEADERS - trace),
+    ] {
+        let at = event_file(dir.path(), "at.json", room);
+        let output = publish(&url, &[&["--data-file", &at][..], args].concat());
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    assert_eq!(server.stream_event_count("TICKET_CREATED"), 2);
+}
+
+/// A server whose max_payload is below 1 MiB decides only once connected:
+/// one line naming --data-file and the server's limit, exit 1, nothing
+/// stored; an event that fits with its headers is stored.
+#[test]
+fn an_event_over_the_servers_max_payload_with_its_headers_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("server.conf");
+    std::fs::write(&conf, "max_payload: 4096\n").unwrap();
+    let server = NatsServer::start_with(&["-js", "-c", conf.to_str().unwrap()]);
+    let url = server.url();
+    let over = event_file(dir.path(), "over.json", 4096 - ID_HEADERS + 1);
+    let output = publish(&url, &["--data-file", &over]);
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with(&format!("Error: --data-file {over}: ")),
+        "{err}"
+    );
+    assert!(
+        err.contains("the 4096 bytes the server takes (its max_payload)"),
+        "{err}"
+    );
+    assert_eq!(server.stream_event_count("TICKET_CREATED"), 0);
+    let at = event_file(dir.path(), "at.json", 4096 - ID_HEADERS);
+    let output = publish(&url, &["--data-file", &at]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(server.stream_event_count("TICKET_CREATED"), 1);
+}
+
+/// A writer process, killed when the test ends, however it ends: one that
+/// waits to open a FIFO nobody reads would wait forever.
+struct Writer(std::process::Child);
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Makes a FIFO at `path` (`mkfifo`).
+fn mkfifo(path: &std::path::Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A FIFO or a standard input whose writer keeps it open without writing:
+/// `--data-file` gives up after `--read-timeout` without a byte, with one
+/// line naming the flags, exit 2, nothing published (issue #29: it waited
+/// forever).
+#[test]
+fn a_data_file_that_never_closes_gives_up_after_read_timeout() {
+    let url = dead_url();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("events.fifo");
+    mkfifo(&fifo);
+    // A writer that opens the FIFO and never writes or closes it.
+    let writer = Writer(
+        Command::new("sh")
+            .args(["-c", r#"exec sleep 120 > "$0""#])
+            .arg(&fifo)
+            .spawn()
+            .unwrap(),
+    );
+    let fifo = fifo.to_str().unwrap();
+    for args in [
+        &["--data-file", fifo][..],
+        &["--data-file", fifo, "--lines"][..],
+    ] {
+        let output = publish(&url, &[args, &["--read-timeout", "500ms"]].concat());
+        assert_usage_error(&output, &format!("nothing came from {fifo} for 500ms"));
+        assert_usage_error(&output, "--read-timeout");
+    }
+    drop(writer);
+    // Standard input: a pipe whose writing end this test holds open.
+    use std::process::Stdio;
+    let args = ["--data-file", "-", "--read-timeout", "500ms"];
+    let mut child = common::command(env!("CARGO_BIN_EXE_publish"), &url, &args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let held = child.stdin.take();
+    let exited = common::poll(common::DEADLINE, Duration::from_millis(50), || {
+        child.try_wait().unwrap()
+    });
+    drop(held);
+    if exited.is_none() {
+        child.kill().unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(exited.is_some(), "publish --data-file - still waits");
+    assert_usage_error(&output, "nothing came from standard input for 500ms");
+}
+
+/// The deadline counts from the last bytes that came: a writer that keeps
+/// writing, slowly, is waited for past it.
+#[test]
+fn a_slow_writer_that_keeps_writing_is_waited_for() {
+    let server = common::NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("event.fifo");
+    mkfifo(&fifo);
+    // 8 spaces a quarter second apart, then the event: 2 s in all.
+    let writer = Writer(
+        Command::new("sh")
+            .args([
+                "-c",
+                r#"exec > "$0"; for i in 1 2 3 4 5 6 7 8; do printf ' '; sleep 0.25; done; echo '{"id":"9"}'"#,
+            ])
+            .arg(&fifo)
+            .spawn()
+            .unwrap(),
+    );
+    let output = publish(
+        &server.url(),
+        &[
+            "--data-file",
+            fifo.to_str().unwrap(),
+            "--read-timeout",
+            "1500ms",
+        ],
+    );
+    drop(writer);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(server.event_data("TICKET_CREATED", 1), r#"{"id":"9"}"#);
+}
+
 /// Empty channels, whitespace and wildcards are usage errors, for both binaries.
 #[test]
 fn bad_channel_names_are_usage_errors() {
@@ -476,6 +689,8 @@ fn every_bad_input_is_one_line_and_exit_2() {
         ("publish", &["-H", "Trace Id: 1"]),
         ("publish", &["-H", ": 1"]),
         ("publish", &["--header", "Nats-Msg-Id: 1"]),
+        // A value ending in spaces, which every NATS client trims on reading.
+        ("publish", &["-H", "Trace-Id: 42  "]),
         // Output modes that exclude each other.
         ("publish", &["--json", "--quiet"]),
         // A shell without completions; a context name that is not a file name.

@@ -54,6 +54,88 @@ fn reuses_a_stream_that_already_captures_the_channel() {
     assert_eq!(server.stream_event_count("MY_EVENTS"), 1);
 }
 
+/// Makes the stream `MY_EVENTS` for `ticket:created` as someone else would,
+/// with this duplicate window.
+fn make_stream_with_window(server: &NatsServer, window: std::time::Duration) {
+    server.with_js(|js| async move {
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: "MY_EVENTS".into(),
+            subjects: vec!["ticket:created".into()],
+            duplicate_window: window,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    });
+}
+
+/// A reused stream whose duplicate window is shorter than the 30 s publish
+/// may send copies for: one warning line on stderr naming the stream, its
+/// window and how to widen it; the event is published all the same. A
+/// window of 30 s or more gets no warning.
+#[test]
+fn a_reused_stream_with_a_short_duplicate_window_is_warned_about() {
+    use std::time::Duration;
+    let server = NatsServer::start();
+    make_stream_with_window(&server, Duration::from_millis(100));
+    let output = common::publish(&server.url(), &[]);
+    let err = text(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("Warning: the stream MY_EVENTS, which stores channel ticket:created, ")
+            && err.contains(" within 100ms ")
+            && err.contains("nats stream edit MY_EVENTS --dupe-window 2m"),
+        "{err}"
+    );
+    assert_eq!(server.stream_event_count("MY_EVENTS"), 1);
+    let quiet = common::publish(&server.url(), &["--quiet"]);
+    assert!(
+        quiet.status.success() && quiet.stderr.is_empty(),
+        "{}",
+        text(&quiet.stderr)
+    );
+
+    let server = NatsServer::start();
+    make_stream_with_window(&server, Duration::from_secs(30));
+    let output = common::publish(&server.url(), &[]);
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+/// With such a stream, events sent again after the server went silent
+/// (SIGSTOP, then SIGCONT) are not claimed to be "stored once": the
+/// summary says that some may be stored twice (issue #29: 1693 events
+/// stored twice under that claim).
+#[test]
+fn events_sent_again_to_a_short_window_are_not_claimed_stored_once() {
+    let server = NatsServer::start();
+    make_stream_with_window(&server, std::time::Duration::from_millis(100));
+    let publish = common::Running::publish(&server.url(), &["--count", "500000"]);
+    publish.wait_until("some events stored", |_| {
+        server.stream_event_count("MY_EVENTS") > 1000
+    });
+    server.signal("STOP");
+    // Said just before the events in flight are sent again.
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        publish.wait_for_stderr("JetStream is not ready yet")
+    }));
+    server.signal("CONT");
+    waited.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let output = publish.finish();
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        stdout.contains(" events were sent again after a lost connection; the stream MY_EVENTS \
+                         drops copies only within 100ms (its duplicate window), so some may be stored twice"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("stored once"), "{stdout}");
+}
+
 /// `--count N` stores N events, each confirmed, and prints a summary line
 /// instead of N lines.
 #[test]
@@ -187,6 +269,87 @@ fn lines_from_a_file_are_pipelined_with_a_summary() {
     );
     assert_eq!(server.stream_event_count("TICKET_CREATED"), 5000);
     assert_eq!(server.event_data("TICKET_CREATED", 4321), r#"{"n":4321}"#);
+}
+
+/// A file that starts with a UTF-8 byte order mark (as Windows editors
+/// write it) is read, the mark skipped: with `--lines` and without.
+#[test]
+fn a_byte_order_mark_at_the_start_of_the_data_file_is_skipped() {
+    let server = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, "\u{feff}{\"id\":\"1\"}\r\n{\"id\":\"2\"}\r\n").unwrap();
+    let path = file.to_str().unwrap();
+    publish_ok(&server.url(), &["--data-file", path, "--lines"]);
+    let one = dir.path().join("event.json");
+    std::fs::write(&one, "\u{feff}{ \"id\": \"3\" }\r\n").unwrap();
+    publish_ok(&server.url(), &["--data-file", one.to_str().unwrap()]);
+    let piped = publish_piped(
+        &server.url(),
+        "\u{feff}{\"id\":\"4\"}\n",
+        &["--data-file", "-"],
+    );
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    for seq in 1..=4 {
+        assert_eq!(
+            server.event_data("TICKET_CREATED", seq),
+            format!(r#"{{"id":"{seq}"}}"#)
+        );
+    }
+}
+
+/// `--lines` holds its events in about the memory of the file: 64 MiB of
+/// `{}` lines (22 million events) are read, checked and being published
+/// with a peak resident size under 4 times the file's (issue #29: 256 MiB
+/// of them took 8.5 GB, a `Bytes` and more per event). The run is stopped
+/// (SIGINT) once its first events are stored; its peak is the kernel's
+/// account of the child (`wait4`).
+#[test]
+#[expect(
+    clippy::zombie_processes,
+    reason = "reaped by wait4, which reads its peak"
+)]
+fn lines_hold_their_events_in_about_the_memory_of_the_file() {
+    use std::io::Read as _;
+    const SIZE: usize = 64 * 1024 * 1024;
+    let server = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, "{}\n".repeat(SIZE / 3)).unwrap();
+    let mut child = common::command(
+        env!("CARGO_BIN_EXE_publish"),
+        &server.url(),
+        &["--data-file", file.to_str().unwrap(), "--lines", "--json"],
+    )
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    // The first JSON line: every line is checked and publishing is under way.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    let read = stdout.read(&mut first).unwrap();
+    assert_eq!(read, 1, "publish printed nothing");
+    // The rest of its lines are read (and dropped), so that it never waits
+    // on a full pipe.
+    let drain = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    common::signal(child.id(), "INT");
+    // Reap the child ourselves, to read its own peak resident size.
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid);
+    drain.join().unwrap().unwrap();
+    let peak = usage.ru_maxrss as usize * 1024; // KiB on Linux
+    eprintln!("peak resident size: {} MiB", peak / (1024 * 1024));
+    assert!(
+        peak < 4 * SIZE,
+        "peak resident size {} MiB for a {} MiB file",
+        peak / (1024 * 1024),
+        SIZE / (1024 * 1024)
+    );
 }
 
 /// A bad line is a usage error naming its number, and nothing is published:

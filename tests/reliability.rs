@@ -194,6 +194,62 @@ fn publish_gives_up_when_the_server_is_gone_for_good() {
     );
 }
 
+/// A server frozen for good (SIGSTOP) during `publish --count`: publish
+/// gives up, saying how many events are stored and how many more may be:
+/// those it handed to the connection, which the server reads once it goes
+/// on (issue #29: 192,795 said stored, 196,891 stored). After SIGCONT, once
+/// the server has read all the publisher sent, the stream holds at least
+/// what was said, and at most that plus what may be stored.
+#[test]
+fn publish_giving_up_on_a_frozen_server_says_what_may_be_stored() {
+    let server = NatsServer::start_with_monitoring();
+    let url = server.url();
+    let publish = Running::publish(&url, &["--count", "1000000"]);
+    publish.wait_until("some events stored", |_| stored(&server) > 1000);
+    server.signal("STOP");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        error_within(publish, Duration::from_secs(60))
+    }));
+    server.signal("CONT");
+    let (code, stderr) = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    assert_eq!(code, Some(1), "{stderr}");
+    let line = stderr.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with("Error: the server did not confirm event ")
+            && line.contains(" more were sent but not confirmed, and may be stored. "),
+        "{stderr}"
+    );
+    let said = stored_count(line);
+    let may: u64 = line
+        .split("; ")
+        .find_map(|part| part.strip_suffix(" more were sent but not confirmed, and may be stored. Check the connection to NATS and publish again"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count of events that may be stored: {line}"));
+    // The server has read everything the publisher sent once it has closed
+    // its connection; an event stored after that was stored after them.
+    common::wait_until(
+        "the publisher's connection closed",
+        common::DEADLINE,
+        || {
+            let connz: serde_json::Value =
+                serde_json::from_str(&server.monitoring("/connz")).unwrap();
+            connz["num_connections"] == 0
+        },
+    );
+    server.with_js(|js| async move {
+        js.publish("ticket:created", "{}".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    });
+    let stored = stored(&server) - 1;
+    assert!(
+        said <= stored && stored <= said + may,
+        "stored {stored}: {line}"
+    );
+}
+
 /// The number in "N were stored (events #1 to #N)".
 fn stored_count(line: &str) -> u64 {
     let rest = line.split("; ").nth(1).expect("a '; N were stored' part");

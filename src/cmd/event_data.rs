@@ -5,10 +5,14 @@
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use async_nats::HeaderMap;
 use bytes::Bytes;
 
+use crate::read_within::read_within;
 use nats_course_toolkit::connection;
+use nats_course_toolkit::publish::{self, Packed};
 
 /// The most events one `--count` may ask for.
 pub const MAX_COUNT: u64 = 1_000_000_000;
@@ -50,10 +54,22 @@ impl DataFile {
     }
 
     /// Reads it whole, at most `limit` bytes: what a read gets, not what the
-    /// file system says (`/dev/zero` says 0).
-    fn read(&self, limit: u64, why: &str) -> Result<Vec<u8>, String> {
+    /// file system says (`/dev/zero` says 0). A pipe, a FIFO or standard
+    /// input (not a terminal, where a person types) is read within
+    /// `idle` of its last bytes ([`read_within`]).
+    fn read(&self, limit: u64, why: &str, idle: Duration) -> Result<Vec<u8>, String> {
         match self {
-            DataFile::Path(path) => connection::read_at_most(path, limit, why),
+            DataFile::Path(path) if std::fs::metadata(path).is_ok_and(|m| m.is_file()) => {
+                connection::read_at_most(path, limit, why)
+            }
+            DataFile::Path(path) => {
+                let shown = path.display().to_string();
+                let (file, name) = (path.clone(), shown.clone());
+                let open = move || {
+                    std::fs::File::open(&file).map_err(|err| format!("cannot read {name}: {err}"))
+                };
+                read_within(open, &shown, limit, why, idle)
+            }
             DataFile::Stdin => {
                 let stdin = std::io::stdin();
                 if stdin.is_terminal() {
@@ -61,19 +77,21 @@ impl DataFile {
                     let mut stderr =
                         nats_course_toolkit::mask::Masked::line_buffered(std::io::stderr());
                     let _ = writeln!(stderr, "Reading from standard input; end with Ctrl-D");
+                    return connection::read_bounded(stdin.lock(), "standard input", limit, why);
                 }
-                connection::read_bounded(stdin.lock(), "standard input", limit, why)
+                read_within(|| Ok(std::io::stdin()), "standard input", limit, why, idle)
             }
         }
     }
 
-    /// Reads one event: a JSON object of at most 1 MiB, returned compacted.
-    pub fn read_event(&self) -> Result<EventData, String> {
+    /// Reads one event: a JSON object of at most 1 MiB, returned compacted;
+    /// a pipe or FIFO within `idle` of its last bytes.
+    pub fn read_event(&self, idle: Duration) -> Result<EventData, String> {
+        let bytes = self.read(MAX_EVENT_BYTES, EVENT_LIMIT, idle)?;
         match self {
-            DataFile::Path(path) => read_event_file(&path.to_string_lossy()),
+            DataFile::Path(path) => event_of_file(&path.to_string_lossy(), bytes),
             DataFile::Stdin => {
-                let bytes = self.read(MAX_EVENT_BYTES, EVENT_LIMIT)?;
-                let text = String::from_utf8(bytes)
+                let text = String::from_utf8(without_bom(bytes))
                     .map_err(|_| "standard input is not UTF-8 text".to_owned())?;
                 if text.trim().is_empty() {
                     return Err("standard input is empty: pipe the event into it, \
@@ -90,13 +108,28 @@ impl DataFile {
     /// at most 1 MiB, at most [`MAX_LINES_BYTES`] in all. Every line is
     /// checked before any is returned; a bad one is named by its number.
     /// The events are compacted into one buffer and share it.
-    pub fn read_lines(&self) -> Result<Vec<Bytes>, String> {
+    /// `headers` are those every event carries (`-H`): an event counts
+    /// with them, and its `Nats-Msg-Id`, against [`MAX_EVENT_BYTES`].
+    pub fn read_lines(&self, headers: &HeaderMap, idle: Duration) -> Result<Packed, String> {
         let bytes = self.read(
             MAX_LINES_BYTES,
             "the most --lines reads (its events are all checked before the first is published)",
+            idle,
         )?;
-        event_lines(&bytes)
+        event_lines(without_bom(bytes), headers)
     }
+}
+
+/// The UTF-8 byte order mark that Windows editors write at the start of a
+/// file: not part of the JSON, so it is skipped.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The text without a leading byte order mark ([`BOM`]).
+fn without_bom(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+    }
+    bytes
 }
 
 pub(super) fn parse_data_file(text: &str) -> Result<DataFile, String> {
@@ -107,15 +140,50 @@ pub(super) fn parse_data_file(text: &str) -> Result<DataFile, String> {
     }
 }
 
-/// The events of `--lines`: one per non-empty line, compacted into one
-/// buffer that they share.
-pub fn event_lines(bytes: &[u8]) -> Result<Vec<Bytes>, String> {
-    let mut out = String::with_capacity(bytes.len());
-    let mut ends = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let number = i + 1;
+/// Checks that event `index` of a publish, `len` bytes of compact JSON, fits
+/// in [`MAX_EVENT_BYTES`] with its headers: the `Nats-Msg-Id` that makes
+/// publishing exactly once, and `headers` (`-H`).
+pub fn check_event_size(len: usize, headers: &HeaderMap, index: u64) -> Result<(), String> {
+    let total = len + publish::headers_size(headers, index);
+    if total as u64 <= MAX_EVENT_BYTES {
+        return Ok(());
+    }
+    let whose = if headers.is_empty() {
+        "its Nats-Msg-Id, which makes publishing exactly once"
+    } else {
+        "its Nats-Msg-Id, which makes publishing exactly once, and -H's"
+    };
+    Err(format!(
+        "the event is {len} bytes, and {total} bytes with its headers ({whose}): more than {}, \
+         {EVENT_LIMIT}; make it smaller",
+        connection::size(MAX_EVENT_BYTES)
+    ))
+}
+
+/// The events of `--lines`: one per non-empty line, each checked, then
+/// compacted where it stands in `bytes` (compacting only shortens), which
+/// becomes their shared buffer: the memory of the file, and 4 bytes per
+/// event. Each fits in [`MAX_EVENT_BYTES`] with its headers
+/// ([`check_event_size`]).
+pub fn event_lines(mut bytes: Vec<u8>, headers: &HeaderMap) -> Result<Packed, String> {
+    // The most any event's headers take: only an event near the limit
+    // needs its own, exact, count.
+    let most_headers = publish::headers_size(headers, u64::MAX);
+    let mut ends: Vec<u32> = Vec::new();
+    // Compacted events are written at `write`, lines read from `read`.
+    let (mut read, mut write) = (0, 0);
+    let mut number = 0;
+    while read <= bytes.len() {
+        number += 1;
+        let end = bytes[read..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |at| read + at);
+        let next = end + 1;
+        let line = &bytes[read..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
+            read = next;
             continue;
         }
         if line.len() as u64 > MAX_EVENT_BYTES {
@@ -132,22 +200,49 @@ pub fn event_lines(bytes: &[u8]) -> Result<Vec<Bytes>, String> {
                 "more than {MAX_COUNT} events, the most one publish may send"
             ));
         }
-        compact_into(&mut out, text);
-        ends.push(out.len());
+        let line = read..read + line.len();
+        let start = write;
+        write = compact_within(&mut bytes, line, write);
+        let len = write - start;
+        if (len + most_headers) as u64 > MAX_EVENT_BYTES {
+            check_event_size(len, headers, ends.len() as u64)
+                .map_err(|err| format!("line {number}: {err}"))?;
+        }
+        // At most MAX_LINES_BYTES (256 MiB): an end fits in a u32.
+        ends.push(u32::try_from(write).map_err(|_| "the lines are larger than 4 GiB".to_owned())?);
+        read = next;
     }
     if ends.is_empty() {
         return Err("no events: every line is empty".to_owned());
     }
-    let data = Bytes::from(out);
-    let mut start = 0;
-    Ok(ends
-        .into_iter()
-        .map(|end| {
-            let event = data.slice(start..end);
-            start = end;
-            event
-        })
-        .collect())
+    bytes.truncate(write);
+    Ok(Packed::new(Bytes::from(bytes), ends).expect("ends in order, within the buffer"))
+}
+
+/// [`compact_into`] within one buffer: the valid JSON at `from` is written
+/// compacted at `to` (at most `from.start`), returning where it ends. Bytes
+/// of multi-byte characters are never a quote, backslash or ASCII space.
+fn compact_within(buf: &mut [u8], from: std::ops::Range<usize>, to: usize) -> usize {
+    let (mut in_string, mut escaped) = (false, false);
+    let mut write = to;
+    for read in from {
+        let b = buf[read];
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b.is_ascii_whitespace() {
+            continue;
+        } else {
+            in_string = b == b'"';
+        }
+        buf[write] = b;
+        write += 1;
+    }
+    write
 }
 
 /// Checks that one line is a JSON object, without building it: a line of
@@ -191,7 +286,12 @@ pub(super) fn parse_event_data(text: &str) -> Result<EventData, String> {
 /// ([`MAX_EVENT_BYTES`]), returned compacted.
 pub fn read_event_file(path: &str) -> Result<EventData, String> {
     let bytes = connection::read_at_most(Path::new(path), MAX_EVENT_BYTES, EVENT_LIMIT)?;
-    let text = String::from_utf8(bytes)
+    event_of_file(path, bytes)
+}
+
+/// The event in the bytes read from the file `path`.
+fn event_of_file(path: &str, bytes: Vec<u8>) -> Result<EventData, String> {
+    let text = String::from_utf8(without_bom(bytes))
         .map_err(|_| format!("cannot read {path}: it is not UTF-8 text"))?;
     let json = check_event_json(&text).map_err(|err| format!("{path}: {err}"))?;
     Ok(EventData {
@@ -279,6 +379,11 @@ fn compact_into(out: &mut String, text: &str) {
 mod tests {
     use super::*;
 
+    fn event_lines_(bytes: &[u8]) -> Result<Vec<Bytes>, String> {
+        let packed = event_lines(bytes.to_vec(), &HeaderMap::new())?;
+        Ok((0..packed.len()).map(|i| packed.get(i)).collect())
+    }
+
     #[test]
     fn compacts_json_keeping_key_order_and_strings() {
         assert_eq!(
@@ -296,24 +401,36 @@ mod tests {
 
     #[test]
     fn lines_are_events_sharing_one_buffer_blank_lines_skipped() {
-        let events = event_lines(b"{ \"a\": 1 }\r\n\n  \n{\"b\":[2, 3]}").unwrap();
+        let events = event_lines_(b"{ \"a\": 1 }\r\n\n  \n{\"b\":[2, 3]}").unwrap();
         assert_eq!(events, [&br#"{"a":1}"#[..], br#"{"b":[2,3]}"#]);
+        let events =
+            event_lines_("{ \"s\": \"a \\\" b\", \"é\" : \"\\\\\" }\n{}\n".as_bytes()).unwrap();
+        assert_eq!(
+            events,
+            ["{\"s\":\"a \\\" b\",\"é\":\"\\\\\"}".as_bytes(), b"{}"]
+        );
     }
 
     #[test]
     fn a_bad_line_is_named_by_its_number() {
-        let err = event_lines(b"{}\n\n[1]\n").unwrap_err();
+        let err = event_lines_(b"{}\n\n[1]\n").unwrap_err();
         assert_eq!(
             err,
             r#"line 3: an event's data must be a JSON object like {"id":"123"}, not an array"#
         );
-        let err = event_lines(b"{}\n{\"a\":}\n").unwrap_err();
+        let err = event_lines_(b"{}\n{\"a\":}\n").unwrap_err();
         assert!(err.starts_with("line 2: not valid JSON: "), "{err}");
         assert!(err.ends_with("at column 6"), "{err}");
         assert_eq!(
-            event_lines(b"\n \n").unwrap_err(),
+            event_lines_(b"\n \n").unwrap_err(),
             "no events: every line is empty"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        assert_eq!(without_bom(b"\xEF\xBB\xBF{}\n".to_vec()), b"{}\n");
+        assert_eq!(without_bom(b"{}".to_vec()), b"{}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod listen;
 pub mod pipe;
 pub mod progress;
 pub mod publish;
+pub mod read_within;
 pub mod shutdown;
 pub mod status;
 

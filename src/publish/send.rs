@@ -281,17 +281,27 @@ impl Batch {
         Ok(run.window.published())
     }
 
-    /// The error when no event was confirmed for [`GIVE_UP_AFTER`].
+    /// The error when no event was confirmed for [`GIVE_UP_AFTER`]: a
+    /// [`GaveUp`]. The events in flight were handed to the connection, and
+    /// a server that comes back may still read and store them: they are
+    /// counted as such.
     fn gave_up(&self, window: &Window) -> anyhow::Error {
-        anyhow::anyhow!(
-            "the server did not confirm event {} of {} on {} within {}s; {}. \
-             Check the connection to NATS and publish again",
+        let mut line = format!(
+            "the server did not confirm event {} of {} on {} within {}s; {}",
             window.base() + 1,
             self.count,
             self.channel,
             GIVE_UP_AFTER.as_secs(),
             window.published().describe()
-        )
+        );
+        if window.in_flight() > 0 {
+            line.push_str(&format!(
+                "; {} more were sent but not confirmed, and may be stored",
+                window.in_flight()
+            ));
+        }
+        line.push_str(". Check the connection to NATS and publish again");
+        anyhow::Error::new(GaveUp(line))
     }
 
     /// The error after a stop (Ctrl-C) once the events in flight are
@@ -333,7 +343,7 @@ impl Batch {
                 subject.clone(),
                 format!("{inbox}.{i}"),
                 headers,
-                self.payload(i).clone(),
+                self.payload(i),
             )
             .await
             .map_err(|err| {

@@ -1,7 +1,9 @@
 //! `-H/--header NAME:VALUE`: NATS headers sent with every event, as
 //! `curl -H` sends HTTP headers. A NATS header block is HTTP-like text,
 //! so a name holds no space, colon or control character, and a value no
-//! line break.
+//! line break. A value is sent as it is, but every NATS client (async-nats,
+//! nats.go) trims the spaces around a value when it reads one, so a value
+//! ending in spaces is refused rather than shortened without a word.
 
 use std::fmt;
 
@@ -57,6 +59,13 @@ pub(super) fn parse_header(text: &str) -> Result<Header, String> {
         ));
     }
     let value = value.trim_start_matches([' ', '\t']);
+    if value.ends_with([' ', '\t']) {
+        return Err(format!(
+            "the value of header {name} ends in spaces, which NATS clients drop when they read it; \
+             remove them, e.g. -H '{name}: {}'",
+            value.trim_end_matches([' ', '\t'])
+        ));
+    }
     if value.chars().any(|c| c.is_control() && c != '\t') {
         return Err(format!(
             "the value of header {name} holds a control character (a line break?)"
@@ -130,6 +139,8 @@ mod tests {
             "Nats-Msg-Id:1",
             "nats-expected-stream:X",
             "Ok:line\nbreak",
+            "Trailing:value  ",
+            "Tab:value\t",
         ] {
             assert!(parse_header(bad).is_err(), "{bad:?}");
         }

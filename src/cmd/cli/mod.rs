@@ -43,7 +43,8 @@ mod status;
 mod values;
 
 pub use crate::event_data::{
-    DataFile, EventData, MAX_LINES_BYTES, check_event_json, event_lines, read_event_file,
+    DataFile, EventData, MAX_LINES_BYTES, check_event_json, check_event_size, event_lines,
+    read_event_file,
 };
 pub use crate::event_data::{MAX_COUNT, MAX_EVENT_BYTES};
 use crate::event_data::{parse_data_file, parse_event_data};
@@ -61,6 +62,10 @@ use values::{consumer_safe, duration_in, parse_client_id, parse_name, parse_serv
 /// The longest queue group, durable name or client id, in bytes: the
 /// longest consumer name nats-server takes (`JSMaxNameLen`).
 pub const MAX_NAME_BYTES: usize = 255;
+
+/// `publish --read-timeout`: from 100ms to 1h.
+pub const READ_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(3600));
 
 /// `--connect-timeout`: from 100ms to 1h.
 pub const CONNECT_TIMEOUT_RANGE: (Duration, Duration) =

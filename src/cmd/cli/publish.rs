@@ -21,6 +21,12 @@ pub struct PublishArgs {
     #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath, value_parser = parse_data_file)]
     pub data_file: Option<DataFile>,
 
+    /// With --data-file from a pipe, a FIFO or standard input: give up when
+    /// nothing more comes for this long and the writer has not closed its
+    /// end (100ms to 1h).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = duration_in(READ_TIMEOUT_RANGE), requires = "data_file")]
+    pub read_timeout: Duration,
+
     /// With --data-file: each non-empty line is one event, a JSON object of
     /// at most 1 MiB, as `jq -c` writes them; published in order, each
     /// once. Every line is checked before the first is published. At most
@@ -103,17 +109,40 @@ impl PublishArgs {
                 ),
             )
         };
-        let (json, lines) = match (self.data, &self.data_file) {
-            (Some(data), _) => (data.json, None),
-            (None, Some(file)) if self.lines => {
-                let lines = file.read_lines().map_err(|err| bad_file(file, err))?;
-                (String::new(), Some(lines))
+        // An event counts with its headers against the 1 MiB an event may
+        // be: the last of --count's has the longest Nats-Msg-Id.
+        let fits = |json: &str| check_event_size(json.len(), &headers, self.count - 1);
+        let (json, lines, source) = match (self.data, &self.data_file) {
+            (Some(data), _) => {
+                fits(&data.json).map_err(|err| {
+                    PublishArgs::command()
+                        .error(ErrorKind::ValueValidation, format!("--data: {err}"))
+                })?;
+                (data.json, None, "--data".to_owned())
             }
-            (None, Some(file)) => (
-                file.read_event().map_err(|err| bad_file(file, err))?.json,
+            (None, Some(file)) if self.lines => {
+                let lines = file
+                    .read_lines(&headers, self.read_timeout)
+                    .map_err(|err| bad_file(file, err))?;
+                (
+                    String::new(),
+                    Some(lines),
+                    format!("--data-file {}", file.shown()),
+                )
+            }
+            (None, Some(file)) => {
+                let json = file
+                    .read_event(self.read_timeout)
+                    .map_err(|err| bad_file(file, err))?
+                    .json;
+                fits(&json).map_err(|err| bad_file(file, err))?;
+                (json, None, format!("--data-file {}", file.shown()))
+            }
+            (None, None) => (
+                nats_course_toolkit::events::SEED.to_owned(),
                 None,
+                "-H".to_owned(),
             ),
-            (None, None) => (nats_course_toolkit::events::SEED.to_owned(), None),
         };
         let output = if self.json {
             Output::Json
@@ -137,6 +166,7 @@ impl PublishArgs {
             payload: Bytes::from(json),
             lines,
             headers,
+            source,
             data_file,
             watch,
             output,

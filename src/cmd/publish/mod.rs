@@ -18,8 +18,9 @@ use crate::pipe::UntilClosed;
 use crate::progress::Progress;
 use nats_course_toolkit::channel::Channel;
 use nats_course_toolkit::connection::{ConnectConfig, close};
+use nats_course_toolkit::duration;
 use nats_course_toolkit::mask::Masked;
-use nats_course_toolkit::publish::{self as exactly_once, Batch, Stored};
+use nats_course_toolkit::publish::{self as exactly_once, Batch, GaveUp, Packed, Prepared, Stored};
 
 mod watch;
 
@@ -38,9 +39,12 @@ pub struct PublishConfig {
     /// The event's data: compact JSON (unused with `lines`).
     pub payload: Bytes,
     /// `--lines`: the events, in order, each compact JSON; `count` is their number.
-    pub lines: Option<Vec<Bytes>>,
+    pub lines: Option<Packed>,
     /// `-H`: headers every event carries.
     pub headers: HeaderMap,
+    /// The flag the event's data came from, for errors: `--data`,
+    /// `--data-file PATH`, or `-H` (the default event, with headers).
+    pub source: String,
     /// The file the data came from, read again on each save in watch mode.
     pub data_file: Option<PathBuf>,
     /// How many copies of the event to publish.
@@ -67,7 +71,7 @@ impl PublishConfig {
     /// The batch of this config's events (or of `payload`, in watch mode).
     pub fn batch(&self, payload: Bytes) -> Batch {
         let batch = match &self.lines {
-            Some(lines) => Batch::each(self.channel.clone(), lines.clone()),
+            Some(lines) => Batch::packed(self.channel.clone(), lines.clone()),
             None => Batch::new(self.channel.clone(), payload, self.count),
         };
         if self.headers.is_empty() {
@@ -176,11 +180,11 @@ pub async fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let mut report = Report::new(&config, out);
-    let client = connect(&config, report.status()).await?;
+    let (client, stream) = connect(&config, report.status()).await?;
     let batch = config.batch(config.payload.clone());
     if let Err(err) = batch.check_size(&client) {
         close(client).await;
-        return Err(err);
+        return Err(err.context(config.source.clone()));
     }
     let progress = Progress::new(
         config.count,
@@ -193,7 +197,12 @@ pub async fn run(
         })
         .await;
     progress.finish();
-    close(client).await;
+    match &result {
+        // The server has not answered for GIVE_UP_AFTER: waiting for it to
+        // take what the client buffers would only push the error back.
+        Err(err) if err.is::<GaveUp>() => drop(client),
+        _ => close(client).await,
+    }
     let published = result?;
     if config.count > MAX_LINES {
         writeln!(
@@ -206,9 +215,19 @@ pub async fn run(
         )?;
     }
     if published.retried > 0 {
+        // Stored once only if the stream dropped every copy (see `connect`'s warning).
+        let once = if stream.exactly_once() {
+            "each is stored once".to_owned()
+        } else {
+            format!(
+                "the stream {} drops copies only within {} (its duplicate window), so some may be stored twice",
+                stream.stream,
+                duration::format(stream.duplicate_window)
+            )
+        };
         writeln!(
             report.status(),
-            "{} events were sent again after a lost connection; each is stored once",
+            "{} events were sent again after a lost connection; {once}",
             published.retried
         )?;
     }
@@ -218,16 +237,27 @@ pub async fn run(
 
 /// Connects as the course's publisher does, and makes sure the channel's
 /// stream exists and confirms what it stores: the start of both `publish`
-/// and `publish --watch`.
-pub async fn connect(config: &PublishConfig, out: &mut dyn Write) -> anyhow::Result<Client> {
+/// and `publish --watch`. A stream whose duplicate window is too short for
+/// exactly once gets one warning line on stderr (not with `--quiet`).
+pub async fn connect(
+    config: &PublishConfig,
+    out: &mut dyn Write,
+) -> anyhow::Result<(Client, Prepared)> {
     let client = config.connect.connect().await?;
     writeln!(out, "Publisher connected to NATS")?;
-    exactly_once::prepare(
-        &client,
-        &config.channel,
-        config.replicas,
-        &config.connect.notes,
-    )
-    .await?;
-    Ok(client)
+    let notes = &config.connect.notes;
+    let stream = exactly_once::prepare(&client, &config.channel, config.replicas, notes).await?;
+    if !stream.exactly_once() {
+        notes.say(format_args!(
+            "Warning: the stream {name}, which stores channel {channel}, drops a copy of an event \
+             only within {window} of the first (its duplicate window), and publish may send copies \
+             for up to {deadline} after a lost connection: such an event may be stored twice. \
+             Widen the window: nats stream edit {name} --dupe-window 2m",
+            name = stream.stream,
+            channel = config.channel,
+            window = duration::format(stream.duplicate_window),
+            deadline = duration::format(exactly_once::GIVE_UP_AFTER),
+        ));
+    }
+    Ok((client, stream))
 }

@@ -66,9 +66,9 @@ pub async fn run(
     }
     let mut saves = Saves::watch(&config.watch)?;
     let client = if json {
-        publish::connect(&config, errors).await?
+        publish::connect(&config, errors).await?.0
     } else {
-        publish::connect(&config, out).await?
+        publish::connect(&config, out).await?.0
     };
     let names: Vec<String> = config
         .watch
@@ -91,7 +91,7 @@ pub async fn run(
                 writeln!(
                     errors,
                     "Error: {}. Nothing published; still watching",
-                    error_line(&err)
+                    error_line(&err.context(config.source.clone()))
                 )?;
                 pending = None;
                 continue;
