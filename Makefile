@@ -127,7 +127,7 @@ uninstall: ## Remove the installed publish, listen and status (cargo uninstall)
 	cargo uninstall nats-course-cli
 
 # The binaries that get completion scripts and man pages; a new one is one word here
-# (and one line in cmd::cli::commands() for its man page).
+# (and one line in nats_course_cli::commands() for its man page).
 BINARIES := publish listen status
 SHELLS := bash zsh fish elvish powershell
 BIN_DIR = $${CARGO_TARGET_DIR:-target}/debug

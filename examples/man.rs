@@ -6,13 +6,13 @@
 //! man target/man/publish.1
 //! ```
 //!
-//! The list of binaries is `cmd::cli::commands()`, so a new binary gets its
+//! The list of binaries is `nats_course_cli::commands()`, so a new binary gets its
 //! page by being added there.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use nats_course_cli::cli::commands;
+use nats_course_cli::commands;
 
 fn main() -> anyhow::Result<()> {
     let dir = PathBuf::from(std::env::args_os().nth(1).context(

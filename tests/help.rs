@@ -55,7 +55,7 @@ fn status_help_is_its_snapshot() {
 /// line of its man page) is its own, not the crate's description shared.
 #[test]
 fn every_command_has_a_description_of_its_own() {
-    let abouts: Vec<String> = nats_course_cli::cli::commands()
+    let abouts: Vec<String> = nats_course_cli::commands()
         .iter()
         .map(|command| {
             command

@@ -57,7 +57,7 @@ fn part_of_file(relative: &Path) -> Option<String> {
     }
 }
 
-/// The part a `crate::` path names: `crate::cmd::cli::ListenArgs` →
+/// The part a `crate::` path names: `crate::cmd::listen::ListenArgs` →
 /// `cmd::cli`, `crate::mask::Masked` → `mask`, `crate::cmd::Foo` → `cmd`,
 /// `crate::Notes` (a re-export at the top) → none.
 fn part_of_path(path: &str, parts: &BTreeSet<String>) -> Option<String> {

@@ -484,8 +484,8 @@ fn watch_says_once_that_an_event_is_too_large() {
     let stderr = watcher.stderr();
     assert_eq!(stderr.matches("Error: ").count(), 1, "{stderr}");
     assert!(
-        stderr
-            .contains("Error: the event is 2009 bytes, more than the 1000 bytes the server takes"),
+        stderr.contains("the event is 2009 bytes, and 2054 bytes with its headers")
+            && stderr.contains("more than the 1000 bytes the server takes"),
         "{stderr}"
     );
 }

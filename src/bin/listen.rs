@@ -5,5 +5,5 @@
 
 fn main() -> std::process::ExitCode {
     use nats_course_cli as cmd;
-    cmd::run(cmd::cli::ListenArgs::into_config, cmd::listen::start)
+    cmd::run(cmd::listen::ListenArgs::into_config, cmd::listen::start)
 }

@@ -4,5 +4,5 @@
 
 fn main() -> std::process::ExitCode {
     use nats_course_cli as cmd;
-    cmd::run(cmd::cli::PublishArgs::into_config, cmd::publish::start)
+    cmd::run(cmd::publish::PublishArgs::into_config, cmd::publish::start)
 }

@@ -4,5 +4,5 @@
 
 fn main() -> std::process::ExitCode {
     use nats_course_cli as cmd;
-    cmd::run(cmd::cli::StatusArgs::into_config, cmd::status::start)
+    cmd::run(cmd::status::StatusArgs::into_config, cmd::status::start)
 }

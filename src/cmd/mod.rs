@@ -13,14 +13,23 @@ use nats_course_toolkit::mask::Masked;
 
 pub mod cli;
 pub mod color;
-pub mod event_data;
 pub mod listen;
 pub mod pipe;
 pub mod progress;
 pub mod publish;
-pub mod read_within;
 pub mod shutdown;
 pub mod status;
+
+/// The command line of every binary, for its man page (`make man`) and
+/// completion script (`make completions`): adding a binary is one line here.
+pub fn commands() -> Vec<clap::Command> {
+    use clap::CommandFactory as _;
+    vec![
+        publish::PublishArgs::command(),
+        listen::ListenArgs::command(),
+        status::StatusArgs::command(),
+    ]
+}
 
 /// What the commands' `main` share: parse the flags into a config (exit 2
 /// on bad input), run the command on a single-threaded runtime with Ctrl-C
@@ -60,6 +69,16 @@ where
             let mut errors = Masked::line_buffered(std::io::stderr());
             let _ = writeln!(errors, "{red}Error:{red:#} {}", cli::error_line(&err));
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definitions_are_consistent() {
+        for command in super::commands() {
+            command.debug_assert();
         }
     }
 }

@@ -8,12 +8,12 @@ use super::*;
 #[derive(Debug, Clone)]
 pub struct Servers(pub Vec<ServerAddr>);
 
-pub(super) fn parse_servers(text: &str) -> Result<Servers, String> {
+pub(crate) fn parse_servers(text: &str) -> Result<Servers, String> {
     connection::parse_servers(text).map(Servers)
 }
 
 /// A duration flag's parser, taking `min..=max`.
-pub(super) fn duration_in(
+pub(crate) fn duration_in(
     (min, max): (Duration, Duration),
 ) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
     move |text| {
@@ -31,7 +31,7 @@ pub(super) fn duration_in(
 
 /// Checks `--client-id`: the server refuses a CONNECT longer than its
 /// max_control_line (4 KiB), which also carries the credentials.
-pub(super) fn parse_client_id(id: &str) -> Result<String, String> {
+pub(crate) fn parse_client_id(id: &str) -> Result<String, String> {
     if id.len() > MAX_NAME_BYTES {
         return Err(format!(
             "the client id is {} bytes long; it may have at most {MAX_NAME_BYTES}",
@@ -42,7 +42,7 @@ pub(super) fn parse_client_id(id: &str) -> Result<String, String> {
 }
 
 /// A file can be watched when its folder exists (the file itself may come later).
-pub(super) fn watchable(path: &std::path::Path) -> bool {
+pub(crate) fn watchable(path: &std::path::Path) -> bool {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.is_dir(),
         _ => true,
@@ -50,7 +50,7 @@ pub(super) fn watchable(path: &std::path::Path) -> bool {
 }
 
 /// Checks a queue group or durable name: JetStream uses it as a consumer name.
-pub(super) fn parse_name(name: &str) -> Result<String, String> {
+pub(crate) fn parse_name(name: &str) -> Result<String, String> {
     if name.is_empty() {
         return Err("the name is empty".into());
     }
@@ -74,7 +74,7 @@ pub(super) fn parse_name(name: &str) -> Result<String, String> {
 
 /// A client id as a consumer name: at most 32 characters, anything but
 /// letters, digits, `-` and `_` as `_`.
-pub(super) fn consumer_safe(id: &str) -> String {
+pub(crate) fn consumer_safe(id: &str) -> String {
     id.chars()
         .take(32)
         .map(|c| {
@@ -92,7 +92,7 @@ pub(super) fn consumer_safe(id: &str) -> String {
 /// ([`StartPosition::TIME_RANGE`](nats_course_toolkit::StartPosition::TIME_RANGE)); kept
 /// in UTC. (`9999-12-31T23:59:59-23:59` is the year 10000 in UTC, which
 /// `time` cannot even hold.)
-pub(super) fn parse_start_time(text: &str) -> Result<time::OffsetDateTime, String> {
+pub(crate) fn parse_start_time(text: &str) -> Result<time::OffsetDateTime, String> {
     use time::format_description::well_known::Rfc3339;
     let start = time::OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|err| {
         format!(

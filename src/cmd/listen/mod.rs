@@ -21,9 +21,11 @@ use nats_course_toolkit::subscription::{
     Delivery, GivenUp, Subscription, SubscriptionOptions, unconfirmed_acks_note,
 };
 
+mod args;
 mod print;
 pub mod unsubscribe;
 
+pub use args::ListenArgs;
 use print::Printer;
 
 /// Everything `listen` needs, checked.

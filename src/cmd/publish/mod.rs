@@ -22,7 +22,13 @@ use nats_course_toolkit::duration;
 use nats_course_toolkit::mask::Masked;
 use nats_course_toolkit::publish::{self as exactly_once, Batch, GaveUp, Packed, Prepared, Stored};
 
+mod args;
+pub mod event_data;
+pub mod headers;
+mod read_within;
 mod watch;
+
+pub use args::PublishArgs;
 
 /// Up to this many events print one `Event published` line each; more print a summary.
 pub const MAX_LINES: u64 = 10;

@@ -31,8 +31,8 @@ use bytes::Bytes;
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
+use super::event_data::read_event_file;
 use super::{self as publish, MAX_LINES, Output, PublishConfig};
-use crate::event_data::read_event_file;
 use nats_course_toolkit::connection::close;
 use nats_course_toolkit::notes::error_line;
 use nats_course_toolkit::publish::Refused;

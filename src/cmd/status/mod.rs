@@ -21,8 +21,11 @@ use nats_course_toolkit::history::{self, ChannelStatus, EventRange, StoredEvent}
 use nats_course_toolkit::mask::Masked;
 use nats_course_toolkit::notes::write_escaped;
 
+mod args;
 pub mod live;
 pub mod table;
+
+pub use args::StatusArgs;
 
 /// Everything `status` needs, checked.
 #[derive(Debug, Clone)]

@@ -3,8 +3,8 @@
 use clap::error::ErrorKind;
 use clap::{CommandFactory as _, Parser};
 
-use super::{ConnectArgs, MAX_COUNT, random_client_id};
-use crate::status::{Show, StatusConfig};
+use super::{Show, StatusConfig};
+use crate::cli::{ConnectArgs, MAX_COUNT, random_client_id};
 use nats_course_toolkit::channel::Channel;
 use nats_course_toolkit::history::EventRange;
 

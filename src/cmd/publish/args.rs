@@ -1,6 +1,17 @@
 //! The command line of `publish`.
 
-use super::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, ValueHint};
+
+use super::event_data::{DataFile, EventData, check_event_size, parse_data_file, parse_event_data};
+use super::headers::{Header, header_map, parse_header};
+use super::{Output, PublishConfig};
+use crate::cli::*;
+use nats_course_toolkit::notes::Notes;
 
 /// Publish a `ticket:created` event to NATS JetStream, as the course's publisher does.
 #[derive(Debug, Parser)]

@@ -1,6 +1,13 @@
 //! The command line of `listen`.
 
-use super::*;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
+
+use super::ListenConfig;
+use crate::cli::*;
+use nats_course_toolkit::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOptions};
 
 /// Listen to a channel on NATS JetStream and print every event, as the course's listener does.
 #[derive(Debug, Parser)]

@@ -10,12 +10,11 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use bytes::Bytes;
 
-use crate::read_within::read_within;
+use super::read_within::read_within;
 use nats_course_toolkit::connection;
 use nats_course_toolkit::publish::{self, Packed};
 
-/// The most events one `--count` may ask for.
-pub const MAX_COUNT: u64 = 1_000_000_000;
+pub use crate::cli::MAX_COUNT;
 
 /// The largest event, in bytes: nats-server's default `max_payload` (1 MiB).
 pub const MAX_EVENT_BYTES: u64 = 1024 * 1024;
