@@ -261,6 +261,32 @@ fn a_publish_waits_for_a_cluster_that_lost_its_majority() {
     assert_eq!(stored.state.messages, 6, "each event stored once");
 }
 
+/// A channel's stream deleted while `publish --replicas 3` sends to it is
+/// made again with 3 replicas, as the flag says (it was made again with 1).
+#[test]
+#[ignore = "a 3-node cluster, about a minute in all: make test-all (CI) runs it"]
+fn a_stream_made_again_mid_publish_keeps_its_replicas() {
+    let cluster = Cluster::start();
+    let mut publish = Running::publish(&cluster.url(0), &["--replicas", "3", "--count", "500000"]);
+    cluster.wait_until("the first events stored", || {
+        cluster
+            .stream_info(0)
+            .is_some_and(|info| info.state.messages > 0)
+    });
+    let url = cluster.url(0);
+    common::block_on(async move {
+        let client = async_nats::connect(url).await.expect("connect");
+        let js = async_nats::jetstream::new(client);
+        js.delete_stream(common::cluster::STREAM)
+            .await
+            .expect("delete the stream mid-publish");
+    });
+    let status = publish.wait_exit();
+    assert!(status.success(), "{}", publish.stderr());
+    let info = cluster.poll("the stream made again", || cluster.stream_info(0));
+    assert_eq!(info.config.num_replicas, 3, "{:?}", info.config);
+}
+
 /// The script for learners: start, status, kill n2, restart n2, stop, on
 /// ports of its own, and its usage errors.
 #[test]

@@ -208,6 +208,8 @@ pub struct Batch {
     headers_len: usize,
     /// Unique to this batch; event `i` has the id `{id_prefix}-{i}`.
     id_prefix: String,
+    /// How many copies a stream made for the batch keeps (1 by default).
+    replicas: usize,
 }
 
 /// The data of a batch's events. Both share their bytes: sending an event
@@ -286,7 +288,16 @@ impl Batch {
             headers: HeaderMap::new(),
             headers_len: 0,
             id_prefix: hex::encode(rand::random::<[u8; 8]>()),
+            replicas: 1,
         }
+    }
+
+    /// The batch, making the channel's stream with this many replicas if
+    /// it has to (the stream was deleted while publishing, say), as the
+    /// stream [`prepare`] made.
+    pub fn with_replicas(mut self, replicas: usize) -> Batch {
+        self.replicas = replicas;
+        self
     }
 
     /// The batch with these headers on every event, next to the

@@ -98,7 +98,13 @@ impl Run<'_> {
             // event again. (While a server starts, the stream may just not
             // be loaded yet: it is sent again when acks stop coming.)
             if !self.stream_made {
-                prepare(self.client, &self.batch.channel, 1, self.notes).await?;
+                prepare(
+                    self.client,
+                    &self.batch.channel,
+                    self.batch.replicas,
+                    self.notes,
+                )
+                .await?;
                 self.stream_made = true;
                 self.send(i).await?;
             }

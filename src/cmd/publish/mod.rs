@@ -79,7 +79,8 @@ impl PublishConfig {
         let batch = match &self.lines {
             Some(lines) => Batch::packed(self.channel.clone(), lines.clone()),
             None => Batch::new(self.channel.clone(), payload, self.count),
-        };
+        }
+        .with_replicas(self.replicas);
         if self.headers.is_empty() {
             batch
         } else {
