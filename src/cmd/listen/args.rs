@@ -9,6 +9,11 @@ use super::ListenConfig;
 use crate::cli::*;
 use nats_course_toolkit::subscription::{DEFAULT_QUEUE_GROUP, StartPosition, SubscriptionOptions};
 
+/// `--ack-wait`'s default as the flag reads it: NATS Streaming's 30 s, the
+/// library's [`nats_course_toolkit::subscription::DEFAULT_ACK_WAIT`] (a
+/// unit test keeps the two one value).
+const DEFAULT_ACK_WAIT: &str = "30s";
+
 /// Listen to a channel on NATS JetStream and print every event, as the course's listener does.
 #[derive(Debug, Parser)]
 #[command(name = "listen", version, long_about = None)]
@@ -60,7 +65,7 @@ pub struct ListenArgs {
 
     /// How long the server waits for an ack before delivering an event again
     /// (setAckWait()); 100ms to 24h.
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = duration_in(ACK_WAIT_RANGE))]
+    #[arg(long, default_value = DEFAULT_ACK_WAIT, value_name = "DURATION", value_parser = duration_in(ACK_WAIT_RANGE))]
     pub ack_wait: Duration,
 
     /// Receive events but never ack them, to watch the server deliver them again.
@@ -236,5 +241,18 @@ impl ListenArgs {
             color: self.color,
             unsubscribe,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ack_wait_flags_default_is_the_librarys() {
+        assert_eq!(
+            nats_course_toolkit::duration::parse(DEFAULT_ACK_WAIT),
+            Ok(nats_course_toolkit::subscription::DEFAULT_ACK_WAIT)
+        );
     }
 }
