@@ -53,8 +53,10 @@
 //!   and the concurrency lesson's [`typed::VersionTracker`].
 //! - [`notes`]: what the library has to say ([`Notes`]), handed to the
 //!   caller instead of printed; error lines and escaped event data.
-//! - [`mask`]: the one place where passwords and tokens are hidden.
-//! - [`server_url`]: the one parser of server URLs (lists, credentials).
+//! - [`server_url`]: the one parser of server URLs (lists, credentials), and
+//!   the pure redactor of a URL's password or token
+//!   ([`server_url::hide_credentials`]). Masking every secret of a run in
+//!   every line printed is the commands' job (`src/cmd/mask/`).
 //! - [`duration`]: `500ms`, `30s`, `10m`, `1h30m`, `1d` as flag values.
 //!
 //! The commands above it are a crate of their own, `nats-course-cli` (the
@@ -159,7 +161,6 @@ pub mod connection;
 pub mod duration;
 pub mod events;
 pub mod history;
-pub mod mask;
 pub mod notes;
 pub mod publish;
 pub mod receive;

@@ -1,14 +1,16 @@
 //! Server URLs, parsed in one place: how a list of them splits
 //! ([`split_servers`]), where a URL starts in a line of text
 //! ([`next_url`]), where its password or token is ([`credentials`]), and
-//! how the client decodes it ([`percent_decode`]).
+//! how the client decodes it ([`percent_decode`]), and the URL with them
+//! hidden ([`hide_credentials`]).
 //!
 //! Learners type `nats://host:port`, the course's `http://localhost:4222`,
 //! `host:port`, comma-separated lists, and credentials inside the URL
 //! (`nats://alice:pa,ss@host`). [`crate::connection`] turns them into the
-//! addresses it connects to; [`crate::mask`] hides their credentials in
-//! what is printed.
+//! addresses it connects to; the commands' masking step hides their
+//! credentials, and every other secret of a run, in what is printed.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use memchr::memmem;
@@ -135,6 +137,51 @@ pub fn next_url(text: &[u8], from: usize) -> Option<usize> {
 /// Characters that end a URL in a line of text.
 fn ends_url(b: u8) -> bool {
     b.is_ascii_whitespace() || matches!(b, b'\'' | b'"' | b'`' | b'<' | b'>')
+}
+
+/// What a hidden password or token is written as.
+pub const MASK: &str = "***";
+
+/// `text` with the password or token of each URL in it as `***`, or `None`
+/// when there is none (or each is `***` already). `in_line`: see
+/// [`credentials`].
+pub fn hide_credentials_in(text: &[u8], in_line: bool) -> Option<Vec<u8>> {
+    let mut ranges = credentials(text, in_line).peekable();
+    // Skip those masked already: a line masked twice is the same line.
+    while ranges
+        .next_if(|r| &text[r.clone()] == MASK.as_bytes())
+        .is_some()
+    {}
+    ranges.peek()?;
+    let mut out = Vec::with_capacity(text.len());
+    let mut copied = 0;
+    for range in credentials(text, in_line) {
+        out.extend_from_slice(&text[copied..range.start]);
+        out.extend_from_slice(MASK.as_bytes());
+        copied = range.end;
+    }
+    out.extend_from_slice(&text[copied..]);
+    Some(out)
+}
+
+/// A server address as given (`nats://user:password@host`, or
+/// `user:password@host` without a scheme) with its password or token as
+/// `***`, whatever their length: for a message that quotes an address it
+/// could not use.
+pub fn hide_credentials(server: &str) -> Cow<'_, str> {
+    if server.contains("://") {
+        return match hide_credentials_in(server.as_bytes(), false) {
+            Some(hidden) => Cow::Owned(String::from_utf8_lossy(&hidden).into_owned()),
+            None => Cow::Borrowed(server),
+        };
+    }
+    let url = format!("nats://{server}");
+    match hide_credentials_in(url.as_bytes(), false) {
+        Some(hidden) => {
+            Cow::Owned(String::from_utf8_lossy(&hidden["nats://".len()..]).into_owned())
+        }
+        None => Cow::Borrowed(server),
+    }
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ fn src_files() -> Vec<PathBuf> {
     files
 }
 
-/// The part a file of `src/` belongs to: `src/mask/text.rs` → `mask`,
+/// The part a file of `src/` belongs to: `src/history/get.rs` → `history`,
 /// `src/cmd/status/live/draw.rs` → `cmd::status`, `src/cmd/mod.rs` →
 /// `cmd`; `None` for `lib.rs` and the binaries.
 fn part_of_file(relative: &Path) -> Option<String> {
@@ -203,10 +203,10 @@ fn crate_paths_are_read_from_code_only() {
 
 #[test]
 fn the_commands_paths_name_their_own_parts_and_the_librarys() {
-    let text = "use crate::cli::ListenArgs;\nuse nats_course_toolkit::mask::Masked;";
+    let text = "use crate::cli::ListenArgs;\nuse nats_course_toolkit::history::Watch;";
     assert_eq!(
         part_paths(text, true),
-        ["cmd::cli::ListenArgs", "mask::Masked"]
+        ["cmd::cli::ListenArgs", "history::Watch"]
     );
 }
 

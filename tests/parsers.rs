@@ -5,9 +5,9 @@
 
 use std::io::Write;
 
+use nats_course_cli::mask::{Masked, mask_str};
 use nats_course_toolkit::channel::MAX_CHANNEL_BYTES;
 use nats_course_toolkit::connection::parse_servers;
-use nats_course_toolkit::mask::{Masked, mask_str};
 use nats_course_toolkit::{Channel, duration};
 use proptest::prelude::*;
 

@@ -180,7 +180,10 @@ fn an_oversize_file_is_reported_once_and_a_fixed_save_publishes() {
     let (_dir, file, watcher) = watching(&server);
     let filler = "x".repeat(1024 * 1024 - 40);
     save_in_place(&file, &format!(r#"{{"a":"{filler}"}}"#));
-    said_once(&watcher, "more than the 1048576 bytes the server takes (its max_payload)");
+    said_once(
+        &watcher,
+        "more than the 1048576 bytes the server takes (its max_payload)",
+    );
     assert!(
         watcher.stderr().contains("Nothing published"),
         "{}",

@@ -5,7 +5,7 @@
 //! small write looked through the whole line again. The time must grow with
 //! the line, not with its square: a line 4 times as long, 4 times the time.
 
-use nats_course_toolkit::mask::{Masked, register_secrets};
+use nats_course_cli::mask::{Masked, register_secrets};
 use nats_course_toolkit::notes::write_escaped;
 
 use crate::measure::*;

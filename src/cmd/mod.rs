@@ -9,11 +9,12 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
-use nats_course_toolkit::mask::Masked;
+use crate::mask::Masked;
 
 pub mod cli;
 pub mod color;
 pub mod listen;
+pub mod mask;
 pub mod pipe;
 pub mod progress;
 pub mod publish;

@@ -4,7 +4,7 @@
 //! ripgrep do (the `main` the commands share, in [`crate`], turns the
 //! write that failed into that quiet exit, with [`is_broken_pipe`]). What
 //! it did stays true: `listen` has acked only the events whose lines it
-//! wrote out (a [`Masked`](nats_course_toolkit::mask::Masked) writer that failed once
+//! wrote out (a [`Masked`](crate::mask::Masked) writer that failed once
 //! fails every later flush), and `publish` goes on until every event is
 //! stored ([`UntilClosed`]), so that its exit 0 still means "all stored" to
 //! a script that would publish again otherwise.

@@ -13,7 +13,6 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use async_nats::{Client, ConnectOptions, Event, ServerAddr, rustls};
 
-use crate::mask;
 use crate::server_url::percent_decode;
 
 mod urls;
@@ -83,7 +82,7 @@ impl ConnectConfig {
         let urls: Vec<String> = self
             .servers
             .iter()
-            .map(|addr| mask::mask_str(addr.as_url_str()).into_owned())
+            .map(|addr| crate::server_url::hide_credentials(addr.as_url_str()).into_owned())
             .collect();
         urls.join(",")
     }

@@ -3,7 +3,6 @@
 
 use async_nats::ServerAddr;
 
-use crate::mask;
 use crate::server_url::split_servers;
 
 /// Parses `--server`: `nats://host:port`, the seed's `http://localhost:4222`,
@@ -11,7 +10,7 @@ use crate::server_url::split_servers;
 pub fn parse_servers(text: &str) -> Result<Vec<ServerAddr>, String> {
     let mut servers = Vec::new();
     // An address quoted in an error shows no password, however short.
-    let shown = |part: &str| mask::hide_credentials(part).into_owned();
+    let shown = |part: &str| crate::server_url::hide_credentials(part).into_owned();
     for part in split_servers(text).into_iter().map(str::trim) {
         if part.is_empty() {
             let list: Vec<String> = split_servers(text).into_iter().map(shown).collect();

@@ -8,7 +8,7 @@ use std::io::Write as _;
 use clap::Command;
 pub use clap_complete::Shell;
 
-use nats_course_toolkit::mask::Masked;
+use crate::mask::Masked;
 
 /// The flag's id, as `parse_or_exit` looks for it.
 pub(super) const ID: &str = "completions";

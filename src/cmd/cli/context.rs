@@ -224,9 +224,9 @@ fn register_secrets(bytes: &[u8]) {
         Some(other) => Some(other.to_string()),
     };
     let secrets: Vec<String> = ["password", "token"].into_iter().filter_map(text).collect();
-    nats_course_toolkit::mask::register_secrets(secrets.iter().map(String::as_str));
+    crate::mask::register_secrets(secrets.iter().map(String::as_str));
     if let Some(url) = text("url") {
-        nats_course_toolkit::mask::register_servers(&url);
+        crate::mask::register_servers(&url);
     }
 }
 

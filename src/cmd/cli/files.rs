@@ -38,7 +38,7 @@ pub(super) fn check_file(path: PathBuf, holds: Holds) -> Result<PathBuf, String>
     let shown = path.display();
     match holds {
         // Its seed is hidden like a password, should anything quote it.
-        Holds::Creds => nats_course_toolkit::mask::register_creds(&bytes),
+        Holds::Creds => crate::mask::register_creds(&bytes),
         Holds::Certificate => {
             let certificates = CertificateDer::pem_slice_iter(&bytes)
                 .collect::<Result<Vec<_>, _>>()

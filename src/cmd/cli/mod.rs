@@ -18,13 +18,13 @@ use clap::builder::{PathBufValueParser, TypedValueParser as _};
 use clap::error::ContextValue;
 use clap::{Args, Parser, ValueHint};
 
+use crate::mask::{self, Masked};
 use nats_course_toolkit::channel::Channel;
 use nats_course_toolkit::connection::{
     self, Auth, ConnectConfig, MAX_CREDS_BYTES, MAX_PEM_BYTES, Secret, Tls,
 };
 use nats_course_toolkit::duration;
 use nats_course_toolkit::events::TICKET_CREATED;
-use nats_course_toolkit::mask::{self, Masked};
 use nats_course_toolkit::notes::Notes;
 
 pub mod completions;
@@ -179,7 +179,7 @@ pub struct ChannelArgs {
 /// Parses the command line, or exits: 0 for `--help` and `--version`, 2 with
 /// one line on stderr for bad input (clap's tips folded into that line).
 /// The secrets on the command line are noted first, so that no line
-/// printed from here on shows them ([`nats_course_toolkit::mask`]).
+/// printed from here on shows them ([`crate::mask`]).
 ///
 /// Two flags of [`ConnectArgs`] are answered here, for every binary that
 /// flattens it: `--completions SHELL` prints the script and exits 0, and

@@ -59,9 +59,8 @@ pub async fn start(config: ListenConfig, signal: crate::shutdown::Signal) -> any
     // Every line goes through the masking writers: no secret is printed.
     // Buffered: a replay prints thousands of lines, and the listener
     // writes them out whenever it waits, and before it acks them.
-    let mut out =
-        nats_course_toolkit::mask::Masked::with_capacity(64 * 1024, std::io::stdout().lock());
-    let mut notes = nats_course_toolkit::mask::Masked::line_buffered(std::io::stderr());
+    let mut out = crate::mask::Masked::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut notes = crate::mask::Masked::line_buffered(std::io::stderr());
     if let Some(unsubscribe) = &config.unsubscribe {
         let channel = &config.subscription.channel;
         return unsubscribe::run(&config.connect, channel, unsubscribe, &mut out, &mut notes).await;

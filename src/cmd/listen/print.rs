@@ -175,7 +175,7 @@ mod tests {
         // A URL's password in an event's data, on a line in colour.
         let mut out = Vec::new();
         {
-            let mut masked = nats_course_toolkit::mask::Masked::line_buffered(&mut out);
+            let mut masked = crate::mask::Masked::line_buffered(&mut out);
             let style = color::REDELIVERED;
             write!(masked, "{style}Received event #1, with data: nats://ana:").unwrap();
             writeln!(masked, "Pw9x@host:4222 (redelivered, delivery #2){style:#}").unwrap();

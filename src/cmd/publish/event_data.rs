@@ -73,8 +73,7 @@ impl DataFile {
                 let stdin = std::io::stdin();
                 if stdin.is_terminal() {
                     // Nothing to read until the learner types it.
-                    let mut stderr =
-                        nats_course_toolkit::mask::Masked::line_buffered(std::io::stderr());
+                    let mut stderr = crate::mask::Masked::line_buffered(std::io::stderr());
                     let _ = writeln!(stderr, "Reading from standard input; end with Ctrl-D");
                     return connection::read_bounded(stdin.lock(), "standard input", limit, why);
                 }

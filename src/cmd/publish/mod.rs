@@ -14,12 +14,12 @@ use std::path::PathBuf;
 use async_nats::{Client, HeaderMap};
 use bytes::Bytes;
 
+use crate::mask::Masked;
 use crate::pipe::UntilClosed;
 use crate::progress::Progress;
 use nats_course_toolkit::channel::Channel;
 use nats_course_toolkit::connection::{ConnectConfig, close};
 use nats_course_toolkit::duration;
-use nats_course_toolkit::mask::Masked;
 use nats_course_toolkit::publish::{self as exactly_once, Batch, GaveUp, Packed, Prepared, Stored};
 
 mod args;

@@ -15,10 +15,10 @@ use std::io::{self, Write};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 
+use crate::mask::Masked;
 use nats_course_toolkit::channel::Channel;
 use nats_course_toolkit::connection::ConnectConfig;
 use nats_course_toolkit::history::{self, ChannelStatus, EventRange, StoredEvent};
-use nats_course_toolkit::mask::Masked;
 use nats_course_toolkit::notes::write_escaped;
 
 mod args;

@@ -12,11 +12,11 @@ use nats_course_toolkit::history::{ChannelStatus, SubscriptionStatus};
 use nats_course_toolkit::notes::escape_control;
 
 /// Text from the server or the user, as the view may draw it: control
-/// characters escaped, then masked by [`nats_course_toolkit::mask`], the step every line
+/// characters escaped, then masked by [`crate::mask`], the step every line
 /// the commands write goes through (a URL's password, this run's secrets).
 /// Everything the view draws that it did not write itself passes here.
 pub(super) fn masked(text: &str) -> String {
-    nats_course_toolkit::mask::mask_str(&escape_control(text)).into_owned()
+    crate::mask::mask_str(&escape_control(text)).into_owned()
 }
 
 /// The styles of the states; none with `NO_COLOR`.

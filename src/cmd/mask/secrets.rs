@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 
-use crate::server_url::credentials;
+use nats_course_toolkit::server_url::credentials;
 
 /// The secrets in a command line (without the program's name) and the
 /// environment.
@@ -51,7 +51,7 @@ pub fn of_process(
 /// client reads `user:password@host:port` as a nats:// URL).
 pub fn of_servers(list: &str) -> Vec<String> {
     let mut secrets = Vec::new();
-    for server in crate::server_url::split_servers(list) {
+    for server in nats_course_toolkit::server_url::split_servers(list) {
         let server = server.trim();
         if server.contains("://") {
             secrets.extend(url_secrets(server));
@@ -72,7 +72,7 @@ fn url_secrets(arg: &str) -> Vec<String> {
         .collect();
     let decoded: Vec<String> = found
         .iter()
-        .map(|secret| crate::server_url::percent_decode(secret))
+        .map(|secret| nats_course_toolkit::server_url::percent_decode(secret))
         .collect();
     found.into_iter().chain(decoded).collect()
 }
@@ -102,7 +102,11 @@ pub fn forms(secret: &str) -> Vec<Vec<u8>> {
     if let Ok(json) = serde_json::to_string(secret) {
         forms.push(json.as_bytes()[1..json.len() - 1].to_vec());
     }
-    forms.push(crate::notes::escape_control(secret).as_bytes().to_vec());
+    forms.push(
+        nats_course_toolkit::notes::escape_control(secret)
+            .as_bytes()
+            .to_vec(),
+    );
     forms.sort();
     forms.dedup();
     forms

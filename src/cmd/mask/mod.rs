@@ -2,7 +2,7 @@
 //!
 //! Everything the commands print goes through one function, [`mask`], at
 //! one place: the [`Masked`] writer that wraps their stdout and their
-//! stderr (the library's [`Notes`](crate::Notes) among them).
+//! stderr (the library's [`Notes`](nats_course_toolkit::Notes) among them).
 //! It hides:
 //!
 //! - the password of any URL with credentials, `scheme://user:password@` →
@@ -64,7 +64,7 @@ use std::sync::{Once, PoisonError, RwLock};
 pub use writer::Masked;
 
 /// What a secret is replaced with.
-pub const MASK: &str = "***";
+pub use nats_course_toolkit::server_url::{MASK, hide_credentials};
 
 /// The secrets of this run, in every form they are printed in, longest first.
 static SECRETS: RwLock<Vec<Vec<u8>>> = RwLock::new(Vec::new());
@@ -127,24 +127,6 @@ pub fn mask_str(text: &str) -> Cow<'_, str> {
     match mask(text.as_bytes()) {
         Cow::Borrowed(_) => Cow::Borrowed(text),
         Cow::Owned(bytes) => Cow::Owned(into_string(bytes)),
-    }
-}
-
-/// A server address as given (`nats://user:password@host`, or
-/// `user:password@host` without a scheme) with its password or token as
-/// `***`, whatever their length: for a message that quotes an address it
-/// could not use.
-pub fn hide_credentials(server: &str) -> Cow<'_, str> {
-    if server.contains("://") {
-        return match text::hide_credentials(server.as_bytes(), false) {
-            Some(hidden) => Cow::Owned(into_string(hidden)),
-            None => Cow::Borrowed(server),
-        };
-    }
-    let url = format!("nats://{server}");
-    match text::hide_credentials(url.as_bytes(), false) {
-        Some(hidden) => Cow::Owned(into_string(hidden["nats://".len()..].to_vec())),
-        None => Cow::Borrowed(server),
     }
 }
 

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use memchr::memmem;
 
 use super::MASK;
-use crate::server_url::credentials;
+use nats_course_toolkit::server_url::hide_credentials_in as hide_credentials;
 
 /// Secrets shorter than this are masked only where they are a whole word.
 pub const SHORT: usize = 6;
@@ -76,28 +76,6 @@ fn word_ends(text: &[u8], end: usize) -> bool {
 /// Whitespace and quotes: what stands between words.
 fn is_gap(b: u8) -> bool {
     b.is_ascii_whitespace() || matches!(b, b'\'' | b'"' | b'`')
-}
-
-/// `text` with the password or token of each URL in it as `***`, or `None`
-/// when there is none (or each is `***` already). `in_line`: see
-/// [`credentials`].
-pub fn hide_credentials(text: &[u8], in_line: bool) -> Option<Vec<u8>> {
-    let mut ranges = credentials(text, in_line).peekable();
-    // Skip those masked already: a line masked twice is the same line.
-    while ranges
-        .next_if(|r| &text[r.clone()] == MASK.as_bytes())
-        .is_some()
-    {}
-    ranges.peek()?;
-    let mut out = Vec::with_capacity(text.len());
-    let mut copied = 0;
-    for range in credentials(text, in_line) {
-        out.extend_from_slice(&text[copied..range.start]);
-        out.extend_from_slice(MASK.as_bytes());
-        copied = range.end;
-    }
-    out.extend_from_slice(&text[copied..]);
-    Some(out)
 }
 
 #[cfg(test)]
