@@ -27,6 +27,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::notes::Notes;
+use crate::said::{Mention, Said};
 use anyhow::Context as _;
 use async_nats::jetstream::{self, context::GetStreamByNameErrorKind, stream};
 
@@ -184,11 +185,13 @@ impl Channel {
             .iter()
             .map(|(name, holder)| format!("{name} is taken by {holder}"))
             .collect();
-        anyhow::bail!(
+        Err(Said::text(format!(
             "could not create a stream for channel {self}: {}; delete one of those streams, \
-             or choose another --channel",
+             or choose another ",
             taken.join(", and ")
-        )
+        ))
+        .mention(Mention::Channel, "channel")
+        .into())
     }
 }
 

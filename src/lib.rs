@@ -53,6 +53,8 @@
 //!   and the concurrency lesson's [`typed::VersionTracker`].
 //! - [`notes`]: what the library has to say ([`Notes`]), handed to the
 //!   caller instead of printed; error lines and escaped event data.
+//! - [`said`]: errors and notes that say what the user can change, as
+//!   [`said::Mention`]s, never as a flag: the commands say their flags.
 //! - [`server_url`]: the one parser of server URLs (lists, credentials), and
 //!   the pure redactor of a URL's password or token
 //!   ([`server_url::hide_credentials`]). Masking every secret of a run in
@@ -164,6 +166,7 @@ pub mod history;
 pub mod notes;
 pub mod publish;
 pub mod receive;
+pub mod said;
 pub mod server_url;
 pub mod subscription;
 pub mod typed;

@@ -13,8 +13,10 @@ use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
 
-/// What hears the notes: one line of text at a time, without the newline.
-type Sink = dyn Fn(&str) + Send + Sync;
+use crate::said::{Mention, Said};
+
+/// What hears the notes: one at a time, each a line without its newline.
+type Sink = dyn Fn(&Said) + Send + Sync;
 
 /// Where the library's notes go.
 #[derive(Clone, Default)]
@@ -26,18 +28,28 @@ impl Notes {
         Notes(None)
     }
 
-    /// Notes handed to `sink`, one line at a time.
+    /// Notes handed to `sink`, one line at a time, in the library's words.
     pub fn to(sink: impl Fn(&str) + Send + Sync + 'static) -> Notes {
+        Notes(Some(Arc::new(move |said: &Said| sink(&said.to_string()))))
+    }
+
+    /// Notes handed to `sink` as they were said, for a caller that says
+    /// their [`Mention`]s its own way ([`Said::render`]).
+    pub fn to_said(sink: impl Fn(&Said) + Send + Sync + 'static) -> Notes {
         Notes(Some(Arc::new(sink)))
     }
 
     /// Says one line. The text is formatted only when someone listens.
     pub fn say(&self, line: fmt::Arguments<'_>) {
         if let Some(sink) = &self.0 {
-            match line.as_str() {
-                Some(text) => sink(text),
-                None => sink(&line.to_string()),
-            }
+            sink(&Said::text(line.to_string()));
+        }
+    }
+
+    /// Says a line that mentions what the user can change.
+    pub fn tell(&self, said: impl FnOnce() -> Said) {
+        if let Some(sink) = &self.0 {
+            sink(&said());
         }
     }
 }
@@ -59,9 +71,22 @@ impl fmt::Debug for Notes {
 /// an error may quote names the server gave (a stream's subjects, a
 /// consumer's metadata), which anyone who can create a stream chooses.
 pub fn error_line(err: &anyhow::Error) -> String {
+    error_line_with(err, &|_, words| Cow::Borrowed(words))
+}
+
+/// [`error_line`], with the [`Mention`]s of each [`Said`] in the chain said
+/// by `say` (the commands say their flags).
+pub fn error_line_with(
+    err: &anyhow::Error,
+    say: &dyn for<'a> Fn(Mention, &'a str) -> Cow<'a, str>,
+) -> String {
     let mut line = String::new();
     for cause in err.chain() {
-        let text = escape_control(&cause.to_string()).into_owned();
+        let text = match cause.downcast_ref::<Said>() {
+            Some(said) => said.render(say),
+            None => cause.to_string(),
+        };
+        let text = escape_control(&text).into_owned();
         if line.contains(&text) {
             continue;
         }

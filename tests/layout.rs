@@ -249,3 +249,40 @@ fn the_library_has_no_command_line_crate_in_its_tree() {
         assert!(!crates.contains(cli), "the library's tree has {cli}");
     }
 }
+
+/// The library names no flag of the commands: what the user can change it
+/// says as a `said::Mention`, which the commands say as their flag. Read
+/// from code (comments and tests left out); `--jetstream` is nats-server's.
+#[test]
+fn the_library_names_no_flag() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut named = Vec::new();
+    for file in src_files() {
+        let relative = file.strip_prefix(&root).unwrap();
+        if part_of_file(relative).is_none_or(|part| part.starts_with("cmd")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read");
+        let code = text.split("#[cfg(test)]").next().unwrap_or(&text);
+        for (i, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            let mut rest = line;
+            while let Some(at) = rest.find("--") {
+                let flag: String = rest[at + 2..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                    .collect();
+                if !flag.is_empty() && flag != "jetstream" {
+                    named.push(format!("{}:{}: --{flag}", relative.display(), i + 1));
+                }
+                rest = &rest[at + 2..];
+            }
+        }
+    }
+    assert!(
+        named.is_empty(),
+        "the library names these flags: {named:#?}"
+    );
+}

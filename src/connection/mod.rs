@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use async_nats::{Client, ConnectOptions, Event, ServerAddr, rustls};
 
 use crate::server_url::percent_decode;
@@ -18,6 +18,7 @@ use crate::server_url::percent_decode;
 mod urls;
 
 use crate::notes::Notes;
+use crate::said::{Mention, Said};
 pub use urls::parse_servers;
 
 /// Where and how to connect.
@@ -125,28 +126,30 @@ impl ConnectConfig {
             }
             Auth::Token(token) => ConnectOptions::with_token(token.0.clone()),
             Auth::Creds(path) => {
-                let cannot_read = || {
-                    format!(
-                        "cannot read the credentials file {} (--creds)",
+                let cannot_read = |err: &dyn std::fmt::Display| {
+                    Said::text(format!(
+                        "cannot read the credentials file {}",
                         path.display()
-                    )
+                    ))
+                    .mention(Mention::Creds, "")
+                    .and(format!(": {err}"))
                 };
                 let creds = read_at_most(path, MAX_CREDS_BYTES, CREDS_LIMIT)
-                    .map_err(|err| anyhow!(err))
-                    .with_context(cannot_read)?;
-                let creds = String::from_utf8(creds).with_context(cannot_read)?;
-                let options = ConnectOptions::with_credentials(&creds).with_context(cannot_read)?;
+                    .map_err(|err| cannot_read(&err))?;
+                let creds = String::from_utf8(creds).map_err(|err| cannot_read(&err))?;
+                let options =
+                    ConnectOptions::with_credentials(&creds).map_err(|err| cannot_read(&err))?;
                 warn_if_others_can_read(path, &self.notes);
                 options
             }
         };
         if let Some(ca) = &self.tls.ca {
-            readable(ca, "--tls-ca")?;
+            readable(ca, Mention::TlsCa)?;
             options = options.add_root_certificates(ca.clone()).require_tls(true);
         }
         if let Some((cert, key)) = &self.tls.cert_and_key {
-            readable(cert, "--tls-cert")?;
-            readable(key, "--tls-key")?;
+            readable(cert, Mention::TlsCert)?;
+            readable(key, Mention::TlsKey)?;
             options = options
                 .add_client_certificate(cert.clone(), key.clone())
                 .require_tls(true);
@@ -179,22 +182,27 @@ impl ConnectConfig {
                 )
             }
             Kind::Io if tls_failure(&err).is_some() => {
-                let advice = match tls_failure(&err) {
-                    Some(rustls::Error::AlertReceived(_)) => {
-                        "the server refused the TLS handshake; it may require a client \
-                         certificate: give --tls-cert FILE and --tls-key FILE"
-                    }
-                    _ => {
-                        "the server's TLS certificate is not trusted; give the CA that \
-                         signed it with --tls-ca FILE"
-                    }
-                };
-                anyhow!(
-                    "could not connect to NATS at {url}: TLS failed ({}): {advice}",
+                let failed = Said::text(format!(
+                    "could not connect to NATS at {url}: TLS failed ({}): ",
                     tls_failure(&err)
                         .map(ToString::to_string)
                         .unwrap_or_default()
-                )
+                ));
+                match tls_failure(&err) {
+                    Some(rustls::Error::AlertReceived(_)) => failed
+                        .and(
+                            "the server refused the TLS handshake; it may require a client \
+                             certificate: ",
+                        )
+                        .mention(
+                            Mention::ClientCertificate,
+                            "give a client certificate and its key",
+                        ),
+                    _ => failed
+                        .and("the server's TLS certificate is not trusted; ")
+                        .mention(Mention::TrustedCa, "give the CA that signed it"),
+                }
+                .into()
             }
             // The server answered, and refused: a CONNECT longer than its
             // max_control_line (a huge client id or password), say.
@@ -326,11 +334,14 @@ fn warn_if_others_can_read(path: &Path, notes: &Notes) {
     }
 }
 
-/// Fails unless `path` is a readable file, naming the flag that gave it.
-fn readable(path: &Path, flag: &str) -> anyhow::Result<()> {
-    std::fs::File::open(path)
-        .map(drop)
-        .with_context(|| format!("cannot read {} ({flag})", path.display()))
+/// Fails unless `path` is a readable file, mentioning the setting that gave it.
+fn readable(path: &Path, setting: Mention) -> anyhow::Result<()> {
+    std::fs::File::open(path).map(drop).map_err(|err| {
+        Said::text(format!("cannot read {}", path.display()))
+            .mention(setting, "")
+            .and(format!(": {err}"))
+            .into()
+    })
 }
 
 /// How long closing a connection may take (sending what it still buffers).

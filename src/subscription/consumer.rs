@@ -53,7 +53,7 @@ pub(super) async fn open_consumer(
                 Err(err) if is_not_found(&err) => break,
                 Err(err) => {
                     let err = anyhow::Error::new(err)
-                        .context("could not delete the consumer for --reset");
+                        .context("could not delete the consumer to start over");
                     if !wait.retry_after(&err).await {
                         return Err(err);
                     }
@@ -134,38 +134,58 @@ fn join_existing(
     let differences = differences(&existing.cached_info().config, &wanted);
     let name = options.consumer_name().unwrap_or_default();
     if !differences.is_empty() {
-        bail!(
+        let (other_name, words) = match options.durable {
+            Some(_) => (Mention::DurableName, "durable name"),
+            None => (Mention::QueueGroupName, "queue group name"),
+        };
+        return Err(Said::text(format!(
             "consumer '{name}' already exists on channel {} with a different configuration: {}. \
-             To start over, run again with --reset (this forgets what it acked), or choose another {}",
+             To start over, ",
             options.channel,
             differences.join("; "),
-            if options.durable.is_some() {
-                "--durable name"
-            } else {
-                "--queue-group name"
-            }
-        );
+        ))
+        .mention(
+            Mention::StartOver,
+            "delete its subscription and subscribe again",
+        )
+        .and(" (this forgets what it acked), or choose another ")
+        .mention(other_name, words)
+        .into());
     }
     if let Some(start) = options.start.filter(|s| *s != StartPosition::New) {
-        let advice = if options.queue_group.is_some() {
-            "; to replay the whole history, listen with --no-queue-group"
-        } else {
-            ""
-        };
-        notes.say(format_args!(
-            "Note: the {} already exists, so it resumes where it left off and {} does not apply \
-             (a start position applies only when a group or durable is first formed){advice}",
-            options.describe(),
-            start.flag()
-        ));
+        notes.tell(|| {
+            let said = Said::text(format!(
+                "Note: the {} already exists, so it resumes where it left off and ",
+                options.describe()
+            ))
+            .mention(Mention::Start, start.describe())
+            .and(
+                " does not apply (a start position applies only when a group or durable is \
+                 first formed)",
+            );
+            match options.queue_group {
+                Some(_) => said.and("; to replay the whole history, ").mention(
+                    Mention::ListenAlone,
+                    "listen on your own, without a queue group",
+                ),
+                None => said,
+            }
+        });
     }
     if options.report_acks && existing.cached_info().config.sample_frequency == 0 {
-        notes.say(format_args!(
-            "Note: the {} already exists without ack reports, so --report-acks does not apply \
-             (it applies only when a group or durable is first formed); to turn them on, run \
-             again with --reset (this forgets what it acked)",
-            options.describe()
-        ));
+        notes.tell(|| {
+            Said::text(format!(
+                "Note: the {} already exists without ack reports, so ",
+                options.describe()
+            ))
+            .mention(Mention::ReportAcks, "asking for ack reports")
+            .and(
+                " does not apply (it applies only when a group or durable is first formed); \
+                 to turn them on, ",
+            )
+            .mention(Mention::StartOver, "start it over")
+            .and(" (this forgets what it acked)")
+        });
     }
     Ok(existing)
 }

@@ -102,9 +102,18 @@ impl Feed {
 
 /// What the server says when the consumer of a running subscription is
 /// deleted, and what to do about it.
-const CONSUMER_DELETED: &str = "the server deleted this listener's subscription (someone ran listen \
-    --reset for its queue group or durable, or deleted its consumer, or the server restarted \
-    and lost it); start the listener again";
+fn consumer_deleted() -> anyhow::Error {
+    Said::text("the server deleted this listener's subscription (someone ")
+        .mention(
+            Mention::StartedOver,
+            "started its queue group or durable over",
+        )
+        .and(
+            ", or deleted its consumer, or the server restarted and lost it); start the \
+             listener again",
+        )
+        .into()
+}
 
 impl Subscription {
     /// On a pull subscription, asks for up to [`PULL_BATCH`] more events
@@ -171,7 +180,7 @@ impl Subscription {
                     *heard_at = Instant::now();
                     match self.stream.consumer_info(&consumer.name).await {
                         Err(err) if err.kind() == ConsumerInfoErrorKind::NotFound => {
-                            bail!(CONSUMER_DELETED)
+                            return Err(consumer_deleted());
                         }
                         _ => {}
                     }
@@ -311,7 +320,7 @@ impl Subscription {
             Some(_) => {
                 let description = message.description.as_deref().unwrap_or_default();
                 if description.eq_ignore_ascii_case("consumer deleted") {
-                    bail!(CONSUMER_DELETED);
+                    return Err(consumer_deleted());
                 }
                 if let Feed::Pull { outstanding, .. } = &mut self.feed {
                     let void = message

@@ -68,6 +68,7 @@ mod delivery;
 mod options;
 
 use crate::notes::Notes;
+use crate::said::{Mention, Said};
 use acks::AckLedger;
 pub use advisories::{GiveUpNotices, GivenUp};
 use consumer::open_consumer;

@@ -61,15 +61,16 @@ impl StartPosition {
         }
     }
 
-    pub(super) fn flag(self) -> String {
+    /// The start position in words, for a note that it does not apply.
+    pub fn describe(self) -> String {
         match self {
-            StartPosition::New => "(no start flag)".into(),
-            StartPosition::All => "--deliver-all".into(),
-            StartPosition::Last => "--deliver-last".into(),
-            StartPosition::Sequence(n) => format!("--start-seq {n}"),
-            StartPosition::Since(span) => format!("--since {}", duration::format(span)),
+            StartPosition::New => "a start at new events".into(),
+            StartPosition::All => "a start at the whole history".into(),
+            StartPosition::Last => "a start at the last event".into(),
+            StartPosition::Sequence(n) => format!("a start at event #{n}"),
+            StartPosition::Since(span) => format!("a start {} back", duration::format(span)),
             StartPosition::Time(start) => format!(
-                "--start-time {}",
+                "a start at {}",
                 start
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_else(|_| start.to_string())
@@ -223,15 +224,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_start_time_is_deliver_by_start_time_and_its_flag_is_rfc_3339() {
+    fn a_start_time_is_deliver_by_start_time_and_said_in_rfc_3339() {
         let start = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(19_723);
         assert_eq!(
             StartPosition::Time(start).deliver_policy(),
             DeliverPolicy::ByStartTime { start_time: start }
         );
         assert_eq!(
-            StartPosition::Time(start).flag(),
-            "--start-time 2024-01-01T00:00:00Z"
+            StartPosition::Time(start).describe(),
+            "a start at 2024-01-01T00:00:00Z"
         );
     }
 

@@ -30,11 +30,13 @@ use nats_course_toolkit::notes::Notes;
 pub mod completions;
 mod context;
 mod files;
+pub mod said;
 pub(crate) mod values;
 
 use context::parse_context;
 pub use context::{MAX_CONTEXT_BYTES, NatsContext};
 use files::{ca_file, cert_file, creds_file, key_file};
+pub use said::{error_line, stderr_notes, stderr_notes_for};
 pub use values::Servers;
 pub(crate) use values::{
     consumer_safe, duration_in, parse_client_id, parse_name, parse_servers, watchable,
@@ -275,20 +277,6 @@ pub fn shorten(text: &str) -> Cow<'_, str> {
         Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
         None => Cow::Borrowed(text),
     }
-}
-
-pub use nats_course_toolkit::notes::error_line;
-
-/// The library's notes as the commands show them: a line on stderr each,
-/// masked like every line they print, its control characters escaped (a
-/// note may quote what the server said).
-pub fn stderr_notes() -> Notes {
-    Notes::to(|line| {
-        let mut stderr = Masked::line_buffered(std::io::stderr().lock());
-        let line = nats_course_toolkit::notes::escape_control(line);
-        // Nothing sensible to do when stderr is gone.
-        let _ = writeln!(stderr, "{line}").and_then(|()| stderr.flush());
-    })
 }
 
 /// What a file flag's file must hold.

@@ -208,7 +208,9 @@ impl ListenArgs {
         // `make status` shows which terminal a subscription is. A client id
         // given by hand may be given twice: it gets a random suffix.
         let client_id = self.connect.client_id.clone();
-        let connect = self.connect.into_config(random_client_id);
+        let mut connect = self.connect.into_config(random_client_id);
+        // Its notes say the start flag it was given, where one does not apply.
+        connect.notes = stderr_notes_for(start);
         let own_name = match client_id {
             Some(id) => format!(
                 "{}-{}",

@@ -33,8 +33,8 @@ use tokio::sync::mpsc;
 
 use super::event_data::read_event_file;
 use super::{self as publish, MAX_LINES, Output, PublishConfig};
+use crate::cli::error_line;
 use nats_course_toolkit::connection::close;
-use nats_course_toolkit::notes::error_line;
 use nats_course_toolkit::publish::Refused;
 
 /// A save is over when no file-system event came for this long.
