@@ -20,7 +20,6 @@ use std::io::{self, Stdout};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream, KeyEventKind};
-use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use futures_util::StreamExt as _;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -330,62 +329,38 @@ async fn next_notice(notices: &mut Option<Notices>) -> Option<watch::Notice> {
 }
 
 /// The terminal in raw mode on the alternate screen, with the cursor
-/// hidden, until dropped. A panic restores it too, before its message.
+/// hidden, until dropped: ratatui's `try_init` and `restore`, which also
+/// restore it when a panic comes, before its message.
 struct Screen {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    terminal: ratatui::DefaultTerminal,
 }
 
 impl Screen {
     fn enter() -> io::Result<Screen> {
-        restore_on_panic();
-        crossterm::terminal::enable_raw_mode()?;
-        // From here on, dropping `guard` (or `Screen`) restores the terminal.
-        let guard = Restore;
-        // Cleared here, not with `Terminal::clear`, which asks the terminal
-        // where its cursor is and fails where nothing answers (a bare pty).
-        crossterm::execute!(
-            io::stdout(),
-            EnterAlternateScreen,
-            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
-        )?;
-        let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-        terminal.hide_cursor()?;
-        std::mem::forget(guard);
-        Ok(Screen { terminal })
+        let entered = ratatui::try_init().and_then(|mut terminal| {
+            // Cleared here, not with `Terminal::clear`, which asks the
+            // terminal where its cursor is and fails where nothing answers
+            // (a bare pty).
+            crossterm::execute!(
+                io::stdout(),
+                crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+            )?;
+            terminal.hide_cursor()?;
+            Ok(terminal)
+        });
+        match entered {
+            Ok(terminal) => Ok(Screen { terminal }),
+            Err(err) => {
+                // Halfway in (raw mode on, say): back out.
+                ratatui::restore();
+                Err(err)
+            }
+        }
     }
 }
 
 impl Drop for Screen {
     fn drop(&mut self) {
-        restore();
+        ratatui::restore();
     }
-}
-
-/// Restores the terminal when dropped (while [`Screen::enter`] is halfway).
-struct Restore;
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        restore();
-    }
-}
-
-/// Leaves the alternate screen and raw mode and shows the cursor; harmless
-/// when they were not entered.
-fn restore() {
-    let _ = crossterm::execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
-    let _ = crossterm::terminal::disable_raw_mode();
-}
-
-/// Makes a panic restore the terminal first, so its message is readable
-/// and the shell usable.
-fn restore_on_panic() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            restore();
-            previous(info);
-        }));
-    });
 }
