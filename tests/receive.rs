@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::Client;
-use common::{DEADLINE, NatsServer, block_on};
+use common::{NatsServer, block_on, within};
 use nats_course_toolkit::Notes;
 use nats_course_toolkit::events::{
     Event, OrderCreatedData, OrderCreatedEvent, OrderCreatedTicket, OrderStatus,
@@ -142,19 +142,6 @@ impl Heard {
     }
 }
 
-async fn connect(server: &NatsServer) -> Client {
-    async_nats::connect(server.url())
-        .await
-        .expect("connect to the test server")
-}
-
-/// Awaits `future`, failing the test after [`DEADLINE`].
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
 /// Holds the event it is handed and never finishes it; says which event
 /// it holds once it has started on it.
 struct NeverFinishes {
@@ -191,7 +178,7 @@ impl Listener for NeverFinishes {
 fn a_shutdown_mid_event_gives_the_event_back_at_once() {
     let server = NatsServer::start();
     block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         publish_one(&client).await;
         let (started, handling) = oneshot::channel();
         let mut stuck = NeverFinishes {
@@ -225,7 +212,7 @@ fn a_shutdown_mid_event_gives_the_event_back_at_once() {
 fn an_event_given_up_after_max_deliver_is_reported() {
     let server = NatsServer::start();
     block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         publish_one(&client).await;
         let mut never_acks = Scripted {
             ack_wait: Duration::from_secs(1),
@@ -252,7 +239,7 @@ fn an_event_given_up_after_max_deliver_is_reported() {
 fn a_nak_has_the_event_delivered_again_at_once() {
     let server = NatsServer::start();
     block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         publish_one(&client).await;
         let nak_first = |delivered| {
             if delivered == 1 {
@@ -280,7 +267,7 @@ fn a_nak_has_the_event_delivered_again_at_once() {
 fn a_terminated_event_is_never_delivered_again() {
     let server = NatsServer::start();
     block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         publish_one(&client).await;
         let mut terminates = Scripted::new("terminates", |_| Ack::Term, 1);
         within(

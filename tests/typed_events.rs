@@ -20,7 +20,7 @@ use async_nats::jetstream::{
     consumer::{AckPolicy, DeliverPolicy},
 };
 use bytes::Bytes;
-use common::{DEADLINE, NatsServer, block_on};
+use common::{NatsServer, block_on, within};
 use nats_course_toolkit::Notes;
 use nats_course_toolkit::channel::ClusterWait;
 use nats_course_toolkit::events::{
@@ -187,19 +187,6 @@ impl<E: Event> Publisher for EventPublisher<E> {
     fn client(&self) -> &Client {
         &self.client
     }
-}
-
-async fn connect(server: &NatsServer) -> Client {
-    async_nats::connect(server.url())
-        .await
-        .expect("connect to the test server")
-}
-
-/// Awaits `future`, failing the test after [`DEADLINE`].
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
 /// Listens until the listener is done, collecting its notes.
@@ -404,7 +391,7 @@ fn each_event_type_travels_on_the_course_subject() {
 fn rust_publisher_and_listener_exchange_every_event_in_the_course_format() {
     let server = NatsServer::start();
     block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         exchange::<TicketCreatedEvent>(&client, "ticket-created", ticket_created()).await;
         exchange::<TicketUpdatedEvent>(&client, "ticket-updated", ticket_updated()).await;
         exchange::<OrderCreatedEvent>(&client, "order-created", order_created()).await;
@@ -422,7 +409,7 @@ fn rust_publisher_and_listener_exchange_every_event_in_the_course_format() {
 fn rust_listener_reads_every_event_as_a_node_service_publishes_it() {
     let server = NatsServer::start();
     block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         read_from_node::<TicketCreatedEvent>(&client, "ticket-created", ticket_created()).await;
         read_from_node::<TicketUpdatedEvent>(
             &client,
@@ -449,7 +436,7 @@ fn rust_listener_reads_every_event_as_a_node_service_publishes_it() {
 fn listener_subscribes_with_the_course_subscription_options() {
     let server = NatsServer::start();
     block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         EventPublisher::<TicketCreatedEvent>::new(&client)
             .publish(&ticket_created())
             .await
@@ -475,7 +462,7 @@ fn publisher_creates_the_stream_and_returns_each_events_sequence() {
     let server = NatsServer::start();
     assert!(server.stream_names().is_empty());
     let sequences = block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         let publisher = EventPublisher::<PaymentCreatedEvent>::new(&client);
         let first = publisher.publish(&payment_created()).await.expect("first");
         let second = publisher.publish(&payment_created()).await.expect("second");
@@ -493,7 +480,7 @@ fn publisher_creates_the_stream_and_returns_each_events_sequence() {
 fn publishing_without_jetstream_says_the_server_needs_it() {
     let server = NatsServer::start_without_jetstream();
     let err = block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         EventPublisher::<TicketCreatedEvent>::new(&client)
             .publish(&ticket_created())
             .await
@@ -513,7 +500,7 @@ fn publishing_without_jetstream_says_the_server_needs_it() {
 fn event_that_does_not_parse_is_reported_and_terminated() {
     let server = NatsServer::start();
     block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         let js = jetstream::new(client.clone());
         Subject::TicketCreated
             .channel()
@@ -600,7 +587,7 @@ impl Listener for FailsFirstDelivery {
 fn event_whose_handler_fails_is_delivered_again_after_the_ack_wait() {
     let server = NatsServer::start();
     block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         EventPublisher::<OrderCreatedEvent>::new(&client)
             .publish(&order_created())
             .await
@@ -668,7 +655,7 @@ impl Listener for InVersionOrder {
 fn out_of_order_versions_are_processed_in_version_order() {
     let server = NatsServer::start();
     block_on(async {
-        let client = connect(&server).await;
+        let client = server.connect().await;
         let publisher = EventPublisher::<TicketUpdatedEvent>::new(&client);
         for version in [2, 0, 3, 1] {
             let data = TicketUpdatedData {

@@ -189,6 +189,13 @@ impl NatsServer {
         self.store.path()
     }
 
+    /// A client connected to it.
+    pub async fn connect(&self) -> async_nats::Client {
+        async_nats::connect(self.url())
+            .await
+            .expect("connect to the test server")
+    }
+
     /// The URL to give `--server`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
