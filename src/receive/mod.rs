@@ -241,6 +241,14 @@ async fn handle<H: Handler>(
 ) -> Result<anyhow::Result<Settle>, anyhow::Result<()>> {
     let handling = handler.handle(event);
     tokio::pin!(handling);
+    if !options.keep_alive {
+        // The common case, on the per-event path: no timer to make.
+        return tokio::select! {
+            biased;
+            result = stop.as_mut() => Err(result),
+            settle = &mut handling => Ok(settle),
+        };
+    }
     let every = keep_alive_every(subscription.ack_wait());
     let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -249,7 +257,7 @@ async fn handle<H: Handler>(
             biased;
             result = stop.as_mut() => return Err(result),
             settle = &mut handling => return Ok(settle),
-            _ = keep_alive.tick(), if options.keep_alive => {
+            _ = keep_alive.tick() => {
                 if let Err(err) = subscription.keep_alive(Some(event)).await {
                     return Ok(Err(err));
                 }
