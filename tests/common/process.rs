@@ -151,11 +151,11 @@ impl Running {
 
     /// Starts `command`, its stdout and stderr collected apart, its stdin empty.
     pub fn spawn(what: &str, command: &mut Command) -> Running {
-        let mut child = command
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+            .stderr(Stdio::piped());
+        let mut child = spawn_when_written(command)
             .unwrap_or_else(|err| panic!("could not start {what}: {err}"));
         let stdout = Collected::from(child.stdout.take().expect("stdout"));
         let stderr = Collected::from(child.stderr.take().expect("stderr"));
@@ -175,12 +175,12 @@ impl Running {
     /// for the processes it started to end.
     pub fn script(what: &str, command: &mut Command) -> Running {
         let (reader, writer) = std::io::pipe().expect("pipe");
-        let child = command
+        command
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(writer.try_clone().expect("pipe"))
-            .stderr(writer)
-            .spawn()
+            .stderr(writer);
+        let child = spawn_when_written(command)
             .unwrap_or_else(|err| panic!("could not start {what}: {err}"));
         // `command` holds the pipe's writing end: let it go, so that the
         // pipe closes once the script and its processes have exited.
@@ -422,6 +422,25 @@ impl Collected {
         }
         if reader.is_finished() {
             let _ = reader.join();
+        }
+    }
+}
+
+/// Spawns `command`; a script a test has just written may still be open for
+/// writing in a child that another test's thread forked meanwhile (until
+/// that child's exec closes it), and then exec fails with ETXTBSY ("Text
+/// file busy"): tried again, every 10 ms, for at most [`DEADLINE`].
+fn spawn_when_written(command: &mut Command) -> std::io::Result<std::process::Child> {
+    const ETXTBSY: i32 = 26;
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        match command.spawn() {
+            Err(err)
+                if err.raw_os_error() == Some(ETXTBSY) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
         }
     }
 }
