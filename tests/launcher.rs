@@ -84,12 +84,14 @@ fn the_server_helper_starts_a_kubectl_named_server_behind_a_launcher() {
 #[test]
 fn install_script_hands_back_the_binary_behind_a_launcher() {
     let launcher = Launcher::new();
-    // A copy of the script in a repository of its own, without .nats/bin.
+    // A copy of the script (and the helpers it sources) in a repository of
+    // its own, without .nats/bin.
     let repo = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir(repo.path().join("scripts")).expect("mkdir scripts");
+    std::fs::create_dir_all(repo.path().join("scripts/lib")).expect("mkdir scripts/lib");
+    for file in ["scripts/install-nats-server.sh", "scripts/lib/install.sh"] {
+        std::fs::copy(repo_root().join(file), repo.path().join(file)).expect("copy the script");
+    }
     let script = repo.path().join("scripts/install-nats-server.sh");
-    std::fs::copy(repo_root().join("scripts/install-nats-server.sh"), &script)
-        .expect("copy the script");
     let output = common::run(
         Command::new(&script)
             .env_remove("NATS_SERVER_BIN")
