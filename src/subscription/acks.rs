@@ -252,9 +252,15 @@ impl Subscription {
         Ok(replies.len())
     }
 
-    /// How long the server waits for an ack before it sends an event again.
+    /// How long the server waits for an ack before it sends an event again:
+    /// with a backoff, its shortest step (what an in-progress ack must beat).
     pub fn ack_wait(&self) -> Duration {
-        self.feed.info().config.ack_wait
+        let config = &self.feed.info().config;
+        config
+            .backoff
+            .iter()
+            .copied()
+            .fold(config.ack_wait, Duration::min)
     }
 
     /// Gives back every event this subscription was delivered and did not

@@ -224,6 +224,24 @@ fn differences(have: &ConsumerConfig, wanted: &ConsumerConfig) -> Vec<String> {
             duration::format(wanted.ack_wait)
         ));
     }
+    if have.backoff != wanted.backoff {
+        let show = |steps: &[Duration]| {
+            if steps.is_empty() {
+                "none".to_owned()
+            } else {
+                steps
+                    .iter()
+                    .map(|s| duration::format(*s))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        };
+        differences.push(format!(
+            "its backoff is {}, you asked for {}",
+            show(&have.backoff),
+            show(&wanted.backoff)
+        ));
+    }
     if have.max_deliver != wanted.max_deliver {
         let show = |n: i64| {
             if n < 0 {

@@ -93,7 +93,13 @@ pub struct SubscriptionOptions {
     /// The durable name, remembered by the server across restarts.
     pub durable: Option<String>,
     /// How long the server waits for an ack before delivering the event again.
+    /// With a [`backoff`](Self::backoff), its first step takes this place.
     pub ack_wait: Duration,
+    /// Redelivery with backoff: the wait before each redelivery of an event
+    /// not acked, one step per delivery, the last step repeating (the
+    /// consumer's `backoff`; empty: the ack wait each time). The server
+    /// allows fewer steps than [`max_deliver`](Self::max_deliver).
+    pub backoff: Vec<Duration>,
     /// Stop after this many events.
     pub count: Option<u64>,
     /// Delete the durable or queue group's consumer first, to start over.
@@ -118,6 +124,17 @@ pub struct SubscriptionOptions {
 }
 
 impl SubscriptionOptions {
+    /// The wait before delivery number `delivery` (2 or more) of an event
+    /// that was not acked: the backoff's step for it (the last one repeats),
+    /// or the ack wait without a backoff. `None` for a first delivery.
+    pub fn wait_before(&self, delivery: u64) -> Option<Duration> {
+        let redelivery = usize::try_from(delivery.checked_sub(2)?).unwrap_or(usize::MAX);
+        Some(match self.backoff.as_slice() {
+            [] => self.ack_wait,
+            steps => steps[redelivery.min(steps.len() - 1)],
+        })
+    }
+
     /// Options for a listener of its own on `channel`, starting with new
     /// events, with NATS Streaming's 30 s ack wait.
     pub fn new(channel: Channel) -> SubscriptionOptions {
@@ -127,6 +144,7 @@ impl SubscriptionOptions {
             start: None,
             durable: None,
             ack_wait: DEFAULT_ACK_WAIT,
+            backoff: Vec::new(),
             count: None,
             reset: false,
             replicas: 1,
@@ -185,8 +203,11 @@ impl SubscriptionOptions {
             deliver_policy: self.start.unwrap_or(StartPosition::New).deliver_policy(),
             // setManualAckMode(true): every event must be acked, or it comes back.
             ack_policy: AckPolicy::Explicit,
-            // setAckWait().
-            ack_wait: self.ack_wait,
+            // setAckWait(); with a backoff the server takes its first step
+            // as the ack wait, and so do we, so a joined group compares equal.
+            ack_wait: self.backoff.first().copied().unwrap_or(self.ack_wait),
+            // Each redelivery after a missing ack waits the next step.
+            backoff: self.backoff.clone(),
             // Redeliver forever (-1), as NATS Streaming did, unless told otherwise.
             max_deliver: self.max_deliver.map_or(-1, i64::from),
             // setMaxInFlight(): the server stops sending once this many
@@ -255,6 +276,18 @@ mod tests {
                 DeliverPolicy::ByStartTime { start_time: sent }
             );
         }
+    }
+
+    #[test]
+    fn each_redelivery_waits_its_backoff_step_and_the_last_step_repeats() {
+        let options = SubscriptionOptions {
+            backoff: vec![Duration::from_secs(1), Duration::from_secs(5)],
+            ..SubscriptionOptions::new(Channel::new("ticket:created").unwrap())
+        };
+        let waits: Vec<_> = (1..=4).map(|d| options.wait_before(d)).collect();
+        let s = |n| Some(Duration::from_secs(n));
+        assert_eq!(waits, [None, s(1), s(5), s(5)]);
+        assert_eq!(options.consumer_config().ack_wait, Duration::from_secs(1));
     }
 
     #[test]

@@ -29,6 +29,40 @@ pub(crate) fn duration_in(
     }
 }
 
+/// The most steps `--backoff` takes (the server takes fewer steps than
+/// `--max-deliver`, itself at most 10000; a lesson needs a handful).
+pub const MAX_BACKOFF_STEPS: usize = 100;
+
+/// `--backoff`: waits separated by commas, each within `ACK_WAIT_RANGE`,
+/// none shorter than the one before.
+pub(crate) fn parse_backoff(text: &str) -> Result<Backoff, String> {
+    if text.trim().is_empty() {
+        return Err("give at least one wait, e.g. 1s,5s,30s".into());
+    }
+    let steps = text
+        .split(',')
+        .map(|step| duration_in(ACK_WAIT_RANGE)(step.trim()).map_err(|e| format!("{step:?}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if steps.len() > MAX_BACKOFF_STEPS {
+        return Err(format!(
+            "{} waits; at most {MAX_BACKOFF_STEPS}",
+            steps.len()
+        ));
+    }
+    if let Some(pair) = steps.windows(2).find(|pair| pair[1] < pair[0]) {
+        return Err(format!(
+            "the waits must not get shorter: {} comes after {}",
+            duration::format(pair[1]),
+            duration::format(pair[0])
+        ));
+    }
+    Ok(Backoff(steps))
+}
+
+/// The waits of `--backoff`, one value for clap.
+#[derive(Debug, Clone)]
+pub struct Backoff(pub Vec<Duration>);
+
 /// Checks `--client-id`: the server refuses a CONNECT longer than its
 /// max_control_line (4 KiB), which also carries the credentials.
 pub(crate) fn parse_client_id(id: &str) -> Result<String, String> {

@@ -100,6 +100,20 @@ pub struct ListenArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_deliver: Option<u32>,
 
+    /// Redeliver with backoff: the waits before each redelivery of an event
+    /// not acked, e.g. 1s,5s,30s (the last repeats; each 100ms to 24h, none
+    /// shorter than the one before, fewer than --max-deliver). Takes the
+    /// place of --ack-wait.
+    #[arg(long, value_name = "WAITS", value_parser = values::parse_backoff, conflicts_with_all = ["ack_wait", "nak"])]
+    pub backoff: Option<values::Backoff>,
+
+    /// Fail on the events with these numbers, e.g. 2 or 2,5: print them and
+    /// do not ack them, as a service that cannot handle them, so they come
+    /// back after the ack wait (or each --backoff step) until --max-deliver
+    /// gives them up (a poison event).
+    #[arg(long, value_name = "SEQ", value_delimiter = ',', num_args = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub fail_on: Vec<u64>,
+
     /// Wait this long before acking each event, as a slow service would
     /// (1ms to 24h). Meanwhile the listener tells the server, within each
     /// ack wait, that its events are in progress (+WPI), so none goes to
@@ -145,7 +159,8 @@ pub struct ListenArgs {
     /// first; --yes skips the question.
     #[arg(long, value_name = "NAME", value_parser = parse_name, conflicts_with_all = [
         "no_queue_group", "deliver_all", "deliver_last", "start_seq", "since", "start_time",
-        "durable", "skip_ack", "nak", "term", "delay", "max_deliver", "max_in_flight",
+        "durable", "skip_ack", "nak", "term", "delay", "max_deliver", "max_in_flight", "backoff",
+        "fail_on",
         "report_acks", "count", "timestamp", "until_caught_up", "reset",
     ])]
     pub delete_durable: Option<String>,
@@ -195,6 +210,19 @@ impl ListenArgs {
             }
             None => None,
         };
+        let backoff = self.backoff.map(|b| b.0).unwrap_or_default();
+        if let Some(max_deliver) = self.max_deliver
+            && backoff.len() >= max_deliver as usize
+        {
+            return Err(ListenArgs::command().error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "--backoff has {} waits and --max-deliver allows {max_deliver} deliveries: \
+                     give fewer waits than deliveries (the server's rule)",
+                    backoff.len()
+                ),
+            ));
+        }
         let queue_group = (!self.no_queue_group).then_some(self.queue_group);
         let connect_channel = self.channel.channel;
         let replicas = usize::from(self.channel.replicas);
@@ -231,11 +259,13 @@ impl ListenArgs {
                 start,
                 durable: self.durable,
                 ack_wait: self.ack_wait,
+                backoff,
                 count: self.count,
                 reset: self.reset,
             },
             connect,
             settle,
+            fail_on: self.fail_on,
             delay: self.delay,
             json: self.json,
             timestamp: self.timestamp,

@@ -37,6 +37,8 @@ pub struct ListenConfig {
     pub subscription: SubscriptionOptions,
     /// What to tell the server about each event once its line is out.
     pub settle: Settle,
+    /// `--fail-on`: the events not acked, as a service that cannot handle them.
+    pub fail_on: Vec<u64>,
     /// Wait this long before acking each event (a slow service).
     pub delay: Option<Duration>,
     /// Print one JSON object per event.
@@ -176,6 +178,7 @@ async fn receive(
         out,
         progress: &progress,
         settle: config.settle,
+        fail_on: &config.fail_on,
         delay: config.delay,
     };
     // A slow service (`--delay`) settles each event after its work, and
@@ -203,19 +206,22 @@ struct Printing<'a, W: Write> {
     out: &'a mut W,
     progress: &'a Progress,
     settle: Settle,
+    fail_on: &'a [u64],
     delay: Option<Duration>,
 }
 
 impl<W: Write> Handler for Printing<'_, W> {
     async fn handle(&mut self, event: &Delivery) -> anyhow::Result<Settle> {
-        self.printer.print(self.out, event)?;
+        let failed = self.fail_on.contains(&event.sequence);
+        self.printer.print(self.out, event, failed)?;
         self.progress.inc();
         // A slow service: its line is out, its settle comes after the delay.
         if let Some(delay) = self.delay {
             self.out.flush()?;
             tokio::time::sleep(delay).await;
         }
-        Ok(self.settle)
+        // A poison event: its handler failed, so it is not acked.
+        Ok(if failed { Settle::Later } else { self.settle })
     }
 
     fn write_out(&mut self) -> anyhow::Result<()> {

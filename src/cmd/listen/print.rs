@@ -17,6 +17,9 @@ pub(super) struct Printer {
     /// Colour the lines (never with `--json`).
     color: bool,
     settle: Settle,
+    /// The subscription's waits before redeliveries (`--backoff`, `--ack-wait`)
+    /// and its `--max-deliver`, for the redelivered and failed lines.
+    subscription: nats_course_toolkit::subscription::SubscriptionOptions,
 }
 
 impl Printer {
@@ -28,6 +31,7 @@ impl Printer {
             timestamp: config.timestamp,
             color: !config.json && config.color.enabled(std::io::stdout().is_terminal()),
             settle: config.settle,
+            subscription: config.subscription.clone(),
         }
     }
 
@@ -75,13 +79,21 @@ impl Printer {
         }
     }
 
-    pub(super) fn print(&self, out: &mut impl Write, event: &Delivery) -> std::io::Result<()> {
+    pub(super) fn print(
+        &self,
+        out: &mut impl Write,
+        event: &Delivery,
+        failed: bool,
+    ) -> std::io::Result<()> {
         if self.json {
-            return self.print_json(out, event);
+            return self.print_json(out, event, failed);
         }
         // Colour goes around the whole line; the masking writer takes the
         // line whole, codes and all, so nothing it hides is split.
-        let style = self.line_style(event);
+        let style = match failed {
+            true if self.color => Some(color::NOT_ACKED),
+            _ => self.line_style(event),
+        };
         if let Some(style) = style {
             write!(out, "{style}")?;
         }
@@ -97,11 +109,60 @@ impl Printer {
             open = true;
             write!(out, "{sep}{what}")
         };
+        let format = nats_course_toolkit::duration::format;
         if event.redelivered() {
-            say(
-                out,
-                format_args!("redelivered, delivery #{}", event.delivered),
-            )?;
+            // With --backoff, the wait it came back after (a nak'd event
+            // comes back at once or after its delay instead).
+            match self.subscription.wait_before(event.delivered) {
+                Some(wait)
+                    if !self.subscription.backoff.is_empty()
+                        && !matches!(self.settle, Settle::Nak(_)) =>
+                {
+                    say(
+                        out,
+                        format_args!(
+                            "redelivered, delivery #{}, after {}",
+                            event.delivered,
+                            format(wait)
+                        ),
+                    )?
+                }
+                _ => say(
+                    out,
+                    format_args!("redelivered, delivery #{}", event.delivered),
+                )?,
+            }
+        }
+        if failed {
+            let wait = self
+                .subscription
+                .wait_before(event.delivered.saturating_add(1))
+                .map_or_else(String::new, format);
+            let last = self
+                .subscription
+                .max_deliver
+                .is_some_and(|max| event.delivered >= u64::from(max));
+            if last {
+                say(
+                    out,
+                    format_args!(
+                        "failed: not acked; its last delivery (--max-deliver), so the server \
+                         gives it up after {wait}"
+                    ),
+                )?;
+            } else {
+                say(
+                    out,
+                    format_args!("failed: not acked, so it comes back after {wait}"),
+                )?;
+            }
+            if open {
+                out.write_all(b")")?;
+            }
+            return match style {
+                Some(style) => writeln!(out, "{style:#}"),
+                None => out.write_all(b"\n"),
+            };
         }
         match self.settle {
             Settle::Nak(None) => say(
@@ -132,7 +193,12 @@ impl Printer {
 
     /// One JSON object: seq, channel, delivery, redelivered, published,
     /// pending, headers (when there are any), data.
-    fn print_json(&self, out: &mut impl Write, event: &Delivery) -> std::io::Result<()> {
+    fn print_json(
+        &self,
+        out: &mut impl Write,
+        event: &Delivery,
+        failed: bool,
+    ) -> std::io::Result<()> {
         write!(
             out,
             "{{\"seq\":{},\"channel\":{},\"delivery\":{},\"redelivered\":{},\"published\":\"",
@@ -143,6 +209,9 @@ impl Printer {
         )?;
         write_rfc3339(out, event.published)?;
         write!(out, "\",\"pending\":{}", event.pending)?;
+        if failed {
+            out.write_all(b",\"failed\":true")?;
+        }
         if let Some(headers) = event
             .headers
             .as_ref()
