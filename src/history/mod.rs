@@ -46,7 +46,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::channel::Channel;
-use crate::subscription::QUEUE_GROUP_KEY;
+use crate::subscription::{QUEUE_GROUP_KEY, record_stream_name, record_subject};
 pub use unsubscribe::{delete_subscription, find_subscription};
 
 /// How many stored events [`events`] asks for at once: enough to keep the
@@ -121,6 +121,16 @@ pub struct SubscriptionStatus {
     /// now (`push_bound`).
     #[serde(skip)]
     pub push_bound: bool,
+    /// Events the server gave up after `max_deliver` deliveries, as the
+    /// stream that keeps their notices counts them (see
+    /// [`crate::subscription::record_stream_name`]); in `--json` only when
+    /// there are some.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub given_up: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ChannelStatus {
@@ -164,6 +174,7 @@ impl SubscriptionStatus {
             floor_delivery: info.ack_floor.consumer_sequence,
             pushed: config.deliver_subject.is_some(),
             push_bound: info.push_bound,
+            given_up: 0,
         }
     }
 
@@ -187,18 +198,78 @@ pub async fn read(
     js: &jetstream::Context,
     only: Option<&Channel>,
 ) -> anyhow::Result<Vec<ChannelStatus>> {
-    let infos: Vec<stream::Info> = match only {
+    let (infos, records): (Vec<stream::Info>, Vec<stream::Info>) = match only {
         // Found by its subject; its info, read on the way, is not asked again.
-        Some(channel) => vec![stream_of(js, channel).await?.cached_info().clone()],
-        None => list(js).await?,
+        Some(channel) => (
+            vec![stream_of(js, channel).await?.cached_info().clone()],
+            Vec::new(),
+        ),
+        None => list(js)
+            .await?
+            .into_iter()
+            .partition(|info| !is_record(info)),
     };
+    let records = &records;
     // The streams' consumers are asked for all at once: one round trip in all.
     let channels = futures_util::future::try_join_all(infos.iter().map(|info| async move {
-        let subscriptions = subscriptions(js, &info.config.name).await?;
+        let mut subscriptions = subscriptions(js, &info.config.name).await?;
+        // The events given up, where a subscription can give some up.
+        let record = record_stream_name(&info.config.name);
+        let known = records.iter().find(|r| r.config.name == record);
+        let maybe = match only {
+            Some(_) => subscriptions.iter().any(|s| s.max_deliver.is_some()),
+            None => known.is_some_and(|r| r.state.messages > 0),
+        };
+        if maybe {
+            count_given_up(js, &info.config.name, &mut subscriptions).await?;
+        }
         anyhow::Ok(ChannelStatus::new(info, subscriptions))
     }))
     .await?;
     Ok(sorted(channels))
+}
+
+/// Whether a stream keeps give-up notices rather than a channel's events.
+fn is_record(info: &stream::Info) -> bool {
+    info.config.name.starts_with("GIVEN_UP_")
+        && info
+            .config
+            .subjects
+            .iter()
+            .all(|s| s.starts_with("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."))
+}
+
+/// Fills in each subscription's count of events given up, from the stream
+/// that keeps the notices of `stream`'s consumers (none yet: nothing given up).
+async fn count_given_up(
+    js: &jetstream::Context,
+    stream: &str,
+    subscriptions: &mut [SubscriptionStatus],
+) -> anyhow::Result<()> {
+    let record = match js.get_stream(record_stream_name(stream)).await {
+        Ok(record) => record,
+        Err(err)
+            if matches!(err.kind(), jetstream::context::GetStreamErrorKind::JetStream(e)
+                if e.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND) =>
+        {
+            return Ok(());
+        }
+        Err(err) => return Err(err).context("could not read the events given up"),
+    };
+    let counts: Vec<(String, usize)> = record
+        .info_with_subjects(record_subject(stream, "*"))
+        .await
+        .context("could not read the events given up")?
+        .try_collect()
+        .await
+        .context("could not read the events given up")?;
+    for (subject, count) in counts {
+        let consumer = subject.rsplit('.').next().unwrap_or_default();
+        if let Some(s) = subscriptions.iter_mut().find(|s| s.name == consumer) {
+            s.given_up = count as u64;
+        }
+    }
+    Ok(())
 }
 
 /// Every channel's stored events (`STREAM.LIST`, one request per 256
@@ -212,7 +283,7 @@ pub async fn read_all_with_one(
 ) -> anyhow::Result<Vec<ChannelStatus>> {
     let infos = list(js).await?;
     let mut channels = Vec::with_capacity(infos.len());
-    for info in &infos {
+    for info in infos.iter().filter(|info| !is_record(info)) {
         let subscriptions = if Some(info.config.name.as_str()) == stream {
             subscriptions(js, &info.config.name).await?
         } else {

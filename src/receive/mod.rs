@@ -126,7 +126,7 @@ pub async fn receive(
 /// What one wait of the loop brought.
 enum Woken {
     Stop(anyhow::Result<()>),
-    GivenUp(GivenUp),
+    GivenUp(anyhow::Result<GivenUp>),
     CheckFloor,
     Event(Option<Delivery>),
 }
@@ -166,8 +166,17 @@ async fn handle_events(
         };
         let event = match woken {
             Woken::Stop(result) => return result,
-            Woken::GivenUp(given_up) => {
+            Woken::GivenUp(Ok(given_up)) => {
                 handler.given_up(given_up)?;
+                // Reported: its notice is not read again.
+                if let Some(give_ups) = give_ups.as_mut() {
+                    give_ups.done().await?;
+                }
+                continue;
+            }
+            Woken::GivenUp(Err(err)) => {
+                // Its notice comes again; the events go on meanwhile.
+                notes.say(format_args!("Note: {err:#}; trying again"));
                 continue;
             }
             Woken::CheckFloor => {
@@ -294,7 +303,7 @@ async fn write_out_and_settle(
 }
 
 /// The next give-up notice, or never when there is no delivery limit.
-async fn next_give_up(give_ups: &mut Option<GiveUpNotices>) -> Option<GivenUp> {
+async fn next_give_up(give_ups: &mut Option<GiveUpNotices>) -> Option<anyhow::Result<GivenUp>> {
     match give_ups {
         Some(give_ups) => give_ups.next().await,
         None => std::future::pending().await,

@@ -70,7 +70,10 @@ mod options;
 use crate::notes::Notes;
 use crate::said::{Mention, Said};
 use acks::AckLedger;
-pub use advisories::{GiveUpNotices, GivenUp};
+pub use advisories::{
+    DEAD_LETTER_CHANNEL, DEAD_LETTER_DELIVERIES, DEAD_LETTER_SEQUENCE, DEAD_LETTER_SUBSCRIPTION,
+    DeadLetter, GiveUpNotices, GivenUp, record_stream_name, record_subject,
+};
 use consumer::open_consumer;
 pub use delivery::AckSubject;
 use delivery::Feed;
@@ -215,12 +218,26 @@ impl Subscription {
             .subscribe(inbox.clone())
             .await
             .context("could not subscribe to the listener's inbox")?;
+        // With a delivery limit, the server announces each event it gives
+        // up; a stream keeps the notices, made before the consumer is.
+        let record = match options.max_deliver {
+            Some(_) => Some(advisories::ensure_record(&js, &stream).await?),
+            None => None,
+        };
         let connects = connection::connect_count(client);
         let feed = open_consumer(&stream, options, &inbox, connects, &mut wait).await?;
-        // With a delivery limit, the server announces each event it gives up
-        // on an advisory subject of this consumer.
-        let give_ups = match options.max_deliver {
-            Some(_) => Some(GiveUpNotices::subscribe(client, feed.info()).await?),
+        let give_ups = match &record {
+            Some(record) => Some(
+                GiveUpNotices::open(
+                    &js,
+                    record,
+                    &stream,
+                    feed.info(),
+                    options.dead_letter.as_ref(),
+                    &mut wait,
+                )
+                .await?,
+            ),
             None => None,
         };
         let acks = AckLedger::open(client).await?;

@@ -111,6 +111,10 @@ pub struct SubscriptionOptions {
     /// At most this many events delivered and not yet acked at a time
     /// (`setMaxInFlight()`); `None` keeps the server's default (1000).
     pub max_in_flight: Option<u32>,
+    /// Send each event given up after `max_deliver` deliveries to this
+    /// channel (a dead-letter channel), once, with headers naming where it
+    /// came from. Needs `max_deliver`.
+    pub dead_letter: Option<Channel>,
     /// The consumer's name for a listener of its own (no queue group, not
     /// durable): `listen` uses its client id, so the subscription can be
     /// told apart. `None` lets the server choose one.
@@ -150,6 +154,7 @@ impl SubscriptionOptions {
             replicas: 1,
             max_deliver: None,
             max_in_flight: None,
+            dead_letter: None,
             own_name: None,
             report_acks: false,
         }

@@ -114,6 +114,13 @@ pub struct ListenArgs {
     #[arg(long, value_name = "SEQ", value_delimiter = ',', num_args = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub fail_on: Vec<u64>,
 
+    /// Send each event --max-deliver gives up to this channel (a dead-letter
+    /// channel), once, with headers naming the channel, sequence, delivery
+    /// count and subscription it came from: another listener can handle or
+    /// inspect it there.
+    #[arg(long, value_name = "CHANNEL", value_parser = nats_course_toolkit::channel::Channel::new, requires = "max_deliver")]
+    pub dead_letter: Option<nats_course_toolkit::channel::Channel>,
+
     /// Wait this long before acking each event, as a slow service would
     /// (1ms to 24h). Meanwhile the listener tells the server, within each
     /// ack wait, that its events are in progress (+WPI), so none goes to
@@ -160,7 +167,7 @@ pub struct ListenArgs {
     #[arg(long, value_name = "NAME", value_parser = parse_name, conflicts_with_all = [
         "no_queue_group", "deliver_all", "deliver_last", "start_seq", "since", "start_time",
         "durable", "skip_ack", "nak", "term", "delay", "max_deliver", "max_in_flight", "backoff",
-        "fail_on",
+        "fail_on", "dead_letter",
         "report_acks", "count", "timestamp", "until_caught_up", "reset",
     ])]
     pub delete_durable: Option<String>,
@@ -223,6 +230,13 @@ impl ListenArgs {
                 ),
             ));
         }
+        if self.dead_letter.as_ref() == Some(&self.channel.channel) {
+            return Err(ListenArgs::command().error(
+                ErrorKind::ArgumentConflict,
+                "--dead-letter names the channel this listener listens to: its given-up events \
+                 would come back to it; name another channel, e.g. --dead-letter ticket:dead",
+            ));
+        }
         let queue_group = (!self.no_queue_group).then_some(self.queue_group);
         let connect_channel = self.channel.channel;
         let replicas = usize::from(self.channel.replicas);
@@ -254,6 +268,7 @@ impl ListenArgs {
                 replicas,
                 max_deliver: self.max_deliver,
                 max_in_flight: self.max_in_flight,
+                dead_letter: self.dead_letter,
                 report_acks: self.report_acks,
                 queue_group,
                 start,

@@ -63,19 +63,44 @@ impl Printer {
         out: &mut impl Write,
         given_up: GivenUp,
     ) -> std::io::Result<()> {
+        let dead_letter = given_up
+            .dead_letter
+            .zip(self.subscription.dead_letter.as_ref());
         if self.json {
-            writeln!(
+            write!(
                 out,
-                "{{\"seq\":{},\"channel\":{},\"given_up_after\":{}}}",
+                "{{\"seq\":{},\"channel\":{},\"given_up_after\":{}",
                 given_up.sequence, self.channel_json, given_up.deliveries
-            )
+            )?;
+            if let Some((letter, channel)) = dead_letter {
+                let channel = serde_json::to_string(channel.as_str()).expect("a string serialises");
+                write!(
+                    out,
+                    ",\"dead_letter\":{{\"channel\":{channel},\"seq\":{},\"duplicate\":{}}}",
+                    letter.sequence, letter.duplicate
+                )?;
+            }
+            out.write_all(b"}\n")
         } else {
             let style = self.style(color::NOT_ACKED);
-            writeln!(
+            write!(
                 out,
-                "{style}Event #{} was given up after {} deliveries without an ack (--max-deliver){style:#}",
+                "{style}Event #{} was given up after {} deliveries without an ack (--max-deliver)",
                 given_up.sequence, given_up.deliveries
-            )
+            )?;
+            if let Some((letter, channel)) = dead_letter {
+                let already = if letter.duplicate {
+                    ", where it was already"
+                } else {
+                    ""
+                };
+                write!(
+                    out,
+                    "; sent to the dead-letter channel {channel} as event #{}{already}",
+                    letter.sequence
+                )?;
+            }
+            writeln!(out, "{style:#}")
         }
     }
 

@@ -100,6 +100,19 @@ fn write_channel(channel: &ChannelStatus, out: &mut impl Write) -> io::Result<()
         }
         writeln!(out, "{}", line.trim_end())?;
     }
+    // The events given up: kept aside by the server, for a dead-letter
+    // listener (`listen --max-deliver N --dead-letter CHANNEL`).
+    for s in channel.subscriptions.iter().filter(|s| s.given_up > 0) {
+        let events = if s.given_up == 1 { "event" } else { "events" };
+        writeln!(
+            out,
+            "  {}: {} {events} given up after {} deliveries (notices kept in stream {})",
+            escape_control(&s.name),
+            s.given_up,
+            s.max_deliver.map_or("its".into(), |n| n.to_string()),
+            nats_course_toolkit::subscription::record_stream_name(&channel.stream),
+        )?;
+    }
     Ok(())
 }
 
@@ -151,6 +164,7 @@ mod tests {
             floor_delivery: 5,
             pushed: false,
             push_bound: false,
+            given_up: 0,
         }
     }
 

@@ -28,6 +28,7 @@ fn sub(
         floor_delivery: floor,
         pushed: false,
         push_bound: false,
+        given_up: 0,
     }
 }
 

@@ -26,6 +26,7 @@ fn sub(name: &str) -> SubscriptionStatus {
         floor_delivery: 0,
         pushed: false,
         push_bound: false,
+        given_up: 0,
     }
 }
 
@@ -372,6 +373,7 @@ fn lane_headers_say_role_listeners_and_start() {
     });
     let gone = SubscriptionStatus {
         push_bound: false,
+        given_up: 0,
         ..served(sub("slow-owl"))
     };
     let group = SubscriptionStatus {
