@@ -636,6 +636,18 @@ fn every_bad_input_is_one_line_and_exit_2() {
         ("publish", &["--watch"]),
         // listen's flow, settle and output flags (issue #14).
         ("listen", &["--max-in-flight", "0"]),
+        // Redelivery with backoff, and where given-up events go (issue #21).
+        ("listen", &["--backoff", ""]),
+        ("listen", &["--backoff", "5s,1s"]),
+        ("listen", &["--backoff", "1s,,2s"]),
+        ("listen", &["--backoff", "1s,2s", "--max-deliver", "2"]),
+        ("listen", &["--backoff", "1s", "--ack-wait", "5s"]),
+        ("listen", &["--dead-letter", "ticket:dead"]),
+        (
+            "listen",
+            &["--dead-letter", "ticket:created", "--max-deliver", "2"],
+        ),
+        ("listen", &["--fail-on", "0"]),
         ("listen", &["--max-in-flight", "10001"]),
         ("listen", &["--start-time", "yesterday"]),
         // Times nats-server cannot take (issue #29: a panic, exit 101).

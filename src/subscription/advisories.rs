@@ -96,9 +96,15 @@ pub struct GiveUpNotices {
     js: jetstream::Context,
     consumer: String,
     dead_letters: Option<Channel>,
-    /// The notice of the last [`GivenUp`] returned, settled by `done`.
-    unsettled: Option<jetstream::Message>,
+    /// The notice being read: kept here from the moment it arrives, so a
+    /// `next` cut short (it races the events) takes it up again, and
+    /// settled by `done` once reported.
+    current: Option<jetstream::Message>,
 }
+
+/// How long a listener has to report a notice it read before the server
+/// sends it again (to it, or to another member of its queue group).
+const NOTICE_ACK_WAIT: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for GiveUpNotices {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -128,6 +134,7 @@ impl GiveUpNotices {
             name: Some(consumer.name.clone()),
             filter_subject: record_subject(&consumer.stream_name, &consumer.name),
             ack_policy: AckPolicy::Explicit,
+            ack_wait: NOTICE_ACK_WAIT,
             deliver_policy: DeliverPolicy::All,
             num_replicas: record.cached_info().config.num_replicas,
             inactive_threshold: if durable {
@@ -155,7 +162,7 @@ impl GiveUpNotices {
             js: js.clone(),
             consumer: consumer.name.clone(),
             dead_letters: dead_letters.cloned(),
-            unsettled: None,
+            current: None,
         })
     }
 
@@ -164,31 +171,37 @@ impl GiveUpNotices {
     /// [`GiveUpNotices::done`] once it is reported.
     pub async fn next(&mut self) -> Option<anyhow::Result<GivenUp>> {
         loop {
-            let record = match self.records.next().await? {
-                Ok(record) => record,
-                Err(err) => {
-                    return Some(Err(
-                        anyhow::Error::new(err).context("could not read the events given up")
-                    ));
-                }
+            let record = match &self.current {
+                Some(record) => record,
+                None => match self.records.next().await? {
+                    Ok(record) => self.current.insert(record),
+                    Err(err) => {
+                        return Some(Err(
+                            anyhow::Error::new(err).context("could not read the events given up")
+                        ));
+                    }
+                },
             };
             let Ok(mut given_up) = serde_json::from_slice::<GivenUp>(&record.payload) else {
                 // Not a notice: nothing to report, nothing to keep.
                 record.ack().await.ok();
+                self.current = None;
                 continue;
             };
             if let Some(channel) = &self.dead_letters {
+                // Cut short here, it is sent again next time: stored once.
                 match self.send_dead_letter(channel, &given_up).await {
                     Ok(dead_letter) => given_up.dead_letter = Some(dead_letter),
                     Err(err) => {
                         // Read again once the server sends it again.
-                        let later = jetstream::AckKind::Nak(Some(Duration::from_secs(1)));
-                        record.ack_with(later).await.ok();
+                        if let Some(record) = self.current.take() {
+                            let later = jetstream::AckKind::Nak(Some(Duration::from_secs(1)));
+                            record.ack_with(later).await.ok();
+                        }
                         return Some(Err(err));
                     }
                 }
             }
-            self.unsettled = Some(record);
             return Some(Ok(given_up));
         }
     }
@@ -196,7 +209,7 @@ impl GiveUpNotices {
     /// The last [`GivenUp`] from [`GiveUpNotices::next`] was reported: its
     /// notice is not read again.
     pub async fn done(&mut self) -> anyhow::Result<()> {
-        if let Some(record) = self.unsettled.take() {
+        if let Some(record) = self.current.take() {
             record
                 .double_ack()
                 .await
