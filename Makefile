@@ -16,7 +16,7 @@ ARGS ?=
 .PHONY: help install-server server server-stop server-status build publish listen demo test test-all clean distclean
 .PHONY: status demos demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all
 .PHONY: demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery port-forward watch
-.PHONY: demo-nak-term
+.PHONY: demo-nak-term demo-poison-event
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=\"...\"]"
@@ -82,7 +82,10 @@ demo-crash-redelivery: build ## Lesson 8: a crashed member's unacked events go t
 demo-nak-term: build ## Lesson 9: ack, no ack, nak and term side by side
 	@scripts/demo/nak-term.sh
 
-demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery demo-nak-term ## Run every lesson demo, in order
+demo-poison-event: build ## Lesson 10: a poison event: backoff, --max-deliver, a dead-letter channel
+	@scripts/demo/poison-event.sh
+
+demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery demo-nak-term demo-poison-event ## Run every lesson demo, in order
 
 status: build ## Show each channel's events and where every subscription stands; ARGS="CHANNEL", "--live", "--json"
 	@./target/debug/status $(ARGS)

@@ -209,6 +209,23 @@ fn nak_term_demo_shows_ack_skip_nak_and_term_side_by_side() {
     ));
 }
 
+/// Lesson 10: a poison event comes back after each backoff step, is given
+/// up after its third delivery, and arrives once on the dead-letter
+/// channel; the other two are handled once.
+#[test]
+fn poison_event_demo_shows_backoff_give_up_and_dead_letter() {
+    let run = run_demo("poison-event");
+    assert_eq!(run.events_of("service"), [1, 2, 3, 2, 2]);
+    run.assert_contains(&format!(
+        "[service] Received event #2, with data: {SEED} (redelivered, delivery #3, after 2s; failed: not acked; its last delivery (--max-deliver), so the server gives it up after 2s)"
+    ));
+    run.assert_contains(
+        "[service] Event #2 was given up after 3 deliveries without an ack (--max-deliver); sent to the dead-letter channel lesson.poison-event.dead as event #1",
+    );
+    run.assert_contains(r#""Dead-Letter-Sequence":"2""#);
+    run.assert_contains("1 event given up after 3 deliveries");
+}
+
 /// Lesson 7: `status` lists the channel's stream and both subscriptions,
 /// the durable one with its 2s ack wait and 3 unacked events; the
 /// monitoring port's /healthz says ok.
