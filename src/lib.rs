@@ -36,7 +36,10 @@
 //!   JetStream consumer; its module docs hold the table from NATS
 //!   Streaming to JetStream. Receiving events (pushed to a listener's own
 //!   consumer, pulled from a queue group's or durable's); acking, nak-ing
-//!   or terminating them; closing.
+//!   or terminating them; closing. Events given up after their
+//!   deliveries (`max_deliver`, with a `backoff` between them): their
+//!   notices kept in a stream, and sent on to a dead-letter channel
+//!   (`subscription/advisories.rs`).
 //! - [`receive`]: the one receive loop both listeners run (the `listen`
 //!   command and [`typed::Listener`]): each event handed to a handler and
 //!   settled (ack, nak, term, later) only once handled and written out;

@@ -28,6 +28,9 @@
 //! | `setManualAckMode(true)`     | `ack_policy: explicit`                              |
 //! | `setAckWait(ms)`             | `ack_wait`                                          |
 //! | `setMaxInFlight(n)`          | `max_ack_pending` (for the whole queue group)       |
+//! | (none: redelivered forever)  | `max_deliver`, then a `MAX_DELIVERIES` advisory, kept in a stream (`advisories.rs`) |
+//! | (none: one ack wait each)    | `backoff`: the wait before each redelivery          |
+//! | (none)                       | a dead-letter channel: each given-up event published there once ([`GiveUpNotices`]) |
 //! | `msg.ack()`                  | `+ACK` sent to the message's reply subject          |
 //! | (none; only the ack wait)    | `-NAK` or `-NAK {"delay":ns}`: send again now or after a delay ([`Subscription::nak`]) |
 //! | (none)                       | `+TERM`: never send again ([`Subscription::term`])  |
