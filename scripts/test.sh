@@ -5,7 +5,9 @@
 #    so the integration tests can start their own throw-away servers;
 # 2. checks formatting (cargo fmt) and the shell scripts in scripts/
 #    (shellcheck, installed by scripts/install-shellcheck.sh; where it cannot
-#    be installed, this check is skipped with a notice);
+#    be installed, this check is skipped with a notice), and installs
+#    kubernetes-validate (scripts/install-kubernetes-validate.sh), exporting
+#    KUBERNETES_VALIDATE_BIN for tests/kubernetes.rs;
 # 3. lints (cargo clippy) and builds the API docs (cargo doc), warnings being
 #    errors in both, so a broken intra-doc link fails the run;
 # 4. runs the tests (cargo test); with `all` (make test-all, what CI runs)
@@ -34,6 +36,14 @@ if SHELLCHECK_BIN="$(scripts/install-shellcheck.sh | tail -n1)" && [[ -n "$SHELL
     "$SHELLCHECK_BIN" -x "${shell_scripts[@]}"
 else
     echo "==> NOTICE: shellcheck is not available (see above): the scripts in scripts/ were NOT checked"
+fi
+
+# tests/kubernetes.rs validates every manifest in infra/k8s/ with it, offline.
+echo "==> kubernetes-validate, for tests/kubernetes.rs"
+if KUBERNETES_VALIDATE_BIN="$(scripts/install-kubernetes-validate.sh | tail -n1)" && [[ -n "$KUBERNETES_VALIDATE_BIN" ]]; then
+    export KUBERNETES_VALIDATE_BIN
+else
+    echo "==> NOTICE: kubernetes-validate could not be installed (see above): tests/kubernetes.rs will fail, naming scripts/install-kubernetes-validate.sh"
 fi
 
 echo "==> cargo clippy --all-targets -- -D warnings"
