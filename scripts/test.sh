@@ -10,8 +10,10 @@
 #    KUBERNETES_VALIDATE_BIN for tests/kubernetes.rs;
 # 3. lints (cargo clippy) and builds the API docs (cargo doc), warnings being
 #    errors in both, so a broken intra-doc link fails the run;
-# 4. runs the tests (cargo test); with `all` (make test-all, what CI runs)
-#    also the 3-node cluster tests, which take about a minute, and a short
+# 4. runs the tests (cargo test), among them one 3-node cluster test, the
+#    lesson of docs/kubernetes.md (a node killed while a durable listener
+#    replays); with `all` (make test-all, what CI runs) also the other
+#    3-node cluster tests, which take about a minute, and a short
 #    chaos run (30 s of faults, 30,000 events) with a fixed seed, about a
 #    minute more. `cargo test` alone runs no chaos: its faults land at times
 #    the machine's load decides (`make chaos` runs the long one).
