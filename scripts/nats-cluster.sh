@@ -641,12 +641,12 @@ cmd_kill_mid_replay() {
     # for a third of the events to be printed, and kill that node at once.
     deadline=$((SECONDS + START_TIMEOUT_SECS))
     wait_printed "$listener" "$dir" 1 "$events" "$deadline"
-    found="$(channel_stream_leader "$channel")"
-    stream="${found%% *}"
     leader=""
     while [[ -z "$leader" ]]; do
-        leader="$(consumer_leader "$stream" "$durable")"
-        [[ -n "$leader" ]] || ((SECONDS < deadline)) || die "no node reports a leader for the durable $durable"
+        found="$(channel_stream_leader "$channel")"
+        stream="${found%% *}"
+        [[ -z "$stream" ]] || leader="$(consumer_leader "$stream" "$durable")"
+        [[ -n "$leader" ]] || ((SECONDS < deadline)) || die "no node reports a leader for the durable $durable of $channel (see \`$0 status\`)"
         [[ -n "$leader" ]] || sleep 0.1
     done
     wait_printed "$listener" "$dir" $(((events + 2) / 3)) "$events" "$deadline"

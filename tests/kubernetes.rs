@@ -74,7 +74,14 @@ fn validator() -> &'static Path {
     static VALIDATOR: OnceLock<PathBuf> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
         if let Some(given) = std::env::var_os("KUBERNETES_VALIDATE_BIN").filter(|v| !v.is_empty()) {
-            return PathBuf::from(given);
+            let given = PathBuf::from(given);
+            assert!(
+                given.is_file(),
+                "KUBERNETES_VALIDATE_BIN={} is not a file: unset it (the test then runs \
+                 scripts/install-kubernetes-validate.sh), or point it at kubernetes-validate",
+                given.display()
+            );
+            return given;
         }
         let output = run(
             Command::new(repo_root().join("scripts/install-kubernetes-validate.sh"))
