@@ -23,6 +23,18 @@
 #                 they elect one)
 #   restart NODE  start that node again with the same store (stopping it
 #                 first if it runs); it rejoins and catches up on what it missed
+#   kill-mid-replay [EVENTS]
+#                 the lesson of docs/kubernetes.md ("delete one pod while a
+#                 durable listener replays: nothing is lost") on this machine:
+#                 starts the cluster if needed, publishes EVENTS (default
+#                 3000) with 3 replicas on a channel of its own, starts a
+#                 durable listener replaying them (--deliver-all, --delay 1ms
+#                 per event, so the replay takes a few seconds), kills
+#                 (SIGKILL) the node that serves the durable once a third is
+#                 printed, and checks that the listener printed every event
+#                 exactly once. Exit 0 if so, 1 if not. The node stays down:
+#                 `restart NODE` brings it back. Needs the built tools
+#                 (`make build`; or PUBLISH_BIN and LISTEN_BIN)
 #
 # What to try (a fresh cluster; `make cluster` runs `start`):
 #
@@ -87,6 +99,7 @@ usage() {
     echo "usage: $0 start|stop|status" >&2
     echo "       $0 kill|restart n1|n2|n3" >&2
     echo "       $0 kill leader [CHANNEL]     (the node leading CHANNEL's stream; default ticket:created)" >&2
+    echo "       $0 kill-mid-replay [EVENTS]  (kill a node while a durable replays; default 3000 events)" >&2
     echo "  (env: NATS_CLUSTER_PORT=$CLIENT_BASE NATS_CLUSTER_ROUTE_PORT=$ROUTE_BASE" \
         "NATS_CLUSTER_MONITOR_PORT=$MONITOR_BASE NATS_CLUSTER_NAME=$CLUSTER_NAME)" >&2
     exit 2
@@ -546,6 +559,134 @@ cmd_status() {
     return "$rc"
 }
 
+# The node that leads consumer $2 of stream $1, as most running nodes that
+# hold a copy of it report (empty while they name none).
+consumer_leader() {
+    local stream="$1" consumer="$2" node args=()
+    while read -r node; do args+=("$(monitor_port "$node")"); done < <(running_nodes)
+    python3 - "$HOST" "$stream" "$consumer" "${args[@]}" <<'PYTHON'
+import collections
+import json
+import sys
+import urllib.request
+
+host, stream, consumer, ports = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+votes = collections.Counter()
+for port in ports:
+    try:
+        url = f"http://{host}:{port}/jsz?consumers=true"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            jsz = json.load(response)
+    except Exception:
+        continue
+    for account in jsz.get("account_details") or []:
+        for detail in account.get("stream_detail") or []:
+            if detail.get("name") != stream:
+                continue
+            for info in detail.get("consumer_detail") or []:
+                leader = (info.get("cluster") or {}).get("leader")
+                if info.get("name") == consumer and leader:
+                    votes[leader] += 1
+if votes:
+    print(votes.most_common(1)[0][0])
+PYTHON
+}
+
+# wait_printed PID DIR N EVENTS DEADLINE: waits until the listener PID has
+# printed N lines into DIR/events.json; dies if it exits first (before it
+# printed all EVENTS) or at DEADLINE (in $SECONDS).
+wait_printed() {
+    local pid="$1" dir="$2" want="$3" events="$4" deadline="$5" printed
+    while :; do
+        printed="$(wc -l <"$dir/events.json")"
+        ((printed < want)) || return 0
+        kill -0 "$pid" 2>/dev/null || {
+            cat "$dir/listen.log" >&2
+            die "the listener exited after $printed of $events events, before the kill (its messages are above)"
+        }
+        ((SECONDS < deadline)) || {
+            kill "$pid" 2>/dev/null || true
+            die "the listener printed only $printed events within ${START_TIMEOUT_SECS}s (log: $(show_path "$dir")/listen.log)"
+        }
+        sleep 0.05
+    done
+}
+
+# The lesson: a durable listener replays EVENTS events while the node that
+# serves it is killed; it prints every event once.
+cmd_kill_mid_replay() {
+    local events="$1" publish_bin listen_bin channel durable=replayer dir found stream leader
+    local listener deadline killed_at rc=0 seqs count distinct first last twice
+    publish_bin="${PUBLISH_BIN:-$REPO_ROOT/target/debug/publish}"
+    listen_bin="${LISTEN_BIN:-$REPO_ROOT/target/debug/listen}"
+    [[ -x "$publish_bin" && -x "$listen_bin" ]] ||
+        die "the tools are not built ($(show_path "$publish_bin"), $(show_path "$listen_bin")): run \`make build\` first (or set PUBLISH_BIN and LISTEN_BIN)"
+    cmd_start
+    # A channel of its own, so the replay holds exactly these events.
+    channel="lesson:kill-mid-replay-$(date +%s)-$$"
+    dir="$CLUSTER_DIR/kill-mid-replay"
+    mkdir -p "$dir"
+    echo
+    echo "1. Publishing $events events on $channel, each kept on all 3 nodes (--replicas 3)..."
+    "$publish_bin" --server "$(all_urls)" --channel "$channel" --replicas 3 --count "$events" --quiet ||
+        die "publish failed (see its message above)"
+    echo "2. A durable listener ($durable) replays them (--deliver-all), 1 ms per event;"
+    echo "   its lines go to $(show_path "$dir")/events.json"
+    : >"$dir/events.json" # before the listener starts, for the polls below
+    "$listen_bin" --server "$(all_urls)" --channel "$channel" --durable "$durable" --no-queue-group \
+        --deliver-all --replicas 3 --delay 1ms --ack-wait 2s --count "$events" --json \
+        >"$dir/events.json" 2>"$dir/listen.log" </dev/null &
+    listener=$!
+    # Which node leads the durable's consumer, once it is printing; then wait
+    # for a third of the events to be printed, and kill that node at once.
+    deadline=$((SECONDS + START_TIMEOUT_SECS))
+    wait_printed "$listener" "$dir" 1 "$events" "$deadline"
+    leader=""
+    while [[ -z "$leader" ]]; do
+        found="$(channel_stream_leader "$channel")"
+        stream="${found%% *}"
+        [[ -z "$stream" ]] || leader="$(consumer_leader "$stream" "$durable")"
+        [[ -n "$leader" ]] || ((SECONDS < deadline)) || die "no node reports a leader for the durable $durable of $channel (see \`$0 status\`)"
+        [[ -n "$leader" ]] || sleep 0.1
+    done
+    wait_printed "$listener" "$dir" $(((events + 2) / 3)) "$events" "$deadline"
+    cmd_kill "$leader" >"$dir/kill.txt"
+    killed_at="$(wc -l <"$dir/events.json")"
+    if ((killed_at >= events)); then
+        die "the replay had ended when $leader was killed, so nothing was shown: try more events, e.g. $0 kill-mid-replay $((events * 3))"
+    fi
+    echo "3. $killed_at of $events events printed; $leader serves the durable (leads its consumer): killing it."
+    sed 's/^/   /' "$dir/kill.txt"
+    echo "4. The other two elect a new leader for the durable, and the replay goes on..."
+    deadline=$((SECONDS + 4 * START_TIMEOUT_SECS))
+    while kill -0 "$listener" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            kill "$listener" 2>/dev/null || true
+            die "the listener did not finish within $((4 * START_TIMEOUT_SECS))s after the kill ($(wc -l <"$dir/events.json") of $events printed; log: $(show_path "$dir")/listen.log)"
+        fi
+        sleep 0.1
+    done
+    wait "$listener" || rc=$?
+    ((rc == 0)) || {
+        cat "$dir/listen.log" >&2
+        die "the listener exited with $rc (its messages are above)"
+    }
+    seqs="$(sed -n 's/^{"seq":\([0-9]*\),.*/\1/p' "$dir/events.json" | sort -n)"
+    count="$(grep -c . <<<"$seqs" || true)"
+    distinct="$(uniq <<<"$seqs" | grep -c . || true)"
+    first="$(head -n1 <<<"$seqs")" last="$(tail -n1 <<<"$seqs")"
+    twice="$(uniq -d <<<"$seqs" | head -n 5 | tr '\n' ' ')"
+    # What the listener said meanwhile (reconnects, events that came back).
+    sed -e '/^Listener connected/d' -e '/^Working on each event/d' -e 's/^/   listen: /' "$dir/listen.log"
+    if ((count == events && distinct == events)) && [[ "$first" == 1 && "$last" == "$events" ]]; then
+        echo "5. Every event printed exactly once: $count lines, events #1 to #$events, none missing, none twice."
+        echo "   Nothing was lost when $leader died (it is still down: $0 restart $leader)."
+        return 0
+    fi
+    echo "5. NOT every event printed exactly once: $count lines, $distinct different events (#${first:-none} to #${last:-none}) of $events${twice:+; printed twice: $twice}" >&2
+    return 1
+}
+
 check_node() {
     case "$1" in
     n1 | n2 | n3) ;;
@@ -574,6 +715,13 @@ restart)
     [[ $# -eq 1 ]] || usage
     check_node "$1"
     ;;
+kill-mid-replay)
+    [[ $# -le 1 ]] || usage
+    if ! [[ "${1:-3000}" =~ ^[1-9][0-9]*$ ]]; then
+        echo "nats-cluster.sh: kill-mid-replay takes a number of events (e.g. 3000), not '$1'" >&2
+        usage
+    fi
+    ;;
 -h | --help | help)
     sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
     exit 0
@@ -590,4 +738,5 @@ kill)
     if [[ "$1" == leader ]]; then cmd_kill_leader "${2:-ticket:created}"; else cmd_kill "$1"; fi
     ;;
 restart) cmd_restart "$1" ;;
+kill-mid-replay) cmd_kill_mid_replay "${1:-3000}" ;;
 esac

@@ -4,12 +4,19 @@
 #
 # In the course you ran `kubectl get pods`, copied the name of the nats-depl
 # pod, then ran `kubectl port-forward <that pod> 4222:4222`. This script does
-# both steps. It finds the NATS pod, the running pod labelled app=nats-js
-# (the JetStream server that infra/k8s/nats-js-depl.yaml runs next to the
-# course's NATS Streaming one), or else the one labelled app=nats (the label
-# of the course's nats-depl, and of infra/k8s/nats-depl.yaml), or else a
-# running pod whose name starts with nats-js-depl or nats-depl, and forwards
-# two ports until you press Ctrl-C:
+# both steps. It finds the NATS pod, in this order among the running pods:
+#   1. a pod of a 3-node JetStream cluster: the StatefulSet of
+#      infra/k8s/nats-js-cluster.yaml (pods nats-js-0..2, labelled
+#      app=nats-js-cluster), else a release of the official Helm chart with
+#      infra/helm/nats-values.yaml (labelled app.kubernetes.io/name=nats and
+#      app.kubernetes.io/component=nats). Any pod of a cluster serves all of
+#      it, so it takes the one with the lowest number (nats-js-0), and says so;
+#   2. the pod labelled app=nats-js (the JetStream server that
+#      infra/k8s/nats-js-depl.yaml runs next to the course's NATS Streaming one);
+#   3. the one labelled app=nats (the label of the course's nats-depl, and of
+#      infra/k8s/nats-depl.yaml);
+#   4. a pod whose name starts with nats-js-depl or nats-depl;
+# and forwards two ports until you press Ctrl-C:
 #
 #   localhost:4222 -> pod:4222   the client port: publish, listen, make listen
 #   localhost:8222 -> pod:8222   the monitoring port: make status, /jsz, /connz
@@ -129,10 +136,57 @@ find_pods() {
     done <<<"$output"
 }
 
+# The labels of a 3-node cluster's pods, in the order they are looked for:
+# infra/k8s/nats-js-cluster.yaml's StatefulSet, then the official Helm chart's.
+CLUSTER_LABELS=(app=nats-js-cluster "app.kubernetes.io/name=nats,app.kubernetes.io/component=nats")
+CLUSTER_KINDS=("the StatefulSet of infra/k8s/nats-js-cluster.yaml" "a release of the NATS Helm chart")
+
+# too_many POD...: exit 1, listing the pods found and how to choose one.
+too_many() {
+    {
+        echo "port-forward.sh: found $# NATS pods, so it is not clear which one to forward:"
+        printf '  %s\n' "$@"
+        echo "  Choose one: POD=$1 make port-forward"
+    } >&2
+    exit 1
+}
+
+# cluster_member KIND POD...: sets pod to the pod with the lowest number of
+# one cluster's pods (nats-js-0 of nats-js-0 nats-js-1 nats-js-2), and says
+# so; pods of several clusters (names other than <one name>-<number>) are
+# listed, and it exits 1.
+cluster_member() {
+    local kind="$1" name set="" best="" number best_number=""
+    shift
+    for name in "$@"; do
+        if ! [[ "$name" =~ ^(.+)-([0-9]+)$ ]] || [[ -n "$set" && "${BASH_REMATCH[1]}" != "$set" ]]; then
+            too_many "$@"
+        fi
+        set="${BASH_REMATCH[1]}" number="${BASH_REMATCH[2]}"
+        if [[ -z "$best" ]] || ((10#$number < 10#$best_number)); then
+            best="$name" best_number="$number"
+        fi
+    done
+    pod="$best"
+    echo "Found $# running pods of a JetStream cluster ($kind, $set): $*"
+    echo "Any of them serves the whole cluster; forwarding $pod. To choose another: POD=<name> make port-forward"
+}
+
+pod=""
 if [[ -n "${POD:-}" ]]; then
     pod="${POD#pod/}"
 else
-    # 1. By label: first the JetStream server next to the course's
+    # 1. A pod of a 3-node cluster: the StatefulSet's, then a Helm release's.
+    for i in "${!CLUSTER_LABELS[@]}"; do
+        find_pods -l "${CLUSTER_LABELS[$i]}"
+        if [[ ${#PODS[@]} -gt 0 ]]; then
+            cluster_member "${CLUSTER_KINDS[$i]}" "${PODS[@]}"
+            break
+        fi
+    done
+fi
+if [[ -z "$pod" ]]; then
+    # 2. By label: first the JetStream server next to the course's
     # (nats-js-depl.yaml), then the course's Deployment's label.
     find_pods -l app=nats-js
     pods=(${PODS[@]+"${PODS[@]}"})
@@ -140,7 +194,7 @@ else
         find_pods -l app=nats
         pods=(${PODS[@]+"${PODS[@]}"})
     fi
-    # 2. Else by name: nats-js-depl-..., or the course's nats-depl-...
+    # 3. Else by name: nats-js-depl-..., or the course's nats-depl-...
     if [[ ${#pods[@]} -eq 0 ]]; then
         find_pods
         for prefix in "${NAME_PREFIXES[@]}"; do
@@ -151,18 +205,16 @@ else
         done
     fi
     if [[ ${#pods[@]} -eq 0 ]]; then
-        die "no running NATS pod found: no pod labelled app=nats-js or app=nats, and none named nats-js-depl-* or nats-depl-*.
-  Check with 'kubectl get pods'. Deploy a JetStream server next to the course's NATS Streaming one with
-  'kubectl apply -f infra/k8s/nats-js-depl.yaml', or in its place with 'kubectl apply -f infra/k8s/nats-depl.yaml'
-  (see docs/kubernetes.md first), or name the pod yourself: POD=<pod name> make port-forward"
+        die "no running NATS pod found: no pod labelled app=nats-js-cluster (a 3-node cluster), app.kubernetes.io/name=nats
+  (the NATS Helm chart), app=nats-js or app=nats, and none named nats-js-depl-* or nats-depl-*.
+  Check with 'kubectl get pods'. Deploy a 3-node JetStream cluster with
+  'kubectl apply -f infra/k8s/nats-js-cluster.yaml' (or with Helm: docs/kubernetes.md), a single JetStream server
+  next to the course's NATS Streaming one with 'kubectl apply -f infra/k8s/nats-js-depl.yaml', or one in its place
+  with 'kubectl apply -f infra/k8s/nats-depl.yaml' (see docs/kubernetes.md first), or name the pod yourself:
+  POD=<pod name> make port-forward"
     fi
     if [[ ${#pods[@]} -gt 1 ]]; then
-        {
-            echo "port-forward.sh: found ${#pods[@]} NATS pods, so it is not clear which one to forward:"
-            printf '  %s\n' "${pods[@]}"
-            echo "  Choose one: POD=${pods[0]} make port-forward"
-        } >&2
-        exit 1
+        too_many "${pods[@]}"
     fi
     pod="${pods[0]}"
 fi

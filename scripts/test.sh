@@ -5,11 +5,15 @@
 #    so the integration tests can start their own throw-away servers;
 # 2. checks formatting (cargo fmt) and the shell scripts in scripts/
 #    (shellcheck, installed by scripts/install-shellcheck.sh; where it cannot
-#    be installed, this check is skipped with a notice);
+#    be installed, this check is skipped with a notice), and installs
+#    kubernetes-validate (scripts/install-kubernetes-validate.sh), exporting
+#    KUBERNETES_VALIDATE_BIN for tests/kubernetes.rs;
 # 3. lints (cargo clippy) and builds the API docs (cargo doc), warnings being
 #    errors in both, so a broken intra-doc link fails the run;
-# 4. runs the tests (cargo test); with `all` (make test-all, what CI runs)
-#    also the 3-node cluster tests, which take about a minute, and a short
+# 4. runs the tests (cargo test), among them one 3-node cluster test, the
+#    lesson of docs/kubernetes.md (a node killed while a durable listener
+#    replays); with `all` (make test-all, what CI runs) also the other
+#    3-node cluster tests, which take about a minute, and a short
 #    chaos run (30 s of faults, 30,000 events) with a fixed seed, about a
 #    minute more. `cargo test` alone runs no chaos: its faults land at times
 #    the machine's load decides (`make chaos` runs the long one).
@@ -34,6 +38,14 @@ if SHELLCHECK_BIN="$(scripts/install-shellcheck.sh | tail -n1)" && [[ -n "$SHELL
     "$SHELLCHECK_BIN" -x "${shell_scripts[@]}"
 else
     echo "==> NOTICE: shellcheck is not available (see above): the scripts in scripts/ were NOT checked"
+fi
+
+# tests/kubernetes.rs validates every manifest in infra/k8s/ with it, offline.
+echo "==> kubernetes-validate, for tests/kubernetes.rs"
+if KUBERNETES_VALIDATE_BIN="$(scripts/install-kubernetes-validate.sh | tail -n1)" && [[ -n "$KUBERNETES_VALIDATE_BIN" ]]; then
+    export KUBERNETES_VALIDATE_BIN
+else
+    echo "==> NOTICE: kubernetes-validate could not be installed (see above): tests/kubernetes.rs will fail, naming scripts/install-kubernetes-validate.sh"
 fi
 
 echo "==> cargo clippy --all-targets -- -D warnings"

@@ -7,8 +7,13 @@
 //! with its own temporary store, routed into one cluster, as
 //! `scripts/nats-cluster.sh` runs them (the launcher is `common::cluster`,
 //! shared with `tests/chaos.rs`). Elections and catch-up take a few
-//! seconds, so every wait polls with a deadline. The last test runs
+//! seconds, so every wait polls with a deadline. The last tests run
 //! `scripts/nats-cluster.sh` itself, on ports and in a folder of its own.
+//!
+//! All but one are `#[ignore]`d (about a minute in all: `make test-all`
+//! runs them). The one `make test` runs is the lesson of docs/kubernetes.md,
+//! a node killed while a durable listener replays
+//! ([`kill_mid_replay_a_durable_listener_prints_every_event_once`]).
 
 mod common;
 
@@ -16,6 +21,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::cluster::{CLUSTER_DEADLINE, Cluster, ClusterScript};
+use common::text;
 use common::{Running, publish_ok};
 
 /// Events published while the stream's leader is killed.
@@ -334,4 +340,52 @@ fn cluster_script_starts_kills_restarts_and_stops_nodes() {
             "{node}'s pid file is gone"
         );
     }
+}
+
+/// The lesson of docs/kubernetes.md ("delete one pod while a durable
+/// listener replays: nothing is lost"), on this machine:
+/// `scripts/nats-cluster.sh kill-mid-replay 3000` publishes 3000 events with
+/// 3 replicas, kills the node leading the durable's consumer (SIGKILL) once
+/// a third of the replay is printed and before its end, and the listener
+/// prints every event exactly once (its lines read here too, not only the
+/// script's word). A bad number of events is a usage error (exit 2).
+#[test]
+fn kill_mid_replay_a_durable_listener_prints_every_event_once() {
+    const EVENTS: u64 = 3000;
+    let script = ClusterScript::new();
+    script.expect(&["kill-mid-replay", "many"], 2);
+
+    let out = script.expect(&["kill-mid-replay", &EVENTS.to_string()], 0);
+    let printed_at_kill: u64 = out
+        .lines()
+        .find_map(|line| line.strip_prefix("3. ")?.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no line saying when the node was killed:\n{out}"));
+    assert!(
+        printed_at_kill * 3 >= EVENTS && printed_at_kill < EVENTS,
+        "killed with {printed_at_kill} of {EVENTS} printed: not mid-replay\n{out}"
+    );
+    assert!(
+        out.contains("serves the durable (leads its consumer): killing it."),
+        "{out}"
+    );
+    assert!(out.contains(" killed (SIGKILL, was pid "), "{out}");
+    assert!(
+        out.contains(&format!(
+            "Every event printed exactly once: {EVENTS} lines, events #1 to #{EVENTS}, none missing, none twice."
+        )),
+        "{out}"
+    );
+
+    let lines =
+        std::fs::read(script.dir().join("kill-mid-replay/events.json")).expect("events.json");
+    let seqs: Vec<u64> = text(&lines)
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            event["seq"].as_u64().expect("seq")
+        })
+        .collect();
+    let distinct: HashSet<u64> = seqs.iter().copied().collect();
+    assert_eq!(seqs.len() as u64, EVENTS, "one line per event");
+    assert_eq!(distinct, (1..=EVENTS).collect(), "every event, none twice");
 }

@@ -2,8 +2,11 @@
 //! pod, what it forwards, and what it says when it can't.
 //!
 //! The stand-in is a bash script put first on `PATH`. It appends each call's
-//! arguments to a log file, prints the pod lists the test chose (`JS_PODS` for
-//! `-l app=nats-js`, `LABELLED_PODS` for `-l app=nats`, `ALL_PODS` otherwise)
+//! arguments to a log file, prints the pod lists the test chose
+//! (`CLUSTER_PODS` for `-l app=nats-js-cluster`, the StatefulSet of
+//! `infra/k8s/nats-js-cluster.yaml`; `HELM_PODS` for the NATS Helm chart's
+//! labels; `JS_PODS` for `-l app=nats-js`, `LABELLED_PODS` for `-l app=nats`,
+//! `ALL_PODS` otherwise)
 //! and returns at once from `port-forward`, where the real one would run until
 //! Ctrl-C. Each test forwards to local ports that were free when it began
 //! (the script refuses ports in use), unless it is about the ports.
@@ -23,6 +26,8 @@ if [[ -n "${KUBECTL_FAIL:-}" ]]; then
     exit 1
 fi
 case "$*" in
+*"-l app=nats-js-cluster"*) printf '%b' "${CLUSTER_PODS:-}" ;;
+*"-l app.kubernetes.io/name=nats,app.kubernetes.io/component=nats"*) printf '%b' "${HELM_PODS:-}" ;;
 *"-l app=nats-js"*) printf '%b' "${JS_PODS:-}" ;;
 *"-l app=nats"*) printf '%b' "${LABELLED_PODS:-}" ;;
 "get pods"*) printf '%b' "${ALL_PODS:-}" ;;
@@ -168,6 +173,88 @@ fn prefers_the_jetstream_pod_next_to_the_course_server() {
             kubectl.ports()
         ))
     );
+}
+
+/// The StatefulSet of infra/k8s/nats-js-cluster.yaml runs (pods nats-js-0
+/// to 2, listed in any order): its pod with the lowest number, nats-js-0,
+/// is forwarded, in preference to the single servers' pods, and the script
+/// says which pods it found and which one it forwards.
+#[test]
+fn forwards_a_statefulset_pod_and_says_which() {
+    let kubectl = FakeKubectl::new();
+    let output = kubectl.run(&[
+        (
+            "CLUSTER_PODS",
+            "pod/nats-js-1\npod/nats-js-0\npod/nats-js-2\n",
+        ),
+        ("JS_PODS", "pod/nats-js-depl-5b7c9-abcde\n"),
+        ("LABELLED_PODS", "pod/nats-depl-6d8f9c7b5-x2k4q\n"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        kubectl.port_forward(),
+        Some(format!("port-forward nats-js-0 {}", kubectl.ports()))
+    );
+    assert_eq!(
+        kubectl.calls()[0],
+        "get pods --field-selector=status.phase=Running -o name -l app=nats-js-cluster"
+    );
+    let stdout = text(&output.stdout);
+    for says in [
+        "Found 3 running pods of a JetStream cluster (the StatefulSet of \
+         infra/k8s/nats-js-cluster.yaml, nats-js): nats-js-1 nats-js-0 nats-js-2",
+        "forwarding nats-js-0",
+        "Forwarding the NATS pod nats-js-0",
+    ] {
+        assert!(
+            stdout.contains(says),
+            "stdout should contain {says:?}:\n{stdout}"
+        );
+    }
+}
+
+/// A release of the official NATS Helm chart (pods labelled
+/// app.kubernetes.io/name=nats and app.kubernetes.io/component=nats, with
+/// infra/helm/nats-values.yaml named nats-helm-0 to 2): its first pod is
+/// forwarded, and the script says so.
+#[test]
+fn forwards_a_pod_of_the_helm_release_and_says_which() {
+    let kubectl = FakeKubectl::new();
+    let output = kubectl.run(&[
+        (
+            "HELM_PODS",
+            "pod/nats-helm-2\npod/nats-helm-0\npod/nats-helm-1\n",
+        ),
+        ("LABELLED_PODS", "pod/nats-depl-6d8f9c7b5-x2k4q\n"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        kubectl.port_forward(),
+        Some(format!("port-forward nats-helm-0 {}", kubectl.ports()))
+    );
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("(a release of the NATS Helm chart, nats-helm)")
+            && stdout.contains("forwarding nats-helm-0"),
+        "{stdout}"
+    );
+}
+
+/// Pods of two clusters (two Helm releases): exit 1, listing them and how to
+/// choose one, and forward nothing.
+#[test]
+fn pods_of_two_clusters_exit_1_listing_them() {
+    let kubectl = FakeKubectl::new();
+    let output = kubectl.run(&[("HELM_PODS", "pod/nats-helm-0\npod/other-nats-0\n")]);
+    assert_fails_saying(
+        &output,
+        &[
+            "found 2 NATS pods",
+            "  nats-helm-0\n  other-nats-0\n",
+            "POD=nats-helm-0 make port-forward",
+        ],
+    );
+    assert_eq!(kubectl.port_forward(), None);
 }
 
 /// With no pod labelled app=nats-js or app=nats, a pod whose name starts
@@ -351,6 +438,7 @@ fn no_nats_pod_exits_1_saying_how_to_deploy_one() {
         &output,
         &[
             "no running NATS pod found",
+            "kubectl apply -f infra/k8s/nats-js-cluster.yaml",
             "kubectl apply -f infra/k8s/nats-depl.yaml",
             "POD=<pod name> make port-forward",
         ],
