@@ -105,7 +105,7 @@ cluster-status: ## Show the cluster's nodes, JetStream leaders and the events ea
 cluster-stop: ## Stop the local 3-node cluster (the stores in .nats/cluster/ are kept)
 	@scripts/nats-cluster.sh stop
 
-test: ## Check formatting, scripts, clippy and docs, and run the tests (all but the 3-node cluster ones: make test-all)
+test: ## Check formatting, scripts, clippy and docs, and run the tests (of the 3-node cluster ones only kill-mid-replay: make test-all)
 	@scripts/test.sh
 
 test-all: ## make test, the 3-node cluster tests and a 30 s chaos run with a fixed seed (what CI runs)
