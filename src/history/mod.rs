@@ -369,6 +369,7 @@ pub async fn stream_of(
         Err(err) if err.kind() == GetStreamByNameErrorKind::NotFound => {
             let names: Vec<String> = js
                 .streams()
+                .try_filter(|info| std::future::ready(!is_record(info)))
                 .map_ok(|info| info.config.subjects.join(", "))
                 .try_collect()
                 .await
