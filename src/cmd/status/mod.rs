@@ -24,6 +24,7 @@ use nats_course_toolkit::notes::write_escaped;
 mod args;
 pub mod live;
 pub mod table;
+pub mod tape;
 
 pub use args::StatusArgs;
 
