@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::error::ErrorKind;
-use clap::{CommandFactory as _, Parser};
+use clap::{CommandFactory as _, Parser, ValueHint};
 
 use super::{Show, StatusConfig, SvgTo};
 use crate::cli::{ConnectArgs, MAX_COUNT, random_client_id};
@@ -45,7 +45,7 @@ pub struct StatusArgs {
 
     /// Write the tape as a picture: the channel's events and one lane per subscription, as --live
     /// draws them, at this moment, into FILE as an SVG (`-`: stdout). Needs CHANNEL.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["live", "json", "events"])]
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, conflicts_with_all = ["live", "json", "events"])]
     pub svg: Option<PathBuf>,
 
     #[command(flatten)]
