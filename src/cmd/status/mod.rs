@@ -143,6 +143,10 @@ async fn write_svg(config: &StatusConfig, to: &SvgTo) -> anyhow::Result<()> {
     let state = live::state::State::new(read?, true, config.connect.display_servers());
     let picture = svg::picture(&state, time::OffsetDateTime::now_utc())
         .ok_or_else(|| anyhow::anyhow!("no channel {} on this server", channel.as_str()))?;
+    // Not through the `Masked` writer: every text in the picture was
+    // masked on its own (`tape::text::masked`) before it was escaped, and
+    // masking the markup itself would break it (a short secret `2` is
+    // masked as a word between quotes: `x="2"`).
     match to {
         SvgTo::Stdout => {
             let mut out = io::stdout().lock();
