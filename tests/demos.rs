@@ -23,6 +23,8 @@ const DEMO_DEADLINE: Duration = Duration::from_secs(120);
 struct Run {
     finished: Output,
     output: String,
+    /// The lesson's picture (`save_picture`), once read.
+    picture: Option<String>,
 }
 
 impl Run {
@@ -57,6 +59,26 @@ impl Run {
             .filter_map(|rest| rest.split(',').next()?.parse().ok())
             .collect()
     }
+
+    /// The classes of the cells of the picture's lane whose name is `name`.
+    fn picture_lane(&self, name: &str) -> Vec<String> {
+        let svg = self.picture.as_deref().expect("a picture");
+        let document = resvg::usvg::roxmltree::Document::parse(svg).expect("the picture is XML");
+        let lane = document
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("lane"))
+            .find(|lane| {
+                lane.descendants()
+                    .find(|n| n.has_tag_name("tspan"))
+                    .and_then(|n| n.text())
+                    == Some(name)
+            })
+            .unwrap_or_else(|| panic!("no lane {name} in the picture:\n{svg}"));
+        lane.children()
+            .filter(|n| n.has_tag_name("rect"))
+            .filter_map(|n| n.attribute("class").map(str::to_owned))
+            .collect()
+    }
 }
 
 /// Runs `scripts/<name>` with `env`, in a process group of its own so that
@@ -67,21 +89,39 @@ fn run_script(name: &str, env: &[(&str, &str)]) -> Run {
     command.envs(env.iter().copied());
     let finished = Running::script(name, &mut command).finish_within(DEMO_DEADLINE);
     let output = text(&finished.stdout);
-    Run { finished, output }
+    Run {
+        finished,
+        output,
+        picture: None,
+    }
 }
 
-/// Runs `scripts/demo/<name>.sh` against a fresh server.
+/// Runs `scripts/demo/<name>.sh` against a fresh server, its picture going
+/// to a folder of the test's own: the demo says where it wrote it, and it
+/// is an SVG.
 fn run_demo(name: &str) -> Run {
     let server = NatsServer::start_with_monitoring();
-    let run = run_script(
+    let pictures = tempfile::tempdir().expect("temp dir");
+    let dir = pictures.path().to_str().expect("utf-8");
+    let mut run = run_script(
         &format!("demo/{name}.sh"),
         &[
             ("NATS_URL", &server.url()),
             ("NATS_MONITOR_URL", &server.monitor_url()),
+            ("DEMO_PICTURES_DIR", dir),
         ],
     );
     run.assert_success();
     run.assert_contains("==> Lesson shown: ");
+    let file = pictures.path().join(format!("{name}.svg"));
+    run.assert_contains(&format!("    Picture of this moment: {}", file.display()));
+    let svg = std::fs::read_to_string(&file)
+        .unwrap_or_else(|err| panic!("{}: {err}\n{}", file.display(), run.output));
+    assert!(
+        svg.starts_with("<?xml") && svg.contains(&format!("lesson.{name}")),
+        "{svg}"
+    );
+    run.picture = Some(svg);
     run
 }
 
@@ -119,7 +159,8 @@ fn queue_groups_demo_shares_events_in_a_group_and_not_without() {
 
 /// Lesson 3: a listener that never acks gets the events again after each 2 s
 /// ack wait, marked as redeliveries, and `status` counts 3 waiting for their
-/// acks; a listener that acks ends the loop.
+/// acks (the picture shows them redelivered); a listener that acks ends the
+/// loop.
 #[test]
 fn manual_ack_demo_shows_the_unacked_event_redelivered_until_acked() {
     let run = run_demo("manual-ack");
@@ -134,6 +175,15 @@ fn manual_ack_demo_shows_the_unacked_event_redelivered_until_acked() {
     acked.sort();
     assert_eq!(acked, [1, 2, 3]);
     run.assert_contains("the server holds nothing unacked for 'manual-ack-lesson'");
+    // The picture, at the third delivery: the 3 events held, sent again
+    // (all three, unless the counts were read as one of them was resent).
+    let cells = run.picture_lane("manual-ack-lesson");
+    assert_eq!(cells.len(), 3, "{cells:?}");
+    assert!(
+        cells.iter().all(|c| c == "redelivered" || c == "waiting")
+            && cells.contains(&"redelivered".to_owned()),
+        "{cells:?}"
+    );
 }
 
 /// Lesson 4: a late listener gets only the new event, a late listener with
@@ -260,11 +310,16 @@ fn health_demo_shows_the_subscriptions_and_the_health_check() {
 #[test]
 fn demo_without_monitoring_port_fails_with_a_clear_message() {
     let server = NatsServer::start_with_monitoring();
+    let pictures = tempfile::tempdir().expect("temp dir");
     let run = run_script(
         "demo/health.sh",
         &[
             ("NATS_URL", &server.url()),
             ("NATS_MONITOR_URL", "http://127.0.0.1:9"),
+            (
+                "DEMO_PICTURES_DIR",
+                pictures.path().to_str().expect("utf-8"),
+            ),
         ],
     );
     assert_eq!(run.code(), Some(1), "{}", run.output);

@@ -290,9 +290,117 @@ fn no_channels_says_to_publish_first() {
     );
 }
 
+/// The elements of an SVG with `class`, in document order.
+fn with_class<'a>(
+    document: &'a resvg::usvg::roxmltree::Document<'a>,
+    class: &str,
+) -> Vec<resvg::usvg::roxmltree::Node<'a, 'a>> {
+    document
+        .descendants()
+        .filter(|n| n.attribute("class") == Some(class))
+        .collect()
+}
+
+/// `status CHANNEL --svg FILE` against a real server: a lane per
+/// subscription, named as in the table; the 3 events a skip-ack queue
+/// group holds marked as waiting (or redelivered), the 3 a durable acked
+/// as acked; `--svg -` writes a picture to stdout; the password of the
+/// server's URL is in neither.
+#[test]
+fn svg_draws_a_lane_per_subscription_and_the_held_events() {
+    let server = NatsServer::start_with(&["-js", "--user", "ana", "--pass", "s3cret-pw"]);
+    let url = server.url().replace("nats://", "nats://ana:s3cret-pw@");
+    publish_ok(&url, &["--count", "3"]);
+    listen(
+        &url,
+        &[
+            "--durable",
+            "accounting",
+            OWN,
+            "--deliver-all",
+            "--count",
+            "3",
+        ],
+    );
+    let listener = Listener::start(&url, &["--skip-ack", "--queue-group", "orders"]);
+    publish_ok(&url, &["--count", "3"]);
+    listener.wait_for_events(3);
+    let group = || subscription(&status_json(&url, &[]), "orders");
+    poll(DEADLINE, std::time::Duration::from_millis(100), || {
+        Some(group()).filter(|s| s["ack_pending"] == 3)
+    })
+    .unwrap_or_else(|| panic!("3 acks pending, in {}", group()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("tape.svg");
+    let output = status(
+        &url,
+        &["ticket:created", "--svg", file.to_str().expect("utf-8")],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+    let svg = std::fs::read_to_string(&file).expect("the picture");
+    assert!(!svg.contains("s3cret-pw"), "{svg}");
+    assert!(svg.contains("nats://ana:***@127.0.0.1:"), "{svg}");
+    let document = resvg::usvg::roxmltree::Document::parse(&svg).expect("XML");
+    let lanes = with_class(&document, "lane");
+    assert_eq!(lanes.len(), 2, "{svg}");
+    let names: Vec<String> = lanes
+        .iter()
+        .map(|lane| {
+            let name = lane.descendants().find(|n| n.has_tag_name("tspan"));
+            name.and_then(|n| n.text()).unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["accounting", "orders"]);
+    let marks = |lane: &resvg::usvg::roxmltree::Node| -> Vec<String> {
+        lane.children()
+            .filter(|n| n.has_tag_name("rect"))
+            .filter_map(|n| n.attribute("class").map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(
+        marks(&lanes[0]),
+        ["acked", "acked", "acked", "pending", "pending", "pending"]
+    );
+    let held = marks(&lanes[1]);
+    assert_eq!(held.len(), 3, "events 4 to 6 only: {held:?}");
+    assert!(
+        held.iter().all(|m| m == "waiting" || m == "redelivered"),
+        "{held:?}"
+    );
+    let output = status(&url, &["ticket:created", "--svg", "-"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.starts_with("<?xml") && stdout.ends_with("</svg>\n"));
+    assert!(!stdout.contains("s3cret-pw"));
+    listener.stop();
+}
+
+/// `--svg` into a folder that does not exist is one error line, exit 1,
+/// before connecting; the file is not made.
+#[test]
+fn svg_into_a_missing_folder_is_one_error_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("nosuch").join("tape.svg");
+    let output = status(
+        &common::dead_url(),
+        &["ticket:created", "--svg", file.to_str().expect("utf-8")],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("Error: cannot write ") && stderr.contains("there is no folder"),
+        "{stderr}"
+    );
+    assert!(!file.exists());
+}
+
 /// Bad flags are one usage line and exit 2, before connecting: `--events`
-/// without a channel, `--from` without `--events`, a bad channel name, and
-/// `--live` when stdout is not a terminal (which points to `--json`).
+/// without a channel, `--from` without `--events`, a bad channel name,
+/// `--live` when stdout is not a terminal (which points to `--json`), and
+/// `--svg` without a channel or with another form (`--live`, `--json`,
+/// `--events`).
 #[test]
 fn bad_flags_are_one_usage_line() {
     let url = common::dead_url();
@@ -306,6 +414,19 @@ fn bad_flags_are_one_usage_line() {
         ),
         (&["ticket.*"], "wildcard"),
         (&["--live"], "--json"),
+        (&["--svg", "tape.svg"], "--svg draws one channel: name it"),
+        (
+            &["ticket:created", "--svg", "-", "--live"],
+            "'--svg <FILE>' cannot be used with '--live'",
+        ),
+        (
+            &["ticket:created", "--svg", "-", "--json"],
+            "'--svg <FILE>' cannot be used with '--json'",
+        ),
+        (
+            &["ticket:created", "--svg", "-", "--events"],
+            "'--svg <FILE>' cannot be used with '--events'",
+        ),
     ] {
         let output = status(&url, args);
         let stderr = text(&output.stderr);

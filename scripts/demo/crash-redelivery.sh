@@ -63,6 +63,7 @@ ok "after $WATCH_SECONDS s (three ack waits) B has nothing and the server sent n
 step "4. Kill A with kill -9, as a crash would"
 notice "A cannot ack, say goodbye or say it is at work. About $ACK_WAIT later (the ack wait) the server gives A's events to B"
 kill_listener member-a
+save_picture "$CHANNEL"
 wait_until "B to receive the ${#held[@]} events A held" events_at_least "${#held[@]}" member-b
 show_output member-b
 got="$(events_of member-b | sort -n | tr '\n' ' ')"

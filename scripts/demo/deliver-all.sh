@@ -47,6 +47,7 @@ show_output replay
 [[ "$(events_of replay)" == "$(seq 1 "$newest")" ]] ||
     fail "the listener with --deliver-all should have received events #1 to #$newest, in order"
 ok "it replayed events #1 to #$newest"
+save_picture "$CHANNEL"
 stop_listener replay
 
 lesson_shown "--deliver-all replays the channel's stored history to a late listener"

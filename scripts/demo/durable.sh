@@ -40,6 +40,7 @@ show_status "$CHANNEL"
     "$(subscription_field "$CHANNEL" "$DURABLE" pending)" == 3 ]] ||
     fail "status should show the durable's ack floor at #${seen[1]} and 3 events pending"
 ok "the server remembers the durable's ack floor, #${seen[1]}, while no listener runs"
+save_picture "$CHANNEL"
 
 step "4. Restart the listener with the same durable name"
 notice "it is a new process with a new client id, yet it gets only the 3 events it missed (#${missed[0]} to #${missed[2]}), not #${seen[0]} and #${seen[1]} again"

@@ -61,6 +61,7 @@ kill_listener crashed
 is_listed "$crashed" || fail "subscription $crashed should still be listed right after kill -9"
 show_status "$CHANNEL"
 ok "subscription $crashed outlives its listener"
+save_picture "$CHANNEL"
 
 step "4. Wait for the server to notice"
 notice "after about 5 s without anyone pulling events from it, the server removes it on its own"

@@ -59,6 +59,7 @@ show_status "$CHANNEL"
 [[ "$(field "$DURABLE" ack_pending)" == 3 && "$(field "$DURABLE" redelivered)" -ge 1 ]] ||
     fail "status should show 3 ack-pending and some redelivered events for $DURABLE"
 ok "the table shows both subscriptions, and the durable's 3 unacked events"
+save_picture "$CHANNEL"
 
 step "3. Ask the monitoring port for the server's health: $MONITOR_URL/healthz"
 notice "what a Kubernetes liveness probe asks; 'ok' once the server, JetStream included, is ready"

@@ -10,6 +10,7 @@
 #     publish --count 3 --channel lesson.x                   # in the foreground
 #     wait_for_events a 3 ; show_output a
 #     [[ ... ]] || fail "the lesson did not show"            # check the outcome
+#     save_picture lesson.x            # its key moment as a picture
 #     lesson_shown "..."               # exit 0
 #
 # Listeners run in the background and write to log files in a temp folder.
@@ -26,6 +27,8 @@
 #   NATS_MONITOR_URL         its monitoring page (default http://localhost:8222),
 #                            for the health lesson
 #   DEMO_DEADLINE_SECS       how long to wait for anything (default 20)
+#   DEMO_PICTURES_DIR        where save_picture writes the lesson's picture
+#                            (default target/lessons; `make pictures` gives docs/img)
 
 set -euo pipefail
 
@@ -314,4 +317,15 @@ ack_pending() {
     local n
     n="$(subscription_field "$1" "$2" ack_pending)"
     echo "${n:-0}"
+}
+
+# save_picture CHANNEL: the lesson's key moment as a picture, the channel's
+# tape as `status CHANNEL --live` draws it, written by `status CHANNEL --svg`
+# to DEMO_PICTURES_DIR/<lesson>.svg (target/lessons/ unless set); says where.
+save_picture() {
+    local dir="${DEMO_PICTURES_DIR:-$REPO_ROOT/target/lessons}" file
+    mkdir -p "$dir" || fail "could not make the folder $dir for the lesson's picture"
+    file="$(cd "$dir" && pwd)/$DEMO_NAME.svg"
+    "$STATUS_BIN" "$1" --svg "$file" || fail "status $1 --svg $file failed"
+    echo "    Picture of this moment: ${file#"$REPO_ROOT"/}"
 }

@@ -54,6 +54,7 @@ show_status "$CHANNEL"
 [[ "$(ack_pending "$CHANNEL" "$DURABLE")" == 3 && "$(subscription_field "$CHANNEL" "$DURABLE" redelivered)" -ge 1 ]] ||
     fail "status should show 3 events waiting for their acks, and some redelivered, for '$DURABLE'"
 ok "the server holds 3 events unacked for '$DURABLE', and sends them again"
+save_picture "$CHANNEL"
 stop_listener forgetful
 
 step "4. The same subscription again, with a listener that acks"

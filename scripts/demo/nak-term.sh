@@ -77,6 +77,7 @@ for name in acker termer naker; do
         fail "status should show nothing waiting for the $name's ack"
 done
 ok "status shows the skip-ack'er's event waiting, and nothing for the ack'er, the term'er and the nak'er"
+save_picture "$CHANNEL"
 for name in acker naker termer skipper; do stop_listener "$name"; done
 
 lesson_shown "ack ends an event, silence brings it back after the ack wait, nak brings it back at once or after a delay, term ends it unhandled"

@@ -44,6 +44,7 @@ grep -qF "Received event #$own_event, with data: {\"id\":\"456\",\"title\":\"ope
 [[ "$(events_of listener | tr '\n' ' ')" == "$course_event $own_event " ]] ||
     fail "the listener should have received exactly events #$course_event and #$own_event"
 ok "the listener received event #$own_event with the new data, and nothing else"
+save_picture "$CHANNEL"
 
 step "4. Press Ctrl-C in the listener's terminal"
 notice "the listener closes its connection and says so (the course's stan.on('close'))"

@@ -39,6 +39,7 @@ count_b="$(events_of member-b | wc -l | tr -d ' ')"
 ok "the members' events are disjoint and cover all 10: member-a got $count_a, member-b got $count_b"
 notice "the two members share one subscription, named after the queue group"
 show_status "$CHANNEL"
+save_picture "$CHANNEL"
 stop_listener member-a
 stop_listener member-b
 

@@ -1,9 +1,11 @@
 //! The command line of `status`.
 
-use clap::error::ErrorKind;
-use clap::{CommandFactory as _, Parser};
+use std::path::PathBuf;
 
-use super::{Show, StatusConfig};
+use clap::error::ErrorKind;
+use clap::{CommandFactory as _, Parser, ValueHint};
+
+use super::{Show, StatusConfig, SvgTo};
 use crate::cli::{ConnectArgs, MAX_COUNT, random_client_id};
 use nats_course_toolkit::channel::Channel;
 use nats_course_toolkit::history::EventRange;
@@ -41,6 +43,11 @@ pub struct StatusArgs {
     #[arg(long)]
     pub live: bool,
 
+    /// Write the tape as a picture: the channel's events and one lane per subscription, as --live
+    /// draws them, at this moment, into FILE as an SVG (`-`: stdout). Needs CHANNEL.
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, conflicts_with_all = ["live", "json", "events"])]
+    pub svg: Option<PathBuf>,
+
     #[command(flatten)]
     pub connect: ConnectArgs,
 }
@@ -57,6 +64,18 @@ impl StatusArgs {
                 ));
             }
             Show::Live
+        } else if let Some(file) = self.svg {
+            if self.channel.is_none() {
+                return Err(StatusArgs::command().error(
+                    ErrorKind::MissingRequiredArgument,
+                    "--svg draws one channel: name it, e.g. status ticket:created --svg tape.svg",
+                ));
+            }
+            Show::Svg(if file.as_os_str() == "-" {
+                SvgTo::Stdout
+            } else {
+                SvgTo::File(file)
+            })
         } else if self.events {
             if self.channel.is_none() {
                 return Err(StatusArgs::command().error(

@@ -8,9 +8,12 @@
 //! - `status --json [CHANNEL]`: the same as one JSON document;
 //! - `status CHANNEL --events`: the stored events themselves;
 //! - `status [CHANNEL] --live`: a full-screen view of the history as a tape
-//!   ([`live`]).
+//!   ([`live`]);
+//! - `status CHANNEL --svg FILE`: that tape at one moment, as a picture
+//!   ([`svg`]); both lay it out with [`tape`].
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 use futures_util::StreamExt as _;
 use serde::Serialize;
@@ -23,7 +26,9 @@ use nats_course_toolkit::notes::write_escaped;
 
 mod args;
 pub mod live;
+pub mod svg;
 pub mod table;
+pub mod tape;
 
 pub use args::StatusArgs;
 
@@ -41,7 +46,7 @@ pub struct StatusConfig {
 }
 
 /// The forms of `status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Show {
     /// A table per channel.
     Table,
@@ -49,6 +54,17 @@ pub enum Show {
     Events(EventRange),
     /// The full-screen live view.
     Live,
+    /// The tape as a picture.
+    Svg(SvgTo),
+}
+
+/// Where `--svg` writes its picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SvgTo {
+    /// `-`.
+    Stdout,
+    /// A file, made or replaced.
+    File(PathBuf),
 }
 
 /// The `status` binary's command, once its flags are a config: [`run`]
@@ -56,6 +72,9 @@ pub enum Show {
 pub async fn start(config: StatusConfig, signal: crate::shutdown::Signal) -> anyhow::Result<()> {
     if config.show == Show::Live {
         return live::run(config, signal).await;
+    }
+    if let Show::Svg(to) = &config.show {
+        return write_svg(&config, to).await;
     }
     // `status --events | head`: when the reader goes, the write that fails
     // ends the command, and `run` exits quietly.
@@ -68,8 +87,8 @@ pub async fn start(config: StatusConfig, signal: crate::shutdown::Signal) -> any
 pub async fn run(config: &StatusConfig, out: &mut impl Write) -> anyhow::Result<()> {
     let client = config.connect.connect().await?;
     let js = async_nats::jetstream::new(client.clone());
-    let result = match config.show {
-        Show::Events(range) => {
+    let result = match &config.show {
+        &Show::Events(range) => {
             let channel = config
                 .channel
                 .as_ref()
@@ -97,6 +116,51 @@ pub async fn run(config: &StatusConfig, out: &mut impl Write) -> anyhow::Result<
     nats_course_toolkit::connection::close(client).await;
     result?;
     Ok(flushed?)
+}
+
+/// `status CHANNEL --svg FILE`: reads the channel once and writes its
+/// tape as an SVG. A file whose folder is missing is an error before
+/// connecting; the file is written whole, once the picture is made.
+async fn write_svg(config: &StatusConfig, to: &SvgTo) -> anyhow::Result<()> {
+    if let SvgTo::File(file) = to {
+        let folder = match file.parent() {
+            Some(folder) if !folder.as_os_str().is_empty() => folder,
+            _ => std::path::Path::new("."),
+        };
+        if !folder.is_dir() {
+            anyhow::bail!(
+                "cannot write {}: there is no folder {}",
+                crate::mask::mask_str(&file.display().to_string()),
+                crate::mask::mask_str(&folder.display().to_string())
+            );
+        }
+    }
+    let channel = config.channel.as_ref().expect("--svg requires a channel");
+    let client = config.connect.connect().await?;
+    let js = async_nats::jetstream::new(client.clone());
+    let read = history::read(&js, Some(channel)).await;
+    nats_course_toolkit::connection::close(client).await;
+    let state = live::state::State::new(read?, true, config.connect.display_servers());
+    let picture = svg::picture(&state, time::OffsetDateTime::now_utc())
+        .ok_or_else(|| anyhow::anyhow!("no channel {} on this server", channel.as_str()))?;
+    // Not through the `Masked` writer: every text in the picture was
+    // masked on its own (`tape::text::masked`) before it was escaped, and
+    // masking the markup itself would break it (a short secret `2` is
+    // masked as a word between quotes: `x="2"`).
+    match to {
+        SvgTo::Stdout => {
+            let mut out = io::stdout().lock();
+            out.write_all(picture.as_bytes())?;
+            out.flush()?;
+        }
+        SvgTo::File(file) => std::fs::write(file, picture).map_err(|err| {
+            anyhow::anyhow!(
+                "cannot write {}: {err}",
+                crate::mask::mask_str(&file.display().to_string())
+            )
+        })?,
+    }
+    Ok(())
 }
 
 /// `status --json`: `{"channels":[...]}`, with the keys of [`ChannelStatus`].

@@ -23,6 +23,7 @@ use super::lines::{
     Palette, banner, counts_line, keys_line, legend, masked, name_line, title_line,
 };
 use super::state::{LANE, MARGIN, MIN_HEIGHT, MIN_WIDTH, Popup, State, TOP};
+use crate::status::tape::Tape;
 use nats_course_toolkit::history::watch::Mark;
 
 /// Draws `state` on the whole frame.
@@ -50,16 +51,20 @@ pub fn draw(frame: &mut Frame, state: &State) {
     };
     frame.render_widget(title_line(state, Some(channel)), row(0));
     frame.render_widget(banner(state, &palette), row(1));
-    let window = state.window();
+    // The layout, shared with `status --svg`: which events, which lanes,
+    // which marks.
+    let Some(tape) = Tape::live(state, area.height) else {
+        return;
+    };
     let width = state.cell_width();
-    let selected = state.selected();
-    let stored = state.stored();
+    let selected = tape.selected;
     // The tape: each event's number, newest at the right, the selected one
     // reversed and pointed at.
     let mut numbers = vec![Span::raw(" ".repeat(usize::from(MARGIN)))];
     let mut rule = "─".repeat(usize::from(MARGIN));
-    for seq in window.clone() {
-        let text = if stored.contains(&seq) {
+    for column in &tape.columns {
+        let seq = column.first();
+        let text = if tape.is_stored(column) {
             format!("{seq:>w$}", w = usize::from(width - 1))
         } else {
             " ".repeat(usize::from(width - 1))
@@ -78,29 +83,27 @@ pub fn draw(frame: &mut Frame, state: &State) {
     frame.render_widget(Line::from(numbers), row(2));
     frame.render_widget(Paragraph::new(rule), row(3));
 
-    let subscriptions = &channel.subscriptions;
-    if subscriptions.is_empty() {
+    if tape.total_lanes == 0 {
         let line = "No subscriptions: start a listener (make listen) to see its lane here.";
         frame.render_widget(Paragraph::new(line), row(TOP + 1));
     }
-    let (first, shown) = state.lanes(area.height);
-    for (i, subscription) in subscriptions.iter().skip(first).take(shown).enumerate() {
+    let (first, shown) = (tape.first_lane, tape.lanes.len());
+    for (i, lane) in tape.lanes.iter().enumerate() {
         let y = TOP + LANE * i as u16;
-        let lane = state.watch.lane(channel, subscription);
-        frame.render_widget(name_line(subscription, &lane, area.width), row(y));
+        frame.render_widget(name_line(lane, area.width), row(y));
         let mut cells = vec![Span::raw(" ".repeat(usize::from(MARGIN)))];
-        for seq in window.clone() {
-            let mark = lane.mark(seq);
+        for (column, &mark) in tape.columns.iter().zip(&lane.marks) {
             let mut style = palette.mark(mark);
-            if Some(seq) == selected && mark != Mark::NotStored {
+            if Some(column.first()) == selected && mark != Mark::NotStored {
                 style = style.add_modifier(Modifier::REVERSED);
             }
             cells.push(Span::styled(cell(mark, usize::from(width - 1)), style));
             cells.push(Span::raw(" "));
         }
         frame.render_widget(Line::from(cells), row(y + 1));
-        frame.render_widget(counts_line(subscription, &palette), row(y + 2));
+        frame.render_widget(counts_line(lane, &palette), row(y + 2));
     }
+    let subscriptions = &channel.subscriptions;
     if shown < subscriptions.len() {
         let (above, below) = (first, subscriptions.len() - first - shown);
         let line = format!(
