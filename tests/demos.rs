@@ -274,6 +274,20 @@ fn poison_event_demo_shows_backoff_give_up_and_dead_letter() {
     );
     run.assert_contains(r#""Dead-Letter-Sequence":"2""#);
     run.assert_contains("1 event given up after 3 deliveries");
+    // The picture marks it given up in the service's lane.
+    let service = run
+        .output
+        .lines()
+        .find_map(|l| l.strip_prefix("    [service] Listener connected to NATS as "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the service's client id")
+        .to_owned();
+    let cells = run.picture_lane(&service);
+    assert_eq!(
+        cells.iter().filter(|c| c.contains("given-up")).count(),
+        1,
+        "{cells:?}"
+    );
 }
 
 /// Lesson 7: `status` lists the channel's stream and both subscriptions,

@@ -83,6 +83,7 @@ service_name="$(sed -n 's/^Listener connected to NATS as \([^ ]*\).*/\1/p' "$(lo
 [[ "$(subscription_field "$CHANNEL" "$service_name" given_up)" == 1 ]] ||
     fail "status should count one event given up by the service"
 ok "status counts the event given up"
+save_picture "$CHANNEL"
 stop_listener service
 stop_listener dead-letters
 

@@ -139,8 +139,21 @@ async fn write_svg(config: &StatusConfig, to: &SvgTo) -> anyhow::Result<()> {
     let client = config.connect.connect().await?;
     let js = async_nats::jetstream::new(client.clone());
     let read = history::read(&js, Some(channel)).await;
+    // The events given up, where the table counts some: marked as such.
+    let given_up = match &read {
+        Ok(channels) => match channels.first() {
+            Some(c) if c.subscriptions.iter().any(|s| s.given_up > 0) => {
+                history::watch::given_up(&js, &c.stream).await
+            }
+            _ => Ok(Vec::new()),
+        },
+        Err(_) => Ok(Vec::new()),
+    };
     nats_course_toolkit::connection::close(client).await;
-    let state = live::state::State::new(read?, true, config.connect.display_servers());
+    let mut state = live::state::State::new(read?, true, config.connect.display_servers());
+    for notice in given_up? {
+        state.watch.notice(notice);
+    }
     let picture = svg::picture(&state, time::OffsetDateTime::now_utc())
         .ok_or_else(|| anyhow::anyhow!("no channel {} on this server", channel.as_str()))?;
     // Not through the `Masked` writer: every text in the picture was

@@ -59,7 +59,9 @@ mod notices;
 #[cfg(test)]
 mod tests;
 
-pub use notices::{ACK_METRICS, CONSUMER_ADVISORIES, Notice, NoticeKind, Notices, event};
+pub use notices::{
+    ACK_METRICS, CONSUMER_ADVISORIES, GIVEN_UP_READ, Notice, NoticeKind, Notices, event, given_up,
+};
 
 /// At most this many events are remembered per subscription; past it the
 /// oldest are forgotten, and the span below them shows as unsure.

@@ -138,6 +138,48 @@ impl Notices {
     }
 }
 
+/// The most give-up notices [`given_up`] reads, the newest.
+pub const GIVEN_UP_READ: u64 = 1000;
+
+/// The notices of the events `stream`'s subscriptions gave up before now,
+/// from the stream that keeps them
+/// ([`crate::subscription::record_stream_name`]; none when it does not
+/// exist): for a view that starts after the advisories were sent. At most
+/// the newest [`GIVEN_UP_READ`], one stream get each.
+pub async fn given_up(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+) -> anyhow::Result<Vec<Notice>> {
+    let Ok(mut record) = js
+        .get_stream(crate::subscription::record_stream_name(stream))
+        .await
+    else {
+        return Ok(Vec::new());
+    };
+    let state = record
+        .info()
+        .await
+        .context("could not read the events given up")?
+        .state
+        .clone();
+    if state.messages == 0 {
+        return Ok(Vec::new());
+    }
+    let from = state
+        .first_sequence
+        .max(state.last_sequence.saturating_sub(GIVEN_UP_READ - 1));
+    let mut notices = Vec::new();
+    for seq in from..=state.last_sequence {
+        // Deleted ones (a gap) are skipped.
+        if let Ok(message) = record.get_raw_message(seq).await
+            && let Some(notice) = Notice::parse(&message.payload)
+        {
+            notices.push(notice);
+        }
+    }
+    Ok(notices)
+}
+
 /// Event `seq` of the stream named `stream`, read with a direct or stream
 /// get (no consumer); `None` if it is not stored (deleted, or not yet).
 pub async fn event(

@@ -30,6 +30,7 @@ fn sub(name: &str) -> SubscriptionStatus {
         floor_delivery: 0,
         pushed: false,
         push_bound: false,
+        given_up: 0,
     }
 }
 
