@@ -121,6 +121,10 @@ pub struct SubscriptionStatus {
     /// now (`push_bound`).
     #[serde(skip)]
     pub push_bound: bool,
+    /// Until when the server delivers none of its events (paused; RFC 3339,
+    /// UTC), if it is paused; see [`crate::subscription::control`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<String>,
 }
 
 impl ChannelStatus {
@@ -164,6 +168,10 @@ impl SubscriptionStatus {
             floor_delivery: info.ack_floor.consumer_sequence,
             pushed: config.deliver_subject.is_some(),
             push_bound: info.push_bound,
+            paused_until: config
+                .pause_until
+                .filter(|_| info.paused)
+                .map(|until| rfc3339(until.to_offset(time::UtcOffset::UTC))),
         }
     }
 

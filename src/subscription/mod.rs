@@ -64,6 +64,7 @@ use crate::duration;
 mod acks;
 mod advisories;
 mod consumer;
+pub mod control;
 mod delivery;
 mod options;
 
@@ -179,6 +180,9 @@ pub struct Subscription {
     own_consumer: bool,
     /// The server's notices of events it gave up (`--max-deliver`).
     give_ups: Option<GiveUpNotices>,
+    /// The connect count and consumer sequence of the last delivery, to
+    /// notice a rewind ([`control::rewind`]).
+    last_delivery: (u64, u64),
 }
 
 impl Subscription {
@@ -236,6 +240,7 @@ impl Subscription {
             remaining: options.count.unwrap_or(u64::MAX),
             own_consumer: options.consumer_name().is_none(),
             give_ups,
+            last_delivery: (0, 0),
         })
     }
 

@@ -28,6 +28,7 @@ fn sub(
         floor_delivery: floor,
         pushed: false,
         push_bound: false,
+        paused_until: None,
     }
 }
 

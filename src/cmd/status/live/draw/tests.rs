@@ -26,6 +26,7 @@ fn sub(name: &str) -> SubscriptionStatus {
         floor_delivery: 0,
         pushed: false,
         push_bound: false,
+        paused_until: None,
     }
 }
 
