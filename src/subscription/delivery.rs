@@ -129,13 +129,13 @@ impl Subscription {
         else {
             return Ok(());
         };
-        if *outstanding > PULL_BATCH / 2 || self.remaining <= *outstanding {
+        if *outstanding > self.pull_batch / 2 || self.remaining <= *outstanding {
             return Ok(());
         }
         // Ask for no more than we still want, so `--count N` leaves the
         // events after the Nth to the next listener instead of holding
         // them until their ack wait runs out.
-        let batch = (self.remaining - *outstanding).min(PULL_BATCH);
+        let batch = (self.remaining - *outstanding).min(self.pull_batch);
         let request = pull::BatchConfig {
             batch: batch as usize,
             expires: Some(PULL_EXPIRES),

@@ -183,6 +183,9 @@ pub struct Subscription {
     /// The connect count and consumer sequence of the last delivery, to
     /// notice a rewind ([`control::rewind`]).
     last_delivery: (u64, u64),
+    /// How many events one pull request asks for: [`PULL_BATCH`], or 1
+    /// ([`SubscriptionOptions::one_at_a_time`]).
+    pull_batch: u64,
 }
 
 impl Subscription {
@@ -241,6 +244,7 @@ impl Subscription {
             own_consumer: options.consumer_name().is_none(),
             give_ups,
             last_delivery: (0, 0),
+            pull_batch: if options.one_at_a_time { 1 } else { PULL_BATCH },
         })
     }
 

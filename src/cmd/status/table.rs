@@ -151,6 +151,7 @@ mod tests {
             floor_delivery: 5,
             pushed: false,
             push_bound: false,
+            paused_until: None,
         }
     }
 

@@ -105,6 +105,7 @@ mod tests {
                     floor_delivery: 1,
                     pushed: false,
                     push_bound: false,
+                    paused_until: None,
                 })
                 .collect(),
         }
