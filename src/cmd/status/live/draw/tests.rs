@@ -170,7 +170,7 @@ fn lanes_past_the_screen_scroll_and_say_how_many_are_off_screen() {
         text.contains("lane-5") && !text.contains("lane-6"),
         "{text}"
     );
-    assert!(text.contains("↑/↓ lanes"), "{text}");
+    assert!(text.contains("↑/↓ lane"), "{text}");
     for _ in 0..10 {
         state.scroll_lanes(1);
     }
