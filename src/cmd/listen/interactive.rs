@@ -39,8 +39,9 @@ use nats_course_toolkit::receive::{Handler, Settle};
 use nats_course_toolkit::subscription::{Delivery, GivenUp};
 
 /// What the prompt offers.
+/// Under 80 columns, so that Esc and the outcome clear it whole.
 pub const PROMPT: &str =
-    "  a ack · n nak · N nak after… · t term · p in progress · s skip (Ctrl-C stops) > ";
+    "  a ack  n nak  N nak later  t term  p in progress  s skip  Ctrl-C stops > ";
 
 /// The terminal in raw mode (keys one at a time, not echoed) until dropped.
 struct RawMode;
@@ -288,6 +289,12 @@ mod tests {
             choice(&key(KeyCode::Char('a'), KeyModifiers::CONTROL)),
             None
         );
+    }
+
+    /// The prompt fits an 80-column terminal on one line.
+    #[test]
+    fn the_prompt_fits_80_columns() {
+        assert!(PROMPT.chars().count() < 80, "{}", PROMPT.chars().count());
     }
 
     /// The outcome lines say the ack wait where it matters.

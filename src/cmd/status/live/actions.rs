@@ -185,7 +185,7 @@ pub async fn send(js: &async_nats::jetstream::Context, request: Request) -> Stri
             until,
         } => match control::pause(js, &stream, &name, until).await {
             Ok(paused) if paused.paused => format!(
-                "paused {name} until {}{}: the server delivers none of its events until then (R resumes)",
+                "paused {name} until {}{} (R resumes)",
                 paused.until.map_or_else(|| rfc3339(until), rfc3339),
                 paused
                     .remaining
@@ -202,7 +202,7 @@ pub async fn send(js: &async_nats::jetstream::Context, request: Request) -> Stri
         Request::Rewind { stream, name, to } => {
             match control::rewind(js, &stream, &name, to).await {
                 Ok(rewound) => format!(
-                    "rewound {name}{}: it delivers again from #{} (ack floor {}, {} to deliver)",
+                    "rewound {name}{}: delivers again from #{}; ack floor {}, {} to deliver",
                     match to {
                         None => " to its ack floor".to_owned(),
                         Some(seq) => format!(" to #{seq}"),
