@@ -265,3 +265,108 @@ fn live_view_of_a_channel_not_made_yet_waits_for_its_first_event() {
     tmux.send(&["q"]);
     tmux.wait_for("the view to exit", |s| s.contains("EXIT=0"));
 }
+
+/// The subscription `name` of ticket:created in `status --json`.
+fn subscription(url: &str, name: &str) -> serde_json::Value {
+    let status = common::status_json(url, &["ticket:created"]);
+    status["channels"][0]["subscriptions"]
+        .as_array()
+        .and_then(|subs| subs.iter().find(|s| s["name"] == name).cloned())
+        .unwrap_or_else(|| panic!("no subscription {name} in {status}"))
+}
+
+/// On the selected lane (↓ selects the second, `▸` marks it), `P` 1m
+/// Enter pauses its subscription for a minute, `R` Enter resumes it, `X` 2
+/// Enter rewinds it to event #2 and `X` Enter to its ack floor; each says
+/// what the server answered on the bottom line, the other lane is left
+/// alone, and `status --json` agrees (`paused_until`, the ack floor, the
+/// events pending).
+#[test]
+fn p_pauses_r_resumes_and_x_rewinds_the_selected_lane() {
+    let server = NatsServer::start();
+    let url = server.url();
+    for _ in 0..3 {
+        publish_ok(&url, &[]);
+    }
+    for durable in ["acct", "bill"] {
+        common::listen(
+            &url,
+            &[
+                "--durable",
+                durable,
+                "--no-queue-group",
+                "--deliver-all",
+                "--count",
+                "3",
+            ],
+        );
+    }
+    let status = env!("CARGO_BIN_EXE_status");
+    let tmux = Tmux::start(&format!(
+        "env -u NATS_URL -u NATS_CLIENT_ID -u NO_COLOR {} -s {} ticket:created --live; echo EXIT=$?; sleep 60",
+        quote(status),
+        quote(&url)
+    ));
+    tmux.wait_for("both lanes", |s| {
+        s.contains("durable acct") && s.contains("durable bill")
+    });
+    tmux.send(&["Down"]);
+    tmux.wait_for("the second lane marked", |s| {
+        let lines: Vec<&str> = s.lines().collect();
+        lines
+            .iter()
+            .position(|l| l.starts_with("durable bill"))
+            .is_some_and(|at| lines[at + 1].starts_with('▸'))
+    });
+
+    tmux.send(&["P"]);
+    tmux.wait_for("the pause prompt", |s| s.contains("Pause bill for"));
+    tmux.send(&["1", "m", "Enter"]);
+    let screen = tmux.wait_for("the pause confirmed", |s| s.contains("paused bill until"));
+    assert!(screen.contains("(R resumes)"), "{screen}");
+    tmux.wait_for("the lane paused", |s| {
+        s.contains("durable bill (paused until")
+    });
+    assert!(subscription(&url, "bill")["paused_until"].is_string());
+    assert!(subscription(&url, "acct").get("paused_until").is_none());
+
+    tmux.send(&["R"]);
+    tmux.wait_for("the resume prompt", |s| s.contains("Resume bill now?"));
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the resume confirmed", |s| {
+        s.contains("resumed bill: the server delivers its events again")
+    });
+    assert!(subscription(&url, "bill").get("paused_until").is_none());
+
+    tmux.send(&["X"]);
+    tmux.wait_for("the rewind prompt", |s| {
+        s.contains("Rewind bill to event #")
+    });
+    tmux.send(&["2", "Enter"]);
+    tmux.wait_for("the rewind confirmed", |s| {
+        s.contains("rewound bill to #2: delivers again from #2; ack floor #1, 2 to deliver")
+    });
+    let bill = subscription(&url, "bill");
+    assert_eq!(
+        (&bill["ack_floor"], &bill["pending"]),
+        (&1.into(), &2.into()),
+        "{bill}"
+    );
+    let acct = subscription(&url, "acct");
+    assert_eq!(
+        (&acct["ack_floor"], &acct["pending"]),
+        (&3.into(), &0.into()),
+        "{acct}"
+    );
+
+    tmux.send(&["X", "Enter"]);
+    tmux.wait_for("the rewind to the ack floor", |s| {
+        s.contains("rewound bill to its ack floor: delivers again from #2")
+    });
+
+    // Esc cancels a prompt; any key then brings the keys back.
+    tmux.send(&["P", "Escape", "Left"]);
+    tmux.wait_for("the keys line", |s| s.contains("P/R/X pause/resume/rewind"));
+    tmux.send(&["q"]);
+    tmux.wait_for("the view to exit", |s| s.contains("EXIT=0"));
+}
