@@ -16,7 +16,7 @@ ARGS ?=
 .PHONY: help install-server server server-stop server-status build publish listen demo test test-all clean distclean
 .PHONY: status demos demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all
 .PHONY: demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery port-forward watch
-.PHONY: demo-nak-term
+.PHONY: demo-nak-term demo-interactive
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=\"...\"]"
@@ -82,7 +82,11 @@ demo-crash-redelivery: build ## Lesson 8: a crashed member's unacked events go t
 demo-nak-term: build ## Lesson 9: ack, no ack, nak and term side by side
 	@scripts/demo/nak-term.sh
 
-demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery demo-nak-term ## Run every lesson demo, in order
+demo-interactive: build ## Lesson 10: decide each event's fate by key (listen --interactive)
+	@scripts/demo/interactive.sh
+
+demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery demo-nak-term ## Run every lesson demo, in order (tmux presses lesson 10's keys)
+	@DEMO_DRIVE=tmux scripts/demo/interactive.sh
 
 status: build ## Show each channel's events and where every subscription stands; ARGS="CHANNEL", "--live", "--json"
 	@./target/debug/status $(ARGS)
