@@ -317,7 +317,7 @@ fn lane_rows(text: &str, name: &str) -> [String; 3] {
 
 /// A durable made while 12 events were stored, starting at new ones, given
 /// none of them: blank cells, and its counts claim no delivery and no ack
-/// (an older server reports its floor at #12, nats-server 2.12 at 0).
+/// (an older server reports its floor at #12, nats-server 2.12 and newer at 0).
 #[test]
 fn a_new_durable_given_nothing_is_blank_and_claims_no_ack() {
     let late = SubscriptionStatus {
