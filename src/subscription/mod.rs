@@ -34,6 +34,7 @@
 //! | `msg.getSequence()`          | the stream sequence in the reply subject            |
 //! | `msg.getTimestamp()`         | the timestamp in the reply subject                  |
 //! | `msg.isRedelivered()`        | a delivery count above 1 in the reply subject       |
+//! | (none)                       | pause, resume, rewind from outside: consumer pause and reset ([`control`]) |
 //!
 //! Events reach the listener pushed by the server or pulled by the
 //! listener: `src/subscription/delivery.rs` says which and why.
