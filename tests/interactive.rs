@@ -204,3 +204,32 @@ fn interactive_without_a_terminal_is_a_usage_error() {
     assert!(stderr.starts_with("error: --interactive"), "{stderr}");
     assert!(output.stdout.is_empty());
 }
+
+/// A second terminal's `status --live` shows each answer on the tape: #1
+/// acked (`██`) while #2, on screen and waiting for its key, waits (`▒▒`);
+/// once #2 is acked too, the lane's ack floor is #2.
+#[test]
+fn the_live_view_shows_each_answer() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &[]);
+    publish_ok(&url, &[]);
+    let tmux = interactive(&url, "--durable acct --no-queue-group --deliver-all");
+    let status = env!("CARGO_BIN_EXE_status");
+    let live = Tmux::start(&format!(
+        "env -u NATS_URL -u NATS_CLIENT_ID -u NO_COLOR {} -s {} ticket:created --live; sleep 60",
+        quote(status),
+        quote(&url)
+    ));
+    wait_for_prompt(&tmux, "#1,");
+    live.wait_for("#1 waiting for its key", |s| {
+        s.contains("durable acct") && s.contains(" ▒▒ ··")
+    });
+    tmux.send(&["a"]);
+    wait_for_prompt(&tmux, "#2,");
+    live.wait_for("#1 acked, #2 waiting", |s| s.contains(" ██ ▒▒"));
+    tmux.send(&["a"]);
+    live.wait_for("both acked", |s| {
+        s.contains(" ██ ██") && s.contains("ack floor #2  ack pending 0")
+    });
+}
