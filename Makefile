@@ -16,7 +16,7 @@ ARGS ?=
 .PHONY: help install-server server server-stop server-status build publish listen demo test test-all clean distclean
 .PHONY: status demos demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all
 .PHONY: demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery port-forward watch
-.PHONY: demo-nak-term demo-poison-event
+.PHONY: demo-nak-term demo-poison-event demo-interactive
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=\"...\"]"
@@ -85,13 +85,17 @@ demo-nak-term: build ## Lesson 9: ack, no ack, nak and term side by side
 demo-poison-event: build ## Lesson 10: a poison event: backoff, --max-deliver, a dead-letter channel
 	@scripts/demo/poison-event.sh
 
+demo-interactive: build ## Lesson 11: decide each event's fate by key (listen --interactive)
+	@scripts/demo/interactive.sh
+
 # The README's picture: the manual-ack lesson at its third delivery, as
 # `status --svg` draws it (every demo writes its own to target/lessons/).
 .PHONY: pictures
 pictures: build ## Rebuild the README's picture, docs/img/manual-ack.svg, from the manual-ack lesson's demo
 	@DEMO_PICTURES_DIR=docs/img scripts/demo/manual-ack.sh
 
-demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery demo-nak-term demo-poison-event ## Run every lesson demo, in order
+demos: demo-publish-listen demo-queue-groups demo-manual-ack demo-deliver-all demo-durable demo-graceful-shutdown demo-health demo-crash-redelivery demo-nak-term demo-poison-event ## Run every lesson demo, in order (tmux presses lesson 11's keys)
+	@DEMO_DRIVE=tmux scripts/demo/interactive.sh
 
 status: build ## Show each channel's events and where every subscription stands; ARGS="CHANNEL", "--live", "--json"
 	@./target/debug/status $(ARGS)

@@ -24,7 +24,7 @@
 set -euo pipefail
 
 # The nats-server version we install when none is found (step 4).
-NATS_SERVER_VERSION="2.12.8"
+NATS_SERVER_VERSION="2.14.6"
 # The oldest version the toolkit works with (JetStream consumer fields of 2.10).
 MIN_MAJOR=2
 MIN_MINOR=10
@@ -40,8 +40,8 @@ log() { echo "install-nats-server: $*" >&2; }
 # shellcheck source=scripts/lib/install.sh
 source "$SCRIPT_DIR/lib/install.sh"
 
-# Prints the version of the nats-server binary $1 ("2.12.8"), or nothing if it
-# does not run. `nats-server --version` prints e.g. "nats-server: v2.12.8".
+# Prints the version of the nats-server binary $1 ("2.14.6"), or nothing if it
+# does not run. `nats-server --version` prints e.g. "nats-server: v2.14.6".
 server_version() {
     local out
     out="$("$1" --version 2>/dev/null)" || return 0

@@ -73,7 +73,7 @@ info() {
     sed -n "s/^$1=//p" "$INFO_FILE" | head -n1
 }
 
-# "make demo: nats-server v2.12.8 (.nats/bin/nats-server)": who started
+# "make demo: nats-server v2.14.6 (.nats/bin/nats-server)": who started
 # the running server, and the binary in use, as far as its info file says.
 started_words() {
     local by version bin

@@ -339,3 +339,21 @@ fn demo_without_monitoring_port_fails_with_a_clear_message() {
     assert_eq!(run.code(), Some(1), "{}", run.output);
     run.assert_contains("FAILED (health): no answer from http://127.0.0.1:9/healthz");
 }
+
+/// Lesson 11: with no learner at the keys, tmux presses them: #1 acked, #2
+/// nak'd and back at once then terminated, #3 kept in progress, skipped and
+/// back after the ack wait, then acked; `status --json` has the durable's
+/// ack floor at #3 with nothing waiting.
+#[test]
+fn interactive_demo_settles_each_event_by_key() {
+    let run = run_demo("interactive");
+    assert_eq!(run.events_of("interactive"), [1, 2, 2, 3, 3]);
+    run.assert_contains("[interactive]   → nak'd: the server sends it again at once");
+    run.assert_contains("[interactive]   → terminated: the server never sends it again, to anyone");
+    run.assert_contains("[interactive]   → in progress: its ack wait (3s) starts over");
+    run.assert_contains("[interactive]   → skipped, no answer");
+    run.assert_contains(&format!(
+        "[interactive] Received event #3, with data: {SEED} (redelivered, delivery #2)"
+    ));
+    run.assert_contains("ok: ack floor #3, nothing waiting");
+}

@@ -268,7 +268,7 @@ fn the_local_server_says_who_started_it_which_binary_and_its_monitoring_port() {
         .command(&["ensure"], &local.url())
         .env("NATS_STARTED_BY", "make demo"));
     ran.assert_code(0, "ensure with nothing on the port");
-    // "started by make demo: nats-server v2.12.8 (.nats/bin/nats-server)":
+    // "started by make demo: nats-server v2.14.6 (.nats/bin/nats-server)":
     // that binary is there and is that version.
     let said = ran.text();
     let words = said
@@ -529,7 +529,7 @@ fn demo_prints_what_the_readme_quick_start_shows() {
 
 // ------------------------------------------------------------ Kubernetes
 
-/// Every `nats:<version>` image named in `text`, e.g. `nats:2.12-alpine`.
+/// Every `nats:<version>` image named in `text`, e.g. `nats:2.14-alpine`.
 fn nats_images(text: &str) -> Vec<String> {
     text.match_indices("nats:2.")
         .filter(|(at, _)| {

@@ -4,132 +4,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
-
-use common::{DEADLINE, Listener, NatsServer, poll, publish_ok, repo_root, run, text};
-
-/// The tmux to drive: `TMUX_BIN`, one on `PATH`, or the one that
-/// `scripts/install-tmux.sh` finds or installs (Debian's package).
-fn tmux_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("TMUX_BIN") {
-        return PathBuf::from(path);
-    }
-    let on_path = Command::new("tmux").arg("-V").output();
-    if on_path.is_ok_and(|o| o.status.success()) {
-        return PathBuf::from("tmux");
-    }
-    eprintln!("tmux not on PATH: running scripts/install-tmux.sh");
-    let output = Command::new(repo_root().join("scripts/install-tmux.sh"))
-        .output()
-        .expect("run scripts/install-tmux.sh");
-    let path = text(&output.stdout).lines().last().unwrap_or("").to_owned();
-    if !output.status.success() || path.is_empty() {
-        panic!(
-            "tmux not found, and scripts/install-tmux.sh could not install it:\n{}\n\
-             Install tmux (Debian and Ubuntu: sudo apt-get install tmux), or set TMUX_BIN",
-            text(&output.stderr)
-        );
-    }
-    PathBuf::from(path)
-}
-
-/// A tmux server of its own (a private socket) with one session, killed
-/// on drop.
-struct Tmux {
-    bin: PathBuf,
-    socket: String,
-}
-
-impl Tmux {
-    /// Runs `command` (a shell command line) in a detached 80×24 session.
-    fn start(command: &str) -> Tmux {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let socket = format!(
-            "nct-status-live-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let tmux = Tmux {
-            bin: tmux_bin(),
-            socket,
-        };
-        let output = tmux.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "live",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            command,
-        ]);
-        assert!(
-            output.status.success(),
-            "tmux new-session failed: {}",
-            text(&output.stderr)
-        );
-        tmux
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(&self.bin)
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("run tmux")
-    }
-
-    /// The screen as text.
-    fn screen(&self) -> String {
-        text(&self.run(&["capture-pane", "-p", "-t", "live"]).stdout)
-    }
-
-    /// Types `keys` (tmux key names: `q`, `Left`, `Enter`, ...).
-    fn send(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "live"];
-        args.extend_from_slice(keys);
-        assert!(self.run(&args).status.success(), "tmux send-keys {keys:?}");
-    }
-
-    /// A tmux format about the pane, e.g. `#{alternate_on}`.
-    fn display(&self, format: &str) -> String {
-        let output = self.run(&["display-message", "-p", "-t", "live", format]);
-        text(&output.stdout).trim().to_owned()
-    }
-
-    /// Polls the screen until `condition` holds; fails the test, showing
-    /// the screen, after [`DEADLINE`].
-    fn wait_for(&self, what: &str, condition: impl Fn(&str) -> bool) -> String {
-        let every = Duration::from_millis(100);
-        poll(DEADLINE, every, || {
-            let screen = self.screen();
-            condition(&screen).then_some(screen)
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "timed out after {DEADLINE:?} waiting for {what}; the screen:\n{}",
-                self.screen()
-            )
-        })
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-/// A shell word: `'...'` with any `'` escaped.
-fn quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
-}
+use common::tmux::{Tmux, quote};
+use common::{DEADLINE, Listener, NatsServer, publish_ok, run, text};
 
 /// The live view follows the channel in a real terminal: a new event
 /// appears on the tape, a listener that does not ack gets a lane of events
@@ -386,6 +262,111 @@ fn live_view_of_a_channel_not_made_yet_waits_for_its_first_event() {
         s.contains("ticket:created (stream TICKET_CREATED): 1 event, #1")
             && s.lines().any(|l| l.trim() == "1")
     });
+    tmux.send(&["q"]);
+    tmux.wait_for("the view to exit", |s| s.contains("EXIT=0"));
+}
+
+/// The subscription `name` of ticket:created in `status --json`.
+fn subscription(url: &str, name: &str) -> serde_json::Value {
+    let status = common::status_json(url, &["ticket:created"]);
+    status["channels"][0]["subscriptions"]
+        .as_array()
+        .and_then(|subs| subs.iter().find(|s| s["name"] == name).cloned())
+        .unwrap_or_else(|| panic!("no subscription {name} in {status}"))
+}
+
+/// On the selected lane (↓ selects the second, `▸` marks it), `P` 1m
+/// Enter pauses its subscription for a minute, `R` Enter resumes it, `X` 2
+/// Enter rewinds it to event #2 and `X` Enter to its ack floor; each says
+/// what the server answered on the bottom line, the other lane is left
+/// alone, and `status --json` agrees (`paused_until`, the ack floor, the
+/// events pending).
+#[test]
+fn p_pauses_r_resumes_and_x_rewinds_the_selected_lane() {
+    let server = NatsServer::start();
+    let url = server.url();
+    for _ in 0..3 {
+        publish_ok(&url, &[]);
+    }
+    for durable in ["acct", "bill"] {
+        common::listen(
+            &url,
+            &[
+                "--durable",
+                durable,
+                "--no-queue-group",
+                "--deliver-all",
+                "--count",
+                "3",
+            ],
+        );
+    }
+    let status = env!("CARGO_BIN_EXE_status");
+    let tmux = Tmux::start(&format!(
+        "env -u NATS_URL -u NATS_CLIENT_ID -u NO_COLOR {} -s {} ticket:created --live; echo EXIT=$?; sleep 60",
+        quote(status),
+        quote(&url)
+    ));
+    tmux.wait_for("both lanes", |s| {
+        s.contains("durable acct") && s.contains("durable bill")
+    });
+    tmux.send(&["Down"]);
+    tmux.wait_for("the second lane marked", |s| {
+        let lines: Vec<&str> = s.lines().collect();
+        lines
+            .iter()
+            .position(|l| l.starts_with("durable bill"))
+            .is_some_and(|at| lines[at + 1].starts_with('▸'))
+    });
+
+    tmux.send(&["P"]);
+    tmux.wait_for("the pause prompt", |s| s.contains("Pause bill for"));
+    tmux.send(&["1", "m", "Enter"]);
+    let screen = tmux.wait_for("the pause confirmed", |s| s.contains("paused bill until"));
+    assert!(screen.contains("(R resumes)"), "{screen}");
+    tmux.wait_for("the lane paused", |s| {
+        s.contains("durable bill (paused until")
+    });
+    assert!(subscription(&url, "bill")["paused_until"].is_string());
+    assert!(subscription(&url, "acct").get("paused_until").is_none());
+
+    tmux.send(&["R"]);
+    tmux.wait_for("the resume prompt", |s| s.contains("Resume bill now?"));
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the resume confirmed", |s| {
+        s.contains("resumed bill: the server delivers its events again")
+    });
+    assert!(subscription(&url, "bill").get("paused_until").is_none());
+
+    tmux.send(&["X"]);
+    tmux.wait_for("the rewind prompt", |s| {
+        s.contains("Rewind bill to event #")
+    });
+    tmux.send(&["2", "Enter"]);
+    tmux.wait_for("the rewind confirmed", |s| {
+        s.contains("rewound bill to #2: delivers again from #2; ack floor #1, 2 to deliver")
+    });
+    let bill = subscription(&url, "bill");
+    assert_eq!(
+        (&bill["ack_floor"], &bill["pending"]),
+        (&1.into(), &2.into()),
+        "{bill}"
+    );
+    let acct = subscription(&url, "acct");
+    assert_eq!(
+        (&acct["ack_floor"], &acct["pending"]),
+        (&3.into(), &0.into()),
+        "{acct}"
+    );
+
+    tmux.send(&["X", "Enter"]);
+    tmux.wait_for("the rewind to the ack floor", |s| {
+        s.contains("rewound bill to its ack floor: delivers again from #2")
+    });
+
+    // Esc cancels a prompt; any key then brings the keys back.
+    tmux.send(&["P", "Escape", "Left"]);
+    tmux.wait_for("the keys line", |s| s.contains("P/R/X pause/resume/rewind"));
     tmux.send(&["q"]);
     tmux.wait_for("the view to exit", |s| s.contains("EXIT=0"));
 }

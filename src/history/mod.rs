@@ -121,6 +121,10 @@ pub struct SubscriptionStatus {
     /// now (`push_bound`).
     #[serde(skip)]
     pub push_bound: bool,
+    /// Until when the server delivers none of its events (paused; RFC 3339,
+    /// UTC), if it is paused; see [`crate::subscription::control`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<String>,
     /// Events the server gave up after `max_deliver` deliveries, as the
     /// stream that keeps their notices counts them (see
     /// [`crate::subscription::record_stream_name`]); in `--json` only when
@@ -175,6 +179,10 @@ impl SubscriptionStatus {
             pushed: config.deliver_subject.is_some(),
             push_bound: info.push_bound,
             given_up: 0,
+            paused_until: config
+                .pause_until
+                .filter(|_| info.paused)
+                .map(|until| rfc3339(until.to_offset(time::UtcOffset::UTC))),
         }
     }
 

@@ -14,7 +14,7 @@
 //!   events are removed only from the front (by its limits), as here.
 //! - Until its first ack the ack floor's delivery sequence
 //!   (`ack_floor.consumer_seq`) is 0 and the floor acks nothing: nats-server
-//!   2.12 reports it as 0, older servers as the event before the start.
+//!   2.12 and newer report it as 0, older servers as the event before the start.
 //!   Events at or below it are before the start, not acked.
 //! - Otherwise (first seen after an ack or a redelivery) the start is not
 //!   told: `status --live` remembers it from an earlier poll, or says so.
@@ -74,7 +74,7 @@ mod tests {
 
     /// Where a subscription starts: `all` at the first event; a new one,
     /// given nothing of 12 stored events, at #13 (its delivered position
-    /// is #12, its floor 0 on nats-server 2.12, #12 on older servers: no
+    /// is #12, its floor 0 on nats-server 2.12 and newer, #12 on older servers: no
     /// ack either way); one that had #13 and #14 and acked nothing, at #13;
     /// once it acked one, not told.
     #[test]

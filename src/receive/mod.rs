@@ -49,6 +49,10 @@ pub enum Settle {
     Nak(Option<Duration>),
     /// Terminate it: the server never sends it again, to anyone.
     Term,
+    /// Not decided yet: tell the server the event is still being worked on
+    /// (`+WPI`: its ack wait starts over), and hand it to the handler again
+    /// (`listen --interactive`'s `p`).
+    Progress,
 }
 
 /// What the loop hands events to.
@@ -248,6 +252,27 @@ async fn handle<H: Handler>(
     options: ReceiveOptions,
     stop: &mut std::pin::Pin<&mut impl Future<Output = anyhow::Result<()>>>,
 ) -> Result<anyhow::Result<Settle>, anyhow::Result<()>> {
+    loop {
+        match handle_once(subscription, handler, event, options, stop).await? {
+            // In progress: the server is told, and the handler has it again.
+            Ok(Settle::Progress) => {
+                if let Err(err) = subscription.in_progress(event).await {
+                    return Ok(Err(err));
+                }
+            }
+            settle => return Ok(settle),
+        }
+    }
+}
+
+/// One turn of [`handle`]: the handler's settle, or the stop's result.
+async fn handle_once<H: Handler>(
+    subscription: &mut Subscription,
+    handler: &mut H,
+    event: &Delivery,
+    options: ReceiveOptions,
+    stop: &mut std::pin::Pin<&mut impl Future<Output = anyhow::Result<()>>>,
+) -> Result<anyhow::Result<Settle>, anyhow::Result<()>> {
     let handling = handler.handle(event);
     tokio::pin!(handling);
     if !options.keep_alive {
@@ -294,7 +319,7 @@ async fn write_out_and_settle(
     for (event, settle) in held.drain(..) {
         match settle {
             Settle::Ack => subscription.ack(&event).await?,
-            Settle::Later => {}
+            Settle::Later | Settle::Progress => {}
             Settle::Nak(delay) => subscription.nak(&event, delay).await?,
             Settle::Term => subscription.term(&event).await?,
         }

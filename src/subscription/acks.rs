@@ -252,6 +252,15 @@ impl Subscription {
         Ok(replies.len())
     }
 
+    /// Tells the server that `event` alone is still being worked on
+    /// (`+WPI`): its ack wait starts over.
+    pub async fn in_progress(&mut self, event: &Delivery) -> anyhow::Result<()> {
+        self.client
+            .publish(event.reply.clone(), AckKind::Progress.into())
+            .await
+            .context("could not tell the server the event is in progress")
+    }
+
     /// How long the server waits for an ack before it sends an event again:
     /// with a backoff, its shortest step (what an in-progress ack must beat).
     pub fn ack_wait(&self) -> Duration {

@@ -129,13 +129,13 @@ impl Subscription {
         else {
             return Ok(());
         };
-        if *outstanding > PULL_BATCH / 2 || self.remaining <= *outstanding {
+        if *outstanding > self.pull_batch / 2 || self.remaining <= *outstanding {
             return Ok(());
         }
         // Ask for no more than we still want, so `--count N` leaves the
         // events after the Nth to the next listener instead of holding
         // them until their ack wait runs out.
-        let batch = (self.remaining - *outstanding).min(PULL_BATCH);
+        let batch = (self.remaining - *outstanding).min(self.pull_batch);
         let request = pull::BatchConfig {
             batch: batch as usize,
             expires: Some(PULL_EXPIRES),
@@ -344,6 +344,7 @@ impl Subscription {
             first.get_or_insert(meta.sequence);
             *highest = (*highest).max(meta.sequence);
         }
+        self.notice_rewind(meta.consumer_sequence);
         let event = Delivery {
             sequence: meta.sequence,
             delivered: meta.delivered,
@@ -370,6 +371,21 @@ impl Subscription {
     }
 }
 
+impl Subscription {
+    /// Forgets what it acked when the consumer was rewound (its delivery
+    /// numbers went back, without a reconnect): the events sent again are
+    /// meant to be handled again, not taken for copies a crashed server
+    /// resent (see `RecentlyAcked`).
+    fn notice_rewind(&mut self, consumer_sequence: u64) {
+        let connects = connection::connect_count(&self.client);
+        let (last_connects, last) = self.last_delivery;
+        if connects == last_connects && consumer_sequence < last {
+            self.acks.acked = acks::RecentlyAcked::default();
+        }
+        self.last_delivery = (connects, consumer_sequence);
+    }
+}
+
 /// What a JetStream event's reply subject tells: its sequence in the channel
 /// (`msg.getSequence()`), how many times it has been delivered, when it was
 /// stored (`msg.getTimestamp()`) and how many events wait behind it.
@@ -382,6 +398,9 @@ pub struct AckSubject {
     pub sequence: u64,
     /// 1 for the first delivery, 2 for the first redelivery, and so on.
     pub delivered: u64,
+    /// The delivery's number in the consumer (each delivery, first or
+    /// again, gets the next one; a rewind starts them over at 1).
+    pub consumer_sequence: u64,
     /// When the server stored the event, in nanoseconds since 1970.
     pub timestamp_ns: u64,
     /// How many events of the consumer were not delivered yet when this one was sent.
@@ -403,12 +422,13 @@ impl AckSubject {
         let mut number = || tokens.next()?.parse::<u64>().ok();
         let delivered = number()?;
         let sequence = number()?;
-        let _consumer_sequence = number()?;
+        let consumer_sequence = number()?;
         let timestamp_ns = number()?;
         let pending = number()?;
         Some(AckSubject {
             sequence,
             delivered,
+            consumer_sequence,
             timestamp_ns,
             pending,
         })
@@ -433,6 +453,7 @@ mod tests {
             Some(AckSubject {
                 sequence: 17,
                 delivered: 2,
+                consumer_sequence: 5,
                 timestamp_ns: 1_700_000_000_000_000_000,
                 pending: 0,
             })
@@ -443,6 +464,7 @@ mod tests {
             Some(AckSubject {
                 sequence: 42,
                 delivered: 1,
+                consumer_sequence: 9,
                 timestamp_ns: 1_700_000_000_000_000_000,
                 pending: 3,
             })

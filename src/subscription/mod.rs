@@ -37,6 +37,7 @@
 //! | `msg.getSequence()`          | the stream sequence in the reply subject            |
 //! | `msg.getTimestamp()`         | the timestamp in the reply subject                  |
 //! | `msg.isRedelivered()`        | a delivery count above 1 in the reply subject       |
+//! | (none)                       | pause, resume, rewind from outside: consumer pause and reset ([`control`]) |
 //!
 //! Events reach the listener pushed by the server or pulled by the
 //! listener: `src/subscription/delivery.rs` says which and why.
@@ -67,6 +68,7 @@ use crate::duration;
 mod acks;
 mod advisories;
 mod consumer;
+pub mod control;
 mod delivery;
 mod options;
 
@@ -185,6 +187,12 @@ pub struct Subscription {
     own_consumer: bool,
     /// The server's notices of events it gave up (`--max-deliver`).
     give_ups: Option<GiveUpNotices>,
+    /// The connect count and consumer sequence of the last delivery, to
+    /// notice a rewind ([`control::rewind`]).
+    last_delivery: (u64, u64),
+    /// How many events one pull request asks for: [`PULL_BATCH`], or 1
+    /// ([`SubscriptionOptions::one_at_a_time`]).
+    pull_batch: u64,
 }
 
 impl Subscription {
@@ -256,6 +264,8 @@ impl Subscription {
             remaining: options.count.unwrap_or(u64::MAX),
             own_consumer: options.consumer_name().is_none(),
             give_ups,
+            last_delivery: (0, 0),
+            pull_batch: if options.one_at_a_time { 1 } else { PULL_BATCH },
         })
     }
 

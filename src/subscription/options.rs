@@ -125,6 +125,11 @@ pub struct SubscriptionOptions {
     /// acked out of order. It costs: about a fifth of a replay's throughput
     /// on one server, even while nobody reads the reports.
     pub report_acks: bool,
+    /// Ask a pulled subscription (a queue group's, a durable's) for one
+    /// event at a time, the next once the last is settled: nothing waits
+    /// behind the event in hand (`listen --interactive`). A pushed one
+    /// (a listener's own) gets the same from `max_in_flight` 1.
+    pub one_at_a_time: bool,
 }
 
 impl SubscriptionOptions {
@@ -157,6 +162,7 @@ impl SubscriptionOptions {
             dead_letter: None,
             own_name: None,
             report_acks: false,
+            one_at_a_time: false,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod api;
 pub mod cluster;
 pub mod process;
 pub mod server;
+pub mod tmux;
 
 // Not every test binary uses every helper.
 #[allow(unused_imports)]

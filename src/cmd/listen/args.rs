@@ -175,6 +175,16 @@ pub struct ListenArgs {
     /// With --delete-durable: delete without asking (for scripts).
     #[arg(long, requires = "delete_durable")]
     pub yes: bool,
+
+    /// Decide each event's fate by key: a ack, n nak, N nak after a delay,
+    /// t term, p in progress (the ack wait starts over), s skip (no answer:
+    /// it comes back after the ack wait). One event at a time. Needs a
+    /// terminal on stdin and stdout.
+    #[arg(long, conflicts_with_all = [
+        "skip_ack", "nak", "term", "delay", "json", "until_caught_up", "max_in_flight", "delete_durable",
+        "fail_on",
+    ])]
+    pub interactive: bool,
 }
 
 impl ListenArgs {
@@ -237,6 +247,16 @@ impl ListenArgs {
                  would come back to it; name another channel, e.g. --dead-letter ticket:dead",
             ));
         }
+        if self.interactive {
+            use std::io::IsTerminal as _;
+            if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+                return Err(ListenArgs::command().error(
+                    ErrorKind::ArgumentConflict,
+                    "--interactive reads a key for each event: it needs a terminal on stdin and \
+                     stdout, and one of them is not",
+                ));
+            }
+        }
         let queue_group = (!self.no_queue_group).then_some(self.queue_group);
         let connect_channel = self.channel.channel;
         let replicas = usize::from(self.channel.replicas);
@@ -267,9 +287,15 @@ impl ListenArgs {
                 own_name: Some(own_name),
                 replicas,
                 max_deliver: self.max_deliver,
-                max_in_flight: self.max_in_flight,
                 dead_letter: self.dead_letter,
+                // --interactive: a listener's own subscription (pushed) has
+                // one event in flight; a pulled one asks for one at a time.
+                max_in_flight: match (self.interactive, &queue_group, &self.durable) {
+                    (true, None, None) => Some(1),
+                    _ => self.max_in_flight,
+                },
                 report_acks: self.report_acks,
+                one_at_a_time: self.interactive,
                 queue_group,
                 start,
                 durable: self.durable,
@@ -287,6 +313,7 @@ impl ListenArgs {
             until_caught_up: self.until_caught_up,
             color: self.color,
             unsubscribe,
+            interactive: self.interactive,
         })
     }
 }

@@ -22,6 +22,7 @@ use nats_course_toolkit::subscription::{
 };
 
 mod args;
+pub mod interactive;
 mod print;
 pub mod unsubscribe;
 
@@ -51,6 +52,8 @@ pub struct ListenConfig {
     pub color: ColorChoice,
     /// `--delete-durable NAME`: delete that subscription instead of listening.
     pub unsubscribe: Option<unsubscribe::Unsubscribe>,
+    /// `--interactive`: each event waits for a key that settles it.
+    pub interactive: bool,
 }
 
 /// The `listen` binary's command, once its flags are a config: [`run`]
@@ -159,15 +162,36 @@ async fn receive(
     shutdown: impl Future<Output = ()>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
+    // Ctrl-C at an interactive prompt, where the terminal sends no SIGINT.
+    let stop_key = std::sync::Arc::new(tokio::sync::Notify::new());
     // `listen | head -3`: the reader may go away while the listener waits.
     let stop = async {
         tokio::select! {
             () = shutdown => Ok(()),
+            () = stop_key.notified() => Ok(()),
             () = stdout_closed() => {
                 Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into())
             }
         }
     };
+    if config.interactive {
+        // One event at a time, settled as soon as its key is pressed.
+        let options = ReceiveOptions {
+            settle_each: true,
+            ..ReceiveOptions::default()
+        };
+        let ack_wait = subscription.ack_wait();
+        let mut asking =
+            interactive::Interactive::new(Printer::new(config), out, stop_key.clone(), ack_wait);
+        return receive::receive(
+            subscription,
+            &mut asking,
+            options,
+            stop,
+            &config.connect.notes,
+        )
+        .await;
+    }
     // With stdout on the terminal, the event lines are the progress.
     let progress = match config.subscription.count {
         Some(count) => Progress::new(count, !std::io::stdout().is_terminal()),

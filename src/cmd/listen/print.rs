@@ -205,7 +205,7 @@ impl Printer {
                 out,
                 format_args!("terminated: the server never sends it again"),
             )?,
-            Settle::Ack | Settle::Later => {}
+            Settle::Ack | Settle::Later | Settle::Progress => {}
         }
         if open {
             out.write_all(b")")?;

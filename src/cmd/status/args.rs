@@ -39,7 +39,7 @@ pub struct StatusArgs {
 
     /// A live, full-screen view of the history as a tape of event numbers, with
     /// one lane per subscription: acked, waiting for an ack, redelivered, given
-    /// up, not yet delivered. q quits. Needs a terminal.
+    /// up, not yet delivered. q quits; on the selected lane (↑/↓), P pauses its subscription, R resumes it, X rewinds it. Needs a terminal.
     #[arg(long)]
     pub live: bool,
 

@@ -165,6 +165,7 @@ mod tests {
             pushed: false,
             push_bound: false,
             given_up: 0,
+            paused_until: None,
         }
     }
 

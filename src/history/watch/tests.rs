@@ -29,6 +29,7 @@ fn sub(
         pushed: false,
         push_bound: false,
         given_up: 0,
+        paused_until: None,
     }
 }
 
@@ -252,7 +253,7 @@ fn what_is_remembered_stays_bounded() {
 
 /// A durable made while 12 events are stored, starting at new ones, was
 /// given none: they are before its start, not acked, though an older
-/// server reports its ack floor at #12 (nats-server 2.12 at 0). Its first
+/// server reports its ack floor at #12 (nats-server 2.12 and newer at 0). Its first
 /// event is its own; a view that first sees it after that ack cannot tell
 /// #1 to #13 apart (acked, or before its start) and says so.
 #[test]

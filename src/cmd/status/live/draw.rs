@@ -101,6 +101,14 @@ pub fn draw(frame: &mut Frame, state: &State) {
             cells.push(Span::raw(" "));
         }
         frame.render_widget(Line::from(cells), row(y + 1));
+        // The selected lane, which P, R and X act on.
+        let marker = Rect::new(area.x, area.y + y + 1, 1, 1);
+        if first + i == state.lane && tape.total_lanes > 1 {
+            frame.render_widget(
+                Span::styled("▸", Style::new().add_modifier(Modifier::BOLD)),
+                marker,
+            );
+        }
         frame.render_widget(counts_line(lane, &palette), row(y + 2));
     }
     let subscriptions = &channel.subscriptions;

@@ -2,7 +2,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use super::actions::{self, Request};
 use super::state::{Popup, State};
+use nats_course_toolkit::subscription::control::Control;
 
 /// What the program does after a key, besides drawing again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub enum Action {
         /// The event.
         seq: u64,
     },
+    /// Pause, resume or rewind a subscription (`P`, `R`, `X`, then Enter).
+    Control(Request),
 }
 
 /// Applies `key` to `state`.
@@ -25,13 +29,20 @@ pub fn on_key(state: &mut State, key: KeyEvent) -> Action {
     if key.kind == KeyEventKind::Release {
         return Action::None;
     }
+    if state.prompt.is_some() {
+        return actions::on_prompt_key(state, key);
+    }
+    state.said = None;
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Char('c') if ctrl => return Action::Quit,
         KeyCode::Char('q') | KeyCode::Char('Q') => return Action::Quit,
         KeyCode::Esc => state.popup = None,
-        KeyCode::Up => state.scroll_lanes(-1),
-        KeyCode::Down => state.scroll_lanes(1),
+        KeyCode::Up => state.select_lane(-1),
+        KeyCode::Down => state.select_lane(1),
+        KeyCode::Char('P') => actions::start(state, Control::Pause),
+        KeyCode::Char('R') => actions::start(state, Control::Resume),
+        KeyCode::Char('X') => actions::start(state, Control::Rewind),
         KeyCode::Left => select(state, -1),
         KeyCode::Right => select(state, 1),
         KeyCode::PageUp => select(state, -(state.cells() as i64)),

@@ -122,20 +122,43 @@ pub(super) fn legend<'a>(palette: &Palette) -> Line<'a> {
 }
 
 pub(super) fn keys_line<'a>(state: &State) -> Line<'a> {
-    let mut text = String::from("←/→ select  End newest  Enter event data");
-    if state
-        .current()
-        .is_some_and(|c| state.lanes(state.height).1 < c.subscriptions.len())
-    {
-        text.push_str("  ↑/↓ lanes");
+    // What `P`, `R` or `X` asks, or what it did, in place of the keys.
+    if let Some(prompt) = &state.prompt {
+        return Line::from(masked(&prompt.line()));
+    }
+    if let Some(said) = &state.said {
+        return Line::from(masked(said));
+    }
+    let lanes = state.current().map_or(0, |c| c.subscriptions.len());
+    let mut keys = vec!["←/→ select", "End newest", "Enter data"];
+    if lanes > 1 {
+        keys.push("↑/↓ lane");
+    }
+    if lanes > 0 {
+        keys.push("P/R/X pause/resume/rewind");
     }
     if !state.one_channel && state.watch.channels().len() > 1 {
-        text.push_str("  Tab channel");
+        keys.push("Tab channel");
     }
-    text.push_str("  q quit");
+    keys.push("q quit");
+    // The longest go first where the terminal is narrow.
+    let width = usize::from(state.width);
+    let fits = |keys: &[&str]| keys.join("  ").chars().count() <= width;
+    for (long, short) in [("P/R/X pause/resume/rewind", "P/R/X"), ("End newest", "")] {
+        if !fits(&keys) {
+            keys.retain(|key| *key != long || !short.is_empty());
+            keys.iter_mut()
+                .filter(|key| **key == long)
+                .for_each(|key| *key = short);
+        }
+    }
+    let mut text = keys.join("  ");
     if let Some(seq) = state.selected() {
         let newest = if state.follow { " (newest)" } else { "" };
-        text.push_str(&format!("   selected #{seq}{newest}"));
+        let selected = format!("   selected #{seq}{newest}");
+        if text.chars().count() + selected.chars().count() <= width {
+            text.push_str(&selected);
+        }
     }
     Line::from(text)
 }

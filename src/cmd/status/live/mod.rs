@@ -31,6 +31,7 @@ use nats_course_toolkit::history;
 use nats_course_toolkit::history::watch::{self, Notices};
 use nats_course_toolkit::notes::{Notes, error_line};
 
+pub mod actions;
 pub mod draw;
 pub mod keys;
 mod lines;
@@ -56,6 +57,8 @@ enum Update {
     Event(u64, anyhow::Result<Option<history::StoredEvent>>),
     /// A line about the connection (lost, restored).
     Note(String),
+    /// What the server answered to `P`, `R` or `X`.
+    Said(String),
 }
 
 /// Runs the live view until `q`, Ctrl-C or `signal`.
@@ -93,6 +96,7 @@ pub async fn run(mut config: StatusConfig, signal: Signal) -> anyhow::Result<()>
     let mut state = State::new(channels, only.is_some(), config.connect.display_servers());
     state.named = only.as_ref().map(|c| c.as_str().to_owned());
     state.no_color = crate::color::no_color();
+    state.server_version = actions::server_version(&client);
 
     // The poller: twice a second whatever the view is doing, and at once
     // when another channel is shown (Tab), whose subscriptions it reads.
@@ -198,6 +202,7 @@ impl View<'_> {
                         match keys::on_key(self.state, key) {
                             Action::Quit => return Ok(()),
                             Action::ShowEvent { stream, seq } => self.fetch(stream, seq),
+                            Action::Control(request) => self.control(request),
                             Action::None => {}
                         }
                         self.show(self.state.shown_stream());
@@ -244,6 +249,12 @@ impl View<'_> {
                                 Err(err) => Popup::Failed(seq, error_line(&err)),
                             });
                         }
+                        dirty = true;
+                    }
+                    Some(Update::Said(line)) => {
+                        self.state.said = Some(line);
+                        // The lane as it is now.
+                        tick.reset_immediately();
                         dirty = true;
                     }
                     Some(Update::Note(line)) => {
@@ -300,6 +311,19 @@ impl View<'_> {
             let changed = *shown != stream;
             *shown = stream;
             changed
+        });
+    }
+
+    /// Pauses, resumes or rewinds a subscription, in the background; the
+    /// answer comes back as a line.
+    fn control(&self, request: actions::Request) {
+        let (js, tx) = (self.js.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let sent = tokio::time::timeout(POLL_TIMEOUT, actions::send(&js, request));
+            let line = sent
+                .await
+                .unwrap_or_else(|_| format!("the server did not answer within {POLL_TIMEOUT:?}"));
+            let _ = tx.send(Update::Said(line));
         });
     }
 

@@ -106,6 +106,7 @@ mod tests {
                     pushed: false,
                     push_bound: false,
                     given_up: 0,
+                    paused_until: None,
                 })
                 .collect(),
         }

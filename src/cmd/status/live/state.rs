@@ -55,6 +55,15 @@ pub struct State {
     /// The channel named on the command line, which may have no stream
     /// yet: the view then waits for its first event.
     pub named: Option<String>,
+    /// The selected lane (↑/↓), an index into the channel's subscriptions:
+    /// the one `P`, `R` and `X` act on.
+    pub lane: usize,
+    /// A question on the bottom line (`P`, `R`, `X`), while it is asked.
+    pub prompt: Option<super::actions::Prompt>,
+    /// What the last action did, on the bottom line until the next key.
+    pub said: Option<String>,
+    /// The server's version, for what it can do.
+    pub server_version: Option<nats_course_toolkit::subscription::control::ServerVersion>,
     /// Each channel's lanes in the order they were first seen (a new one
     /// at the end), by stream: the server lists them by name.
     lane_order: HashMap<String, Vec<String>>,
@@ -89,6 +98,10 @@ impl State {
             no_color: false,
             server,
             named: None,
+            lane: 0,
+            prompt: None,
+            said: None,
+            server_version: None,
             lane_order: HashMap::new(),
         };
         state.update(channels);

@@ -31,6 +31,7 @@ fn sub(name: &str) -> SubscriptionStatus {
         pushed: false,
         push_bound: false,
         given_up: 0,
+        paused_until: None,
     }
 }
 

@@ -63,6 +63,9 @@ pub fn name_line(s: &SubscriptionStatus, lane: &Lane<'_>, width: usize) -> NameL
         (None, false) => "own listener ".to_owned(),
     };
     let mut about = vec![listeners(s)];
+    if let Some(until) = &s.paused_until {
+        about.insert(0, format!("paused until {}", masked(until)));
+    }
     about.push(start_text(s, lane));
     about.push(format!("ack wait {}", duration::format(s.ack_wait())));
     if let Some(n) = s.max_deliver {

@@ -27,6 +27,7 @@ fn sub(name: &str) -> SubscriptionStatus {
         pushed: false,
         push_bound: false,
         given_up: 0,
+        paused_until: None,
     }
 }
 
@@ -170,7 +171,7 @@ fn lanes_past_the_screen_scroll_and_say_how_many_are_off_screen() {
         text.contains("lane-5") && !text.contains("lane-6"),
         "{text}"
     );
-    assert!(text.contains("↑/↓ lanes"), "{text}");
+    assert!(text.contains("↑/↓ lane"), "{text}");
     for _ in 0..10 {
         state.scroll_lanes(1);
     }
@@ -317,7 +318,7 @@ fn lane_rows(text: &str, name: &str) -> [String; 3] {
 
 /// A durable made while 12 events were stored, starting at new ones, given
 /// none of them: blank cells, and its counts claim no delivery and no ack
-/// (an older server reports its floor at #12, nats-server 2.12 at 0).
+/// (an older server reports its floor at #12, nats-server 2.12 and newer at 0).
 #[test]
 fn a_new_durable_given_nothing_is_blank_and_claims_no_ack() {
     let late = SubscriptionStatus {
