@@ -18,7 +18,7 @@
 //! nothing else waits behind the event on screen, and nothing runs into its
 //! ack wait unseen.
 //!
-//! The terminal is in raw mode only while a key is awaited ([`RawMode`]
+//! The terminal is in raw mode only while a key is awaited (`RawMode`
 //! gives it back on every way out, a stop and a panic included), so lines
 //! print as usual in between. Ctrl-C while a key is awaited stops the
 //! listener as Ctrl-C does otherwise; the event on screen is given back
