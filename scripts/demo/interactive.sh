@@ -117,6 +117,7 @@ pending="$(subscription_field "$CHANNEL" "$DURABLE" ack_pending)"
 [[ "$floor" == 3 && "$pending" == 0 ]] ||
     fail "the ack floor should be #3 with nothing waiting for an ack (it is ${floor:-none}, ${pending:-none} waiting): were the keys a; n, t; p, s, a?"
 ok "ack floor #3, nothing waiting: #1 and #3 acked, #2 terminated (a terminated event counts as settled)"
+save_picture "$CHANNEL"
 
 "$LISTEN_BIN" --channel "$CHANNEL" --delete-durable "$DURABLE" --yes >/dev/null ||
     fail "could not delete the lesson's durable"

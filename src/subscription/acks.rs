@@ -137,6 +137,26 @@ impl AckLedger {
             .context("could not send the nak")
     }
 
+    /// [`AckLedger::nak`], waiting until the server has applied it: a
+    /// listener that asks for one event at a time then gets the nak'd one
+    /// back before the next (the server applies acks apart from requests).
+    pub(super) async fn nak_applied(
+        &mut self,
+        event: &Delivery,
+        delay: Option<Duration>,
+    ) -> anyhow::Result<()> {
+        let nak = self
+            .client
+            .request(event.reply.clone(), AckKind::Nak(delay).into());
+        match tokio::time::timeout(ACK_CONFIRM_TIMEOUT, nak).await {
+            Ok(answer) => answer.map(drop).context("could not send the nak"),
+            Err(_) => anyhow::bail!(
+                "the server did not confirm the nak within {}",
+                duration::format(ACK_CONFIRM_TIMEOUT)
+            ),
+        }
+    }
+
     /// Counts the confirmations that have arrived, without waiting.
     pub(super) fn collect_confirmations(&mut self) {
         while !self.confirmations.is_empty() {

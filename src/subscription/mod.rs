@@ -340,6 +340,10 @@ impl Subscription {
     /// again at once, or after `delay`, instead of waiting out the ack wait.
     /// Its delivery count goes up each time, so `max_deliver` ends the loop.
     pub async fn nak(&mut self, event: &Delivery, delay: Option<Duration>) -> anyhow::Result<()> {
+        if self.pull_batch == 1 {
+            // One at a time: back before the next event is asked for.
+            return self.acks.nak_applied(event, delay).await;
+        }
         self.acks.nak(event, delay).await
     }
 
