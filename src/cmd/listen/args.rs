@@ -270,6 +270,11 @@ impl ListenArgs {
                 max_in_flight: self.max_in_flight,
                 dead_letter: self.dead_letter,
                 report_acks: self.report_acks,
+                // Every event acked once its line is out, in order: the
+                // library can then ack each batch with one ack.
+                acks_in_order: settle == Settle::Ack
+                    && self.fail_on.is_empty()
+                    && self.delay.is_none(),
                 queue_group,
                 start,
                 durable: self.durable,
