@@ -20,7 +20,10 @@ fn the_prng_is_deterministic_and_spreads_its_indices() {
     for i in draw(7) {
         counts[i] += 1;
     }
-    assert!(counts.iter().all(|&c| (60..=140).contains(&c)), "{counts:?}");
+    assert!(
+        counts.iter().all(|&c| (60..=140).contains(&c)),
+        "{counts:?}"
+    );
 }
 
 #[test]
@@ -37,12 +40,17 @@ fn identical_ratios_have_a_point_interval() {
 
 #[test]
 fn the_interval_holds_the_median_and_lies_within_the_ratios() {
-    let ratios = [0.91, 0.97, 0.95, 1.02, 0.93, 0.99, 0.96, 1.05, 0.94, 0.98, 0.92];
+    let ratios = [
+        0.91, 0.97, 0.95, 1.02, 0.93, 0.99, 0.96, 1.05, 0.94, 0.98, 0.92,
+    ];
     let i = paired(&ratios);
     assert_eq!(i.median, 0.96);
     assert!(i.low <= i.median && i.median <= i.high, "{i:?}");
     assert!(i.low >= 0.91 && i.high <= 1.05, "{i:?}");
-    assert!(i.low > 0.91 && i.high < 1.05, "narrower than the ratios: {i:?}");
+    assert!(
+        i.low > 0.91 && i.high < 1.05,
+        "narrower than the ratios: {i:?}"
+    );
     assert_eq!(paired(&ratios), paired(&ratios), "deterministic");
 }
 
@@ -51,7 +59,10 @@ fn more_pairs_of_the_same_spread_give_a_narrower_interval() {
     let few: Vec<f64> = (0..5).map(|k| 0.9 + 0.05 * k as f64).collect();
     let many: Vec<f64> = (0..45).map(|k| 0.9 + 0.05 * (k % 5) as f64).collect();
     let (few, many) = (interval(&few, 4000, 1), interval(&many, 4000, 1));
-    assert!(many.high - many.low < few.high - few.low, "{few:?} {many:?}");
+    assert!(
+        many.high - many.low < few.high - few.low,
+        "{few:?} {many:?}"
+    );
 }
 
 fn at(median: f64, low: f64, high: f64, pairs: usize) -> Interval {

@@ -137,7 +137,11 @@ pub fn verdict(interval: Interval, target: Target) -> Verdict {
     let t = target.value();
     let distance = (median - t).abs();
     // The half of the interval that reaches over the target.
-    let half = if t < median { median - low } else { high - median };
+    let half = if t < median {
+        median - low
+    } else {
+        high - median
+    };
     if distance <= f64::EPSILON || half <= 0.0 {
         return Verdict::WithinNoise { more_runs: None };
     }
