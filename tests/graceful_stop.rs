@@ -13,6 +13,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use async_nats::jetstream::consumer::AckPolicy;
 use common::{NatsServer, Running, publish_ok};
 
 const EVENTS: u64 = 100_000;
@@ -110,7 +111,8 @@ fn a_queue_group_member_stopped_with_sigterm_then_caught_up_prints_every_event()
     );
 }
 
-/// A killed listener's events wait for the ack wait: `--until-caught-up`
+/// A killed listener's events wait for the ack wait on a consumer that acks
+/// each event (`--max-in-flight` makes this durable's acks explicit): `--until-caught-up`
 /// waits for them too, says so, and exits 0 once they came and were printed.
 /// The ack wait (40 s) is far longer than the rest of the replay takes on
 /// a busy machine (a few seconds), so the second run reaches the last event
@@ -124,12 +126,98 @@ fn caught_up_waits_for_the_events_a_killed_listener_held() {
         "--deliver-all",
         "--ack-wait",
         "40s",
+        "--max-in-flight",
+        "1000",
     ];
     let stderr = stopped_then_caught_up(EVENTS, &flags, "KILL");
     assert!(
         stderr.contains("Waiting for events up to #100000 to be acked"),
         "says what it waits for: {stderr}"
     );
+}
+
+/// A durable of its own acks in order (`ack_policy: all`, one ack per
+/// written-out batch, covering the events before it). Killed with SIGKILL in
+/// the middle of a replay of 20,000 events, then started again: every event
+/// is printed at least once across the two runs (some may be printed twice,
+/// none zero times). The second run does not wait out the 10-minute ack wait
+/// for the events the killed one held: a durable that acks in order is
+/// rewound to its ack floor (the server's consumer reset), so they come
+/// first, at once.
+#[test]
+fn an_ack_all_durable_killed_mid_replay_loses_no_event() {
+    const EVENTS: u64 = 20_000;
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", &EVENTS.to_string()]);
+    let flags = [
+        "--no-queue-group",
+        "--durable",
+        "ack-all",
+        "--deliver-all",
+        "--ack-wait",
+        "10m",
+    ];
+    let first = Running::launch(&url, &flags);
+    first.wait_until("the replay to be under way", |run| {
+        common::received(&run.stdout()).len() >= 1000
+    });
+    let policy = server.with_js(|js| async move {
+        let stream = js.get_stream("TICKET_CREATED").await.expect("stream");
+        let info = stream.consumer_info("ack-all").await.expect("consumer");
+        info.config.ack_policy
+    });
+    assert_eq!(policy, AckPolicy::All, "a durable of its own acks in order");
+    first.signal("KILL");
+    let first = first.finish();
+    let mut printed: BTreeSet<u64> = common::received(&common::text(&first.stdout))
+        .into_iter()
+        .collect();
+    assert!((printed.len() as u64) < EVENTS, "killed mid-replay");
+    let again = [&flags[..], &["--until-caught-up"]].concat();
+    let second = Running::launch(&url, &again).finish();
+    let stderr = common::text(&second.stderr);
+    assert!(second.status.success(), "second run: {stderr}");
+    printed.extend(common::received(&common::text(&second.stdout)));
+    let missing: Vec<u64> = (1..=EVENTS).filter(|s| !printed.contains(s)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} events never printed: {:?}...",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+}
+
+/// A durable of its own that acks in order has one listener at a time: a
+/// second one, while the first waits for events, is refused with one line
+/// (its acks would cover the first one's events), and the first goes on.
+#[test]
+fn a_second_listener_on_an_ack_all_durable_is_refused() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let flags = ["--no-queue-group", "--durable", "solo"];
+    let first = Running::start(&url, &flags);
+    common::wait_until(
+        "the first listener to wait for events",
+        common::DEADLINE,
+        || {
+            server.with_js(|js| async move {
+                let stream = js.get_stream("TICKET_CREATED").await.ok()?;
+                let info = stream.consumer_info("solo").await.ok()?;
+                Some(info.num_waiting > 0)
+            }) == Some(true)
+        },
+    );
+    let second = Running::launch(&url, &flags).finish();
+    let stderr = common::text(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another listener is reading the durable 'solo'"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    publish_ok(&url, &[]);
+    first.wait_for_events(1);
 }
 
 /// A slow service stopped while it works on an event (`--delay`): the event

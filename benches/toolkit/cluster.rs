@@ -4,6 +4,7 @@
 
 use crate::measure::*;
 use crate::replays::{self, Replayer};
+use crate::verdict::Target;
 use crate::*;
 
 /// Runs on the cluster are this many times `BENCH_RUNS`: a replay there
@@ -51,18 +52,16 @@ pub fn cluster(events: u64, runs: usize, table: &mut Table) -> anyhow::Result<()
         }
     }
     let (tool, base) = (Stats::of(tool), Stats::of(base));
-    let ratio = tool.median / base.median;
-    table.row(Row {
-        figure: format!(
+    table.row(Row::paired(
+        format!(
             "11a. 3-node cluster, `publish --replicas 3 --count {events}`, events/s (baseline: \
              the same publishes with `Nats-Msg-Id`, to a stream of 3 replicas; {runs} runs)"
         ),
-        tool: tool.show(kilo),
-        baseline: base.show(kilo),
-        ratio: format!("{ratio:.2}"),
-        target: format!("ratio ≥ {MIN_CLUSTER_RATIO}"),
-        pass: Some(ratio >= MIN_CLUSTER_RATIO),
-    });
+        tool.show(kilo),
+        base.show(kilo),
+        &tool.over(&base),
+        Some(Target::AtLeast(MIN_CLUSTER_RATIO)),
+    ));
 
     let channel = "bench.cluster.replay";
     replays::fill(&url, channel, events, 3)?;
@@ -81,21 +80,19 @@ pub fn cluster(events: u64, runs: usize, table: &mut Table) -> anyhow::Result<()
     } else {
         ("pull", &pull)
     };
-    let ratio = listen.median / fastest_rate.median;
-    table.row(Row {
-        figure: format!(
+    table.row(Row::paired(
+        format!(
             "11b. 3-node cluster, replay of a channel with 3 replicas, `listen --count {events}`, \
              events/s (baseline: the faster raw consumer, {fastest}; pull {}, push {}; \
              {runs} runs)",
             kilo(pull.median),
             kilo(push.median)
         ),
-        tool: listen.show(kilo),
-        baseline: fastest_rate.show(kilo),
-        ratio: format!("{ratio:.2}"),
-        target: format!("ratio ≥ {MIN_CLUSTER_RATIO}"),
-        pass: Some(ratio >= MIN_CLUSTER_RATIO),
-    });
+        listen.show(kilo),
+        fastest_rate.show(kilo),
+        &listen.over(fastest_rate),
+        Some(Target::AtLeast(MIN_CLUSTER_RATIO)),
+    ));
     Ok(())
 }
 

@@ -89,6 +89,7 @@ mod curves;
 mod masking;
 mod measure;
 mod replays;
+mod verdict;
 
 const PUBLISH: &str = env!("CARGO_BIN_EXE_publish");
 const LISTEN: &str = env!("CARGO_BIN_EXE_listen");
@@ -126,6 +127,12 @@ const MAX_PROGRESS_TIME_RATIO: f64 = 1.05;
 /// curves (throughput at the largest size against 100,000 events, and
 /// `listen`'s memory there); the 3-node cluster.
 const MIN_REPLAY_RATIO: f64 = 0.95;
+
+/// Issue #24: a listener of its own, acking in order (one ack per batch),
+/// against the faster raw explicit-ack consumer; and `publish` against its
+/// baseline at every size of the curves.
+const MIN_ACK_ALL_REPLAY_RATIO: f64 = 1.2;
+const MIN_PUBLISH_AT_SIZE_RATIO: f64 = 0.95;
 const MIN_SCALE_RATIO: f64 = 0.9;
 const MIN_CLUSTER_RATIO: f64 = 0.8;
 

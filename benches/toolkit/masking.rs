@@ -48,6 +48,7 @@ pub fn masking(runs: usize, table: &mut Table) -> anyhow::Result<()> {
         ratio: format!("{ratio:.2}"),
         target: format!("ratio ≤ {MAX_MASKING_RATIO} (linear: {LONG_MIB}/{SHORT_MIB})"),
         pass: Some(ratio <= MAX_MASKING_RATIO),
+        noise: None,
     });
     Ok(())
 }

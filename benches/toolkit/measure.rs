@@ -1,5 +1,6 @@
 //! Measuring processes: timing, peak memory, CPU pinning, statistics and the table.
 
+use crate::verdict::{self, Target, Verdict};
 use crate::*;
 
 /// The server's threads (every server's, for a cluster) pinned to the
@@ -241,11 +242,14 @@ pub struct Stats {
     pub min: f64,
     pub median: f64,
     pub max: f64,
+    /// The values in the order of their runs, to pair with another's.
+    pub runs: Vec<f64>,
 }
 
 impl Stats {
     pub fn of(mut values: Vec<f64>) -> Stats {
         assert!(!values.is_empty());
+        let runs = values.clone();
         values.sort_by(f64::total_cmp);
         let n = values.len();
         let median = if n % 2 == 1 {
@@ -257,7 +261,17 @@ impl Stats {
             min: values[0],
             median,
             max: values[n - 1],
+            runs,
         }
+    }
+
+    /// Run by run, this one's value over `other`'s (paired ratios).
+    pub fn over(&self, other: &Stats) -> Vec<f64> {
+        self.runs
+            .iter()
+            .zip(&other.runs)
+            .map(|(a, b)| a / b)
+            .collect()
     }
 
     pub fn show(&self, unit: impl Fn(f64) -> String) -> String {
@@ -280,8 +294,42 @@ pub struct Row {
     pub baseline: String,
     pub ratio: String,
     pub target: String,
-    /// Whether the target is met; `None` for a row without a target.
+    /// Whether the target is met; `None` for a row without a target, or
+    /// one within noise.
     pub pass: Option<bool>,
+    /// Within noise: what the Result column says instead of pass or fail.
+    pub noise: Option<String>,
+}
+
+impl Row {
+    /// A row whose ratio is the median of `ratios` (each run's toolkit
+    /// against the same run's baseline), shown with its 90% interval; the
+    /// target passes when the whole interval is on its side, fails when it
+    /// is all on the other, and is within noise otherwise.
+    pub fn paired(
+        figure: String,
+        tool: String,
+        baseline: String,
+        ratios: &[f64],
+        target: Option<Target>,
+    ) -> Row {
+        let interval = verdict::paired(ratios);
+        let (pass, noise) = match target.map(|t| verdict::verdict(interval, t)) {
+            None => (None, None),
+            Some(Verdict::Pass) => (Some(true), None),
+            Some(Verdict::Fail) => (Some(false), None),
+            Some(noisy) => (None, Some(verdict::show_verdict(noisy))),
+        };
+        Row {
+            figure,
+            tool,
+            baseline,
+            ratio: verdict::show(interval),
+            target: target.map_or("–".into(), Target::describe),
+            pass,
+            noise,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -298,10 +346,11 @@ impl Table {
             row.baseline,
             row.ratio,
             row.target,
-            match row.pass {
-                Some(true) => "met",
-                Some(false) => "MISSED",
-                None => "no target",
+            match (row.pass, &row.noise) {
+                (Some(true), _) => "met",
+                (Some(false), _) => "MISSED",
+                (None, Some(noise)) => noise,
+                (None, None) => "no target",
             }
         );
         self.rows.push(row);
@@ -333,10 +382,11 @@ impl Table {
                 row.baseline,
                 row.ratio,
                 row.target,
-                match row.pass {
-                    Some(true) => "pass",
-                    Some(false) => "**FAIL**",
-                    None => "–",
+                match (row.pass, &row.noise) {
+                    (Some(true), _) => "pass",
+                    (Some(false), _) => "**FAIL**",
+                    (None, Some(noise)) => noise,
+                    (None, None) => "–",
                 }
             );
         }

@@ -15,6 +15,10 @@ pub enum Replayer {
     Listen,
     /// The same with `--json`.
     ListenJson,
+    /// The same with `--max-in-flight 1000` (the server's default window):
+    /// an ack per event, as every subscription that settles events one by
+    /// one has (issue #24).
+    ListenExplicit,
     /// Two `listen --queue-group G --deliver-all --until-caught-up` at once.
     QueueGroup,
     /// `--baseline-replay`: async-nats's pull consumer.
@@ -40,8 +44,11 @@ pub fn replay_once(
     group: &str,
 ) -> anyhow::Result<Replay> {
     let n = events.to_string();
-    let listen = |json: bool| {
+    let listen = |json: bool, explicit: bool| {
         let mut command = Command::new(LISTEN);
+        if explicit {
+            command.args(["--max-in-flight", "1000"]);
+        }
         command
             .args(["--server", url, "--channel", channel])
             .args(["--deliver-all", "--no-queue-group", "--count", &n])
@@ -64,9 +71,13 @@ pub fn replay_once(
         })
     };
     match who {
-        Replayer::Listen => with_rss(listen(false)),
+        Replayer::Listen => with_rss(listen(false, false)),
         Replayer::ListenJson => Ok(Replay {
-            seconds: timed(&mut listen(true))?.0.as_secs_f64(),
+            seconds: timed(&mut listen(true, false))?.0.as_secs_f64(),
+            peak_mib: None,
+        }),
+        Replayer::ListenExplicit => Ok(Replay {
+            seconds: timed(&mut listen(false, true))?.0.as_secs_f64(),
             peak_mib: None,
         }),
         Replayer::Pull => with_rss(baseline("--baseline-replay")?),
@@ -199,6 +210,50 @@ pub fn create_settled_stream(url: &str, channel: &str) -> anyhow::Result<()> {
         client.drain().await?;
         anyhow::Ok(())
     })
+}
+
+/// Checks that `listen` (acking in order), `listen` with an ack per event
+/// and both raw consumers print the same lines for the channel's `events`
+/// events: what figure 2 times is the same output.
+pub fn same_lines(url: &str, channel: &str, events: u64) -> anyhow::Result<()> {
+    let n = events.to_string();
+    // The event lines (`listen` says where it listens first).
+    let lines = |command: &mut Command| -> anyhow::Result<Vec<String>> {
+        let output = command.stderr(Stdio::null()).output()?;
+        ensure!(output.status.success(), "{command:?}: {}", output.status);
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| line.starts_with("Received event #"))
+            .map(str::to_owned)
+            .collect())
+    };
+    let listen = |extra: &[&str]| {
+        let mut command = Command::new(LISTEN);
+        command
+            .args(["--server", url, "--channel", channel])
+            .args(["--deliver-all", "--no-queue-group", "--count", &n])
+            .args(extra);
+        command
+    };
+    let in_order = lines(&mut listen(&[]))?;
+    ensure!(
+        in_order.len() as u64 == events,
+        "listen printed {} event lines of {events}",
+        in_order.len()
+    );
+    let explicit = lines(&mut listen(&["--max-in-flight", "1000"]))?;
+    ensure!(
+        in_order == explicit,
+        "listen with an ack per event printed other lines"
+    );
+    for mode in ["--baseline-replay", "--baseline-push-replay"] {
+        let raw = lines(Command::new(std::env::current_exe()?).args([mode, url, channel, &n]))?;
+        ensure!(
+            raw == in_order,
+            "the raw consumer {mode} printed other lines than listen"
+        );
+    }
+    Ok(())
 }
 
 /// The duplicate window of [`create_settled_stream`].

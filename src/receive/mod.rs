@@ -310,8 +310,16 @@ async fn write_out_and_settle(
     if held.is_empty() {
         return Ok(());
     }
+    let all_acks = held.iter().all(|(_, settle)| *settle == Settle::Ack);
+    if !all_acks && subscription.acks_in_order() {
+        // An ack would cover the events left unacked before it.
+        anyhow::bail!(
+            "a subscription that acks in order settles every event with an ack, and the \
+             handler asked for another settle"
+        );
+    }
     handler.write_out()?;
-    if held.iter().all(|(_, settle)| *settle == Settle::Ack) {
+    if all_acks {
         return subscription
             .ack_all(held.drain(..).map(|(event, _)| event))
             .await;

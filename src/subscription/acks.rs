@@ -69,17 +69,54 @@ impl AckLedger {
         more_coming: bool,
     ) -> anyhow::Result<()> {
         self.acked.insert(event.sequence);
+        self.send_ack_covering(event, 1, more_coming).await
+    }
+
+    /// On a consumer that acks in order (`ack_policy: all`): acks a batch
+    /// of events written out, in the order they arrived, with one ack, that
+    /// of the highest sequence. It covers every event delivered before it:
+    /// those of the batch, and those of earlier batches (written out
+    /// before). A copy sent again is never the highest, as its first
+    /// delivery came before the events behind it.
+    pub(super) async fn send_acks_in_order(
+        &mut self,
+        events: impl IntoIterator<Item = Delivery>,
+        more_coming: bool,
+    ) -> anyhow::Result<()> {
+        let mut highest: Option<Delivery> = None;
+        let mut covers = 0;
+        for event in events {
+            self.acked.insert(event.sequence);
+            covers += 1;
+            if highest.as_ref().is_none_or(|h| event.sequence > h.sequence) {
+                highest = Some(event);
+            }
+        }
+        match highest {
+            Some(event) => self.send_ack_covering(&event, covers, more_coming).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Sends one `+ACK` that settles `covers` events (more than 1 on a
+    /// consumer that acks in order), plain or asking for a confirmation.
+    async fn send_ack_covering(
+        &mut self,
+        event: &Delivery,
+        covers: u64,
+        more_coming: bool,
+    ) -> anyhow::Result<()> {
         if more_coming && self.plain_acks < CONFIRM_EVERY {
             self.client
                 .publish(event.reply.clone(), Bytes::from_static(b"+ACK"))
                 .await
                 .context("could not send the ack")?;
             self.plain_acks += 1;
-            self.acks_sent += 1;
+            self.acks_sent += covers;
             self.last_plain_ack = Some(event.reply.clone());
             return Ok(());
         }
-        self.acks_sent += 1;
+        self.acks_sent += covers;
         self.send_confirmed_ack(event.reply.clone()).await?;
         // Confirmations are collected now and then, not per event, so
         // replay never stalls on them; close() collects the rest.
@@ -347,117 +384,5 @@ impl Subscription {
         // Sent before the connection closes: a nak has no confirmation.
         self.client.flush().await.ok();
         given_back
-    }
-}
-
-/// Which of the last [`RECENT_ACKS`] sequences (up to the highest acked)
-/// were acked: one bit each, in a fixed amount of memory.
-#[derive(Debug)]
-pub(super) struct RecentlyAcked {
-    /// Bit `s % RECENT_ACKS` is sequence `s`'s, for `s` in `(top - RECENT_ACKS, top]`.
-    bits: Box<[u64]>,
-    /// The highest sequence acked, 0 before the first.
-    top: u64,
-}
-
-impl Default for RecentlyAcked {
-    fn default() -> RecentlyAcked {
-        RecentlyAcked {
-            bits: vec![0; (RECENT_ACKS / 64) as usize].into_boxed_slice(),
-            top: 0,
-        }
-    }
-}
-
-impl RecentlyAcked {
-    fn slot(sequence: u64) -> (usize, u64) {
-        let bit = sequence % RECENT_ACKS;
-        ((bit / 64) as usize, 1 << (bit % 64))
-    }
-
-    fn in_window(&self, sequence: u64) -> bool {
-        sequence <= self.top && self.top - sequence < RECENT_ACKS
-    }
-
-    pub(super) fn contains(&self, sequence: u64) -> bool {
-        let (word, mask) = Self::slot(sequence);
-        self.in_window(sequence) && self.bits[word] & mask != 0
-    }
-
-    /// The first sequence from `start` on that was not acked: `top + 1`
-    /// when all were. Sequences older than the window count as acked.
-    pub(super) fn first_missing_from(&self, start: u64) -> u64 {
-        let oldest = (self.top + 1).saturating_sub(RECENT_ACKS);
-        (start.max(oldest)..=self.top)
-            .find(|&sequence| !self.contains(sequence))
-            .unwrap_or(self.top + 1)
-    }
-
-    pub(super) fn insert(&mut self, sequence: u64) {
-        if sequence > self.top {
-            // Slide the window up: forget the sequences it leaves behind.
-            if sequence - self.top >= RECENT_ACKS {
-                self.bits.fill(0);
-            } else {
-                for old in self.top + 1..=sequence {
-                    let (word, mask) = Self::slot(old);
-                    self.bits[word] &= !mask;
-                }
-            }
-            self.top = sequence;
-        }
-        if self.in_window(sequence) {
-            let (word, mask) = Self::slot(sequence);
-            self.bits[word] |= mask;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recently_acked_remembers_acked_sequences_only() {
-        let mut acked = RecentlyAcked::default();
-        for sequence in [1, 2, 5] {
-            acked.insert(sequence);
-        }
-        assert!(acked.contains(1) && acked.contains(2) && acked.contains(5));
-        assert!(!acked.contains(3) && !acked.contains(4) && !acked.contains(6));
-        // An older sequence acked late (a queue group's redelivery) counts too.
-        acked.insert(3);
-        assert!(acked.contains(3));
-    }
-
-    #[test]
-    fn first_missing_is_the_first_sequence_not_acked_from_the_start() {
-        let mut acked = RecentlyAcked::default();
-        assert_eq!(acked.first_missing_from(1), 1);
-        for sequence in [3, 4, 6] {
-            acked.insert(sequence);
-        }
-        assert_eq!(acked.first_missing_from(3), 5);
-        assert_eq!(acked.first_missing_from(1), 1);
-        acked.insert(5);
-        assert_eq!(acked.first_missing_from(3), 7, "all acked: the next one");
-    }
-
-    #[test]
-    fn recently_acked_forgets_sequences_older_than_its_window() {
-        let mut acked = RecentlyAcked::default();
-        acked.insert(7);
-        acked.insert(7 + RECENT_ACKS - 1);
-        assert!(acked.contains(7));
-        acked.insert(7 + RECENT_ACKS);
-        assert!(!acked.contains(7), "slid out of the window");
-        // The bit sequence 7 used now belongs to 7 + RECENT_ACKS.
-        assert!(acked.contains(7 + RECENT_ACKS));
-        acked.insert(10 * RECENT_ACKS);
-        assert!(
-            !acked.contains(7 + RECENT_ACKS),
-            "a long jump forgets everything"
-        );
-        assert!(acked.contains(10 * RECENT_ACKS));
     }
 }

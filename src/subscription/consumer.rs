@@ -12,6 +12,7 @@ use async_nats::jetstream::consumer::Config as ConsumerConfig;
 /// first formed. A cluster that is electing leaders is waited for. A push
 /// consumer sends to `inbox`; `connects` is the client's connect count.
 pub(super) async fn open_consumer(
+    js: &jetstream::Context,
     stream: &jetstream::stream::Stream,
     options: &SubscriptionOptions,
     inbox: &Subject,
@@ -62,7 +63,7 @@ pub(super) async fn open_consumer(
         }
     }
     loop {
-        match find_or_create_consumer(stream, options, wait.notes()).await {
+        match find_or_create_consumer(js, stream, options, wait.notes()).await {
             Err(err) if wait.retry_after(&err).await => {}
             result => return result.map(Feed::pull),
         }
@@ -70,6 +71,7 @@ pub(super) async fn open_consumer(
 }
 
 async fn find_or_create_consumer(
+    js: &jetstream::Context,
     stream: &jetstream::stream::Stream,
     options: &SubscriptionOptions,
     notes: &Notes,
@@ -81,24 +83,93 @@ async fn find_or_create_consumer(
     if let Some(name) = options.consumer_name()
         && let Some(existing) = get_consumer(stream, name).await?
     {
-        return join_existing(existing, options, notes);
+        let existing = join_existing(existing, options, notes)?;
+        return resume_in_order(js, stream, existing, wanted, options).await;
     }
     // A create that timed out may have been carried out all the same: the
     // next try then finds a named consumer and joins it, and an unnamed one
     // is left to expire (its inactive threshold).
-    match stream.create_consumer_strict(wanted).await {
+    match stream.create_consumer_strict(wanted.clone()).await {
         Ok(consumer) => Ok(consumer),
         Err(create_err) => {
             // Another member may have formed the group a moment ago.
             if let Some(name) = options.consumer_name()
                 && let Some(existing) = get_consumer(stream, name).await?
             {
-                return join_existing(existing, options, notes);
+                let existing = join_existing(existing, options, notes)?;
+                return resume_in_order(js, stream, existing, wanted, options).await;
             }
             Err(create_err)
                 .with_context(|| format!("could not subscribe the {}", options.describe()))
         }
     }
+}
+
+/// A durable of its own that acks in order ([`SubscriptionOptions::acks_all`])
+/// goes on from its ack floor. An ack covers every event delivered before
+/// it, so the events a listener was sent and did not ack (it was killed, or
+/// gave them back) must come again before any later one: such a consumer
+/// is rewound to its ack floor (the server's consumer reset, 2.14; on an
+/// older server, it is made anew from its ack floor). One that another
+/// listener is reading (it has pull requests waiting) is refused: its acks
+/// would cover ours, and ours its.
+async fn resume_in_order(
+    js: &jetstream::Context,
+    stream: &jetstream::stream::Stream,
+    existing: PullConsumer,
+    wanted: pull::Config,
+    options: &SubscriptionOptions,
+) -> anyhow::Result<PullConsumer> {
+    let info = existing.cached_info();
+    if info.config.ack_policy != AckPolicy::All {
+        return Ok(existing);
+    }
+    if info.num_waiting > 0 {
+        return Err(Said::text(format!(
+            "another listener is reading the {} on channel {}: a durable of its own acks in \
+             order, so it has one listener at a time; stop the other one, or ",
+            options.describe(),
+            options.channel
+        ))
+        .mention(Mention::DurableName, "choose another durable name")
+        .into());
+    }
+    if info.num_ack_pending == 0 {
+        return Ok(existing);
+    }
+    let name = info.name.clone();
+    let stream_name = info.stream_name.clone();
+    let start_sequence = info.ack_floor.stream_sequence + 1;
+    // In place: the consumer and its ack floor stay, whatever happens.
+    if control::Control::Rewind
+        .check(control::ServerVersion::of(&js.client()))
+        .is_ok()
+    {
+        control::rewind(js, &stream_name, &name, None)
+            .await
+            .with_context(|| {
+                format!(
+                    "could not go on from the ack floor of the {}",
+                    options.describe()
+                )
+            })?;
+        return stream
+            .get_consumer(&name)
+            .await
+            .map_err(|err| anyhow::anyhow!("could not open consumer '{name}': {err}"));
+    }
+    stream
+        .delete_consumer(&name)
+        .await
+        .with_context(|| format!("could not restart the {}", options.describe()))?;
+    let config = pull::Config {
+        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
+        ..wanted
+    };
+    stream
+        .create_consumer_strict(config)
+        .await
+        .with_context(|| format!("could not restart the {}", options.describe()))
 }
 
 async fn get_consumer(
@@ -203,6 +274,15 @@ fn differences(have: &ConsumerConfig, wanted: &ConsumerConfig) -> Vec<String> {
             kind(have.durable_name.is_some()),
             kind(wanted.durable_name.is_some())
         ));
+    }
+    // A listener that settles events one by one cannot share a consumer
+    // whose acks cover those before them; the other way round is fine.
+    if have.ack_policy == AckPolicy::All && wanted.ack_policy != AckPolicy::All {
+        differences.push(
+            "it acks in order (an ack covers the events before it), you asked for a settle \
+             per event"
+                .to_owned(),
+        );
     }
     let group = |c: &ConsumerConfig| c.metadata.get(QUEUE_GROUP_KEY).cloned();
     if group(have) != group(wanted) {

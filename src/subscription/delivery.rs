@@ -380,7 +380,7 @@ impl Subscription {
         let connects = connection::connect_count(&self.client);
         let (last_connects, last) = self.last_delivery;
         if connects == last_connects && consumer_sequence < last {
-            self.acks.acked = acks::RecentlyAcked::default();
+            self.acks.acked = RecentlyAcked::default();
         }
         self.last_delivery = (connects, consumer_sequence);
     }

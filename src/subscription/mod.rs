@@ -25,7 +25,7 @@
 //! | `setStartAtSequence(n)`      | `deliver_policy: by_start_sequence`                 |
 //! | `setStartAtTimeDelta(ms)`    | `deliver_policy: by_start_time`, now minus the span |
 //! | `setStartTime(date)`         | `deliver_policy: by_start_time`                     |
-//! | `setManualAckMode(true)`     | `ack_policy: explicit`                              |
+//! | `setManualAckMode(true)`     | `ack_policy: explicit`; `all` for an in-order listener of its own ([`SubscriptionOptions::acks_all`]) |
 //! | `setAckWait(ms)`             | `ack_wait`                                          |
 //! | `setMaxInFlight(n)`          | `max_ack_pending` (for the whole queue group)       |
 //! | (none: redelivered forever)  | `max_deliver`, then a `MAX_DELIVERIES` advisory, kept in a stream (`advisories.rs`) |
@@ -71,6 +71,7 @@ mod consumer;
 pub mod control;
 mod delivery;
 mod options;
+mod recent;
 
 use crate::notes::Notes;
 use crate::said::{Mention, Said};
@@ -83,6 +84,7 @@ use consumer::open_consumer;
 pub use delivery::AckSubject;
 use delivery::Feed;
 pub use options::{StartPosition, SubscriptionOptions};
+use recent::RecentlyAcked;
 
 /// The queue group of the course's listener.
 pub const DEFAULT_QUEUE_GROUP: &str = "orders-microservice-queue-group";
@@ -193,6 +195,8 @@ pub struct Subscription {
     /// How many events one pull request asks for: [`PULL_BATCH`], or 1
     /// ([`SubscriptionOptions::one_at_a_time`]).
     pull_batch: u64,
+    /// The consumer acks in order (`ack_policy: all`): one ack per batch.
+    in_order: bool,
 }
 
 impl Subscription {
@@ -236,7 +240,7 @@ impl Subscription {
             None => None,
         };
         let connects = connection::connect_count(client);
-        let feed = open_consumer(&stream, options, &inbox, connects, &mut wait).await?;
+        let feed = open_consumer(&js, &stream, options, &inbox, connects, &mut wait).await?;
         let give_ups = match &record {
             Some(record) => Some(
                 GiveUpNotices::open(
@@ -253,6 +257,7 @@ impl Subscription {
         };
         let acks = AckLedger::open(client).await?;
         Ok(Subscription {
+            in_order: feed.info().config.ack_policy == AckPolicy::All,
             arrived: VecDeque::new(),
             acks,
             connects_at_open: connection::connect_count(client),
@@ -316,11 +321,17 @@ impl Subscription {
     }
 
     /// Acks events in order, as [`Subscription::ack`] does one: the acks
-    /// before the last go out without asking for a confirmation.
+    /// before the last go out without asking for a confirmation. On a
+    /// consumer that acks in order ([`Subscription::acks_in_order`]) only
+    /// the highest is sent: it covers the others.
     pub async fn ack_all(
         &mut self,
         events: impl IntoIterator<Item = Delivery>,
     ) -> anyhow::Result<()> {
+        if self.in_order {
+            let more_coming = self.remaining > 0 && self.event_waiting();
+            return self.acks.send_acks_in_order(events, more_coming).await;
+        }
         let mut events = events.into_iter().peekable();
         while let Some(event) = events.next() {
             let more_coming =
@@ -328,6 +339,13 @@ impl Subscription {
             self.acks.send_ack(&event, more_coming).await?;
         }
         Ok(())
+    }
+
+    /// Whether the consumer acks in order (`ack_policy: all`, see
+    /// [`SubscriptionOptions::acks_all`]): an ack covers every event
+    /// delivered before it, so events are settled by acks only, in order.
+    pub fn acks_in_order(&self) -> bool {
+        self.in_order
     }
 
     /// Terminates an event (`+TERM`): the server will never deliver it again,

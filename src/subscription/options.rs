@@ -130,6 +130,11 @@ pub struct SubscriptionOptions {
     /// behind the event in hand (`listen --interactive`). A pushed one
     /// (a listener's own) gets the same from `max_in_flight` 1.
     pub one_at_a_time: bool,
+    /// The caller settles every event it is given by acking it, in the
+    /// order given, once its work is written out (no nak, term or event
+    /// left for later). A listener of its own that does so gets a consumer
+    /// that acks in order (`ack_policy: all`, see [`Self::acks_all`]).
+    pub acks_in_order: bool,
 }
 
 impl SubscriptionOptions {
@@ -163,7 +168,27 @@ impl SubscriptionOptions {
             own_name: None,
             report_acks: false,
             one_at_a_time: false,
+            acks_in_order: false,
         }
+    }
+
+    /// Whether the consumer acks in order (`ack_policy: all`): an ack of an
+    /// event acks every event delivered before it too, so only the last of
+    /// each written-out batch goes to the server, and the server handles one
+    /// ack per batch instead of one per event. Only for a caller that acks
+    /// every event in order ([`Self::acks_in_order`]), on a consumer nobody
+    /// else reads (no queue group; a durable of its own qualifies, and
+    /// [`Subscription::open`] refuses to join one another listener is
+    /// reading), with nothing that settles events one by one: no delivery
+    /// limit, backoff or dead letters, no in-flight limit, no ack reports.
+    pub fn acks_all(&self) -> bool {
+        self.acks_in_order
+            && self.queue_group.is_none()
+            && self.max_deliver.is_none()
+            && self.backoff.is_empty()
+            && self.dead_letter.is_none()
+            && self.max_in_flight.is_none()
+            && !self.report_acks
     }
 
     /// The consumer's name: the durable name, else the queue group, else none
@@ -212,8 +237,13 @@ impl SubscriptionOptions {
             durable_name: self.durable.clone(),
             // setDeliverAllAvailable() and friends.
             deliver_policy: self.start.unwrap_or(StartPosition::New).deliver_policy(),
-            // setManualAckMode(true): every event must be acked, or it comes back.
-            ack_policy: AckPolicy::Explicit,
+            // setManualAckMode(true): every event must be acked, or it
+            // comes back; acked in order, an ack covers those before it.
+            ack_policy: if self.acks_all() {
+                AckPolicy::All
+            } else {
+                AckPolicy::Explicit
+            },
             // setAckWait(); with a backoff the server takes its first step
             // as the ack wait, and so do we, so a joined group compares equal.
             ack_wait: self.backoff.first().copied().unwrap_or(self.ack_wait),
@@ -310,6 +340,49 @@ mod tests {
         assert_eq!(options.consumer_config().max_ack_pending, 1);
         let default = SubscriptionOptions::new(Channel::new("ticket:created").unwrap());
         assert_eq!(default.consumer_config().max_ack_pending, 0);
+    }
+
+    #[test]
+    fn only_an_in_order_listener_of_its_own_acks_all() {
+        let own = SubscriptionOptions {
+            acks_in_order: true,
+            ..SubscriptionOptions::new(Channel::new("ticket:created").unwrap())
+        };
+        assert_eq!(own.consumer_config().ack_policy, AckPolicy::All);
+        let durable = SubscriptionOptions {
+            durable: Some("accounting".into()),
+            ..own.clone()
+        };
+        assert_eq!(durable.consumer_config().ack_policy, AckPolicy::All);
+        let per_event = [
+            SubscriptionOptions {
+                acks_in_order: false,
+                ..own.clone()
+            },
+            SubscriptionOptions {
+                queue_group: Some("orders".into()),
+                ..own.clone()
+            },
+            SubscriptionOptions {
+                max_deliver: Some(3),
+                ..own.clone()
+            },
+            SubscriptionOptions {
+                max_in_flight: Some(10),
+                ..own.clone()
+            },
+            SubscriptionOptions {
+                backoff: vec![Duration::from_secs(1)],
+                ..own.clone()
+            },
+            SubscriptionOptions {
+                report_acks: true,
+                ..own.clone()
+            },
+        ];
+        for options in per_event {
+            assert_eq!(options.consumer_config().ack_policy, AckPolicy::Explicit);
+        }
     }
 
     #[test]

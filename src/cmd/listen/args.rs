@@ -296,6 +296,12 @@ impl ListenArgs {
                 },
                 report_acks: self.report_acks,
                 one_at_a_time: self.interactive,
+                // Every event acked once its line is out, in order: the
+                // library can then ack each batch with one ack.
+                acks_in_order: settle == Settle::Ack
+                    && self.fail_on.is_empty()
+                    && self.delay.is_none()
+                    && !self.interactive,
                 queue_group,
                 start,
                 durable: self.durable,
