@@ -370,3 +370,42 @@ fn p_pauses_r_resumes_and_x_rewinds_the_selected_lane() {
     tmux.send(&["q"]);
     tmux.wait_for("the view to exit", |s| s.contains("EXIT=0"));
 }
+
+/// An event given up before the view opened (its advisory came then) is
+/// marked given up all the same: the view reads the stream that keeps the
+/// notices once, where a subscription has a delivery limit.
+#[test]
+fn an_event_given_up_before_the_view_opened_is_marked() {
+    let server = NatsServer::start();
+    let url = server.url();
+    publish_ok(&url, &["--count", "3"]);
+    let listener = Listener::start(
+        &url,
+        &[
+            "--durable",
+            "svc",
+            "--no-queue-group",
+            "--deliver-all",
+            "--fail-on",
+            "2",
+            "--ack-wait",
+            "200ms",
+            "--max-deliver",
+            "1",
+        ],
+    );
+    listener.wait_for_stdout("Event #2 was given up");
+    listener.stop();
+    let tmux = live_view(&url, "ticket:created");
+    let screen = tmux.wait_for("the lane of svc with #2 given up", |s| {
+        lane_rows(s, "svc").is_some_and(|(cells, _)| cells.contains('x'))
+    });
+    let (cells, _) = lane_rows(&screen, "svc").unwrap();
+    assert_eq!(
+        cells.split_whitespace().collect::<Vec<_>>(),
+        ["██", "xx", "██"],
+        "#1 and #3 acked, #2 given up:\n{screen}"
+    );
+    tmux.send(&["q"]);
+    tmux.wait_for("the view to exit", |s| s.contains("EXIT=0"));
+}

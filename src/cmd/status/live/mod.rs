@@ -174,6 +174,31 @@ struct View<'a> {
 }
 
 impl View<'_> {
+    /// Marks the events the channel on screen gave up before the view
+    /// opened (their advisories came then), from the stream that keeps
+    /// them: once per channel, and only where a subscription has a
+    /// delivery limit.
+    async fn mark_given_up(&mut self, read: &mut std::collections::HashSet<String>) {
+        let Some(channel) = self.state.current() else {
+            return;
+        };
+        // Only a subscription with a delivery limit gives events up.
+        let limited = channel
+            .subscriptions
+            .iter()
+            .any(|s| s.max_deliver.is_some());
+        if read.contains(&channel.stream) || !limited {
+            return;
+        }
+        let stream = channel.stream.clone();
+        if let Ok(notices) = watch::given_up(self.js, &stream).await {
+            for notice in notices {
+                self.state.watch.notice(notice);
+            }
+            read.insert(stream);
+        }
+    }
+
     async fn run(
         &mut self,
         terminal: &mut Terminal<CrosstermBackend<Stdout>>,
@@ -185,6 +210,8 @@ impl View<'_> {
         let mut tick = tokio::time::interval(REFRESH);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut notices_open = true;
+        // The streams whose events given up before the view opened are marked.
+        let mut given_up_read = std::collections::HashSet::new();
         let mut lost_since: Option<Instant> = None;
         let mut dirty = true;
         // Changes from the server not drawn yet: they wait for the next tick.
@@ -231,6 +258,7 @@ impl View<'_> {
                             notices = Some(Notices::subscribe(self.client, Some(found)).await?);
                         }
                         self.state.update_polled(polled);
+                        self.mark_given_up(&mut given_up_read).await;
                         // A channel gone or new may move the one shown.
                         self.show(self.state.shown_stream());
                         self.problem = None;
