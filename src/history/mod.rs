@@ -28,6 +28,7 @@
 //! ([`delete_subscription`], asked for by `listen --delete-durable`).
 
 mod get;
+mod given_up;
 pub mod start;
 mod unsubscribe;
 pub mod watch;
@@ -46,7 +47,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::channel::Channel;
-use crate::subscription::{QUEUE_GROUP_KEY, record_stream_name, record_subject};
+use crate::subscription::{QUEUE_GROUP_KEY, record_stream_name};
+use given_up::{count_given_up, is_record};
 pub use unsubscribe::{delete_subscription, find_subscription};
 
 /// How many stored events [`events`] asks for at once: enough to keep the
@@ -235,49 +237,6 @@ pub async fn read(
     }))
     .await?;
     Ok(sorted(channels))
-}
-
-/// Whether a stream keeps give-up notices rather than a channel's events.
-fn is_record(info: &stream::Info) -> bool {
-    info.config.name.starts_with("GIVEN_UP_")
-        && info
-            .config
-            .subjects
-            .iter()
-            .all(|s| s.starts_with("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."))
-}
-
-/// Fills in each subscription's count of events given up, from the stream
-/// that keeps the notices of `stream`'s consumers (none yet: nothing given up).
-async fn count_given_up(
-    js: &jetstream::Context,
-    stream: &str,
-    subscriptions: &mut [SubscriptionStatus],
-) -> anyhow::Result<()> {
-    let record = match js.get_stream(record_stream_name(stream)).await {
-        Ok(record) => record,
-        Err(err)
-            if matches!(err.kind(), jetstream::context::GetStreamErrorKind::JetStream(e)
-                if e.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND) =>
-        {
-            return Ok(());
-        }
-        Err(err) => return Err(err).context("could not read the events given up"),
-    };
-    let counts: Vec<(String, usize)> = record
-        .info_with_subjects(record_subject(stream, "*"))
-        .await
-        .context("could not read the events given up")?
-        .try_collect()
-        .await
-        .context("could not read the events given up")?;
-    for (subject, count) in counts {
-        let consumer = subject.rsplit('.').next().unwrap_or_default();
-        if let Some(s) = subscriptions.iter_mut().find(|s| s.name == consumer) {
-            s.given_up = count as u64;
-        }
-    }
-    Ok(())
 }
 
 /// Every channel's stored events (`STREAM.LIST`, one request per 256
