@@ -29,6 +29,8 @@ pub mod live;
 pub mod svg;
 pub mod table;
 pub mod tape;
+#[cfg(test)]
+mod test_data;
 
 pub use args::StatusArgs;
 

@@ -9,52 +9,13 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::status::live::state::State;
+use crate::status::test_data::{self, served, sub};
 use nats_course_toolkit::history::watch::Notice;
 use nats_course_toolkit::history::{ChannelStatus, SubscriptionStatus};
 
-fn sub(name: &str) -> SubscriptionStatus {
-    SubscriptionStatus {
-        name: name.into(),
-        queue_group: None,
-        durable: false,
-        start: "all".into(),
-        ack_wait_ms: 30_000,
-        max_deliver: None,
-        delivered: 0,
-        ack_floor: 0,
-        ack_pending: 0,
-        redelivered: 0,
-        pending: 0,
-        waiting: 1,
-        deliveries: 0,
-        floor_delivery: 0,
-        pushed: false,
-        push_bound: false,
-        given_up: 0,
-        paused_until: None,
-    }
-}
-
-/// As the server reports them (see the live view's drawing tests).
-fn served(mut s: SubscriptionStatus) -> SubscriptionStatus {
-    s.floor_delivery = s.ack_floor;
-    s.deliveries = s.delivered;
-    if s.queue_group.is_none() && !s.durable {
-        (s.pushed, s.push_bound, s.waiting) = (true, true, 0);
-    }
-    s
-}
-
+/// As the server reports them (see `test_data::served`).
 fn channel(last: u64, subscriptions: Vec<SubscriptionStatus>) -> ChannelStatus {
-    ChannelStatus {
-        channel: "ticket:created".into(),
-        stream: "TICKET_CREATED".into(),
-        events: last,
-        first_seq: 1,
-        last_seq: last,
-        bytes: 100 * last,
-        subscriptions: subscriptions.into_iter().map(served).collect(),
-    }
+    test_data::channel(last, subscriptions.into_iter().map(served).collect())
 }
 
 fn notice(kind: &str, consumer: &str, seq: u64, deliveries: u64) -> Notice {

@@ -4,44 +4,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::*;
+use crate::status::test_data::{channel, served, sub};
 use nats_course_toolkit::history::watch::Notice;
 use nats_course_toolkit::history::{ChannelStatus, SubscriptionStatus};
 use ratatui::style::Color;
-
-fn sub(name: &str) -> SubscriptionStatus {
-    SubscriptionStatus {
-        name: name.into(),
-        queue_group: None,
-        durable: false,
-        start: "all".into(),
-        ack_wait_ms: 30_000,
-        max_deliver: None,
-        delivered: 0,
-        ack_floor: 0,
-        ack_pending: 0,
-        redelivered: 0,
-        pending: 0,
-        waiting: 1,
-        deliveries: 0,
-        floor_delivery: 0,
-        pushed: false,
-        push_bound: false,
-        given_up: 0,
-        paused_until: None,
-    }
-}
-
-/// As the server reports them: the floor's delivery sequence set once
-/// something was acked, every delivery a first one, and a listener's own
-/// subscription pushed to a listener connected now.
-fn served(mut s: SubscriptionStatus) -> SubscriptionStatus {
-    s.floor_delivery = s.ack_floor;
-    s.deliveries = s.delivered;
-    if s.queue_group.is_none() && !s.durable {
-        (s.pushed, s.push_bound, s.waiting) = (true, true, 0);
-    }
-    s
-}
 
 /// A channel of 12 events and six subscriptions, one per state: all
 /// acked; 3 waiting; acked out of order (told by an ack report); one
@@ -291,18 +257,6 @@ fn a_long_history_scrolls() {
     };
     let state = State::new(vec![channel], true, "nats://localhost:4222".into());
     insta::assert_snapshot!(render(&state, 80, 24).backend());
-}
-
-fn channel(last: u64, subscriptions: Vec<SubscriptionStatus>) -> ChannelStatus {
-    ChannelStatus {
-        channel: "ticket:created".into(),
-        stream: "TICKET_CREATED".into(),
-        events: last,
-        first_seq: 1,
-        last_seq: last,
-        bytes: 100 * last,
-        subscriptions,
-    }
 }
 
 /// The rows of the lane whose first line contains `name`: its name line,
