@@ -556,7 +556,11 @@ fn docs_and_manifests_name_one_nats_image() {
         named.extend(nats_images(&text));
     }
     assert!(!named.is_empty(), "docs/kubernetes.md names the nats image");
-    for manifest in ["nats-depl.yaml", "nats-js-depl.yaml"] {
+    for manifest in [
+        "nats-depl.yaml",
+        "nats-js-depl.yaml",
+        "nats-js-cluster.yaml",
+    ] {
         let text = std::fs::read_to_string(repo_root().join("infra/k8s").join(manifest))
             .expect("read manifest");
         let images = nats_images(&text);
@@ -567,6 +571,20 @@ fn docs_and_manifests_name_one_nats_image() {
         );
         named.extend(images);
     }
+    // The Helm values name the chart's image by its tag alone.
+    let values = std::fs::read_to_string(repo_root().join("infra/helm/nats-values.yaml"))
+        .expect("read the Helm values");
+    let tags: Vec<String> = values
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("tag: "))
+        .map(|tag| format!("nats:{}", tag.trim_matches('"')))
+        .collect();
+    assert_eq!(
+        tags.len(),
+        1,
+        "the Helm values name one image tag: {tags:?}"
+    );
+    named.extend(tags);
     named.sort();
     named.dedup();
     assert_eq!(named.len(), 1, "one image everywhere: {named:?}");
