@@ -372,14 +372,16 @@ impl Subscription {
 }
 
 impl Subscription {
-    /// Forgets what it acked when the consumer was rewound (its delivery
-    /// numbers went back, without a reconnect): the events sent again are
-    /// meant to be handled again, not taken for copies a crashed server
-    /// resent (see `RecentlyAcked`).
+    /// Forgets what it acked when the consumer was rewound (a reset starts
+    /// its delivery numbers over at 1, without a reconnect): the events
+    /// sent again are meant to be handled again, not taken for copies a
+    /// crashed server resent (see `RecentlyAcked`). Numbers that only go
+    /// back (a cluster's new consumer leader that had not heard of the
+    /// last deliveries) are no rewind: what it resends was acked.
     fn notice_rewind(&mut self, consumer_sequence: u64) {
         let connects = connection::connect_count(&self.client);
         let (last_connects, last) = self.last_delivery;
-        if connects == last_connects && consumer_sequence < last {
+        if connects == last_connects && consumer_sequence == 1 && last > 1 {
             self.acks.acked = RecentlyAcked::default();
         }
         self.last_delivery = (connects, consumer_sequence);
