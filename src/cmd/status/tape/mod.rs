@@ -54,7 +54,21 @@ pub struct TapeLane<'a> {
     pub marks: Vec<Mark>,
 }
 
-impl TapeLane<'_> {
+impl<'a> TapeLane<'a> {
+    /// The lane of `subscription`, its marks read in `columns`.
+    fn new(
+        subscription: &'a SubscriptionStatus,
+        lane: Lane<'a>,
+        columns: &[Column],
+    ) -> TapeLane<'a> {
+        let marks = columns.iter().map(|c| c.mark(&lane)).collect();
+        TapeLane {
+            subscription,
+            lane,
+            marks,
+        }
+    }
+
     /// Its first line, for `width` characters.
     pub fn name_line(&self, width: usize) -> text::NameLine {
         text::name_line(self.subscription, &self.lane, width)
@@ -79,15 +93,7 @@ impl<'a> Tape<'a> {
             .iter()
             .skip(first)
             .take(shown)
-            .map(|s| {
-                let lane = state.watch.lane(channel, s);
-                let marks = columns.iter().map(|c| c.mark(&lane)).collect();
-                TapeLane {
-                    subscription: s,
-                    lane,
-                    marks,
-                }
-            })
+            .map(|s| TapeLane::new(s, state.watch.lane(channel, s), &columns))
             .collect();
         Some(Tape {
             channel,
@@ -118,14 +124,7 @@ impl<'a> Tape<'a> {
             .subscriptions
             .iter()
             .zip(lanes)
-            .map(|(s, lane)| {
-                let marks = columns.iter().map(|c| c.mark(&lane)).collect();
-                TapeLane {
-                    subscription: s,
-                    lane,
-                    marks,
-                }
-            })
+            .map(|(s, lane)| TapeLane::new(s, lane, &columns))
             .collect();
         Some(Tape {
             channel,
